@@ -1,0 +1,1 @@
+"""Pure computation on telemetry: OEE, anomaly detection. No sockets, files or clocks."""

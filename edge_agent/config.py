@@ -1,0 +1,39 @@
+"""The agent's configuration, with its `sources` and `sinks` unions built from the plugin registries."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from edge_agent.plugins import SINKS, SOURCES, PluginConfig, load_plugins
+from plantmodel.plant import Ident
+
+
+class AgentSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Ident
+    data_dir: Path = Field(description="where the agent keeps its quarantine and other state")
+    batch_size: int = Field(500, ge=1, description="records per write to a sink")
+    flush_interval_s: float = Field(0.2, gt=0, description="longest a record waits for its batch to fill")
+    source_ready_timeout_s: float = Field(10.0, gt=0, description="wait per source before starting the next")
+
+
+def _union(configs: list[type[PluginConfig]]) -> Any:
+    if len(configs) == 1:
+        return configs[0]
+    return Annotated[Union[tuple(configs)], Field(discriminator="type")]  # noqa: UP007
+
+
+@cache
+def agent_config_model() -> type[AgentSettings]:
+    load_plugins()
+    return create_model(
+        "AgentConfig",
+        __base__=AgentSettings,
+        sources=(list[_union([c.config_model for c in SOURCES.values()])], Field(min_length=1)),
+        sinks=(list[_union([c.config_model for c in SINKS.values()])], Field(min_length=1)),
+    )

@@ -1,0 +1,95 @@
+"""The three tiny interfaces of the agent, and registries that fill themselves on import.
+
+A protocol is one module under `edge_agent/sources/` (or a sink under `edge_agent/sinks/`) that
+defines a config model with a literal ``type`` and a class decorated with `@source` / `@sink`.
+Nothing else needs editing: the agent's config model is built from whatever registered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import pkgutil
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, get_args
+
+from pydantic import BaseModel, ConfigDict
+
+from edge_agent.quarantine import Quarantine
+from plantmodel.plant import Ident
+from plantmodel.telemetry import Record, Sample
+
+Emit = Callable[[list[Sample]], None]
+
+
+class PluginConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: str
+    name: Ident
+
+
+@dataclass(frozen=True)
+class PluginContext:
+    agent: str
+    data_dir: Path
+    emit: Emit  # call on the event loop's thread
+    quarantine: Quarantine
+
+
+class Source(ABC):
+    config_model: ClassVar[type[PluginConfig]]
+
+    def __init__(self, config: Any, ctx: PluginContext) -> None:
+        self.config, self.ctx = config, ctx
+        self.ready = asyncio.Event()  # set once subscribed: values from now on are not missed
+        self.connected = False
+
+    @abstractmethod
+    async def run(self) -> None:
+        """Read until cancelled, reconnecting by itself; never raises for a lost connection."""
+
+
+class Sink(ABC):
+    config_model: ClassVar[type[PluginConfig]]
+
+    def __init__(self, config: Any, ctx: PluginContext) -> None:
+        self.config, self.ctx = config, ctx
+
+    async def start(self) -> None:
+        """Open connections; called before any source starts."""
+
+    @abstractmethod
+    async def write(self, batch: Sequence[Record]) -> None:
+        """Store the batch or raise; the agent retries a batch that raised."""
+
+    async def close(self) -> None:
+        """Release connections after the last batch."""
+
+
+SOURCES: dict[str, type[Source]] = {}
+SINKS: dict[str, type[Sink]] = {}
+
+
+def _type_name(cls: type[Source] | type[Sink]) -> str:
+    (name,) = get_args(cls.config_model.model_fields["type"].annotation)
+    return name
+
+
+def source(cls: type[Source]) -> type[Source]:
+    SOURCES[_type_name(cls)] = cls
+    return cls
+
+
+def sink(cls: type[Sink]) -> type[Sink]:
+    SINKS[_type_name(cls)] = cls
+    return cls
+
+
+def load_plugins() -> None:
+    for package in ("edge_agent.sources", "edge_agent.sinks"):
+        pkg = importlib.import_module(package)
+        for info in pkgutil.iter_modules(pkg.__path__):
+            importlib.import_module(f"{package}.{info.name}")

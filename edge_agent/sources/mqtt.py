@@ -1,0 +1,205 @@
+"""MQTT source: devices and gateways that publish JSON, mapped field by field onto asset signals.
+
+Sample config (an AGV fleet reporting VDA 5050 style state messages)::
+
+    - type: mqtt
+      name: agv-fleet
+      broker: {host: 10.0.0.5, port: 1883, username: edge, password_env: MQTT_PASSWORD}
+      qos: 1
+      clean_session: false        # a persistent session: the broker keeps messages while we are away
+      subscriptions:
+        - topic: uagv/v2/acme/{serial}/state       # {name} matches one topic level
+          asset: acme/plant1/machining/line1/logistics/{serial}
+          timestamp: timestamp                     # field path; ISO 8601 or epoch milliseconds
+          fields:
+            battery: {path: batteryState.batteryCharge, unit: "%"}
+            position: {path: agvPosition.x, unit: m}
+            mission: {path: missionState, type: text}
+
+A message that is not JSON, or has no usable timestamp, is rejected whole; a field that is missing,
+of the wrong type or not finite is rejected alone, and the message's other fields still flow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+from typing import Any, Literal, Self
+
+import orjson
+import paho.mqtt.client as paho
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from edge_agent.plugins import PluginConfig, PluginContext, Source, source
+from plantmodel import mqtt
+from plantmodel.plant import Ident
+from plantmodel.telemetry import Quality, Sample, Value
+from plantmodel.uns import PayloadError, parse_ts
+
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+class FieldMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    path: str = Field(min_length=1, description="dotted path into the JSON object")
+    unit: str = ""
+    type: Literal["number", "integer", "text", "boolean"] = "number"
+
+
+class TopicMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    topic: str = Field(min_length=1)
+    asset: str = Field(min_length=1, description="ISA-95 path; may use the topic's {placeholders}")
+    timestamp: str | None = Field("timestamp", description="field path of the source timestamp")
+    fields: dict[Ident, FieldMapping] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> Self:
+        levels = self.topic.split("/")
+        names = [m.group(1) for level in levels for m in [_PLACEHOLDER.fullmatch(level)] if m]
+        if any("{" in level and not _PLACEHOLDER.fullmatch(level) for level in levels):
+            raise ValueError("a {placeholder} must fill a whole topic level")
+        unknown = set(_PLACEHOLDER.findall(self.asset)) - set(names)
+        if unknown:
+            raise ValueError(f"asset uses {sorted(unknown)} which the topic does not define")
+        return self
+
+    @property
+    def filter(self) -> str:
+        return "/".join("+" if _PLACEHOLDER.fullmatch(level) else level for level in self.topic.split("/"))
+
+    def match(self, topic: str) -> dict[str, str] | None:
+        pattern, levels = self.topic.split("/"), topic.split("/")
+        if len(pattern) != len(levels):
+            return None
+        found: dict[str, str] = {}
+        for p, level in zip(pattern, levels, strict=True):
+            m = _PLACEHOLDER.fullmatch(p)
+            if m:
+                found[m.group(1)] = level
+            elif p != level:
+                return None
+        return found
+
+
+class MqttSourceConfig(PluginConfig):
+    type: Literal["mqtt"]
+    broker: mqtt.BrokerConfig = mqtt.BrokerConfig()
+    qos: Literal[0, 1, 2] = 1
+    client_id: str | None = None
+    clean_session: bool = False
+    subscriptions: list[TopicMapping] = Field(min_length=1)
+
+
+def _lookup(body: Any, path: str) -> Any:
+    for key in path.split("."):
+        if not isinstance(body, dict) or key not in body:
+            raise KeyError(path)
+        body = body[key]
+    return body
+
+
+def _convert(raw: Any, mapping: FieldMapping) -> Value:
+    kind = mapping.type
+    if kind == "text" and isinstance(raw, str):
+        return raw
+    if kind == "boolean" and isinstance(raw, bool):
+        return raw
+    if kind == "integer" and isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if kind == "number" and isinstance(raw, int | float) and not isinstance(raw, bool):
+        if not math.isfinite(raw):
+            raise PayloadError(mapping.path, "not_finite", f"expected a finite number, got {raw!r}")
+        return float(raw)
+    raise PayloadError(mapping.path, "missing" if raw is None else "wrong_type",
+                       f"expected {'an' if kind == 'integer' else 'a'} {kind}, got {raw!r}")
+
+
+@source
+class MqttSource(Source):
+    config_model = MqttSourceConfig
+    config: MqttSourceConfig
+
+    def __init__(self, config: MqttSourceConfig, ctx: PluginContext) -> None:
+        super().__init__(config, ctx)
+        self.client = mqtt.make_client(config.broker, config.client_id or f"{ctx.agent}-{config.name}",
+                                       clean_session=config.clean_session)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def on_connect(client: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
+            if rc.is_failure:
+                return
+            result, _ = client.subscribe([(m.filter, self.config.qos) for m in self.config.subscriptions])
+            self.connected = True
+
+        def on_subscribe(client: paho.Client, userdata: Any, mid: int, codes: Any, props: Any = None) -> None:
+            loop.call_soon_threadsafe(self.ready.set)
+
+        def on_disconnect(*_: Any) -> None:
+            self.connected = False
+
+        def on_message(client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+            samples = self.decode(msg.topic, msg.payload)
+            if samples:
+                loop.call_soon_threadsafe(self.ctx.emit, samples)
+
+        self.client.on_connect, self.client.on_subscribe = on_connect, on_subscribe
+        self.client.on_disconnect, self.client.on_message = on_disconnect, on_message
+        mqtt.start(self.client, self.config.broker)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            mqtt.stop(self.client)
+
+    def decode(self, topic: str, payload: bytes) -> list[Sample]:
+        """Samples from one message; every rejection goes to the quarantine with its reason."""
+        name = self.config.name
+        for mapping in self.config.subscriptions:
+            found = mapping.match(topic)
+            if found is not None:
+                break
+        else:
+            self.ctx.quarantine.reject(name, "unknown_topic", "topic", "no subscription maps this topic",
+                                       topic, payload)
+            return []
+        try:
+            body = _loads(payload)
+            ts_raw = _lookup(body, mapping.timestamp) if mapping.timestamp else None
+            ts = parse_ts(ts_raw, mapping.timestamp or "timestamp")
+        except PayloadError as exc:
+            self.ctx.quarantine.reject(name, exc.reason, exc.field, exc.detail, topic, payload)
+            return []
+        except KeyError as exc:
+            self.ctx.quarantine.reject(name, "missing", str(exc.args[0]), "timestamp field is missing",
+                                       topic, payload)
+            return []
+        asset = _PLACEHOLDER.sub(lambda m: found[m.group(1)], mapping.asset)
+        samples = []
+        for signal, field in mapping.fields.items():
+            try:
+                value = _convert(_lookup(body, field.path), field)
+            except KeyError:
+                self.ctx.quarantine.reject(name, "missing", field.path, "field is missing", topic, payload)
+                continue
+            except PayloadError as exc:
+                self.ctx.quarantine.reject(name, exc.reason, exc.field, exc.detail, topic, payload)
+                continue
+            samples.append(Sample(asset, signal, value, field.unit, ts, Quality.GOOD))
+        return samples
+
+
+def _loads(payload: bytes) -> Any:
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        try:  # some gateways send NaN / Infinity literals: accept the JSON, reject those fields
+            body = json.loads(payload)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise PayloadError("payload", "malformed_json", f"not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise PayloadError("payload", "malformed_json", "expected a JSON object")
+    return body

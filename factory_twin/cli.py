@@ -1,0 +1,138 @@
+"""factory-twin: one command line for the demo and each part of the system."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from factory_twin.runtime import config_path, run, setup_logging
+from plantmodel.config import ConfigError, load_config
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+sim_app = typer.Typer(no_args_is_help=True, help="The line simulator.")
+edge_app = typer.Typer(no_args_is_help=True, help="The edge agent.")
+twin_app = typer.Typer(no_args_is_help=True, help="The twin service.")
+app.add_typer(sim_app, name="sim")
+app.add_typer(edge_app, name="edge")
+app.add_typer(twin_app, name="twin")
+
+LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error")]
+
+
+def _fail(exc: ConfigError) -> typer.Exit:
+    typer.echo(str(exc), err=True)
+    return typer.Exit(2)
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="HTTP port of the twin")] = 8000,
+    host: Annotated[str, typer.Option(help="address the twin listens on")] = "127.0.0.1",
+    data_dir: Annotated[Path, typer.Option(help="where history and quarantine are kept")] = Path("factory-twin-data"),
+    speed: Annotated[float, typer.Option(min=0.01, help="simulated seconds per wall second")] = 1.0,
+    mqtt_port: Annotated[int, typer.Option(help="embedded broker port (0: any free port)")] = 0,
+    opcua_port: Annotated[int, typer.Option(help="simulated line's OPC-UA port (0: any free port)")] = 0,
+    log_level: LogLevel = "warning",
+) -> None:
+    """Run the twin of a simulated line: plant, broker, edge agent, historian and twin in one process."""
+    from factory_twin.demo import DemoOptions, run_demo
+
+    setup_logging(log_level)
+    opts = DemoOptions(port, host, data_dir, speed, mqtt_port, opcua_port)
+    raise typer.Exit(run(lambda stop: run_demo(opts, stop)))
+
+
+@sim_app.command("serve")
+def sim_serve(
+    plant: Annotated[Path, typer.Argument(help="plant model YAML")] = config_path("demo-plant.yaml"),
+    opcua_host: str = "127.0.0.1",
+    opcua_port: int = 4840,
+    mqtt_host: str = "127.0.0.1",
+    mqtt_port: int = 1883,
+    speed: Annotated[float, typer.Option(min=0.01)] = 1.0,
+    duration: Annotated[float | None, typer.Option(help="stop producing after this many wall seconds")] = None,
+    record: Annotated[Path | None, typer.Option(help="write every published sample here (JSON lines)")] = None,
+    start_on_subscribe: Annotated[float, typer.Option(
+        help="wait up to this many seconds for a client to monitor every variable before starting")] = 0.0,
+    log_level: LogLevel = "info",
+) -> None:
+    """Serve the simulated line in real time over OPC-UA (and MQTT for devices that use it)."""
+    from plantmodel import mqtt
+    from plantmodel.plant import PlantConfig
+    from simulators.serve import SimulatorOptions, serve
+
+    setup_logging(log_level)
+    try:
+        model = load_config(plant, PlantConfig)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    opts = SimulatorOptions(f"opc.tcp://{opcua_host}:{opcua_port}/factory-twin/",
+                            mqtt.BrokerConfig(host=mqtt_host, port=mqtt_port), speed, duration, record,
+                            start_on_subscribe)
+
+    async def main(stop: asyncio.Event) -> None:
+        await serve(model, opts, stop)
+
+    raise typer.Exit(run(main))
+
+
+@edge_app.command("run")
+def edge_run(
+    config: Annotated[Path, typer.Argument(help="agent YAML")] = config_path("edge-demo.yaml"),
+    log_level: LogLevel = "info",
+) -> None:
+    """Run the edge agent: sources in, sinks out, until Ctrl-C or SIGTERM."""
+    from edge_agent.agent import Agent
+    from edge_agent.config import agent_config_model
+
+    setup_logging(log_level)
+    try:
+        cfg = load_config(config, agent_config_model())
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    raise typer.Exit(run(lambda stop: Agent(cfg).run(stop)))
+
+
+@edge_app.command("rejected")
+def edge_rejected(
+    config: Annotated[Path, typer.Argument(help="agent YAML")] = config_path("edge-demo.yaml"),
+    limit: int = 20,
+) -> None:
+    """Show the newest rejected inputs kept in the agent's quarantine, with the reason for each."""
+    from edge_agent.config import agent_config_model
+    from edge_agent.quarantine import Quarantine
+
+    try:
+        cfg = load_config(config, agent_config_model())
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    q = Quarantine(cfg.data_dir / "quarantine.db")
+    for r in q.recent(limit):
+        typer.echo(f"{r.source}\t{r.reason}\t{r.field}\t{r.topic}\t{r.detail}")
+    q.close()
+
+
+@twin_app.command("serve")
+def twin_serve(
+    config: Annotated[Path, typer.Argument(help="twin YAML")] = config_path("twin-demo.yaml"),
+    port: Annotated[int | None, typer.Option(help="override the configured HTTP port")] = None,
+    log_level: LogLevel = "info",
+) -> None:
+    """Serve the twin's HTTP API, fed from the MQTT unified namespace."""
+    from plantmodel.plant import PlantConfig
+    from twin.config import TwinConfig
+    from twin.main import create_app
+    from twin.server import serve_http
+
+    setup_logging(log_level)
+    try:
+        cfg = load_config(config, TwinConfig)
+        plant = load_config(config.parent / cfg.plant, PlantConfig)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    http_port = port or cfg.port
+    typer.echo(f"twin serving on http://{cfg.host}:{http_port}/api/assets")
+    raise typer.Exit(run(lambda stop: serve_http(create_app(cfg, plant), cfg.host, http_port, stop)))

@@ -1,0 +1,1 @@
+"""The shared vocabulary of factory-twin: the plant model, the telemetry schema and the unified namespace."""

@@ -1,0 +1,59 @@
+"""Broker settings shared by every MQTT client in the system, and the one way to build a client.
+
+The same client code talks to the embedded demo broker and to mosquitto or any MQTT 3.1.1/5 broker.
+Passwords come from an environment variable named in the config, never from the YAML itself.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from typing import Literal
+
+import paho.mqtt.client as mqtt
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class BrokerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password_env: str | None = Field(None, description="environment variable holding the password")
+    tls: bool = False
+    ca_file: str | None = None
+    keepalive_s: int = Field(30, ge=5)
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+
+    @property
+    def url(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+def make_client(cfg: BrokerConfig, client_id: str, *, clean_session: bool = True) -> mqtt.Client:
+    """A paho client that reconnects by itself (1 s to 30 s backoff) once `loop_start` runs."""
+    v5 = cfg.protocol == "5"
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+        clean_session=None if v5 else clean_session,
+    )
+    if cfg.username:
+        client.username_pw_set(cfg.username, os.environ.get(cfg.password_env or "", None))
+    if cfg.tls:
+        client.tls_set(ca_certs=cfg.ca_file, cert_reqs=ssl.CERT_REQUIRED)
+    client.reconnect_delay_set(1, 30)
+    client.max_queued_messages_set(0)  # paho's queue is unbounded; callers bound their own
+    return client
+
+
+def start(client: mqtt.Client, cfg: BrokerConfig) -> None:
+    client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
+    client.loop_start()
+
+
+def stop(client: mqtt.Client) -> None:
+    client.disconnect()
+    client.loop_stop()

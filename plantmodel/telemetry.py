@@ -1,0 +1,93 @@
+"""The one telemetry schema that flows from a machine to the historian and the twin.
+
+A `Sample` is one value of one signal of one asset at one instant, as the source stamped it.
+An `Event` is something that happened to an asset: a state change, a part made or scrapped, an alarm.
+
+>>> from datetime import datetime, timezone
+>>> s = Sample("acme/plant1/machining/line1/turning/cnc-1", "spindle_speed", 12000.0, "rpm",
+...            datetime(2026, 1, 1, tzinfo=timezone.utc))
+>>> s.quality
+<Quality.GOOD: 'good'>
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+Value = float | int | bool | str
+
+#: The signal that carries an asset's operating state; its changes become `state_change` events.
+STATE_SIGNAL = "state"
+#: Counters whose increments become `part` events (name -> outcome).
+PART_COUNTERS: Mapping[str, str] = {"parts_good": "good", "parts_scrap": "scrap"}
+
+
+class Quality(StrEnum):
+    """Sample quality, the three OPC-UA severities; the exact status code travels beside it."""
+
+    GOOD = "good"
+    UNCERTAIN = "uncertain"
+    BAD = "bad"
+
+
+class EventKind(StrEnum):
+    STATE_CHANGE = "state_change"
+    PART = "part"
+    ALARM = "alarm"
+
+
+class AssetState(StrEnum):
+    """Operating states, chosen to map onto the ISO 22400 time model (OEE needs them)."""
+
+    PRODUCING = "producing"
+    IDLE = "idle"
+    STARVED = "starved"
+    BLOCKED = "blocked"
+    DOWN = "down"
+    SETUP = "setup"
+    PLANNED_STOP = "planned_stop"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    asset: str
+    signal: str
+    value: Value
+    unit: str
+    ts: datetime
+    quality: Quality = Quality.GOOD
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    asset: str
+    kind: EventKind
+    ts: datetime
+    # state_change: {"from": str|None, "to": str}; part: {"outcome": "good"|"scrap", "count": int}
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+Record = Sample | Event
+
+
+def utc(ts: datetime) -> datetime:
+    """Naive timestamps are taken as UTC (OPC-UA DateTime is UTC by definition)."""
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def to_micros(ts: datetime) -> int:
+    """Microseconds since the epoch: the resolution every part of the system keeps."""
+    delta = utc(ts) - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(us: int) -> datetime:
+    return datetime.fromtimestamp(us // 1_000_000, UTC).replace(microsecond=us % 1_000_000)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

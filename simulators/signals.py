@@ -1,0 +1,106 @@
+"""Physical signals of each asset type, driven by its operating state.
+
+Each model is a small state machine of its own: temperatures follow a first-order lag towards the
+level the current state drives them to, wear grows part by part, and every measured value carries
+sensor noise, so a running machine's signals change on every sample, as real ones do.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from plantmodel.catalog import AssetType
+from plantmodel.plant import Asset
+from plantmodel.telemetry import AssetState, Value
+
+
+class SignalModel:
+    """Signals with no physics of their own (buffers)."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+
+    def read(self, state: AssetState, dt: float) -> dict[str, Value]:
+        """Values sampled now, `dt` simulated seconds after the previous reading."""
+        return {}
+
+    def on_part(self, cycle_time_s: float) -> dict[str, Value]:
+        """Values that change once per finished part."""
+        return {}
+
+    def noisy(self, mean: float, sd: float, digits: int = 3) -> float:
+        return round(float(mean + sd * self.rng.standard_normal()), digits)
+
+
+class CncSignals(SignalModel):
+    AMBIENT_C, RUNNING_C, TAU_S = 24.0, 46.0, 600.0
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        super().__init__(rng)
+        self.temperature = self.AMBIENT_C + 2.0
+        self.tool_wear = float(rng.uniform(0, 30))
+        self.rated_rpm = float(rng.choice([6000.0, 8000.0, 12000.0]))
+
+    def read(self, state: AssetState, dt: float) -> dict[str, Value]:
+        running = state is AssetState.PRODUCING
+        target = self.RUNNING_C if running else self.AMBIENT_C
+        self.temperature += (target - self.temperature) * (1 - math.exp(-dt / self.TAU_S))
+        load = 45.0 + 0.25 * self.tool_wear if running else 1.5
+        return {
+            "spindle_speed": self.noisy(self.rated_rpm, 0.002 * self.rated_rpm, 1) if running else 0.0,
+            "spindle_load": self.noisy(load, 1.5 if running else 0.3, 2),
+            "spindle_temperature": self.noisy(self.temperature, 0.05, 2),
+            "vibration_rms": self.noisy(1.8 + 0.01 * self.tool_wear if running else 0.15, 0.08, 3),
+            "power": self.noisy(9.0 + 0.04 * self.tool_wear if running else 1.8, 0.15, 3),
+        } | ({"tool_wear": round(self.tool_wear, 2)} if dt == 0 else {})
+
+    def on_part(self, cycle_time_s: float) -> dict[str, Value]:
+        self.tool_wear += float(self.rng.uniform(0.4, 0.8))
+        if self.tool_wear >= 100.0:  # tool changed at end of life
+            self.tool_wear = 0.0
+        return {"tool_wear": round(self.tool_wear, 2)}
+
+
+class RobotSignals(SignalModel):
+    def read(self, state: AssetState, dt: float) -> dict[str, Value]:
+        running = state is AssetState.PRODUCING
+        return {
+            "joint_torque_max": self.noisy(86.0 if running else 22.0, 3.0 if running else 0.5, 2),
+            "gripper_pressure": self.noisy(6.0, 0.04, 3),
+        } | ({"cycle_time": 0.0} if dt == 0 else {})
+
+    def on_part(self, cycle_time_s: float) -> dict[str, Value]:
+        return {"cycle_time": round(cycle_time_s, 3)}
+
+
+class ConveyorSignals(SignalModel):
+    def read(self, state: AssetState, dt: float) -> dict[str, Value]:
+        running = state is AssetState.PRODUCING
+        return {
+            "motor_current": self.noisy(3.2 if running else 0.4, 0.06 if running else 0.01, 3),
+            "belt_speed": self.noisy(0.5, 0.004, 3) if running else 0.0,
+        }
+
+
+class InspectionSignals(SignalModel):
+    NOMINAL_MM, SD_MM = 42.0, 0.004
+
+    def read(self, state: AssetState, dt: float) -> dict[str, Value]:
+        return {"measured_diameter": self.NOMINAL_MM} if dt == 0 else {}
+
+    def on_part(self, cycle_time_s: float) -> dict[str, Value]:
+        return {"measured_diameter": self.noisy(self.NOMINAL_MM, self.SD_MM, 4)}
+
+
+_MODELS: dict[AssetType, type[SignalModel]] = {
+    AssetType.CNC_MACHINE: CncSignals,
+    AssetType.INDUSTRIAL_ROBOT: RobotSignals,
+    AssetType.CONVEYOR: ConveyorSignals,
+    AssetType.INSPECTION_STATION: InspectionSignals,
+}
+
+
+def signal_model_for(asset: Asset, rng: np.random.Generator) -> SignalModel:
+    return _MODELS.get(asset.type, SignalModel)(rng)

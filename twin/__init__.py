@@ -1,0 +1,1 @@
+"""The twin service: live state of every asset, served over HTTP."""
