@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from plantmodel.catalog import AssetType
+from plantmodel.catalog import AssetType, SignalKind
 from plantmodel.plant import Asset, PlantConfig
 from plantmodel.telemetry import STATE_SIGNAL, AssetState, Event, Quality, Record, Sample, Value
 
@@ -72,9 +72,14 @@ class PlantTwin:
         if isinstance(record, Event):
             twin.last_event = record
             return
-        if not any(spec.name == record.signal for spec in twin.asset.signals):
+        spec = next((s for s in twin.asset.signals if s.name == record.signal), None)
+        if spec is None:
             raise Rejected("unknown_signal", "signal",
                            f"a {twin.asset.type} has no signal {record.signal!r} ({record.asset})")
+        textual = spec.kind in (SignalKind.STATE, SignalKind.TEXT)
+        if isinstance(record.value, str) != textual or isinstance(record.value, bool):
+            raise Rejected("wrong_type", "value", f"{record.asset}/{record.signal} expects "
+                           f"{'text' if textual else 'a number'}, got {record.value!r}")
         self._apply_sample(twin, record)
 
     @staticmethod

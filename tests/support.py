@@ -1,0 +1,72 @@
+"""Helpers for tests: free ports, waiting on conditions with a deadline, child processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+PROJECT = Path(__file__).resolve().parents[1]
+SHARED = PROJECT.parent / "shared"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
+    """Poll `condition` until it returns something truthy; fail naming `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = condition()
+            if result:
+                return result
+        except Exception as exc:  # e.g. connection refused while a server starts
+            last_error = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}"
+                         + (f" (last error: {last_error})" if last_error else ""))
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+class Child:
+    """A factory-twin subcommand in its own process, its output kept in files for the test report."""
+
+    def __init__(self, name: str, args: list[str], workdir: Path, env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.out = (workdir / f"{name}.out").open("wb")
+        self.err_path = workdir / f"{name}.err"
+        self.err = self.err_path.open("wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "factory_twin", *args], cwd=workdir,
+                                     stdout=self.out, stderr=self.err, env={**os.environ, **(env or {})})
+
+    def stderr(self) -> str:
+        return self.err_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.out.close()
+        self.err.close()
+        return self.proc.returncode
