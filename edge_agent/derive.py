@@ -25,6 +25,6 @@ class EventDeriver:
                 return None
             return Event(sample.asset, EventKind.STATE_CHANGE, sample.ts, {"from": previous, "to": sample.value})
         if isinstance(previous, int) and isinstance(sample.value, int) and sample.value > previous:
-            outcome = PART_COUNTERS[sample.signal]
-            return Event(sample.asset, EventKind.PART, sample.ts, {"outcome": outcome, "count": sample.value - previous})
+            data = {"outcome": PART_COUNTERS[sample.signal], "count": sample.value - previous}
+            return Event(sample.asset, EventKind.PART, sample.ts, data)
         return None

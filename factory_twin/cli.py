@@ -19,6 +19,9 @@ app.add_typer(sim_app, name="sim")
 app.add_typer(edge_app, name="edge")
 app.add_typer(twin_app, name="twin")
 
+PLANT_YAML = config_path("demo-plant.yaml")
+AGENT_YAML = config_path("edge-demo.yaml")
+TWIN_YAML = config_path("twin-demo.yaml")
 LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error")]
 
 
@@ -47,7 +50,7 @@ def demo(
 
 @sim_app.command("serve")
 def sim_serve(
-    plant: Annotated[Path, typer.Argument(help="plant model YAML")] = config_path("demo-plant.yaml"),
+    plant: Annotated[Path, typer.Argument(help="plant model YAML")] = PLANT_YAML,
     opcua_host: str = "127.0.0.1",
     opcua_port: int = 4840,
     mqtt_host: str = "127.0.0.1",
@@ -81,7 +84,7 @@ def sim_serve(
 
 @edge_app.command("run")
 def edge_run(
-    config: Annotated[Path, typer.Argument(help="agent YAML")] = config_path("edge-demo.yaml"),
+    config: Annotated[Path, typer.Argument(help="agent YAML")] = AGENT_YAML,
     log_level: LogLevel = "info",
 ) -> None:
     """Run the edge agent: sources in, sinks out, until Ctrl-C or SIGTERM."""
@@ -98,7 +101,7 @@ def edge_run(
 
 @edge_app.command("rejected")
 def edge_rejected(
-    config: Annotated[Path, typer.Argument(help="agent YAML")] = config_path("edge-demo.yaml"),
+    config: Annotated[Path, typer.Argument(help="agent YAML")] = AGENT_YAML,
     limit: int = 20,
 ) -> None:
     """Show the newest rejected inputs kept in the agent's quarantine, with the reason for each."""
@@ -117,7 +120,7 @@ def edge_rejected(
 
 @twin_app.command("serve")
 def twin_serve(
-    config: Annotated[Path, typer.Argument(help="twin YAML")] = config_path("twin-demo.yaml"),
+    config: Annotated[Path, typer.Argument(help="twin YAML")] = TWIN_YAML,
     port: Annotated[int | None, typer.Option(help="override the configured HTTP port")] = None,
     log_level: LogLevel = "info",
 ) -> None:

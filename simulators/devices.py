@@ -59,7 +59,8 @@ class AgvFleet:
                 "driving": value.get("mission") in ("deliver", "return"),
                 "missionState": value.get("mission"), "operatingState": value.get("state"),
                 "partsDelivered": value.get("parts_good"),
-                "batteryState": {"batteryCharge": value.get("battery"), "charging": value.get("mission") == "wait_for_load"},
+                "batteryState": {"batteryCharge": value.get("battery"),
+                                 "charging": value.get("mission") == "wait_for_load"},
                 "agvPosition": {"x": value.get("position"), "y": 0.0, "theta": 0.0,
                                 "mapId": asset.line_path.rsplit("/", 1)[-1], "positionInitialized": True},
             }

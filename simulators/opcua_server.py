@@ -64,7 +64,8 @@ class PlantServer:
             for depth in range(1, len(levels)):
                 key = PATH_SEP.join(levels[:depth])
                 if key not in folders:
-                    folders[key] = await parent.add_folder(ua.NodeId(key, idx), ua.QualifiedName(levels[depth - 1], idx))
+                    name = ua.QualifiedName(levels[depth - 1], idx)
+                    folders[key] = await parent.add_folder(ua.NodeId(key, idx), name)
                 parent = folders[key]
             obj = await parent.add_object(ua.NodeId(asset.path, idx), ua.QualifiedName(asset.id, idx))
             for spec in asset.signals:

@@ -133,7 +133,7 @@ class MqttSource(Source):
         def on_connect(client: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
             if rc.is_failure:
                 return
-            result, _ = client.subscribe([(m.filter, self.config.qos) for m in self.config.subscriptions])
+            client.subscribe([(m.filter, self.config.qos) for m in self.config.subscriptions])
             self.connected = True
 
         def on_subscribe(client: paho.Client, userdata: Any, mid: int, codes: Any, props: Any = None) -> None:
