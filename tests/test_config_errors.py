@@ -56,7 +56,7 @@ def test_unknown_key_and_missing_key(tmp_path: Path) -> None:
         load_config(path, PlantConfig)
     assert "cells[0].assets[1].type (line" in str(err.value) and "required key is missing" in str(err.value)
     path = _broken(tmp_path, "                    ideal_cycle_time_s: 36\n", "")
-    with pytest.raises(ConfigError, match="assets\\[0\\] \\(line \\d+\\): a cnc_machine needs ideal_cycle_time_s"):
+    with pytest.raises(ConfigError, match=r"assets\[0\] \(line \d+\): a cnc_machine needs ideal_cycle_time_s"):
         load_config(path, PlantConfig)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 
 import pytest
@@ -41,7 +42,7 @@ def test_parts_are_conserved_along_the_flow(run: tuple[LineModel, list]) -> None
     model, _ = run
     counts = _counts(model)
     stations = ["cnc-1", "cnc-2", "cnc-3", "cv-1", "robot-1", "inspect-1"]
-    for up, down in zip(stations, stations[1:], strict=False):
+    for up, down in itertools.pairwise(stations):
         good_up, (good_down, scrap_down) = counts[up][0], counts[down]
         in_between = sum(len(m.store.items) for p, m in model.assets.items() if hasattr(m, "store"))
         assert good_down + scrap_down <= good_up <= good_down + scrap_down + in_between + 2
