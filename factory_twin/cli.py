@@ -18,6 +18,8 @@ twin_app = typer.Typer(no_args_is_help=True, help="The twin service.")
 app.add_typer(sim_app, name="sim")
 app.add_typer(edge_app, name="edge")
 app.add_typer(twin_app, name="twin")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: start what they need on loopback, print a table.")
+app.add_typer(bench_app, name="bench")
 
 PLANT_YAML = config_path("demo-plant.yaml")
 AGENT_YAML = config_path("edge-demo.yaml")
@@ -139,3 +141,26 @@ def twin_serve(
     http_port = port or cfg.port
     typer.echo(f"twin serving on http://{cfg.host}:{http_port}/api/assets")
     raise typer.Exit(run(lambda stop: serve_http(create_app(cfg, plant), cfg.host, http_port, stop)))
+
+
+@bench_app.command("pipeline")
+def bench_pipeline(
+    seconds: Annotated[float, typer.Option(help="wall seconds the plant produces")] = 20.0,
+    speed: Annotated[float, typer.Option(help="simulated seconds per wall second")] = 1.0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """The demo's whole path: time to live state, samples per second through the agent, produced vs stored."""
+    import tempfile
+
+    import orjson
+
+    from factory_twin.bench import pipeline
+
+    setup_logging("error")
+    with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as tmp:
+        result = asyncio.run(pipeline(seconds, speed, Path(tmp)))
+    width = max(map(len, result))
+    for key, value in result.items():
+        typer.echo(f"{key:<{width}}  {value}")
+    if json_out:
+        json_out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

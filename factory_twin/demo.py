@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+from fastapi import FastAPI
 
 from edge_agent.agent import Agent
 from edge_agent.config import agent_config_model
@@ -38,37 +41,59 @@ class DemoOptions:
     opcua_port: int = 0
 
 
-async def run_demo(opts: DemoOptions, stop: asyncio.Event) -> None:
+@dataclass(frozen=True)
+class RunningLine:
+    plant: PlantConfig
+    agent: Agent
+    app: FastAPI
+    opcua_endpoint: str
+    mqtt_port: int
+    history: Path
+
+
+@asynccontextmanager
+async def running_line(opts: DemoOptions, plant_opts: SimulatorOptions | None = None) -> AsyncIterator[RunningLine]:
+    """Broker, plant, agent and twin started in that order; stopped in reverse when the block exits.
+
+    `plant_opts` may bound the simulation (duration, record file); its endpoint and broker are set here.
+    """
     mqtt_port = opts.mqtt_port or free_port()
-    opcua_port = opts.opcua_port or free_port()
-    endpoint = f"opc.tcp://127.0.0.1:{opcua_port}/factory-twin/"
+    endpoint = f"opc.tcp://127.0.0.1:{opts.opcua_port or free_port()}/factory-twin/"
+    data_dir = opts.data_dir.resolve()
     env = {"FT_MQTT_HOST": "127.0.0.1", "FT_MQTT_PORT": str(mqtt_port), "FT_OPCUA_ENDPOINT": endpoint,
-           "FT_DATA_DIR": str(opts.data_dir.resolve()), "FT_HTTP_HOST": opts.host, "FT_HTTP_PORT": str(opts.port)}
+           "FT_DATA_DIR": str(data_dir), "FT_HTTP_HOST": opts.host, "FT_HTTP_PORT": str(opts.port)}
     # Every configuration is validated before anything opens a socket.
     twin_file = config_path("twin-demo.yaml")
     twin_cfg = load_config(twin_file, TwinConfig, env)
     plant = load_config(twin_file.parent / twin_cfg.plant, PlantConfig, env)
     agent_cfg = load_config(config_path("edge-demo.yaml"), agent_config_model(), env)
-    broker = mqtt.BrokerConfig(port=mqtt_port)
+    sim_opts = replace(plant_opts or SimulatorOptions(speed=opts.speed), opcua_endpoint=endpoint,
+                       broker=mqtt.BrokerConfig(port=mqtt_port))
+    agent, app = Agent(agent_cfg), create_app(twin_cfg, plant)
 
     async with embedded_broker("127.0.0.1", mqtt_port), contextlib.AsyncExitStack() as parts:
         async def start(name: str, body: Callable[[asyncio.Event, asyncio.Event], Awaitable[object]]) -> None:
             own_stop, ready = asyncio.Event(), asyncio.Event()
             task = asyncio.create_task(body(own_stop, ready), name=name)
             parts.push_async_callback(_stop_part, name, own_stop, task)
-            done, _ = await asyncio.wait([task, asyncio.create_task(ready.wait())],
-                                         return_when=asyncio.FIRST_COMPLETED)
-            if task in done:
+            waiter = asyncio.create_task(ready.wait())
+            await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            if task.done():
                 task.result()
                 raise RuntimeError(f"{name} stopped during start-up")
 
-        await start("plant", lambda s, r: serve(
-            plant, SimulatorOptions(opcua_endpoint=endpoint, broker=broker, speed=opts.speed), s, r))
-        await start("edge agent", Agent(agent_cfg).run)
-        await start("twin", lambda s, r: serve_http(create_app(twin_cfg, plant), opts.host, opts.port, s, r))
+        await start("plant", lambda s, r: serve(plant, sim_opts, s, r))
+        await start("edge agent", agent.run)
+        await start("twin", lambda s, r: serve_http(app, opts.host, opts.port, s, r))
+        yield RunningLine(plant, agent, app, endpoint, mqtt_port, data_dir / "history.db")
+
+
+async def run_demo(opts: DemoOptions, stop: asyncio.Event) -> None:
+    async with running_line(opts) as line:
         url = f"http://{opts.host}:{opts.port}"
         print(f"factory-twin demo running: {url}/api/assets  (API docs: {url}/docs)", flush=True)
-        print(f"  OPC-UA {endpoint}   MQTT mqtt://127.0.0.1:{mqtt_port}   history {opts.data_dir}/history.db",
+        print(f"  OPC-UA {line.opcua_endpoint}   MQTT mqtt://127.0.0.1:{line.mqtt_port}   history {line.history}",
               flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         await stop.wait()

@@ -1,0 +1,20 @@
+"""`factory-twin bench pipeline` runs the demo's path to completion and reports what its note needs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+
+def test_pipeline_bench_writes_its_keys_and_loses_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = subprocess.run([sys.executable, "-m", "factory_twin", "bench", "pipeline", "--seconds", "2",
+                             "--speed", "20", "--json", str(out)], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "samples_per_s" in result.stdout
+    data = orjson.loads(out.read_bytes())
+    assert {"time_to_live_state_s", "samples_per_s", "produced", "stored", "loss", "rss_mb"} <= set(data)
+    assert data["produced"] > 100 and data["loss"] == 0 and data["stored"] == data["produced"]
