@@ -253,6 +253,7 @@ class Agv(AssetModel):
 
     def sample_signals(self) -> Process:
         period = self.model.line.config.simulation.signal_period_s
+        self.observe_all()  # a vehicle reports its state as soon as it connects
         while True:
             yield self.env.timeout(period)
             drain = 0.02 if self.moving_since is not None else -0.05  # charges while parked at the line
