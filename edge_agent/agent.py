@@ -29,6 +29,7 @@ class Agent:
         self.queues: dict[str, asyncio.Queue[list[Record]]] = {s.config.name: asyncio.Queue() for s in self.sinks}
         self.deriver = EventDeriver()
         self.stats: Counter[str] = Counter()
+        self.backlog: Counter[str] = Counter()  # records queued per sink, not yet written
 
     def emit(self, samples: list[Sample]) -> None:
         """Called on the event loop by sources, with samples already in the telemetry schema."""
@@ -39,8 +40,9 @@ class Agent:
                 records.append(event)
         self.stats["samples_in"] += len(samples)
         self.stats["events_derived"] += len(records) - len(samples)
-        for queue in self.queues.values():
+        for name, queue in self.queues.items():
             queue.put_nowait(records)
+            self.backlog[name] += len(records)
 
     async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
         for s in self.sinks:
@@ -93,6 +95,7 @@ class Agent:
                 except TimeoutError:
                     break
             await self._write(sink, batch)
+            self.backlog[sink.config.name] -= len(batch)
             for _ in range(taken):
                 queue.task_done()
 

@@ -52,12 +52,14 @@ async def pipeline(seconds: float, speed: float, workdir: Path) -> dict[str, Any
             history.close()
         flowing_s = time.monotonic() - wall0 - started_s
         received = line.agent.stats["samples_in"]
+        backlog = dict(line.agent.backlog)
     return {
         "seconds": seconds, "speed": speed,
         "time_to_start_s": round(started_s, 3),
         "time_to_live_state_s": round(live_s, 3),
         "produced": produced, "stored": stored, "loss": produced - stored,
         "agent_received": received,
+        "sink_backlog_records": backlog,  # records (samples and events) not yet written, per sink
         "samples_per_s": round(stored / flowing_s, 1),
         "process_cpu_s": round(time.process_time() - cpu0, 2),
         "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

@@ -39,7 +39,10 @@ class UnsSink(Sink):
     def __init__(self, config: UnsSinkConfig, ctx: PluginContext) -> None:
         super().__init__(config, ctx)
         self.client = mqtt.make_client(config.broker, config.client_id or f"{ctx.agent}-{config.name}")
+        self.client.max_inflight_messages_set(1000)  # a batch in flight at once; the default 20 throttles
         self._connected = asyncio.Event()
+        self._unacked: set[int] = set()
+        self._all_acked = asyncio.Event()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -51,17 +54,32 @@ class UnsSink(Sink):
         def on_disconnect(*_: Any) -> None:
             loop.call_soon_threadsafe(self._connected.clear)
 
+        def on_publish(client: paho.Client, userdata: Any, mid: int, rc: Any, props: Any = None) -> None:
+            loop.call_soon_threadsafe(self._acked, mid)
+
         self.client.on_connect, self.client.on_disconnect = on_connect, on_disconnect
+        self.client.on_publish = on_publish
         mqtt.start(self.client, self.config.broker)
 
+    def _acked(self, mid: int) -> None:
+        self._unacked.discard(mid)
+        if not self._unacked:
+            self._all_acked.set()
+
     async def write(self, batch: Sequence[Record]) -> None:
-        # While the broker is away, wait rather than fill paho's memory queue without bound.
+        """Returns once the broker acknowledged the whole batch (QoS 1/2), so paho never holds more than
+        one batch: a slow broker slows this sink down instead of filling memory."""
         await asyncio.wait_for(self._connected.wait(), timeout=30)
+        self._unacked.clear()
+        self._all_acked.clear()
         for record in batch:
             topic, payload = encode(record)
             info = self.client.publish(topic, payload, qos=self.config.qos, retain=self.config.retain)
             if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
                 raise ConnectionError(f"publish to {topic} failed: {paho.error_string(info.rc)}")
+            self._unacked.add(info.mid)  # on_publish runs on the loop only after this method yields
+        if self._unacked:
+            await asyncio.wait_for(self._all_acked.wait(), timeout=30)
 
     async def close(self) -> None:
         mqtt.stop(self.client)
