@@ -83,17 +83,21 @@ class Agent:
     async def _drain(self, sink: Sink) -> None:
         queue = self.queues[sink.config.name]
         size, interval = self.config.batch_size, self.config.flush_interval_s
+        loop = asyncio.get_running_loop()
         while True:
             batch = list(await queue.get())
             taken = 1
-            deadline = asyncio.get_running_loop().time() + interval
+            deadline = loop.time() + interval  # a batch fills up to `size` or waits at most `interval`
             while len(batch) < size:
-                try:
-                    batch.extend(queue.get_nowait() if not queue.empty() else await asyncio.wait_for(
-                        queue.get(), max(0.0, deadline - asyncio.get_running_loop().time())))
-                    taken += 1
-                except TimeoutError:
-                    break
+                if not queue.empty():
+                    records = queue.get_nowait()
+                else:
+                    try:  # Queue.get is cancellation-safe: a time-out never loses an item
+                        records = await asyncio.wait_for(queue.get(), max(0.0, deadline - loop.time()))
+                    except TimeoutError:
+                        break
+                batch.extend(records)
+                taken += 1
             await self._write(sink, batch)
             self.backlog[sink.config.name] -= len(batch)
             for _ in range(taken):
@@ -114,3 +118,4 @@ class Agent:
                             sink.config.name, len(batch), exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
+
