@@ -78,5 +78,9 @@ SIGNALS: dict[AssetType, tuple[SignalSpec, ...]] = {
 }
 
 
+_BY_NAME: dict[tuple[AssetType, str], SignalSpec] = {(t, s.name): s for t, specs in SIGNALS.items() for s in specs}
+
+
 def signal_spec(asset_type: AssetType, name: str) -> SignalSpec | None:
-    return next((s for s in SIGNALS[asset_type] if s.name == name), None)
+    """The spec of one signal of a type, or None if the type has no such signal (a dict lookup: hot path)."""
+    return _BY_NAME.get((asset_type, name))

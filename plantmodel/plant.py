@@ -95,7 +95,7 @@ class LineConfig(_Strict):
             if i and types[asset_id] is AssetType.BUFFER and types[self.flow[i - 1]] is AssetType.BUFFER:
                 raise ValueError(f"flow[{i}]: two buffers in a row")
         for asset_id, t in types.items():
-            if t is not AssetType.BUFFER and t in STATION_TYPES | {AssetType.AGV} and asset_id not in seen:
+            if t in STATION_TYPES | {AssetType.AGV} and asset_id not in seen:
                 raise ValueError(f"asset {asset_id!r} is missing from the flow")
         return self
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from plantmodel.catalog import AssetType
+from plantmodel.catalog import AssetType, signal_spec
 from plantmodel.plant import STATION_TYPES, Asset, Line
 from plantmodel.telemetry import AssetState, Sample, Value, from_micros
 from simulators.signals import SignalModel, signal_model_for
@@ -59,7 +59,8 @@ class LineModel:
 
     def emit(self, asset: Asset, signal: str, value: Value) -> None:
         """Record an observation; two at the same instant for the same signal keep the last."""
-        spec = next(s for s in asset.signals if s.name == signal)
+        spec = signal_spec(asset.type, signal)
+        assert spec is not None, f"a {asset.type} has no signal {signal!r}"
         ts = self.now_us()
         self.outbox[(asset.path, signal, ts)] = Sample(asset.path, signal, value, spec.unit, from_micros(ts))
 

@@ -158,7 +158,7 @@ def test_malformed_device_payload_is_rejected_counted_kept_and_flow_goes_on(stac
     try:
         stored = wait_until(lambda: [s for s in history.samples(asset) if s.ts.second == 2], 10,
                             "the good message after the bad ones to be stored")
-        first = history.samples(asset, start=None)
+        first = history.samples(asset)
     finally:
         history.close()
     assert {s.signal for s in stored} == {"state", "parts_good", "battery", "position", "mission"}

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from plantmodel.catalog import AssetType, SignalKind
+from plantmodel.catalog import AssetType, SignalKind, signal_spec
 from plantmodel.plant import Asset, PlantConfig
 from plantmodel.telemetry import STATE_SIGNAL, AssetState, Event, Quality, Record, Sample, Value
 
@@ -72,7 +72,7 @@ class PlantTwin:
         if isinstance(record, Event):
             twin.last_event = record
             return
-        spec = next((s for s in twin.asset.signals if s.name == record.signal), None)
+        spec = signal_spec(twin.asset.type, record.signal)
         if spec is None:
             raise Rejected("unknown_signal", "signal",
                            f"a {twin.asset.type} has no signal {record.signal!r} ({record.asset})")
