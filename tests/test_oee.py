@@ -1,0 +1,212 @@
+"""OEE by ISO 22400: the worked examples, the edge-case conventions, and live = batch on any stream."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analytics.oee import Counts, EventLog, OeeOptions, ShiftCalendar, Span, TimeModel, Window, compute_kpis
+from analytics.oee import oee_windows as batch
+from analytics.oee.live import LiveOee
+from analytics.oee.model import MIN, US
+from plantmodel.shifts import ShiftCalendarConfig
+from plantmodel.telemetry import Event, EventKind, to_micros
+
+T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)  # a Monday
+S0 = to_micros(T0)
+
+
+def state(minute: float, to: str) -> Event:
+    return Event("a", EventKind.STATE_CHANGE, T0 + timedelta(minutes=minute), {"to": to})
+
+
+def parts(minute: float, count: int, outcome: str = "good") -> Event:
+    return Event("a", EventKind.PART, T0 + timedelta(minutes=minute), {"outcome": outcome, "count": count})
+
+
+def shift(minutes: int = 480, breaks: tuple[tuple[int, int], ...] = ()) -> Window:
+    return Window("s", S0, S0 + minutes * MIN, (Span(S0, S0 + minutes * MIN),),
+                  tuple(Span(S0 + a * MIN, S0 + b * MIN) for a, b in breaks))
+
+
+def one(events: list[Event], window: Window, **opts: float | bool | None):  # noqa: ANN201
+    return batch(EventLog.from_events(events), [window], OeeOptions(**opts))[0]
+
+
+def test_worked_example_a_from_the_time_model() -> None:
+    tm = TimeModel(calendar=480 * MIN, pot=480 * MIN, pdot=60 * MIN, apt=373 * MIN, failure=47 * MIN, failures=1)
+    k = compute_kpis(tm, Counts.of(good=18848, scrap=423), ideal_cycle_s=1.0)
+    assert (round(k.availability, 6), round(k.effectiveness, 6), round(k.quality, 6), round(k.oee, 6)) == (
+        0.888095, 0.861081, 0.978050, 0.747937)
+    assert k.oee == pytest.approx(18848 / 25200, rel=1e-12)
+
+
+def test_worked_example_a_from_events_and_breaks() -> None:
+    # two 15-min breaks and a 30-min meal are planned; 47 min of unplanned stops; 19,271 parts, 423 rejected
+    events = [state(0, "producing"), state(150, "down"), state(197, "producing"),
+              parts(10, 9000), parts(200, 9848), parts(300, 423, "scrap")]
+    w = one(events, shift(480, ((120, 135), (240, 270), (360, 375))), ideal_cycle_s=1.0)
+    assert w.time.pbt == 420 * MIN and w.time.apt == 373 * MIN and w.counts.good == 18848
+    k = w.kpis
+    assert (round(k.availability, 6), round(k.effectiveness, 6), round(k.quality, 6), round(k.oee, 6)) == (
+        0.888095, 0.861081, 0.978050, 0.747937)
+
+
+def test_worked_example_b() -> None:
+    tm = TimeModel(calendar=480 * MIN, pot=480 * MIN, apt=400 * MIN, failure=80 * MIN, failures=1)
+    k = compute_kpis(tm, Counts.of(good=18816, scrap=384), ideal_cycle_s=1.0)
+    assert (round(k.availability, 6), round(k.effectiveness, 6), round(k.quality, 6), round(k.oee, 6)) == (
+        0.833333, 0.8, 0.98, 0.653333)
+
+
+def test_six_losses_add_up_to_planned_busy_minus_fully_productive_time() -> None:
+    events = [state(0, "setup"), state(20, "producing"), state(60, "down"), state(61, "producing"),
+              state(100, "down"), state(130, "starved"), state(150, "producing"), parts(30, 3000),
+              parts(21, 5, "scrap"), parts(200, 40, "scrap"), parts(210, 30, "rework")]
+    w = one(events, shift(480, ((240, 270),)), ideal_cycle_s=2.0, startup_s=120)
+    losses = w.losses
+    assert losses.total() == pytest.approx(losses.planned_busy_time - losses.fully_productive_time, abs=1e-6)
+    assert losses.equipment_failure == 30 * 60 and losses.setup_and_adjustment == 20 * 60
+    assert losses.idling_and_minor_stops == 60 + 20 * 60  # the 1-min stop and 20 min starved
+    assert losses.reduced_yield == 5 * 2.0  # scrap within 2 min of the restart after set-up
+    assert losses.process_defects == 70 * 2.0
+    assert w.time.failures == 1 and w.time.minor_stops == 1
+    assert w.kpis.mttr_s == 30 * 60
+
+
+def test_no_planned_time_gives_none_not_nan() -> None:
+    w = Window("holiday", S0, S0 + 480 * MIN)
+    r = one([state(0, "producing"), parts(10, 100)], w, ideal_cycle_s=1.0)
+    assert r.time.pbt == 0 and r.kpis.availability is None and r.kpis.oee is None
+    assert "no_planned_time" in r.flags and "parts_outside_planned_time" in r.flags
+    assert not any(isinstance(v, float) and math.isnan(v) for v in r.kpis.as_dict().values())
+
+
+def test_effectiveness_above_one_is_flagged_and_clamped_only_on_request() -> None:
+    events = [state(0, "producing"), parts(50, 600)]
+    r = one(events, shift(60), ideal_cycle_s=10.0)  # 600 parts × 10 s = 100 min in 60 min
+    assert r.kpis.effectiveness == pytest.approx(100 / 60) and "effectiveness_above_1" in r.flags
+    c = one(events, shift(60), ideal_cycle_s=10.0, clamp=True)
+    assert c.kpis.effectiveness == 1.0 and c.kpis.oee == pytest.approx(1.0)
+
+
+def test_counts_without_ideal_cycle_time() -> None:
+    r = one([state(0, "producing"), parts(10, 100), parts(11, 5, "scrap")], shift(60))
+    assert r.kpis.availability == 1.0 and r.kpis.quality == pytest.approx(100 / 105)
+    assert r.kpis.effectiveness is None and r.kpis.oee is None and r.losses is None
+    assert "no_ideal_cycle_time" in r.flags
+
+
+def test_events_out_of_order_give_the_same_result() -> None:
+    events = [state(0, "producing"), state(50, "down"), state(80, "producing"), parts(20, 10), parts(90, 10)]
+    a = one(events, shift(120), ideal_cycle_s=1.0)
+    b = one(list(reversed(events)), shift(120), ideal_cycle_s=1.0)
+    assert a == b and a.time.failure == 30 * MIN
+
+
+def test_simultaneous_and_repeated_states() -> None:
+    # the later of two changes at one instant wins; a stop reported twice is one stop
+    events = [state(0, "down"), state(0, "producing"), state(30, "down"), state(31, "down"), state(40, "producing")]
+    r = one(events, shift(60), ideal_cycle_s=1.0, minor_stop_s=300)
+    assert r.time.apt == 50 * MIN and r.time.failure == 10 * MIN and r.time.failures == 1
+
+
+def test_unknown_state_before_the_first_event_is_accounted() -> None:
+    r = one([state(15, "producing")], shift(60), ideal_cycle_s=1.0)
+    assert r.time.unknown == 15 * MIN and "state_unknown_part_of_time" in r.flags
+    assert r.losses.unaccounted == 15 * 60
+
+
+def test_a_state_spanning_a_shift_boundary_is_split_and_classified_by_its_full_length() -> None:
+    events = [state(0, "producing"), state(470, "down"), state(490, "producing")]
+    w1 = Window("early", S0, S0 + 480 * MIN, (Span(S0, S0 + 480 * MIN),))
+    w2 = Window("late", S0 + 480 * MIN, S0 + 960 * MIN, (Span(S0 + 480 * MIN, S0 + 960 * MIN),))
+    a, b = batch(EventLog.from_events(events), [w1, w2], OeeOptions(ideal_cycle_s=1.0, minor_stop_s=900))
+    assert a.time.failure == 10 * MIN and b.time.failure == 10 * MIN  # a 20-min stop: a failure in both
+    assert (a.time.failures, b.time.failures) == (1, 0)  # counted once, where it began
+
+
+def test_shift_calendar_across_daylight_saving_change() -> None:
+    cfg = ShiftCalendarConfig(timezone="Europe/Berlin", shifts=[
+        {"name": "night", "start": "22:00", "end": "06:00", "breaks": [{"start": "02:00", "end": "02:30"}]}])
+    cal = ShiftCalendar(cfg, cfg.tz)
+    # clocks go forward at 02:00 on 29 March 2026 and back at 03:00 on 25 October 2026
+    spring = cal.periods(to_micros(datetime(2026, 3, 28, 12, tzinfo=UTC)), to_micros(datetime(2026, 3, 29, 12,
+                                                                                             tzinfo=UTC)))
+    autumn = cal.periods(to_micros(datetime(2026, 10, 24, 12, tzinfo=UTC)), to_micros(datetime(2026, 10, 25, 12,
+                                                                                              tzinfo=UTC)))
+    assert [(p.end - p.start) / (3600 * US) for p in spring] == [7.0]
+    assert [(p.end - p.start) / (3600 * US) for p in autumn] == [9.0]
+
+
+def test_holidays_and_weekdays() -> None:
+    cfg = ShiftCalendarConfig(timezone="UTC", holidays=["2026-03-03"], shifts=[
+        {"name": "day", "start": "06:00", "end": "14:00", "days": ["mon", "tue", "wed"]}])
+    periods = ShiftCalendar(cfg, cfg.tz).periods(S0 - 6 * 3600 * US, S0 + 7 * 86400 * US)
+    assert [p.key for p in periods] == ["2026-03-02/day", "2026-03-04/day"]
+
+
+def test_day_window_over_shifts() -> None:
+    cfg = ShiftCalendarConfig(timezone="UTC", shifts=[
+        {"name": "early", "start": "06:00", "end": "14:00", "breaks": [{"start": "10:00", "end": "10:30"}]},
+        {"name": "late", "start": "14:00", "end": "22:00"}])
+    day0 = S0 - 6 * 3600 * US
+    periods = ShiftCalendar(cfg, cfg.tz).periods(day0, day0 + 86400 * US)
+    w = Window.over("2026-03-02", day0, day0 + 86400 * US, periods)
+    r = one([state(0, "producing")], w, ideal_cycle_s=1.0)
+    assert r.time.pot == 16 * 3600 * US and r.time.pdot == 30 * MIN and r.time.calendar == 86400 * US
+    assert r.kpis.teep == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(("shifts", "message"), [
+    ([{"name": "a", "start": "06:00", "end": "14:00"}, {"name": "b", "start": "13:00", "end": "22:00"}], "overlaps"),
+    ([{"name": "a", "start": "22:00", "end": "06:00"}, {"name": "b", "start": "05:00", "end": "08:00"}], "overlaps"),
+    ([{"name": "a", "start": "06:00", "end": "14:00", "breaks": [{"start": "15:00", "end": "15:10"}]}],
+     "not inside"),
+])
+def test_impossible_calendars_are_refused(shifts: list[dict], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ShiftCalendarConfig(shifts=shifts)
+
+
+STATES = ["producing", "down", "starved", "blocked", "setup", "planned_stop", "idle", "unknown", "bogus"]
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> list[Event]:
+    n = draw(st.integers(0, 40))
+    out = []
+    for _ in range(n):
+        minute = draw(st.integers(-30, 150)) / 2  # some before and after the window, some simultaneous
+        if draw(st.booleans()):
+            out.append(state(minute, draw(st.sampled_from(STATES))))
+        else:
+            out.append(parts(minute, draw(st.integers(1, 5)), draw(st.sampled_from(["good", "scrap", "rework"]))))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=streams(), shuffle=st.randoms(use_true_random=False), until_min=st.integers(0, 100))
+def test_live_equals_batch_on_any_stream(events: list[Event], shuffle, until_min: int) -> None:  # noqa: ANN001
+    window = shift(60, ((20, 25),))
+    opts = OeeOptions(ideal_cycle_s=1.5, minor_stop_s=240, startup_s=90)
+    live = LiveOee(window, opts)
+    arrival = events[:]
+    if shuffle.random() < 0.5:
+        shuffle.shuffle(arrival)  # out of order, sometimes
+    for e in arrival:
+        live.add(e)
+    last = max([to_micros(e.ts) for e in events], default=S0)
+    until = max(last + 1, S0 + until_min * MIN)  # a live result is asked for after the events it has
+    expected = batch(EventLog.from_events(arrival), [window], opts, until=until)  # ties: last arrival wins
+    got = live.result(until)
+    if not expected:
+        assert got.time.calendar == 0
+        return
+    assert got.time == expected[0].time
+    assert got.counts == expected[0].counts
+    assert got.kpis == expected[0].kpis
