@@ -189,13 +189,12 @@ def _part_counts(log: EventLog, codes: np.ndarray, ws: np.ndarray, we: np.ndarra
     if startup_us > 0 and len(codes):
         prev = np.concatenate([[UNKNOWN], codes[:-1]])
         restart = (codes == PRODUCING) & np.isin(prev, list(RESTARTS_FROM))
-        rts = log.state_ts[restart]
+        restart_at = np.flatnonzero(restart)
         pts = log.part_ts[ok]
-        ri = np.searchsorted(rts, pts, side="right") - 1
-        si = np.searchsorted(log.state_ts, pts, side="right") - 1
-        last_restart = np.where(ri >= 0, rts[np.clip(ri, 0, None)] if len(rts) else 0, -1)
-        # a start-up part is made in the same producing run that the restart began
-        same_run = (ri >= 0) & (si >= 0) & (log.state_ts[np.clip(si, 0, None)] == last_restart)
+        si = np.searchsorted(log.state_ts, pts, side="right") - 1  # the state each part was made in
+        # a start-up part is made in the very producing run that a restart began
+        same_run = np.isin(si, restart_at)
+        last_restart = log.state_ts[np.clip(si, 0, None)]
         m = (outcome == SCRAP) & same_run & (pts - last_restart <= startup_us)
         np.add.at(out[:, 3], w[m], count[m])
     return out
