@@ -50,6 +50,55 @@ def demo(
     raise typer.Exit(run(lambda stop: run_demo(opts, stop)))
 
 
+def _duration(text: str | float) -> float:
+    from factory_twin.oee_calc import parse_duration
+
+    if isinstance(text, int | float):  # a default value, already in seconds
+        return float(text)
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+@app.command()
+def oee(
+    planned_busy_time: Annotated[float, typer.Option(parser=_duration, metavar="DURATION",
+                                                     help="planned busy time, e.g. 420m (shift minus planned stops)")],
+    production_time: Annotated[float, typer.Option(parser=_duration, metavar="DURATION",
+                                                   help="actual production (run) time, e.g. 373m")],
+    produced: Annotated[int, typer.Option(min=0, help="parts produced, good and bad")],
+    good: Annotated[int, typer.Option(min=0, help="good parts")],
+    ideal_cycle_time: Annotated[float | None, typer.Option(parser=_duration, metavar="DURATION",
+                                                           help="ideal time per part, e.g. 1s")] = None,
+    setup_time: Annotated[float, typer.Option(parser=_duration, metavar="DURATION")] = 0.0,
+    rework: Annotated[int, typer.Option(min=0, help="parts reworked (not good at first pass)")] = 0,
+    calendar_time: Annotated[float | None, typer.Option(parser=_duration, metavar="DURATION",
+                                                        help="calendar time for TEEP")] = None,
+    clamp: Annotated[bool, typer.Option(help="cap performance at 1 (it is flagged either way)")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON (fractions) instead of a table")] = False,
+) -> None:
+    """OEE of one shift from the numbers on its report (ISO 22400: availability x performance x quality)."""
+    import orjson
+
+    from factory_twin.oee_calc import shift_kpis
+
+    if good > produced:
+        raise typer.BadParameter(f"good ({good}) cannot exceed produced ({produced})", param_hint="--good")
+    if production_time > planned_busy_time:
+        raise typer.BadParameter("production time cannot exceed planned busy time", param_hint="--production-time")
+    k = shift_kpis(planned_busy_time, production_time, ideal_cycle_time, produced, good, setup_s=setup_time,
+                   rework=rework, calendar_s=calendar_time, clamp=clamp)
+    if json_out:
+        typer.echo(orjson.dumps(k, option=orjson.OPT_INDENT_2).decode())
+        return
+    for name in ("availability", "performance", "quality", "oee"):
+        v = k[name]
+        typer.echo(f"{name:<13} {'n/a' if v is None else f'{v:8.4%}':>9}")
+    if k["flags"]:
+        typer.echo(f"flags         {', '.join(k['flags'])}")
+
+
 @sim_app.command("serve")
 def sim_serve(
     plant: Annotated[Path, typer.Argument(help="plant model YAML")] = PLANT_YAML,

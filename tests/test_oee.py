@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -33,7 +36,7 @@ def shift(minutes: int = 480, breaks: tuple[tuple[int, int], ...] = ()) -> Windo
                   tuple(Span(S0 + a * MIN, S0 + b * MIN) for a, b in breaks))
 
 
-def one(events: list[Event], window: Window, **opts: float | bool | None):  # noqa: ANN201
+def one(events: list[Event], window: Window, **opts: float | bool | None):
     return batch(EventLog.from_events(events), [window], OeeOptions(**opts))[0]
 
 
@@ -191,7 +194,7 @@ def streams(draw: st.DrawFn) -> list[Event]:
 
 @settings(max_examples=300, deadline=None)
 @given(events=streams(), shuffle=st.randoms(use_true_random=False), until_min=st.integers(0, 100))
-def test_live_equals_batch_on_any_stream(events: list[Event], shuffle, until_min: int) -> None:  # noqa: ANN001
+def test_live_equals_batch_on_any_stream(events: list[Event], shuffle, until_min: int) -> None:
     window = shift(60, ((20, 25),))
     opts = OeeOptions(ideal_cycle_s=1.5, minor_stop_s=240, startup_s=90)
     live = LiveOee(window, opts)
@@ -210,3 +213,32 @@ def test_live_equals_batch_on_any_stream(events: list[Event], shuffle, until_min
     assert got.time == expected[0].time
     assert got.counts == expected[0].counts
     assert got.kpis == expected[0].kpis
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "factory_twin", "oee", *args], capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_calculator_reproduces_worked_example_a() -> None:
+    r = _cli("--planned-busy-time", "420m", "--production-time", "373m", "--ideal-cycle-time", "1s",
+             "--produced", "19271", "--good", "18848", "--json")
+    assert r.returncode == 0, r.stderr
+    k = json.loads(r.stdout)
+    assert {n: round(k[n], 6) for n in ("availability", "performance", "quality", "oee")} == {
+        "availability": 0.888095, "performance": 0.861081, "quality": 0.978050, "oee": 0.747937}
+    table = _cli("--planned-busy-time", "7h", "--production-time", "6h13m", "--ideal-cycle-time", "1",
+                 "--produced", "19271", "--good", "18848")
+    assert "74.7937%" in table.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--planned-busy-time", "42x"], "not a duration"),
+    (["--planned-busy-time", "420m", "--good", "20000"], "cannot exceed produced"),
+])
+def test_calculator_refuses_impossible_input(args: list[str], message: str) -> None:
+    base = {"--planned-busy-time": "420m", "--production-time": "373m", "--produced": "19271", "--good": "18848"}
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        base[flag] = value
+    r = _cli(*[x for kv in base.items() for x in kv])
+    assert r.returncode == 2 and message in r.stderr

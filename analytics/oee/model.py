@@ -154,8 +154,6 @@ def compute_kpis(tm: TimeModel, counts: Counts, ideal_cycle_s: float | None, *, 
     elif oee is not None and pbt > 0 and tm.aupt == 0:
         nee = 0.0
     teep = oee * pbt / tm.calendar if oee is not None and tm.calendar > 0 else None
-    if tm.failures == 0:
-        flags.append("no_failures")
     return Kpis(
         availability=availability,
         effectiveness=effectiveness,
