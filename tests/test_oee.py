@@ -242,3 +242,40 @@ def test_calculator_refuses_impossible_input(args: list[str], message: str) -> N
         base[flag] = value
     r = _cli(*[x for kv in base.items() for x in kv])
     assert r.returncode == 2 and message in r.stderr
+
+
+def _reasoned(minute: float, to: str, reason: str | None = None) -> Event:
+    data = {"to": to} | ({"reason": reason} if reason else {})
+    return Event("a", EventKind.STATE_CHANGE, T0 + timedelta(minutes=minute), data)
+
+
+def test_stops_unqualified_until_a_reason_is_mapped_or_given_and_the_pareto() -> None:
+    from analytics.oee.downtime import find_stops, pareto, qualify
+
+    events = [_reasoned(0, "producing"), _reasoned(10, "down", "E101"), _reasoned(40, "producing"),
+              _reasoned(50, "down"), _reasoned(51, "producing"), _reasoned(60, "setup"), _reasoned(75, "producing"),
+              _reasoned(100, "down", "E999")]
+    until = S0 + 120 * MIN
+    stops = find_stops("a", EventLog.from_events(events), until, minor_stop_s=120,
+                       reasons={"E101": "spindle overload"})
+    assert [(s.kind, s.label, s.end is None) for s in stops] == [
+        ("failure", "spindle overload", False), ("minor_stop", "unqualified", False), ("setup", "unqualified", False),
+        ("failure", "unqualified", True)]
+    stops = qualify(stops, {stops[3].id: "coolant pump"})
+    bars = pareto(stops, S0, until)
+    assert [(b.key, b.seconds) for b in bars] == [("spindle overload", 1800), ("coolant pump", 1200),
+                                                  ("unqualified", 960)]
+    assert bars[-1].cumulative == pytest.approx(1.0)
+    by_kind = pareto(stops, S0, S0 + 45 * MIN, by=lambda s: s.kind)  # clipped to the window
+    assert [(b.key, b.seconds) for b in by_kind] == [("failure", 1800)]
+
+
+def test_line_oee_is_output_based_at_the_bottleneck_pace() -> None:
+    from analytics.oee.line import line_oee
+
+    w = shift(60)
+    first = one([state(0, "producing"), parts(30, 100)], w, ideal_cycle_s=20.0)
+    last = one([state(0, "producing"), parts(30, 90), parts(31, 5, "scrap")], w, ideal_cycle_s=30.0)
+    line = line_oee({"cnc": first, "inspect": last}, {"cnc": 20.0, "inspect": 30.0}, last="inspect")
+    assert line.bottleneck == "inspect" and line.oee == pytest.approx(90 * 30 / 3600)
+    assert line_oee({}, {}, last="x").oee is None

@@ -1,0 +1,50 @@
+"""Line OEE, output-based.
+
+The line's OEE is its good output against what the line could have made in its planned busy time at the
+pace of its slowest station (the bottleneck by ideal cycle time):
+
+    line OEE = good parts leaving the line × bottleneck ideal cycle time / line planned busy time
+
+Why output-based rather than the bottleneck station's own OEE: in a line, losses propagate (a failure
+upstream starves the stations downstream; a stop downstream blocks the ones upstream), so multiplying or
+averaging station OEEs counts a loss several times, and the bottleneck's own OEE misses scrap made after
+it. The output measure counts each lost part once, and equals the bottleneck's OEE when it is the only
+constraint and nothing is scrapped downstream of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from analytics.oee.batch import OeeWindow
+from analytics.oee.model import US
+
+
+@dataclass(frozen=True, slots=True)
+class LineOee:
+    oee: float | None
+    good: int
+    bottleneck: str | None
+    bottleneck_ideal_cycle_s: float | None
+    planned_busy_time_s: float
+    stations: Mapping[str, float | None]
+    flags: tuple[str, ...] = ()
+
+
+def line_oee(stations: Mapping[str, OeeWindow], ideal_cycle_s: Mapping[str, float | None], last: str
+             ) -> LineOee:
+    """`stations` in flow order; `last` is the station whose good output leaves the line."""
+    known = {k: v for k, v in ideal_cycle_s.items() if v is not None and k in stations}
+    bottleneck = max(known, key=lambda k: known[k]) if known else None
+    out = stations.get(last)
+    good = out.counts.good if out else 0
+    pbt = out.time.pbt if out else 0
+    flags: list[str] = []
+    if not pbt:
+        flags.append("no_planned_time")
+    if bottleneck is None:
+        flags.append("no_ideal_cycle_time")
+    value = good * known[bottleneck] * US / pbt if bottleneck is not None and pbt else None
+    return LineOee(value, good, bottleneck, known.get(bottleneck) if bottleneck else None, pbt / US,
+                   {k: v.kpis.oee for k, v in stations.items()}, tuple(flags))
