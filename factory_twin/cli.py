@@ -176,20 +176,18 @@ def twin_serve(
     log_level: LogLevel = "info",
 ) -> None:
     """Serve the twin's HTTP API, fed from the MQTT unified namespace."""
-    from plantmodel.plant import PlantConfig
-    from twin.config import TwinConfig
+    from twin.config import load_twin
     from twin.main import create_app
     from twin.server import serve_http
 
     setup_logging(log_level)
     try:
-        cfg = load_config(config, TwinConfig)
-        plant = load_config(config.parent / cfg.plant, PlantConfig)
+        cfg, plant, calendar = load_twin(config)
     except ConfigError as exc:
         raise _fail(exc) from None
     http_port = port or cfg.port
     typer.echo(f"twin serving on http://{cfg.host}:{http_port}/api/assets")
-    raise typer.Exit(run(lambda stop: serve_http(create_app(cfg, plant), cfg.host, http_port, stop)))
+    raise typer.Exit(run(lambda stop: serve_http(create_app(cfg, plant, calendar), cfg.host, http_port, stop)))
 
 
 @bench_app.command("pipeline")
@@ -208,6 +206,25 @@ def bench_pipeline(
     setup_logging("error")
     with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as tmp:
         result = asyncio.run(pipeline(seconds, speed, Path(tmp)))
+    width = max(map(len, result))
+    for key, value in result.items():
+        typer.echo(f"{key:<{width}}  {value}")
+    if json_out:
+        json_out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+
+
+@bench_app.command("oee")
+def bench_oee(
+    days: Annotated[int, typer.Option(min=1, help="days of event log")] = 30,
+    seed: int = 1,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """OEE over a month of the demo line's events: batch time for every shift and day, cost per live event."""
+    import orjson
+
+    from factory_twin.bench_oee import run as run_bench
+
+    result = run_bench(days, seed)
     width = max(map(len, result))
     for key, value in result.items():
         typer.echo(f"{key:<{width}}  {value}")

@@ -24,7 +24,7 @@ from plantmodel import mqtt
 from plantmodel.config import load_config
 from plantmodel.plant import PlantConfig
 from simulators.serve import SimulatorOptions, serve
-from twin.config import TwinConfig
+from twin.config import load_twin
 from twin.main import create_app
 from twin.server import serve_http
 
@@ -64,12 +64,11 @@ async def running_line(opts: DemoOptions, plant_opts: SimulatorOptions | None = 
            "FT_DATA_DIR": str(data_dir), "FT_HTTP_HOST": opts.host, "FT_HTTP_PORT": str(opts.port)}
     # Every configuration is validated before anything opens a socket.
     twin_file = config_path("twin-demo.yaml")
-    twin_cfg = load_config(twin_file, TwinConfig, env)
-    plant = load_config(twin_file.parent / twin_cfg.plant, PlantConfig, env)
+    twin_cfg, plant, calendar = load_twin(twin_file, env)
     agent_cfg = load_config(config_path("edge-demo.yaml"), agent_config_model(), env)
     sim_opts = replace(plant_opts or SimulatorOptions(speed=opts.speed), opcua_endpoint=endpoint,
                        broker=mqtt.BrokerConfig(port=mqtt_port))
-    agent, app = Agent(agent_cfg), create_app(twin_cfg, plant)
+    agent, app = Agent(agent_cfg), create_app(twin_cfg, plant, calendar)
 
     async with embedded_broker("127.0.0.1", mqtt_port), contextlib.AsyncExitStack() as parts:
         async def start(name: str, body: Callable[[asyncio.Event, asyncio.Event], Awaitable[object]]) -> None:

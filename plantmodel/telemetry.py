@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -82,8 +82,10 @@ def utc(ts: datetime) -> datetime:
 
 def to_micros(ts: datetime) -> int:
     """Microseconds since the epoch: the resolution every part of the system keeps."""
-    delta = utc(ts) - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    try:
+        return (ts - EPOCH) // _ONE_US  # exact integer arithmetic; the hot path for aware timestamps
+    except TypeError:  # naive: taken as UTC
+        return (utc(ts) - EPOCH) // _ONE_US
 
 
 def from_micros(us: int) -> datetime:
@@ -91,3 +93,4 @@ def from_micros(us: int) -> datetime:
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)

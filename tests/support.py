@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 PROJECT = Path(__file__).resolve().parents[1]
@@ -70,3 +70,41 @@ class Child:
         self.out.close()
         self.err.close()
         return self.proc.returncode
+
+
+class ServedApp:
+    """An ASGI app served by the real HTTP server on a free loopback port, in a thread with its own loop."""
+
+    def __init__(self, app: Any) -> None:
+        import asyncio
+        import threading
+
+        from twin.server import serve_http
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self._loop.run_until_complete(serve_http(app, "127.0.0.1", self.port, self._stop))
+            except BaseException as exc:  # reported by __enter__ / __exit__
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="served-app", daemon=True)
+
+    def __enter__(self) -> ServedApp:
+        self._thread.start()
+        wait_until(lambda: port_open(self.port) or self._error is not None, 15, "the app to listen")
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(15)
+        self._loop.close()
+        if self._error is not None:
+            raise self._error

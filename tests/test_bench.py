@@ -18,3 +18,13 @@ def test_pipeline_bench_writes_its_keys_and_loses_nothing(tmp_path: Path) -> Non
     data = orjson.loads(out.read_bytes())
     assert {"time_to_live_state_s", "samples_per_s", "produced", "stored", "loss", "rss_mb"} <= set(data)
     assert data["produced"] > 100 and data["loss"] == 0 and data["stored"] == data["produced"]
+
+
+def test_oee_bench_live_equals_batch(tmp_path: Path) -> None:
+    out = tmp_path / "oee.json"
+    result = subprocess.run([sys.executable, "-m", "factory_twin", "bench", "oee", "--days", "2", "--json", str(out)],
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    data = orjson.loads(out.read_bytes())
+    assert {"batch_s", "batch_from_event_objects_s", "live_us_per_event", "events", "windows"} <= set(data)
+    assert data["live_equals_batch"] is True and data["shifts"] == 6 and data["events"] > 10_000

@@ -8,12 +8,9 @@ import importlib
 import pytest
 from support import PROJECT
 
-MODULES = sorted(
-    ".".join(p.relative_to(PROJECT).with_suffix("").parts)
-    for pkg in ("analytics", "plantmodel")
-    for p in (PROJECT / pkg).rglob("*.py")
-    if p.name != "__init__.py"
-) + ["factory_twin.oee_calc"]
+MODULES = [*sorted(".".join(p.relative_to(PROJECT).with_suffix("").parts)
+                   for pkg in ("analytics", "plantmodel") for p in (PROJECT / pkg).rglob("*.py")
+                   if p.name != "__init__.py"), "factory_twin.oee_calc"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -119,9 +119,12 @@ def test_simultaneous_and_repeated_states() -> None:
 
 
 def test_unknown_state_before_the_first_event_is_accounted() -> None:
-    r = one([state(15, "producing")], shift(60), ideal_cycle_s=1.0)
+    r = one([state(15, "producing"), parts(20, 2700)], shift(60), ideal_cycle_s=1.0)
     assert r.time.unknown == 15 * MIN and "state_unknown_part_of_time" in r.flags
     assert r.losses.unaccounted == 15 * 60
+    assert r.kpis.availability == 1.0 and r.kpis.oee == 1.0  # over the 45 observed minutes
+    nothing = one([], shift(60), ideal_cycle_s=1.0)
+    assert nothing.kpis.availability is None and "no_state_known" in nothing.flags
 
 
 def test_a_state_spanning_a_shift_boundary_is_split_and_classified_by_its_full_length() -> None:

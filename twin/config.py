@@ -2,18 +2,67 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from plantmodel import mqtt
+from plantmodel.catalog import signal_spec
+from plantmodel.config import ConfigError, load_config
+from plantmodel.plant import PlantConfig
+from plantmodel.shifts import ShiftCalendarConfig
 
 
-class TwinConfig(BaseModel):
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+
+class OeeConfig(_Strict):
+    calendar: Path | None = Field(None, description="shift calendar YAML; none: every day is planned, 24/7")
+    minor_stop_s: float = Field(120.0, ge=0, description="unplanned stops shorter than this are minor stops")
+    startup_s: float = Field(0.0, ge=0, description="scrap this soon after a restart is a start-up (yield) loss")
+    clamp_performance: bool = Field(False, description="cap performance at 1 (it is flagged either way)")
+    reasons: dict[str, str] = Field(default_factory=dict, description="machine alarm code -> downtime reason")
+
+
+class SpcCharacteristicConfig(_Strict):
+    asset: str = Field(description="ISA-95 path of the asset that measures it")
+    signal: str
+    lsl: float | None = None
+    usl: float | None = None
+    target: float | None = Field(None, description="centre line; default: the mean of the baseline")
+    sigma: float | None = Field(None, gt=0, description="process σ; default: from the baseline's moving range")
+    baseline: int = Field(30, ge=2, description="measurements that set the limits when they are not given")
+
+
+class TwinConfig(_Strict):
     plant: Path = Field(description="plant model YAML; relative paths are taken from this file's folder")
     broker: mqtt.BrokerConfig = mqtt.BrokerConfig()
     client_id: str = "factory-twin-service"
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    history: Path | None = Field(None, description="the agent's embedded historian file (relative to the working "
+                                 "folder), read to rebuild the day's OEE after a restart")
+    oee: OeeConfig = OeeConfig()
+    spc: list[SpcCharacteristicConfig] = Field(default_factory=list)
+
+
+def load_twin(path: Path, env: Mapping[str, str] | None = None
+              ) -> tuple[TwinConfig, PlantConfig, ShiftCalendarConfig | None]:
+    """The twin's file and the files it names (relative to its folder), all validated before any I/O starts."""
+    cfg = load_config(path, TwinConfig, env)
+    plant = load_config(path.parent / cfg.plant, PlantConfig, env)
+    calendar = load_config(path.parent / cfg.oee.calendar, ShiftCalendarConfig, env) if cfg.oee.calendar else None
+    assets = {a.path: a for a in plant.assets()}
+    problems = []
+    for i, c in enumerate(cfg.spc):
+        if c.asset not in assets:
+            problems.append(f"spc[{i}].asset: {c.asset!r} is not an asset of the plant model")
+        elif signal_spec(assets[c.asset].type, c.signal) is None:
+            problems.append(f"spc[{i}].signal: a {assets[c.asset].type} has no signal {c.signal!r}")
+        if c.lsl is not None and c.usl is not None and c.lsl >= c.usl:
+            problems.append(f"spc[{i}]: lsl ({c.lsl}) must be below usl ({c.usl})")
+    if problems:
+        raise ConfigError(path, problems)
+    return cfg, plant, calendar

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -62,8 +63,9 @@ class AssetTwin:
 class PlantTwin:
     """Every asset of the plant model; records for anything else are rejected, not invented."""
 
-    def __init__(self, plant: PlantConfig) -> None:
+    def __init__(self, plant: PlantConfig, listeners: Sequence[Callable[[Record], None]] = ()) -> None:
         self.assets = {a.path: AssetTwin(a) for a in plant.assets()}
+        self.listeners = list(listeners)  # told of every record accepted, after the state is updated
 
     def apply(self, record: Record) -> None:
         twin = self.assets.get(record.asset)
@@ -71,6 +73,7 @@ class PlantTwin:
             raise Rejected("unknown_asset", "asset", f"{record.asset!r} is not in the plant model")
         if isinstance(record, Event):
             twin.last_event = record
+            self._tell(record)
             return
         spec = signal_spec(twin.asset.type, record.signal)
         if spec is None:
@@ -81,6 +84,11 @@ class PlantTwin:
             raise Rejected("wrong_type", "value", f"{record.asset}/{record.signal} expects "
                            f"{'text' if textual else 'a number'}, got {record.value!r}")
         self._apply_sample(twin, record)
+        self._tell(record)
+
+    def _tell(self, record: Record) -> None:
+        for listener in self.listeners:
+            listener(record)
 
     @staticmethod
     def _apply_sample(twin: AssetTwin, sample: Sample) -> None:

@@ -35,7 +35,7 @@ class LineOee:
 def line_oee(stations: Mapping[str, OeeWindow], ideal_cycle_s: Mapping[str, float | None], last: str
              ) -> LineOee:
     """`stations` in flow order; `last` is the station whose good output leaves the line."""
-    known = {k: v for k, v in ideal_cycle_s.items() if v is not None and k in stations}
+    known = {k: v for k, v in ideal_cycle_s.items() if v is not None}
     bottleneck = max(known, key=lambda k: known[k]) if known else None
     out = stations.get(last)
     good = out.counts.good if out else 0

@@ -5,6 +5,9 @@ Conventions (each has a test):
 
 - A KPI whose denominator is zero is ``None`` (not 0, not 1, never NaN) and a flag says why; OEE itself
   is ``good · ideal cycle / PBT``, so it is 0, not ``None``, for a window that was planned but never ran.
+- Planned busy time in which the unit's state is unknown (before its first event, a gap in the data) is
+  ``unknown`` in the time model and left out of every KPI's denominator, flagged
+  ``state_unknown_part_of_time``: the KPIs describe the observed part of the window.
 - Effectiveness above 1 means the ideal cycle time is wrong: it is reported unclamped and flagged;
   ``clamp=True`` caps it at 1 (and OEE becomes A · 1 · Q).
 - Counts without an ideal cycle time give availability and quality, and ``None`` for effectiveness,
@@ -127,9 +130,13 @@ class Kpis:
 
 def compute_kpis(tm: TimeModel, counts: Counts, ideal_cycle_s: float | None, *, clamp: bool = False) -> Kpis:
     flags: list[str] = []
-    pbt, apt = tm.pbt, tm.apt
-    if pbt <= 0:
+    # planned busy time with no state known is left out of the denominators (and reported, and flagged):
+    # a twin started mid-shift, or a gap in the data, is not a loss the line made
+    pbt, apt = tm.pbt - tm.unknown, tm.apt
+    if tm.pbt <= 0:
         flags.append("no_planned_time")
+    elif pbt <= 0:
+        flags.append("no_state_known")
     if ideal_cycle_s is None and counts.produced:
         flags.append("no_ideal_cycle_time")
     if tm.unknown:
@@ -153,7 +160,8 @@ def compute_kpis(tm: TimeModel, counts: Counts, ideal_cycle_s: float | None, *, 
         nee = tm.aupt / pbt * effectiveness * quality
     elif oee is not None and pbt > 0 and tm.aupt == 0:
         nee = 0.0
-    teep = oee * pbt / tm.calendar if oee is not None and tm.calendar > 0 else None
+    observed = tm.calendar - tm.unknown
+    teep = oee * pbt / observed if oee is not None and observed > 0 else None
     return Kpis(
         availability=availability,
         effectiveness=effectiveness,
@@ -179,7 +187,8 @@ class SixLosses:
     """Nakajima's six big losses in seconds, in waterfall order.
 
     They add up to PBT − fully productive time (good · ideal cycle), with ``unaccounted`` (planned busy
-    time with no known state) as a seventh bar that is 0 whenever the state was reported throughout.
+    time with no known state, which the KPIs leave out) as a seventh bar that is 0 whenever the state was
+    reported throughout.
     Waiting (starved, blocked, idle) is counted with minor stops as "idling", as in TPM.
     ``reduced_speed`` is negative when the ideal cycle time is slower than the real one.
     """

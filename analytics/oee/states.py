@@ -20,6 +20,7 @@ CODES = {
     AssetState.PLANNED_STOP: PLANNED_STOP,
     AssetState.UNKNOWN: UNKNOWN,
 }
+_CODES_BY_TEXT = {str(k): v for k, v in CODES.items()}
 #: a return to producing from one of these starts a start-up period (reduced-yield losses)
 RESTARTS_FROM = frozenset({SETUP, FAILURE, MINOR_STOP, PLANNED_STOP, UNKNOWN})
 GOOD, SCRAP, REWORK = range(3)
@@ -47,24 +48,35 @@ class EventLog:
 
     @classmethod
     def from_events(cls, events: Iterable[Event]) -> EventLog:
-        st: list[tuple[int, int, str | None]] = []
-        parts: list[tuple[int, int, int]] = []
+        st_ts: list[int] = []
+        st_code: list[int] = []
+        st_reason: list[str | None] = []
+        p_ts: list[int] = []
+        p_out: list[int] = []
+        p_n: list[int] = []
+        state_kind, part_kind, codes, outcomes = EventKind.STATE_CHANGE, EventKind.PART, _CODES_BY_TEXT, OUTCOMES
         for e in events:
-            if e.kind is EventKind.STATE_CHANGE:
-                st.append((to_micros(e.ts), state_code(e.data.get("to")), e.data.get("reason")))
-            elif e.kind is EventKind.PART:
-                outcome = OUTCOMES.get(str(e.data.get("outcome")))
-                count = e.data.get("count", 1)
-                if outcome is not None and isinstance(count, int) and count > 0:
-                    parts.append((to_micros(e.ts), outcome, count))
-        st.sort(key=lambda r: r[0])  # stable: simultaneous changes keep arrival order, the last one wins
-        parts.sort(key=lambda r: r[0])
-        return cls(
-            np.array([r[0] for r in st], dtype=np.int64), np.array([r[1] for r in st], dtype=np.int8),
-            tuple(r[2] for r in st),
-            np.array([r[0] for r in parts], dtype=np.int64), np.array([r[1] for r in parts], dtype=np.int8),
-            np.array([r[2] for r in parts], dtype=np.int64),
-        )
+            data = e.data
+            if e.kind is state_kind:
+                st_ts.append(to_micros(e.ts))
+                to = data.get("to")
+                code = codes.get(to) if isinstance(to, str) else None
+                st_code.append(code if code is not None else state_code(to))
+                st_reason.append(data.get("reason"))
+            elif e.kind is part_kind:
+                o = data.get("outcome")
+                outcome = outcomes.get(o) if isinstance(o, str) else None
+                count = data.get("count", 1)
+                if outcome is not None and type(count) is int and count > 0:
+                    p_ts.append(to_micros(e.ts))
+                    p_out.append(outcome)
+                    p_n.append(count)
+        s_ts = np.array(st_ts, dtype=np.int64)
+        so = np.argsort(s_ts, kind="stable")  # simultaneous changes keep arrival order: the last one wins
+        pt = np.array(p_ts, dtype=np.int64)
+        po = np.argsort(pt, kind="stable")
+        return cls(s_ts[so], np.array(st_code, dtype=np.int8)[so], tuple(st_reason[i] for i in so),
+                   pt[po], np.array(p_out, dtype=np.int8)[po], np.array(p_n, dtype=np.int64)[po])
 
     def without_repeats(self) -> EventLog:
         """A repeated state is not a change: a stop reported twice is still one stop."""

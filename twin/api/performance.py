@@ -1,0 +1,111 @@
+"""OEE, downtime, SPC and alerts."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from analytics.oee.downtime import pareto
+from twin.oee import window_dict
+from twin.performance import LinePerformance
+
+router = APIRouter(prefix="/api", tags=["performance"])
+WindowKind = Literal["shift", "day"]
+
+
+def _perf(request: Request) -> LinePerformance:
+    return request.app.state.performance
+
+
+@router.get("/oee")
+def oee_now(request: Request, window: WindowKind = "shift") -> dict[str, Any]:
+    """Live OEE of every line and every station for the current shift (or day), with the loss breakdown."""
+    perf = _perf(request)
+    now = perf.now_us()
+    lines = []
+    for path in perf.oee.lines:
+        lo = perf.oee.line(path, window, now)
+        lines.append({"line": path, "oee": lo.oee, "good": lo.good, "bottleneck": lo.bottleneck,
+                      "bottleneck_ideal_cycle_s": lo.bottleneck_ideal_cycle_s,
+                      "planned_busy_time_s": lo.planned_busy_time_s, "method": "output-based", "flags": list(lo.flags)})
+    assets = [{"asset": p} | (window_dict(perf.oee.current(p, window, now)) or {"window": None})
+              for p in perf.oee.assets]
+    return {"window": window, "lines": lines, "assets": assets}
+
+
+@router.get("/oee/history")
+def oee_history(request: Request, asset: str, window: WindowKind = "shift") -> list[dict[str, Any]]:
+    """Finished shifts (or days) of one asset, oldest first."""
+    perf = _perf(request)
+    if asset not in perf.oee.assets:
+        raise HTTPException(404, f"no station {asset!r} (OEE is kept for stations only)")
+    return [d for w in perf.oee.history(asset, window) if (d := window_dict(w)) is not None]
+
+
+@router.get("/oee/{path:path}")
+def oee_asset(path: str, request: Request) -> dict[str, Any]:
+    perf = _perf(request)
+    if path not in perf.oee.assets:
+        raise HTTPException(404, f"no station {path!r} (OEE is kept for stations only)")
+    now = perf.now_us()
+    return {"asset": path, "shift": window_dict(perf.oee.current(path, "shift", now)),
+            "day": window_dict(perf.oee.current(path, "day", now)),
+            "history": [window_dict(w) for w in perf.oee.history(path, "shift")]}
+
+
+@router.get("/downtime")
+def downtime(request: Request, asset: str = "", unqualified: bool = False, limit: Annotated[int, Query(ge=1)] = 200
+             ) -> list[dict[str, Any]]:
+    """Stops, newest first; `asset` is a path prefix (a line, a cell or one machine)."""
+    perf = _perf(request)
+    now = perf.now_us()
+    return [s.as_dict(now) for s in perf.stops.select(asset, unqualified=unqualified)[::-1][:limit]]
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=200)
+    by: str = Field(min_length=1, max_length=100, description="who qualifies the stop")
+    comment: str | None = Field(None, max_length=2000)
+
+
+@router.post("/downtime/{stop_id:path}/reason")
+def qualify_stop(stop_id: str, body: ReasonIn, request: Request) -> dict[str, Any]:
+    perf = _perf(request)
+    stop = perf.stops.qualify(stop_id, body.reason, body.by, body.comment, datetime.now(UTC))
+    if stop is None:
+        raise HTTPException(404, f"no stop {stop_id!r}")
+    return stop.as_dict(perf.now_us())
+
+
+@router.get("/downtime/pareto")
+def downtime_pareto(request: Request, by: Literal["reason", "asset", "kind", "shift"] = "reason",
+                    window: WindowKind | Literal["all"] = "day", asset: str = "") -> dict[str, Any]:
+    """Stop time by reason, asset, kind or shift over the current shift, day, or everything kept."""
+    perf = _perf(request)
+    now = perf.now_us()
+    stops = [s.as_stop() for s in perf.stops.select(asset)]
+    if window == "all":
+        start = min((s.start for s in stops), default=now)
+    else:
+        start = perf.oee.series[window].window_at(now - 1).start
+    series = perf.oee.series["shift"]
+    keys = {"reason": lambda s: s.label, "asset": lambda s: s.asset, "kind": lambda s: s.kind,
+            "shift": lambda s: series.window_at(s.start).key}
+    bars = pareto(stops, start, now, by=keys[by])
+    return {"by": by, "window": window, "bars": [asdict(b) for b in bars]}
+
+
+@router.get("/spc")
+def spc(request: Request) -> list[dict[str, Any]]:
+    """Control chart, limits and capability of every configured quality characteristic."""
+    return [c.as_dict() for c in _perf(request).spc.by_key.values()]
+
+
+@router.get("/alerts")
+def alerts(request: Request, limit: Annotated[int, Query(ge=1)] = 100) -> list[dict[str, Any]]:
+    """Newest first. SPC rule violations for now; the full alert lifecycle builds on this."""
+    return list(_perf(request).alerts)[::-1][:limit]
