@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 from support import PROJECT, ServedApp, wait_until
 
 from analytics.oee import EventLog, OeeOptions, Window, oee_windows
+from historian.sqlite import SqliteHistorian
 from plantmodel import mqtt, uns
 from plantmodel.config import parse_config
 from plantmodel.plant import PlantConfig
@@ -160,3 +162,35 @@ def test_api_live_oee_downtime_reasons_pareto_and_spc(mosquitto: mqtt.BrokerConf
         assert alerts and alerts[0]["rule"] == "nelson1" and alerts[0]["asset"] == INSPECT
         json.dumps(api.get(f"/api/oee/{CNC}").json())  # serialisable all the way down
         assert api.get("/api/oee/nope").status_code == 404
+
+
+def test_malformed_events_do_not_break_the_numbers() -> None:
+    perf = LinePerformance(config(), plant(), CALENDAR)
+    twin = PlantTwin(plant(), listeners=[perf.observe])
+    for e in story():
+        twin.apply(e)
+    before = perf.oee.current(CNC, "shift", to_micros(T0 + timedelta(minutes=610)))
+    t = T0 + timedelta(minutes=605)
+    for data in ({"to": 123}, {"to": None}, {}, {"to": ["producing"]}):
+        twin.apply(Event(CNC, EventKind.STATE_CHANGE, t, data))
+        twin.apply(Event(CNC, EventKind.STATE_CHANGE, t, {"to": "producing"}))  # and back
+    for data in ({"outcome": ["good"]}, {"outcome": "good", "count": "7"}, {"outcome": "good", "count": -3},
+                 {"outcome": "lost"}):
+        twin.apply(Event(CNC, EventKind.PART, t, data))
+    after = perf.oee.current(CNC, "shift", to_micros(T0 + timedelta(minutes=610)))
+    assert after.counts == before.counts
+    assert after.time.unknown == 0 and after.time.apt == before.time.apt  # unknown states for zero time
+
+
+def test_restart_rebuilds_the_days_oee_from_the_historian(tmp_path: Path, mosquitto: mqtt.BrokerConfig) -> None:
+    boundary = (datetime.now(UTC) - timedelta(minutes=90)).replace(second=0, microsecond=0)
+    t0 = boundary - timedelta(minutes=540)
+    history = SqliteHistorian(tmp_path / "history.db")
+    history.write(story(t0))
+    history.close()
+    app = create_app(config(broker=mosquitto.model_dump(), history=str(tmp_path / "history.db")), plant(),
+                     calendar_ending_shift_at(boundary))
+    with ServedApp(app) as served, httpx.Client(base_url=served.url, timeout=5) as api:
+        cnc = next(a for a in api.get("/api/oee").json()["assets"] if a["asset"] == CNC)
+        assert cnc["counts"]["good"] == 100 and cnc["losses_s"]["equipment_failure"] == 20 * 60
+        assert len(api.get("/api/downtime", params={"asset": CNC}).json()) == 3
