@@ -1,7 +1,8 @@
-"""The agent: sources feed one stream of records that fans out to every sink on its own queue.
+"""The agent: sources feed one stream of records, committed to the spool, that every sink reads at its own pace.
 
-A slow or failing sink only delays itself: each sink drains its own queue and retries a failed
-batch with backoff, while sources and the other sinks carry on.
+A slow or failing sink only delays itself: each sink reads the spool from its own cursor and retries a
+failed batch with backoff, while sources and the other sinks carry on. What a sink has not confirmed
+stays in the spool across restarts.
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from edge_agent.derive import EventDeriver
 from edge_agent.plugins import SINKS, SOURCES, PluginContext, Sink, Source
 from edge_agent.quarantine import Quarantine
+from edge_agent.spool import Spool
 from plantmodel.telemetry import Record, Sample
 
 log = logging.getLogger(__name__)
@@ -26,13 +29,15 @@ class Agent:
         ctx = PluginContext(config.name, config.data_dir, self.emit, self.quarantine)
         self.sources: list[Source] = [SOURCES[c.type](c, ctx) for c in config.sources]
         self.sinks: list[Sink] = [SINKS[c.type](c, ctx) for c in config.sinks]
-        self.queues: dict[str, asyncio.Queue[list[Record]]] = {s.config.name: asyncio.Queue() for s in self.sinks}
+        sp = config.spool
+        self.spool = Spool(config.data_dir / "spool.db", [s.config.name for s in self.sinks], sp.max_records,
+                           sp.overflow, sp.synchronous, sp.commit_interval_s, max(config.batch_size, 1000))
         self.deriver = EventDeriver()
         self.stats: Counter[str] = Counter()
-        self.backlog: Counter[str] = Counter()  # records queued per sink, not yet written
 
-    def emit(self, samples: list[Sample]) -> None:
-        """Called on the event loop by sources, with samples already in the telemetry schema."""
+    def emit(self, samples: list[Sample], committed: Callable[[], None] | None = None) -> None:
+        """Called on the event loop by sources, with samples already in the telemetry schema; `committed` runs
+        once they are in the spool (a source that can, acknowledges its input only then)."""
         records: list[Record] = list(samples)
         for sample in samples:
             event = self.deriver.observe(sample)
@@ -40,9 +45,12 @@ class Agent:
                 records.append(event)
         self.stats["samples_in"] += len(samples)
         self.stats["events_derived"] += len(records) - len(samples)
-        for name, queue in self.queues.items():
-            queue.put_nowait(records)
-            self.backlog[name] += len(records)
+        self.spool.append(records, committed)
+
+    @property
+    def backlog(self) -> dict[str, int]:
+        """Records per sink not yet confirmed (in the spool, or being gathered for it)."""
+        return {name: self.spool.depth(name) for name in self.spool.cursors}
 
     async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
         for s in self.sinks:
@@ -68,40 +76,38 @@ class Agent:
             self.quarantine.close()
 
     async def _finish(self, sink_tasks: list[asyncio.Task[None]], timeout_s: float = 5.0) -> None:
-        """Give sinks a bounded time to write what is queued, then close them."""
-        try:
-            await asyncio.wait_for(asyncio.gather(*(q.join() for q in self.queues.values())), timeout_s)
-        except TimeoutError:
-            left = {name: q.qsize() for name, q in self.queues.items() if q.qsize()}
-            log.warning("stopping with batches still queued: %s", left)
+        """Commit what was gathered and give sinks a bounded time to catch up; the rest waits in the spool."""
+        self.spool.flush()
+        await self.spool.drained(timeout_s)
+        left = {n: d for n in self.spool.cursors if (d := self.spool.depth(n))}
+        if left:
+            log.warning("stopping with records not yet confirmed by sinks (kept in the spool): %s", left)
         for task in sink_tasks:
             task.cancel()
         await asyncio.gather(*sink_tasks, return_exceptions=True)
         for s in self.sinks:
             await s.close()
+        self.spool.close()
 
     async def _drain(self, sink: Sink) -> None:
-        queue = self.queues[sink.config.name]
+        name = sink.config.name
         size, interval = self.config.batch_size, self.config.flush_interval_s
         loop = asyncio.get_running_loop()
         while True:
-            batch = list(await queue.get())
-            taken = 1
+            await self.spool.wait(name)
+            seq, batch = self.spool.read(name, size)
+            if not batch:
+                continue
             deadline = loop.time() + interval  # a batch fills up to `size` or waits at most `interval`
-            while len(batch) < size:
-                if not queue.empty():
-                    records = queue.get_nowait()
-                else:
-                    try:  # Queue.get is cancellation-safe: a time-out never loses an item
-                        records = await asyncio.wait_for(queue.get(), max(0.0, deadline - loop.time()))
-                    except TimeoutError:
-                        break
-                batch.extend(records)
-                taken += 1
+            while len(batch) < size and loop.time() < deadline:
+                if not await self.spool.wait(name, max(0.0, deadline - loop.time())):
+                    break
+                more_seq, more = self.spool.read(name, size - len(batch), after=seq)
+                if not more:
+                    break
+                seq, batch = more_seq, batch + more
             await self._write(sink, batch)
-            self.backlog[sink.config.name] -= len(batch)
-            for _ in range(taken):
-                queue.task_done()
+            self.spool.ack(name, seq)
 
     async def _write(self, sink: Sink, batch: list[Record]) -> None:
         backoff = 0.5

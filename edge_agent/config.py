@@ -9,17 +9,28 @@ from typing import Annotated, Any, Union
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from edge_agent.plugins import SINKS, SOURCES, PluginConfig, load_plugins
+from edge_agent.spool import OverflowPolicy, Synchronous
 from plantmodel.plant import Ident
+
+
+class SpoolSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_records: int = Field(5_000_000, ge=1, description="records kept for sinks that are behind")
+    overflow: OverflowPolicy = Field(OverflowPolicy.DROP_OLDEST, description="what goes when the spool is full")
+    synchronous: Synchronous = Field(Synchronous.NORMAL, description="normal: survives a crash; full: a power cut")
+    commit_interval_s: float = Field(0.05, gt=0, le=5, description="longest a record waits to be committed")
 
 
 class AgentSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Ident
-    data_dir: Path = Field(description="where the agent keeps its quarantine and other state")
+    data_dir: Path = Field(description="where the agent keeps its spool, quarantine and other state")
     batch_size: int = Field(500, ge=1, description="records per write to a sink")
     flush_interval_s: float = Field(0.2, gt=0, description="longest a record waits for its batch to fill")
     source_ready_timeout_s: float = Field(10.0, gt=0, description="wait per source before starting the next")
+    spool: SpoolSettings = SpoolSettings()
 
 
 def _union(configs: list[type[PluginConfig]]) -> Any:

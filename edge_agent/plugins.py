@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, get_args
+from typing import Any, ClassVar, Protocol, get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -22,7 +22,11 @@ from edge_agent.quarantine import Quarantine
 from plantmodel.plant import Ident
 from plantmodel.telemetry import Record, Sample
 
-Emit = Callable[[list[Sample]], None]
+
+class Emit(Protocol):
+    """Hand samples to the agent; `committed` is called once they are durable in the spool."""
+
+    def __call__(self, samples: list[Sample], committed: Callable[[], None] | None = None) -> None: ...
 
 
 class PluginConfig(BaseModel):
