@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from edge_agent.derive import EventDeriver
+from edge_agent.health import AgentHealth, serve_health
 from edge_agent.plugins import SINKS, SOURCES, PluginContext, Sink, Source
 from edge_agent.quarantine import Quarantine
 from edge_agent.spool import Spool
@@ -34,6 +35,9 @@ class Agent:
                            sp.overflow, sp.synchronous, sp.commit_interval_s, max(config.batch_size, 1000))
         self.deriver = EventDeriver()
         self.stats: Counter[str] = Counter()
+        self.last_error: dict[str, str] = {}
+        self.failing: set[str] = set()  # sinks whose last write failed
+        self.health = AgentHealth(self)
 
     def emit(self, samples: list[Sample], committed: Callable[[], None] | None = None) -> None:
         """Called on the event loop by sources, with samples already in the telemetry schema; `committed` runs
@@ -64,16 +68,34 @@ class Agent:
             except TimeoutError:
                 log.warning("source %s not ready after %.0f s; starting the others", src.config.name,
                             self.config.source_ready_timeout_s)
+        own = [asyncio.create_task(self._report(), name="health")]
+        if self.config.health.port:
+            own.append(asyncio.create_task(serve_health(self.health, self.config.health, stop), name="health-http"))
         if ready:
             ready.set()
         try:
             await stop.wait()
         finally:
+            for task in own:
+                task.cancel()
+            await asyncio.gather(*own, return_exceptions=True)
             for task in source_tasks:
                 task.cancel()
             await asyncio.gather(*source_tasks, return_exceptions=True)
             await self._finish(sink_tasks)
             self.quarantine.close()
+
+    async def _report(self) -> None:
+        """Sample the counters each second for rates; publish own metrics as telemetry now and then."""
+        interval = self.config.health.telemetry_interval_s
+        last = asyncio.get_running_loop().time()
+        while True:
+            await asyncio.sleep(1.0)
+            self.health.tick()
+            now = asyncio.get_running_loop().time()
+            if interval and now - last >= interval:
+                last = now
+                self.spool.append(list(self.health.telemetry()))
 
     async def _finish(self, sink_tasks: list[asyncio.Task[None]], timeout_s: float = 5.0) -> None:
         """Commit what was gathered and give sinks a bounded time to catch up; the rest waits in the spool."""
@@ -115,11 +137,14 @@ class Agent:
             try:
                 await sink.write(batch)
                 self.stats[f"written:{sink.config.name}"] += len(batch)
+                self.failing.discard(sink.config.name)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self.stats[f"errors:{sink.config.name}"] += 1
+                self.last_error[sink.config.name] = f"{type(exc).__name__}: {exc}"
+                self.failing.add(sink.config.name)
                 log.warning("sink %s failed to write %d records: %s; retrying in %.1f s",
                             sink.config.name, len(batch), exc, backoff)
                 await asyncio.sleep(backoff)

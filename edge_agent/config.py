@@ -8,6 +8,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from edge_agent.health import HealthSettings
 from edge_agent.plugins import SINKS, SOURCES, PluginConfig, load_plugins
 from edge_agent.spool import OverflowPolicy, Synchronous
 from plantmodel.plant import Ident
@@ -31,6 +32,7 @@ class AgentSettings(BaseModel):
     flush_interval_s: float = Field(0.2, gt=0, description="longest a record waits for its batch to fill")
     source_ready_timeout_s: float = Field(10.0, gt=0, description="wait per source before starting the next")
     spool: SpoolSettings = SpoolSettings()
+    health: HealthSettings = HealthSettings()
 
 
 def _union(configs: list[type[PluginConfig]]) -> Any:

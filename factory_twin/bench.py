@@ -46,8 +46,11 @@ async def pipeline(seconds: float, speed: float, workdir: Path) -> dict[str, Any
         produced = sum(1 for _ in record.open("rb"))
         history = SqliteHistorian(line.history, readonly=True)
         try:
-            await _until(lambda: history.count_samples() >= produced, 120, "every sample to be stored")
-            stored = history.count_samples()
+            def plant_samples() -> int:  # not the agent's own telemetry (asset _agents/...)
+                return len(history.samples(asset=f"{line.plant.enterprise}/*"))
+
+            await _until(lambda: plant_samples() >= produced, 120, "every sample to be stored")
+            stored = plant_samples()
         finally:
             history.close()
         flowing_s = time.monotonic() - wall0 - started_s

@@ -169,6 +169,47 @@ def edge_rejected(
     q.close()
 
 
+@edge_app.command("status")
+def edge_status(
+    config: Annotated[Path, typer.Argument(help="agent YAML")] = AGENT_YAML,
+    json_out: Annotated[bool, typer.Option("--json", help="print the raw JSON")] = False,
+) -> None:
+    """Ask a running agent how it is: sources, rates, spool depth and age, sink errors, rejections."""
+    import httpx
+    import orjson
+
+    from edge_agent.config import agent_config_model
+
+    try:
+        cfg = load_config(config, agent_config_model())
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    if not cfg.health.port:
+        typer.echo(f"{config}: health.port is not set, so the agent serves no status", err=True)
+        raise typer.Exit(2)
+    url = f"http://{cfg.health.host}:{cfg.health.port}/health"
+    try:
+        snap = httpx.get(url, timeout=5).json()
+    except httpx.HTTPError as exc:
+        typer.echo(f"no agent answers at {url}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if json_out:
+        typer.echo(orjson.dumps(snap, option=orjson.OPT_INDENT_2).decode())
+        return
+    typer.echo(f"agent {snap['agent']}: {snap['status']}, up {snap['uptime_s']:.0f} s, "
+               f"{snap['samples_in']} samples in ({snap['samples_in_per_s']}/s)")
+    for name, src in snap["sources"].items():
+        rejected = ", ".join(f"{r} {c}" for r, c in src["rejected"].items()) or "none rejected"
+        typer.echo(f"  source {name:<16} {src['type']:<8} {'connected' if src['connected'] else 'DISCONNECTED'}"
+                   f"  {rejected}")
+    for name, sk in snap["sinks"].items():
+        age = sk["oldest_unsent_age_s"]
+        typer.echo(f"  sink   {name:<16} {sk['type']:<8} {sk['written']} written ({sk['written_per_s']}/s), "
+                   f"spool {sk['spool_depth']}{f' (oldest {age:.1f} s)' if age else ''}, "
+                   f"dropped {sk['dropped']}, errors {sk['errors']}"
+                   + (f" last: {sk['last_error']}" if sk["last_error"] else ""))
+
+
 @twin_app.command("serve")
 def twin_serve(
     config: Annotated[Path, typer.Argument(help="twin YAML")] = TWIN_YAML,

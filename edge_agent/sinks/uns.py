@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import paho.mqtt.client as paho
+from pydantic import Field
 
 from edge_agent.plugins import PluginConfig, PluginContext, Sink, sink
 from plantmodel import mqtt
@@ -29,6 +30,8 @@ class UnsSinkConfig(PluginConfig):
     qos: Literal[0, 1, 2] = 1
     retain: bool = True
     client_id: str | None = None
+    timeout_s: float = Field(10.0, gt=0, description="wait this long for the broker (connection, acks) before "
+                             "the batch counts as failed and is retried")
 
 
 @sink
@@ -69,7 +72,11 @@ class UnsSink(Sink):
     async def write(self, batch: Sequence[Record]) -> None:
         """Returns once the broker acknowledged the whole batch (QoS 1/2), so paho never holds more than
         one batch: a slow broker slows this sink down instead of filling memory."""
-        await asyncio.wait_for(self._connected.wait(), timeout=30)
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout=self.config.timeout_s)
+        except TimeoutError:
+            raise ConnectionError(f"not connected to {self.config.broker.url} after {self.config.timeout_s:g} s"
+                                  ) from None
         self._unacked.clear()
         self._all_acked.clear()
         for record in batch:
@@ -79,7 +86,11 @@ class UnsSink(Sink):
                 raise ConnectionError(f"publish to {topic} failed: {paho.error_string(info.rc)}")
             self._unacked.add(info.mid)  # on_publish runs on the loop only after this method yields
         if self._unacked:
-            await asyncio.wait_for(self._all_acked.wait(), timeout=30)
+            try:
+                await asyncio.wait_for(self._all_acked.wait(), timeout=self.config.timeout_s)
+            except TimeoutError:
+                raise ConnectionError(f"{len(self._unacked)} of {len(batch)} messages not acknowledged by "
+                                      f"{self.config.broker.url} within {self.config.timeout_s:g} s") from None
 
     async def close(self) -> None:
         mqtt.stop(self.client)

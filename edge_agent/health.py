@@ -1,0 +1,145 @@
+"""The agent's own health: per-source connection state, rates, spool depth and age, sink errors, rejections.
+
+Served as JSON (`/health`) and in the Prometheus text format (`/metrics`) on the agent's health port, shown
+by `factory-twin edge status`, and published as telemetry of the agent itself (asset `_agents/<name>`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections import deque
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from plantmodel.telemetry import Sample
+
+if TYPE_CHECKING:
+    from edge_agent.agent import Agent
+
+
+class HealthSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535, description="HTTP port for /health and /metrics; 0: not served")
+    telemetry_interval_s: float = Field(10.0, ge=0, description="publish own metrics this often; 0: never")
+
+
+class AgentHealth:
+    """Rates over the last minute, from counters sampled once a second."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self.started = time.monotonic()
+        self._history: deque[tuple[float, dict[str, int]]] = deque(maxlen=61)
+
+    def tick(self) -> None:
+        self._history.append((time.monotonic(), dict(self.agent.stats)))
+
+    def _rate(self, key: str) -> float:
+        if len(self._history) < 2:
+            return 0.0
+        (t0, a), (t1, b) = self._history[0], self._history[-1]
+        return (b.get(key, 0) - a.get(key, 0)) / (t1 - t0) if t1 > t0 else 0.0
+
+    def snapshot(self) -> dict[str, Any]:
+        a = self.agent
+        spool = a.spool
+        sinks = {}
+        for s in a.sinks:
+            n = s.config.name
+            sinks[n] = {"type": s.config.type, "written": a.stats[f"written:{n}"],
+                        "written_per_s": round(self._rate(f"written:{n}"), 1), "errors": a.stats[f"errors:{n}"],
+                        "failing": n in a.failing, "last_error": a.last_error.get(n), "spool_depth": spool.depth(n),
+                        "oldest_unsent_age_s": spool.oldest_unsent_age_s(n), "dropped": spool.stats.dropped[n]}
+        rejected: dict[str, dict[str, int]] = {}
+        for (src, reason), count in a.quarantine.counts.items():
+            rejected.setdefault(src, {})[reason] = count
+        sources = {s.config.name: {"type": s.config.type, "connected": s.connected,
+                                   "rejected": rejected.get(s.config.name, {})} for s in a.sources}
+        ok = all(v["connected"] for v in sources.values()) and not any(
+            v["dropped"] or v["failing"] for v in sinks.values())
+        return {"agent": a.config.name, "status": "ok" if ok else "degraded",
+                "uptime_s": round(time.monotonic() - self.started, 1),
+                "samples_in": a.stats["samples_in"], "samples_in_per_s": round(self._rate("samples_in"), 1),
+                "events_derived": a.stats["events_derived"], "sources": sources, "sinks": sinks,
+                "spool": {"path": str(spool.path), "max_records": spool.max_records,
+                          "overflow": spool.overflow.value, "refused": spool.stats.refused}}
+
+    def prometheus(self) -> str:
+        snap = self.snapshot()
+        agent = snap["agent"]
+        lines = [
+            "# TYPE factory_twin_agent_samples_in_total counter",
+            f'factory_twin_agent_samples_in_total{{agent="{agent}"}} {snap["samples_in"]}',
+            "# TYPE factory_twin_agent_source_connected gauge",
+            *(f'factory_twin_agent_source_connected{{agent="{agent}",source="{n}"}} {int(s["connected"])}'
+              for n, s in snap["sources"].items()),
+            "# TYPE factory_twin_agent_rejected_total counter",
+            *(f'factory_twin_agent_rejected_total{{agent="{agent}",source="{n}",reason="{r}"}} {c}'
+              for n, s in snap["sources"].items() for r, c in s["rejected"].items()),
+        ]
+        for metric, key, kind in (("written_total", "written", "counter"), ("errors_total", "errors", "counter"),
+                                  ("spool_depth_records", "spool_depth", "gauge"),
+                                  ("dropped_total", "dropped", "counter"),
+                                  ("oldest_unsent_age_seconds", "oldest_unsent_age_s", "gauge")):
+            lines.append(f"# TYPE factory_twin_agent_sink_{metric} {kind}")
+            lines += [f'factory_twin_agent_sink_{metric}{{agent="{agent}",sink="{n}"}} {s[key] or 0}'
+                      for n, s in snap["sinks"].items()]
+        return "\n".join(lines) + "\n"
+
+    def telemetry(self) -> list[Sample]:
+        snap = self.snapshot()
+        asset, now = f"_agents/{snap['agent']}", datetime.now(UTC)
+        out = [Sample(asset, "samples_in_per_s", snap["samples_in_per_s"], "1/s", now)]
+        for n, s in snap["sinks"].items():
+            out += [Sample(asset, f"{n}.spool_depth", s["spool_depth"], "records", now),
+                    Sample(asset, f"{n}.dropped", s["dropped"], "records", now),
+                    Sample(asset, f"{n}.errors", s["errors"], "", now)]
+        out += [Sample(asset, f"{n}.connected", s["connected"], "", now) for n, s in snap["sources"].items()]
+        return out
+
+
+def health_app(health: AgentHealth) -> FastAPI:
+    app = FastAPI(title="factory-twin edge agent", docs_url=None, redoc_url=None)
+
+    @app.get("/health")
+    def get_health() -> dict[str, Any]:
+        return health.snapshot()
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics() -> str:
+        return health.prometheus()
+
+    return app
+
+
+async def serve_health(health: AgentHealth, settings: HealthSettings, stop: asyncio.Event) -> None:
+    server = uvicorn.Server(uvicorn.Config(health_app(health), log_level="warning", lifespan="off"))
+    server.capture_signals = _no_signals  # type: ignore[method-assign]  # the agent owns SIGINT/SIGTERM
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        await stop.wait()
+    finally:
+        server.should_exit = True
+        await task
+
+
+class _NoSignals:
+    def __enter__(self) -> None: ...
+
+    def __exit__(self, *_: object) -> None: ...
+
+
+def _no_signals() -> _NoSignals:
+    return _NoSignals()
