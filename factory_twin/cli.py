@@ -164,3 +164,28 @@ def bench_pipeline(
         typer.echo(f"{key:<{width}}  {value}")
     if json_out:
         json_out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+
+
+def _write_json(json_out: Path | None, result: object) -> None:
+    import orjson
+
+    if json_out:
+        json_out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+
+
+@bench_app.command("skab")
+def bench_skab(
+    data: Annotated[Path | None, typer.Option(help="a folder laid out like SKAB's data/ (default: ../shared)")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Anomaly detectors on SKAB with SKAB's protocol, beside the published leaderboard."""
+    from factory_twin import bench_skab as skab
+    from factory_twin.skab import DEFAULT_DIR
+
+    folder = data or DEFAULT_DIR
+    if not folder.is_dir():
+        typer.echo(f"no SKAB data at {folder}: pass --data DIR", err=True)
+        raise typer.Exit(2)
+    result = skab.run(folder)
+    typer.echo(skab.table(result))
+    _write_json(json_out, result)

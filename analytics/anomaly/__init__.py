@@ -6,6 +6,7 @@ anomaly and 0 for normal, like the labels of the benchmarks they are scored on.
 from analytics.anomaly.alarm import Alarm, explain
 from analytics.anomaly.calibration import PotThreshold, QuantileThreshold, ThresholdRule
 from analytics.anomaly.ewma import EwmaResidual
+from analytics.anomaly.hysteresis import Hysteresis
 from analytics.anomaly.isolation import IsolationForestDetector
 from analytics.anomaly.mewma import Mewma
 from analytics.anomaly.pca import PcaMonitor
@@ -20,6 +21,7 @@ from analytics.anomaly.threshold import Thresholded
 __all__ = [
     "Alarm",
     "EwmaResidual",
+    "Hysteresis",
     "IsolationForestDetector",
     "Mewma",
     "MissingPolicy",
