@@ -135,6 +135,7 @@ def table(result: dict[str, Any]) -> str:
     lines.append("published (full 34-file benchmark):")
     for name, r in result["published"].items():
         lines.append(f"  {name:<20}{r['f1']:>6.2f}{r['far']:>8.2f}{r['mar']:>8.2f}   {nab(r['nab'])}")
-    lines.append(f"* best: {result['best']}; beats every published row: outliers "
-                 f"{result['best_beats_published_outliers']}, changepoints {result['best_beats_published_changepoints']}")
+    outliers, changepoints = result["best_beats_published_outliers"], result["best_beats_published_changepoints"]
+    lines.append(f"* best: {result['best']}; beats every published row: outliers {outliers}, "
+                 f"changepoints {changepoints}")
     return "\n".join(lines)

@@ -9,6 +9,7 @@ costs A_fn; each prediction outside every window costs A_fp. Scores are summed o
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 
@@ -31,7 +32,7 @@ def changepoint_windows(changepoint_times: ArrayLike, width: float) -> list[tupl
     [(0.0, 60.0), (60.0, 90.0), (200.0, 260.0)]
     """
     windows = [[float(t), float(t) + width] for t in np.sort(np.asarray(changepoint_times, dtype=float))]
-    for left, right in zip(windows, windows[1:], strict=False):
+    for left, right in itertools.pairwise(windows):
         if left[1] >= right[0]:
             right[0] = left[1]
     return [(a, b) for a, b in windows]
@@ -50,7 +51,7 @@ def _file_terms(windows: Sequence[tuple[float, float]], detections: np.ndarray,
     if not windows:
         return a_fp * len(detections), 0.0, 0.0
     fps = int((detections < windows[0][0]).sum()) + int((detections > windows[-1][1]).sum())
-    for (_, end), (start, _) in zip(windows, windows[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(windows):
         fps += int(((detections > end) & (detections < start)).sum())
     score = a_fp * fps
     for start, end in windows:
