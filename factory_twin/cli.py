@@ -189,3 +189,21 @@ def bench_skab(
     result = skab.run(folder)
     typer.echo(skab.table(result))
     _write_json(json_out, result)
+
+
+@bench_app.command("nab")
+def bench_nab(
+    data: Annotated[Path | None, typer.Option(help="a folder laid out like NAB's (data/, labels/)")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Streaming univariate detectors on the NAB corpus, beside NAB's scoreboard."""
+    from factory_twin import bench_nab as nab
+    from factory_twin.nab_corpus import DEFAULT_DIR
+
+    folder = data or DEFAULT_DIR
+    if not (folder / "labels" / "combined_windows.json").is_file():
+        typer.echo(f"no NAB data at {folder}: pass --data DIR", err=True)
+        raise typer.Exit(2)
+    result = nab.run(folder)
+    typer.echo(nab.table(result))
+    _write_json(json_out, result)

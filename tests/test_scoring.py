@@ -79,3 +79,31 @@ def test_thresholds_from_the_healthy_baseline() -> None:
     assert QuantileThreshold(q=1.0, margin=2.0)([1.0, 3.0, np.nan]) == 6.0
     with pytest.raises(ValueError, match="finite"):
         QuantileThreshold()([np.nan])
+
+
+def _nab_by_the_rules(flags: np.ndarray, windows: list[tuple[int, int]], p: NabProfile, probation: int) -> float:
+    """NAB's sweeper, row by row, as the reference for the vectorised scorer."""
+    def sigma(x: float) -> float:
+        return -1.0 if x > 3 else 2 / (1 + math.exp(5 * x)) - 1
+
+    score, seen, previous = 0.0, set(), None
+    for i in range(probation, len(flags)):
+        window = next((w for w in windows if w[0] <= i <= w[1]), None)
+        if window is not None:
+            if flags[i] and window not in seen:
+                seen.add(window)
+                score += sigma(-(window[1] - i + 1) / (window[1] - window[0] + 1)) * p.tp / sigma(-1.0)
+            previous = window
+        elif flags[i]:
+            score += -p.fp if previous is None else sigma(abs(previous[1] - i) / (previous[1] - previous[0])) * p.fp
+    return score - p.fn * (len(windows) - len(seen))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_nab_vectorised_scorer_matches_the_rules(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    flags = rng.random(600) < 0.03
+    windows = [(100, 139), (300, 319), (500, 579)]
+    for profile in PROFILES.values():
+        assert score_series(flags, windows, profile, probation=90).score == pytest.approx(
+            _nab_by_the_rules(flags, windows, profile, 90))

@@ -10,8 +10,10 @@ from numpy.typing import ArrayLike, NDArray
 
 from analytics.anomaly.streaming import StreamingDetector
 
-#: MAD × 1.4826 estimates the standard deviation of normally distributed data.
+#: MAD × 1.4826 estimates the standard deviation of normally distributed data; when over half the window is one
+#: value (MAD = 0, common for quantised sensors) the mean absolute deviation × 1.2533 stands in (Iglewicz & Hoaglin).
 MAD_TO_SIGMA = 1.4826
+MEANAD_TO_SIGMA = 1.2533
 
 
 class RollingRobustZ(StreamingDetector):
@@ -37,7 +39,10 @@ class RollingRobustZ(StreamingDetector):
             return 0.0
         values = np.fromiter(self.buffer_, float, len(self.buffer_))
         med = np.median(values)
-        mad = np.median(np.abs(values - med)) * MAD_TO_SIGMA
+        dev = np.abs(values - med)
+        mad = np.median(dev) * MAD_TO_SIGMA
+        if mad == 0:
+            mad = dev.mean() * MEANAD_TO_SIGMA
         return float(abs(x - med) / max(mad, self.min_scale))
 
     def learn_one(self, x: float) -> None:
@@ -56,7 +61,9 @@ class RollingRobustZ(StreamingDetector):
         history = np.concatenate((np.fromiter(self.buffer_, float, self.window), x[i:]))
         windows = sliding_window_view(history, self.window)[: len(x) - i]
         med = np.median(windows, axis=1)
-        mad = np.median(np.abs(windows - med[:, None]), axis=1) * MAD_TO_SIGMA
+        dev = np.abs(windows - med[:, None])
+        mad = np.median(dev, axis=1) * MAD_TO_SIGMA
+        mad = np.where(mad == 0, dev.mean(axis=1) * MEANAD_TO_SIGMA, mad)
         out[i:] = np.abs(x[i:] - med) / np.maximum(mad, self.min_scale)
         self.buffer_.extend(x[-self.window:].tolist())
         return out

@@ -45,6 +45,13 @@ def scaled_sigmoid(x: float) -> float:
     return -1.0 if x > 3.0 else 2.0 / (1.0 + math.exp(5.0 * x)) - 1.0
 
 
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.where(x > 3.0, -1.0, 2.0 / (1.0 + np.exp(5.0 * np.minimum(x, 3.0))) - 1.0)
+
+
+_MAX_TP = scaled_sigmoid(-1.0)
+
+
 def probation_rows(n: int) -> int:
     """Rows at the start of a series that are not scored: min(⌊0.15·n⌋, 750)."""
     return min(math.floor(0.15 * n), 750)
@@ -73,22 +80,20 @@ def score_series(detections: ArrayLike, windows: Sequence[tuple[int, int]], prof
     fn = int((~flags & in_window & scored).sum())
     tn = int((~flags & ~in_window & scored).sum())
 
-    max_tp = scaled_sigmoid(-1.0)
-    score = 0.0
-    detected: set[int] = set()
     rows = np.nonzero(flags & scored)[0]
-    k = np.searchsorted(starts, rows, side="right") - 1  # last window starting at or before the row
-    for row, w in zip(rows.tolist(), k.tolist(), strict=True):
-        if w >= 0 and row <= ends[w]:
-            if w not in detected:
-                detected.add(w)
-                width = ends[w] - starts[w] + 1
-                score += scaled_sigmoid(-(ends[w] - row + 1) / width) * profile.tp / max_tp
-        elif w < 0:
-            score -= profile.fp
-        else:
-            width = ends[w] - starts[w] + 1
-            score += scaled_sigmoid(abs(ends[w] - row) / (width - 1)) * profile.fp
+    if len(spans) == 0:
+        return NabResult(-profile.fp * len(rows), tp, fp, fn, tn, 0)
+    w = np.searchsorted(starts, rows, side="right") - 1  # last window starting at or before each detection
+    widths = ends - starts + 1
+    inside = (w >= 0) & (rows <= ends[np.maximum(w, 0)])
+    detected, first = np.unique(w[inside], return_index=True)  # only the first detection in a window counts
+    hits = rows[inside][first]
+    score = float(np.sum(_sigmoid(-(ends[detected] - hits + 1) / widths[detected]))) * profile.tp / _MAX_TP
+    before_any = ~inside & (w < 0)
+    score -= profile.fp * int(before_any.sum())
+    after = ~inside & (w >= 0)
+    past = np.abs(ends[w[after]] - rows[after]) / np.maximum(widths[w[after]] - 1, 1)
+    score += float(np.sum(_sigmoid(past))) * profile.fp
     score -= profile.fn * (len(spans) - len(detected))
     return NabResult(score, tp, fp, fn, tn, len(spans))
 
