@@ -24,7 +24,7 @@ PUBLISHED = {
     "null": (0.0, 0.0, 0.0),
 }
 DETECTORS: dict[str, Callable[[], StreamingDetector]] = {
-    "ewma-residual": lambda: EwmaResidual(alpha=0.01, warmup=50),
+    "ewma-residual": lambda: EwmaResidual(alpha=0.003, warmup=50),
     "robust-z": lambda: RollingRobustZ(window=200, min_samples=50),
     "rate-of-change": lambda: RateOfChange(alpha=0.01, warmup=50),
     "stuck-value": lambda: StuckValue(patience=50),
