@@ -207,3 +207,18 @@ def bench_nab(
     result = nab.run(folder)
     typer.echo(nab.table(result))
     _write_json(json_out, result)
+
+
+@bench_app.command("detectors")
+def bench_detectors(
+    samples: Annotated[int, typer.Option(help="values per streaming detector (a tenth as rows for multivariate)")]
+    = 1_000_000,
+    block: Annotated[int, typer.Option(help="values per live micro-batch")] = 1000,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Samples scored per second per detector (one at a time, streamed in micro-batches, batched); model sizes."""
+    from factory_twin import bench_detectors as bench
+
+    result = bench.run(samples, block)
+    typer.echo(bench.table(result))
+    _write_json(json_out, result)

@@ -215,6 +215,11 @@ def test_mewma_online_in_blocks_equals_all_at_once() -> None:
                           for a, b in [(0, 1), (1, 2), (2, 333), (333, 500)]])
     np.testing.assert_allclose(got, expected, rtol=1e-9)
     assert (expected[-30:] > whole.threshold_).all()
+    row_by_row = MULTIVARIATE["mewma"]().fit(_baseline())
+    rows = np.column_stack([stream[k] for k in NAMES])
+    np.testing.assert_allclose([row_by_row.update_one(r) for r in rows], expected, rtol=1e-9)
+    with pytest.raises(SignalMismatch, match="NaN"):
+        row_by_row.update_one(np.array([1.0, np.nan, 1.0, 1.0]))
 
 
 def test_mewma_ignores_healthy_drift_of_a_rate_signal() -> None:

@@ -103,3 +103,17 @@ class Mewma(MultivariateDetector):
         self.state_ = z[-1].copy()
         self.previous_row_ = matrix[-1].copy()
         return self._t2(z - self.chart_mean_)
+
+    def update_one(self, row: NDArray[np.float64]) -> float:
+        """`update` for one row given as an array in `signal_names_` order: no name lookup, no batch set-up,
+        for callers that already hold rows that way (the per-sample hot path)."""
+        x = np.asarray(row, dtype=float)
+        if x.shape != (self.n_features_in_,) or not np.isfinite(x).all():
+            self.update(x.reshape(1, -1))  # the checked path raises the precise error
+        f = x.copy()
+        f[self.rate_columns_] -= self.previous_row_[self.rate_columns_]
+        f = (f - self.feature_mean_) / self.feature_scale_
+        self.state_ = self.alpha * f + (1.0 - self.alpha) * self.state_
+        self.previous_row_ = x
+        d = self.state_ - self.chart_mean_
+        return float(d @ self.precision_ @ d)
