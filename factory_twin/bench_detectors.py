@@ -95,7 +95,8 @@ def multivariate(samples: int, block: int, rng: np.random.Generator) -> dict[str
                                  "model_bytes": _model_bytes(model), "fit_peak_bytes": peak}
         if isinstance(model, Mewma):
             rows = test[:5000]
-            entry["per_sample_per_s"] = _rate(len(rows), _timed(lambda m=model, rows=rows: [m.update_one(r) for r in rows]))
+            entry["per_sample_per_s"] = _rate(len(rows), _timed(
+                lambda m=model, rows=rows: [m.update_one(r) for r in rows]))
             entry["streaming_per_s"] = _rate(samples, _timed(
                 lambda m=model: [m.update(test[i:i + block]) for i in range(0, samples, block)]))
         out[name] = entry
