@@ -104,7 +104,38 @@ def evaluate(files: list[SkabFile], candidate: Candidate) -> dict[str, Any]:
             "tp": conf.tp, "fp": conf.fp, "fn": conf.fn, "tn": conf.tn, "about": candidate.about}
 
 
-def run(data: Path) -> dict[str, Any]:
+#: The grid the headline MEWMA settings were picked from (on this same data); cross-validated below.
+GRID = [(a, m, off) for a in (0.1, 0.15, 0.2, 0.3) for m in (1.5, 2.0, 2.5) for off in (1.0, 0.7, 0.5)]
+
+
+def _mewma_alarms(f: SkabFile, alpha: float, margin: float, off: float) -> NDArray[np.int64]:
+    model = Mewma(alpha=alpha, rate_signals=THERMAL, threshold=QuantileThreshold(q=1.0, margin=margin))
+    model.fit(f.rows(slice(0, TRAIN_ROWS)))
+    return Hysteresis(on=model.threshold_, off_ratio=off).update(model.update(f.rows(slice(TRAIN_ROWS, None))))
+
+
+def cross_validated(files: list[SkabFile]) -> dict[str, Any]:
+    """Leave one file out: settings chosen on the other files (best F1 with FAR under 13.55 %) score the file
+    left out. Says how much of the headline number is owed to choosing the settings on the test data."""
+    test = slice(TRAIN_ROWS, None)
+    alarms = {g: [_mewma_alarms(f, *g) for f in files] for g in GRID}
+    counts = {g: [Confusion.of(f.anomaly[test], p) for f, p in zip(files, alarms[g], strict=True)] for g in GRID}
+    conf, changepoints, chosen = Confusion(), [], []
+    for i, f in enumerate(files):
+        def merit(g: tuple[float, float, float], i: int = i) -> tuple[bool, float]:
+            c = sum((x for j, x in enumerate(counts[g]) if j != i), Confusion())
+            return c.far < BEST_PUBLISHED_FAR, c.f1
+
+        g = max(GRID, key=merit)
+        chosen.append(g)
+        conf = conf + counts[g][i]
+        changepoints.append((f.times[test], f.changepoint[test], alarms[g][i]))
+    return {"f1": round(conf.f1, 4), "far": round(conf.far, 2), "mar": round(conf.mar, 2),
+            "nab": changepoint_score(changepoints, width=60.0), "grid_size": len(GRID),
+            "settings_chosen": sorted({f"alpha={a} margin={m} off={o}" for a, m, o in chosen})}
+
+
+def run(data: Path, cross_validate: bool = True) -> dict[str, Any]:
     files = load_skab(data)
     results = {c.name: evaluate(files, c) for c in CANDIDATES}
     under = {k: v for k, v in results.items() if v["far"] < BEST_PUBLISHED_FAR} or results
@@ -118,7 +149,8 @@ def run(data: Path) -> dict[str, Any]:
             "best_beats_published_changepoints": beats_nab,
             "published": {k: {"f1": v[0], "far": v[1], "mar": v[2],
                               "nab": dict(zip(("standard", "low_fp", "low_fn"), v[3], strict=True)) if v[3] else None}
-                          for k, v in PUBLISHED.items()}}
+                          for k, v in PUBLISHED.items()},
+            "mewma_leave_one_file_out": cross_validated(files) if cross_validate and len(files) > 1 else None}
 
 
 def table(result: dict[str, Any]) -> str:
@@ -138,4 +170,8 @@ def table(result: dict[str, Any]) -> str:
     outliers, changepoints = result["best_beats_published_outliers"], result["best_beats_published_changepoints"]
     lines.append(f"* best: {result['best']}; beats every published row: outliers {outliers}, "
                  f"changepoints {changepoints}")
+    cv = result.get("mewma_leave_one_file_out")
+    if cv:
+        lines.append(f"mewma, settings chosen leaving each file out ({cv['grid_size']} candidates): F1 {cv['f1']:.3f}, "
+                     f"FAR {cv['far']:.2f} %, MAR {cv['mar']:.2f} %, NAB {nab(cv['nab'])}")
     return "\n".join(lines)
