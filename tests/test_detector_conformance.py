@@ -70,6 +70,21 @@ def test_streaming_blocks_equal_one_at_a_time(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", STREAMING)
+def test_streaming_missing_readings_change_nothing(name: str) -> None:
+    xs = _stream()
+    holes = xs.copy()
+    holes[[3, 40, 41, 151, 305]] = np.nan
+    loop = _loop(STREAMING[name](), holes)
+    blocks = STREAMING[name]()
+    got = np.concatenate([blocks.score_learn_many(holes[a:b]) for a, b in [(0, 41), (41, 200), (200, 400)]])
+    np.testing.assert_allclose(got, loop, rtol=1e-9, atol=1e-9)
+    missing = np.isnan(holes)
+    clean = STREAMING[name]().score_learn_many(holes[~missing])
+    np.testing.assert_allclose(got[~missing], clean, rtol=1e-9, atol=1e-9)  # as if the NaNs never came
+    assert (got[missing] == STREAMING[name]().missing_score).all()
+
+
+@pytest.mark.parametrize("name", STREAMING)
 def test_streaming_deterministic_input_untouched_and_pickles(name: str) -> None:
     xs = _stream()
     before = xs.copy()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 from scipy.signal import lfilter
 
 from analytics.anomaly.streaming import StreamingDetector
@@ -32,11 +32,15 @@ class EwmaResidual(StreamingDetector):
         self.var_ = 0.0
 
     def score_one(self, x: float) -> float:
+        if x != x:  # NaN: a missing reading
+            return self.missing_score
         if self.n_ < self.warmup or self.n_ == 0:
             return 0.0
         return abs(x - self.mean_) / max(math.sqrt(self.var_), self.min_scale)
 
     def learn_one(self, x: float) -> None:
+        if x != x:
+            return
         if self.n_ == 0:
             self.mean_, self.var_ = float(x), 0.0
         else:
@@ -45,8 +49,7 @@ class EwmaResidual(StreamingDetector):
             self.var_ = (1 - self.alpha) * (self.var_ + self.alpha * d * d)
         self.n_ += 1
 
-    def score_learn_many(self, xs: ArrayLike) -> NDArray[np.float64]:
-        x = np.asarray(xs, dtype=float).ravel()
+    def _score_learn_many(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         out = np.zeros(len(x))
         if len(x) == 0:
             return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
 from analytics.anomaly.streaming import StreamingDetector
 
@@ -17,6 +17,8 @@ class OutOfRange(StreamingDetector):
     >>> d.score_one(50.0), d.score_one(120.0), d.score_one(-10.0)
     (0.0, 0.2, 0.1)
     """
+
+    missing_score = math.inf  # an absent reading is out of any range: this detector is the one that says so
 
     def __init__(self, low: float = -math.inf, high: float = math.inf) -> None:
         if not low < high:
@@ -36,7 +38,6 @@ class OutOfRange(StreamingDetector):
     def learn_one(self, x: float) -> None:
         """Limits are given, not learned: nothing to do."""
 
-    def score_learn_many(self, xs: ArrayLike) -> NDArray[np.float64]:
-        x = np.asarray(xs, dtype=float).ravel()
+    def _score_learn_many(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         out = np.maximum(np.maximum(self.low - x, x - self.high), 0.0) / self._scale()
         return np.where(np.isnan(x), np.inf, out)

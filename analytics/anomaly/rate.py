@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 from scipy.signal import lfilter
 
 from analytics.anomaly.streaming import StreamingDetector
@@ -30,11 +30,15 @@ class RateOfChange(StreamingDetector):
         self.scale_ = 0.0
 
     def score_one(self, x: float) -> float:
+        if x != x:  # NaN: a missing reading
+            return self.missing_score
         if self.n_ < max(self.warmup, 2):
             return 0.0
         return abs(x - self.previous_) / max(self.scale_, self.min_scale)
 
     def learn_one(self, x: float) -> None:
+        if x != x:
+            return
         if self.n_ == 1:
             self.scale_ = abs(x - self.previous_)
         elif self.n_ > 1:
@@ -42,8 +46,7 @@ class RateOfChange(StreamingDetector):
         self.previous_ = float(x)
         self.n_ += 1
 
-    def score_learn_many(self, xs: ArrayLike) -> NDArray[np.float64]:
-        x = np.asarray(xs, dtype=float).ravel()
+    def _score_learn_many(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         out = np.zeros(len(x))
         i = 0
         while i < len(x) and self.n_ < 2:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from collections import deque
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
 from analytics.anomaly.streaming import StreamingDetector
 
@@ -32,24 +33,42 @@ class RollingRobustZ(StreamingDetector):
         self.window = window
         self.min_samples = min_samples
         self.min_scale = min_scale
-        self.buffer_: deque[float] = deque(maxlen=window)
+        self.buffer_: deque[float] = deque(maxlen=window)  # arrival order, to know what leaves the window
+        self.sorted_: list[float] = []  # the same values kept sorted: the median without sorting per sample
 
     def score_one(self, x: float) -> float:
-        if len(self.buffer_) < self.min_samples:
+        if x != x:  # NaN: a missing reading
+            return self.missing_score
+        s, n = self.sorted_, len(self.sorted_)
+        if n < self.min_samples:
             return 0.0
-        values = np.fromiter(self.buffer_, float, len(self.buffer_))
-        med = np.median(values)
-        dev = np.abs(values - med)
-        mad = np.median(dev) * MAD_TO_SIGMA
+        med = (s[(n - 1) // 2] + s[n // 2]) / 2
+        # the n//2 + 1 smallest deviations from the median, merged outwards from it
+        lo = bisect_right(s, med) - 1
+        hi = lo + 1
+        smallest: list[float] = []
+        while len(smallest) <= n // 2:
+            if hi >= n or (lo >= 0 and med - s[lo] <= s[hi] - med):
+                smallest.append(med - s[lo])
+                lo -= 1
+            else:
+                smallest.append(s[hi] - med)
+                hi += 1
+        mad = (smallest[n // 2] if n % 2 else (smallest[n // 2 - 1] + smallest[n // 2]) / 2) * MAD_TO_SIGMA
         if mad == 0:
-            mad = dev.mean() * MEANAD_TO_SIGMA
-        return float(abs(x - med) / max(mad, self.min_scale))
+            mad = sum(abs(v - med) for v in s) / n * MEANAD_TO_SIGMA
+        return abs(x - med) / max(mad, self.min_scale)
 
     def learn_one(self, x: float) -> None:
-        self.buffer_.append(float(x))
+        if x != x:  # NaN: not learned, it would break the sorted window
+            return
+        x = float(x)
+        if len(self.buffer_) == self.window:
+            del self.sorted_[bisect_left(self.sorted_, self.buffer_[0])]
+        self.buffer_.append(x)
+        insort(self.sorted_, x)
 
-    def score_learn_many(self, xs: ArrayLike) -> NDArray[np.float64]:
-        x = np.asarray(xs, dtype=float).ravel()
+    def _score_learn_many(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         out = np.zeros(len(x))
         i = 0
         while i < len(x) and len(self.buffer_) < self.window:  # filling up: windows of varying length
@@ -66,4 +85,5 @@ class RollingRobustZ(StreamingDetector):
         mad = np.where(mad == 0, dev.mean(axis=1) * MEANAD_TO_SIGMA, mad)
         out[i:] = np.abs(x[i:] - med) / np.maximum(mad, self.min_scale)
         self.buffer_.extend(x[-self.window:].tolist())
+        self.sorted_ = sorted(self.buffer_)
         return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
 from analytics.anomaly.streaming import StreamingDetector
 
@@ -27,19 +27,22 @@ class StuckValue(StreamingDetector):
         self.repeats_ = 0
 
     def score_one(self, x: float) -> float:
+        if x != x:  # NaN: a missing reading
+            return self.missing_score
         if self.previous_ is None or abs(x - self.previous_) > self.tolerance:
             return 0.0
         return (self.repeats_ + 1) / self.patience
 
     def learn_one(self, x: float) -> None:
+        if x != x:
+            return
         if self.previous_ is not None and abs(x - self.previous_) <= self.tolerance:
             self.repeats_ += 1
         else:
             self.repeats_ = 0
         self.previous_ = float(x)
 
-    def score_learn_many(self, xs: ArrayLike) -> NDArray[np.float64]:
-        x = np.asarray(xs, dtype=float).ravel()
+    def _score_learn_many(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         if len(x) == 0:
             return np.zeros(0)
         prev = np.concatenate(([np.nan if self.previous_ is None else self.previous_], x[:-1]))

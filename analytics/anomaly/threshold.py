@@ -41,6 +41,8 @@ class Thresholded(StreamingDetector):
         return self.threshold_ is not None and self.detector.score_one(x) > self.threshold_
 
     def learn_one(self, x: float) -> None:
+        if x != x:  # NaN: nothing to calibrate on or learn
+            return
         score = self.detector.score_one(x)
         if self.threshold_ is None:
             self.calibration_scores_.append(score)
