@@ -11,6 +11,7 @@ import pickle
 import time
 import tracemalloc
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,16 @@ def _model_bytes(model: object) -> int:
     return len(pickle.dumps(model))
 
 
+def _row_by_row(model: Mewma, rows: np.ndarray) -> None:
+    for r in rows:
+        model.update_one(r)
+
+
+def _in_blocks(model: Mewma, rows: np.ndarray, block: int) -> None:
+    for i in range(0, len(rows), block):
+        model.update(rows[i:i + block])
+
+
 def streaming(samples: int, block: int, rng: np.random.Generator) -> dict[str, Any]:
     x = rng.normal(size=samples)
     one_at_a_time = x[: min(samples, 50_000)]
@@ -66,11 +77,14 @@ def streaming(samples: int, block: int, rng: np.random.Generator) -> dict[str, A
                 d.score_one(v)
                 d.learn_one(v)
 
+        def micro_batches(d: StreamingDetector) -> None:
+            for i in range(0, samples, block):
+                d.score_learn_many(x[i:i + block])
+
         per_sample_s = _timed(per_sample)
+        micro_s = _timed(partial(micro_batches, make()))
         d = make()
-        micro_s = _timed(lambda d=d: [d.score_learn_many(x[i:i + block]) for i in range(0, samples, block)])
-        d = make()
-        batch_s = _timed(lambda d=d: d.score_learn_many(x))
+        batch_s = _timed(partial(d.score_learn_many, x))
         out[name] = {"per_sample_per_s": _rate(len(one_at_a_time), per_sample_s),
                      "streaming_per_s": _rate(samples, micro_s), "batched_per_s": _rate(samples, batch_s),
                      "model_bytes": _model_bytes(d)}
@@ -91,14 +105,11 @@ def multivariate(samples: int, block: int, rng: np.random.Generator) -> dict[str
         model = make().fit(train)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        entry: dict[str, Any] = {"batched_per_s": _rate(samples, _timed(lambda m=model: m.score_samples(test))),
+        entry: dict[str, Any] = {"batched_per_s": _rate(samples, _timed(partial(model.score_samples, test))),
                                  "model_bytes": _model_bytes(model), "fit_peak_bytes": peak}
         if isinstance(model, Mewma):
-            rows = test[:5000]
-            entry["per_sample_per_s"] = _rate(len(rows), _timed(
-                lambda m=model, rows=rows: [m.update_one(r) for r in rows]))
-            entry["streaming_per_s"] = _rate(samples, _timed(
-                lambda m=model: [m.update(test[i:i + block]) for i in range(0, samples, block)]))
+            entry["per_sample_per_s"] = _rate(5000, _timed(partial(_row_by_row, model, test[:5000])))
+            entry["streaming_per_s"] = _rate(samples, _timed(partial(_in_blocks, model, test, block)))
         out[name] = entry
     return out
 

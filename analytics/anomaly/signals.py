@@ -70,7 +70,7 @@ def impute_nan(matrix: NDArray[np.float64], fill: NDArray[np.float64], policy: M
     if not bad.any():
         return matrix
     if MissingPolicy(policy) is MissingPolicy.RAISE:
-        cols = sorted({names[j] for j in np.nonzero(bad)[1]})
+        cols = sorted({names[int(j)] for j in np.nonzero(bad)[1]})
         raise SignalMismatch(f"NaN values in signals {cols}")
     return np.where(bad, fill[None, :], matrix)
 
