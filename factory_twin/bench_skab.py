@@ -20,6 +20,7 @@ from analytics.anomaly import (
     Mewma,
     PcaMonitor,
     QuantileThreshold,
+    explain,
 )
 from analytics.anomaly.base import MultivariateDetector
 from analytics.scoring import Confusion, changepoint_score
@@ -88,6 +89,22 @@ CANDIDATES = (
 )
 
 
+def alarm_causes(files: list[SkabFile]) -> dict[str, dict[str, int]]:
+    """Per folder, how often each signal was named first when the headline MEWMA raised an alarm."""
+    causes: dict[str, dict[str, int]] = {}
+    for f in files:
+        model = CANDIDATES[0].make().fit(f.rows(slice(0, TRAIN_ROWS)))
+        assert isinstance(model, Mewma)
+        scores, parts = model.update_explained(f.rows(slice(TRAIN_ROWS, None)))
+        on = Hysteresis(on=model.threshold_, off_ratio=0.5).update(scores)
+        raised = np.nonzero(np.diff(np.concatenate(([0], on))) == 1)[0]
+        folder = causes.setdefault(f.name.split("/")[0], {})
+        for row in raised:
+            alarm = explain(scores[row], model.threshold_, model.signal_names_, parts[row])
+            folder[alarm.top(1)[0]] = folder.get(alarm.top(1)[0], 0) + 1
+    return {k: dict(sorted(v.items(), key=lambda kv: -kv[1])) for k, v in causes.items()}
+
+
 def evaluate(files: list[SkabFile], candidate: Candidate) -> dict[str, Any]:
     conf = Confusion()
     changepoints = []
@@ -150,7 +167,8 @@ def run(data: Path, cross_validate: bool = True) -> dict[str, Any]:
             "published": {k: {"f1": v[0], "far": v[1], "mar": v[2],
                               "nab": dict(zip(("standard", "low_fp", "low_fn"), v[3], strict=True)) if v[3] else None}
                           for k, v in PUBLISHED.items()},
-            "mewma_leave_one_file_out": cross_validated(files) if cross_validate and len(files) > 1 else None}
+            "mewma_leave_one_file_out": cross_validated(files) if cross_validate and len(files) > 1 else None,
+            "mewma_alarm_causes": alarm_causes(files)}
 
 
 def table(result: dict[str, Any]) -> str:
@@ -174,4 +192,7 @@ def table(result: dict[str, Any]) -> str:
     if cv:
         lines.append(f"mewma, settings chosen leaving each file out ({cv['grid_size']} candidates): F1 {cv['f1']:.3f}, "
                      f"FAR {cv['far']:.2f} %, MAR {cv['mar']:.2f} %, NAB {nab(cv['nab'])}")
+    for folder, counts in result.get("mewma_alarm_causes", {}).items():
+        named = ", ".join(f"{k} {v}" for k, v in counts.items())
+        lines.append(f"mewma alarms in {folder}/ named first: {named}")
     return "\n".join(lines)

@@ -37,6 +37,7 @@ def test_bench_skab_on_a_subset(tmp_path: Path) -> None:
         assert {"f1", "far", "mar", "nab"} <= set(scores)
         assert set(scores["nab"]) == {"standard", "low_fp", "low_fn"}
     assert report["best"] == "mewma" and report["detectors"]["mewma"]["online"]
+    assert report["mewma_alarm_causes"]["valve1"]  # each alarm names a signal
     mewma = report["detectors"]["mewma"]
     assert mewma["f1"] > 0.78 and mewma["far"] < 13.55
 

@@ -230,6 +230,10 @@ def test_mewma_online_in_blocks_equals_all_at_once() -> None:
                           for a, b in [(0, 1), (1, 2), (2, 333), (333, 500)]])
     np.testing.assert_allclose(got, expected, rtol=1e-9)
     assert (expected[-30:] > whole.threshold_).all()
+    explained = MULTIVARIATE["mewma"]().fit(_baseline())
+    scores, parts = explained.update_explained(stream)
+    np.testing.assert_allclose(scores, expected, rtol=1e-9)
+    assert parts.shape == (500, 4) and NAMES[int(np.argmax(parts[-1]))] == "flow"
     row_by_row = MULTIVARIATE["mewma"]().fit(_baseline())
     rows = np.column_stack([stream[k] for k in NAMES])
     np.testing.assert_allclose([row_by_row.update_one(r) for r in rows], expected, rtol=1e-9)

@@ -93,16 +93,24 @@ class Mewma(MultivariateDetector):
         d = self._deviation(matrix)
         return np.abs(d * (d @ self.precision_))  # the terms of T², before the abs
 
-    def update(self, X: Signals) -> NDArray[np.float64]:
-        """Continue the live chart over new rows and return their scores; the same whether rows come one at a
-        time or in blocks. Starts where `fit` (or the previous `update`) left off."""
+    def _advance(self, X: Signals) -> NDArray[np.float64]:
         matrix = self._matrix(X)
         if len(matrix) == 0:
-            return np.empty(0)
+            return np.empty((0, self.n_features_in_))
         z = self._chart(self._features(matrix, self.previous_row_), self.state_)
         self.state_ = z[-1].copy()
         self.previous_row_ = matrix[-1].copy()
-        return self._t2(z - self.chart_mean_)
+        return z - self.chart_mean_
+
+    def update(self, X: Signals) -> NDArray[np.float64]:
+        """Continue the live chart over new rows and return their scores; the same whether rows come one at a
+        time or in blocks. Starts where `fit` (or the previous `update`) left off."""
+        return self._t2(self._advance(X))
+
+    def update_explained(self, X: Signals) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """`update`, plus each signal's part of each score (rows × signals) for naming what drove an alarm."""
+        d = self._advance(X)
+        return self._t2(d), np.abs(d * (d @ self.precision_))
 
     def update_one(self, row: NDArray[np.float64]) -> float:
         """`update` for one row given as an array in `signal_names_` order: no name lookup, no batch set-up,
