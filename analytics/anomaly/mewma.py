@@ -9,6 +9,7 @@ signals drift over hours in healthy operation, and their level would alarm on th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -74,6 +75,10 @@ class Mewma(MultivariateDetector):
         self.chart_mean_ = settled.mean(axis=0)
         cov = np.atleast_2d(np.cov(settled, rowvar=False)) + self.ridge * np.eye(matrix.shape[1])
         self.precision_ = np.linalg.pinv(cov)
+        eigenvalues, vectors = np.linalg.eigh(self.precision_)
+        self.whitener_ = np.sqrt(np.maximum(eigenvalues, 0.0))[:, None] * vectors.T  # T² = |whitener_ · d|²
+        self.rate_mask_ = self.rate_columns_.astype(float)
+        self.inverse_scale_ = 1.0 / self.feature_scale_
         self.state_ = z[-1].copy()
         self.previous_row_ = matrix[-1].copy()
         return self._t2(settled - self.chart_mean_)
@@ -116,12 +121,10 @@ class Mewma(MultivariateDetector):
         """`update` for one row given as an array in `signal_names_` order: no name lookup, no batch set-up,
         for callers that already hold rows that way (the per-sample hot path)."""
         x = np.asarray(row, dtype=float)
-        if x.shape != (self.n_features_in_,) or not np.isfinite(x).all():
-            self.update(x.reshape(1, -1))  # the checked path raises the precise error
-        f = x.copy()
-        f[self.rate_columns_] -= self.previous_row_[self.rate_columns_]
-        f = (f - self.feature_mean_) / self.feature_scale_
-        self.state_ = self.alpha * f + (1.0 - self.alpha) * self.state_
+        if x.shape != (self.n_features_in_,) or not math.isfinite(x.dot(x)):
+            return float(self.update(x.reshape(1, -1))[0])  # the checked path: imputes or names the problem
+        f = (x - self.previous_row_ * self.rate_mask_ - self.feature_mean_) * self.inverse_scale_
+        self.state_ = self.state_ * (1.0 - self.alpha) + f * self.alpha
         self.previous_row_ = x
-        d = self.state_ - self.chart_mean_
-        return float(d @ self.precision_ @ d)
+        v = self.whitener_.dot(self.state_ - self.chart_mean_)
+        return float(v.dot(v))
