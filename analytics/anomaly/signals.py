@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Any
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -74,6 +72,3 @@ def impute_nan(matrix: NDArray[np.float64], fill: NDArray[np.float64], policy: M
         raise SignalMismatch(f"NaN values in signals {cols}")
     return np.where(bad, fill[None, :], matrix)
 
-
-def describe(names: Sequence[str], **extra: Any) -> dict[str, Any]:
-    return {"signals": list(names), **extra}
