@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
