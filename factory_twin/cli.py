@@ -271,3 +271,61 @@ def bench_oee(
         typer.echo(f"{key:<{width}}  {value}")
     if json_out:
         json_out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+
+
+def _write_json(json_out: Path | None, result: object) -> None:
+    import orjson
+
+    if json_out:
+        json_out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+
+
+@bench_app.command("skab")
+def bench_skab(
+    data: Annotated[Path | None, typer.Option(help="a folder laid out like SKAB's data/ (default: ../shared)")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Anomaly detectors on SKAB with SKAB's protocol, beside the published leaderboard."""
+    from factory_twin import bench_skab as skab
+    from factory_twin.skab import DEFAULT_DIR
+
+    folder = data or DEFAULT_DIR
+    if not folder.is_dir():
+        typer.echo(f"no SKAB data at {folder}: pass --data DIR", err=True)
+        raise typer.Exit(2)
+    result = skab.run(folder)
+    typer.echo(skab.table(result))
+    _write_json(json_out, result)
+
+
+@bench_app.command("nab")
+def bench_nab(
+    data: Annotated[Path | None, typer.Option(help="a folder laid out like NAB's (data/, labels/)")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Streaming univariate detectors on the NAB corpus, beside NAB's scoreboard."""
+    from factory_twin import bench_nab as nab
+    from factory_twin.nab_corpus import DEFAULT_DIR
+
+    folder = data or DEFAULT_DIR
+    if not (folder / "labels" / "combined_windows.json").is_file():
+        typer.echo(f"no NAB data at {folder}: pass --data DIR", err=True)
+        raise typer.Exit(2)
+    result = nab.run(folder)
+    typer.echo(nab.table(result))
+    _write_json(json_out, result)
+
+
+@bench_app.command("detectors")
+def bench_detectors(
+    samples: Annotated[int, typer.Option(help="values per streaming detector (a tenth as rows for multivariate)")]
+    = 1_000_000,
+    block: Annotated[int, typer.Option(help="values per live micro-batch")] = 1000,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Samples scored per second per detector (one at a time, streamed in micro-batches, batched); model sizes."""
+    from factory_twin import bench_detectors as bench
+
+    result = bench.run(samples, block)
+    typer.echo(bench.table(result))
+    _write_json(json_out, result)
