@@ -18,9 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import orjson
+
 from historian.base import Rejection
+from historian.layout import EVENTS
 from plantmodel.catalog import SIGNALS, SignalKind
-from plantmodel.telemetry import EPOCH, Record, Value, to_micros
+from plantmodel.telemetry import EPOCH, Event, EventKind, Record, Sample, Value, to_micros
 
 #: enterprise/site/area/line/cell/asset, each segment a plain identifier (no wildcards, no spaces)
 ASSET_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*){5}$")
@@ -29,6 +32,7 @@ NUMERIC_KINDS = frozenset({SignalKind.ANALOG, SignalKind.COUNTER})
 CATALOG_KINDS: dict[str, SignalKind] = {s.name: s.kind for specs in SIGNALS.values() for s in specs}
 OLDEST_US = to_micros(datetime(2000, 1, 1, tzinfo=UTC))
 ONE_US = timedelta(microseconds=1)
+EVENT_KINDS = frozenset(EventKind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +90,7 @@ class Gate:
         refusal = asset_refusal(asset)
         if refusal is not None:
             return refusal
-        if not isinstance(signal, str) or not SIGNAL_NAME.match(signal):
+        if not isinstance(signal, str) or not SIGNAL_NAME.match(signal) or signal == EVENTS:
             return Refusal("bad_signal", "signal", f"{signal!r:.80} is not a signal name")
         kind = CATALOG_KINDS.get(signal) or (SignalKind.TEXT if isinstance(value, str) else SignalKind.ANALOG)
         self.kinds[key] = kind
@@ -103,3 +107,31 @@ class Gate:
 
     def value(self, kind: SignalKind, value: Value) -> float | str | Refusal:
         return numeric_value(value) if kind in NUMERIC_KINDS else text_value(value)
+
+    def sample(self, s: Sample) -> tuple[SignalKind, float | str, int] | Refusal:
+        """(kind, value to store, timestamp in microseconds), or why not: the general path."""
+        kind = self.series_kind(s.asset, s.signal, s.value)
+        if isinstance(kind, Refusal):
+            return kind
+        us = micros(s.ts)
+        oldest, newest = self.time_window_us()
+        if not oldest <= us <= newest:
+            return self.timestamp_refusal(us)
+        value = self.value(kind, s.value)
+        return value if isinstance(value, Refusal) else (kind, value, us)
+
+    def event(self, e: Event, newest_us: int | None = None) -> tuple[str, int, str, str] | Refusal:
+        """(asset, timestamp in microseconds, kind, data as sorted JSON), or why not."""
+        refusal = asset_refusal(e.asset)
+        if refusal is not None:
+            return refusal
+        us = micros(e.ts)
+        if not OLDEST_US <= us <= (newest_us if newest_us is not None else self.time_window_us()[1]):
+            return self.timestamp_refusal(us)
+        if e.kind not in EVENT_KINDS:
+            return Refusal("wrong_type", "kind", f"unknown event kind {e.kind!r:.40}")
+        try:
+            data = orjson.dumps(dict(e.data), option=orjson.OPT_SORT_KEYS).decode()
+        except (TypeError, ValueError) as exc:
+            return Refusal("wrong_type", "data", f"event data is not JSON: {exc}")
+        return (e.asset, us, str(e.kind), data)

@@ -21,7 +21,7 @@ from pathlib import Path
 import orjson
 
 from historian.base import Rejection, Window, WriteReport
-from historian.checks import NUMERIC_KINDS, OLDEST_US, ONE_US, Gate, Refusal, asset_refusal
+from historian.checks import NUMERIC_KINDS, OLDEST_US, ONE_US, Gate, Refusal
 from historian.retention import RetentionRule, cutoff_us, rule_for
 from plantmodel.catalog import SignalKind
 from plantmodel.telemetry import EPOCH, Event, EventKind, Quality, Record, Sample, to_micros
@@ -85,7 +85,6 @@ SELECT g.w, g.n, g.total, g.lo, g.hi, r.last_value, r.last_text FROM (
 _QUALITY_CODE = {Quality.GOOD: 0, Quality.UNCERTAIN: 1, Quality.BAD: 2}
 _QUALITY = (Quality.GOOD, Quality.UNCERTAIN, Quality.BAD)
 _FAR = 2**62
-_EVENT_KINDS = frozenset(EventKind)
 
 
 class SqliteHistorian:
@@ -185,7 +184,7 @@ class SqliteHistorian:
                         rows.append((sid, us, value, None, quality_code[r.quality]) if numeric
                                     else (sid, us, None, value, quality_code[r.quality]))
                 elif isinstance(r, Event):
-                    row = self._event_row(r, newest)
+                    row = self.gate.event(r, newest)
                     if row.__class__ is Refusal:
                         rejected.append(row.of(r))
                     else:
@@ -203,21 +202,6 @@ class SqliteHistorian:
         if OLDEST_US < oldest and us < oldest:
             return Rejection(r, "bad_timestamp", "ts", f"older than the raw retention of {r.signal}")
         return self.gate.timestamp_refusal(us).of(r)
-
-    def _event_row(self, e: Event, newest: int) -> tuple | Refusal:
-        refusal = asset_refusal(e.asset)
-        if refusal is not None:
-            return refusal
-        us = to_micros(e.ts)
-        if not OLDEST_US <= us <= newest:
-            return self.gate.timestamp_refusal(us)
-        if e.kind not in _EVENT_KINDS:
-            return Refusal("wrong_type", "kind", f"unknown event kind {e.kind!r:.40}")
-        try:
-            data = orjson.dumps(dict(e.data), option=orjson.OPT_SORT_KEYS).decode()
-        except (TypeError, ValueError) as exc:
-            return Refusal("wrong_type", "data", f"event data is not JSON: {exc}")
-        return (e.asset, us, str(e.kind), data)
 
     def _roll_up(self, rows: list[tuple]) -> None:
         """Recompute the rollups of every (series, minute) the rows touched, as contiguous runs."""
@@ -318,7 +302,7 @@ class SqliteHistorian:
                end: datetime | None = None) -> list[Event]:
         rows = self._query(
             "SELECT asset, ts, kind, data FROM events WHERE asset GLOB ? AND kind GLOB ? AND ts >= ? AND ts < ?"
-            " ORDER BY ts, asset", (_glob(asset), str(kind) if kind else "*", *_range(start, end)))
+            " ORDER BY ts, asset, kind, data", (_glob(asset), str(kind) if kind else "*", *_range(start, end)))
         return [Event(a, EventKind(k), EPOCH + timedelta(microseconds=ts), orjson.loads(d)) for a, ts, k, d in rows]
 
     def count_samples(self) -> int:
