@@ -35,6 +35,7 @@ def historian(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Histor
         database = f"t{uuid.uuid4().hex[:12]}"
         server.create_database(database)
         h = InfluxHistorian(server.url, database, write_api="v1")
+    assert isinstance(h, Historian)
     yield h
     h.close()
 
