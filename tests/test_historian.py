@@ -149,3 +149,12 @@ def test_a_file_of_another_schema_is_named_not_overwritten(tmp_path: Path) -> No
         old.execute("CREATE TABLE samples (series INTEGER, ts INTEGER, value, quality TEXT)")
     with pytest.raises(RuntimeError, match=r"old\.db: history file of schema 0"):
         SqliteHistorian(db)
+
+
+@pytest.mark.parametrize("module", ["historian.checks", "historian.layout", "historian.retention", "historian.influx"])
+def test_docstring_examples_run(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
