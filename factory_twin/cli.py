@@ -329,3 +329,32 @@ def bench_detectors(
     result = bench.run(samples, block)
     typer.echo(bench.table(result))
     _write_json(json_out, result)
+
+
+@bench_app.command("historian")
+def bench_historian(
+    days: Annotated[float, typer.Option(min=0.01, help="days of the demo line's history to write")] = 7.0,
+    samples: Annotated[int | None, typer.Option(min=1000, help="write only about this many samples")] = None,
+    repeats: Annotated[int, typer.Option(min=1, help="warm runs per query (the median is reported)")] = 5,
+    influxdb: Annotated[bool, typer.Option(help="also load Debian's InfluxDB 1.6 and time the window query")] = True,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """The historian: insert rate, file size and the UI's queries on a week of the line; InfluxDB side by side."""
+    import tempfile
+
+    import orjson
+
+    from factory_twin.bench_historian import historian_bench
+
+    with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as tmp:
+        result = historian_bench(Path(tmp), days, samples, repeats, influxdb)
+    width = max(map(len, result))
+    for key, value in result.items():
+        if isinstance(value, dict):
+            typer.echo(f"{key}:")
+            for name, v in value.items():
+                typer.echo(f"  {name:<{width}}  {v}")
+        else:
+            typer.echo(f"{key:<{width}}  {value}")
+    if json_out:
+        json_out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

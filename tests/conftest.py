@@ -5,9 +5,11 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from support import free_port, port_open, wait_until
 
+from factory_twin.influxd import Influxd, influxd_executable, running_influxd
 from plantmodel.mqtt import BrokerConfig
 
 
@@ -27,6 +29,39 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerConfig
         wait_until(lambda: port_open(port) or proc.poll() is not None, 10, "mosquitto to listen")
         assert proc.poll() is None, (workdir / "mosquitto.log").read_text()
         yield BrokerConfig(port=port)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influxd]:
+    """Debian's InfluxDB 1.6 (InfluxQL at /query, line protocol at /write) on a free loopback port."""
+    if influxd_executable() is None:
+        pytest.fail("influxd is not installed (apt-get install -y influxdb); the README's test command does it")
+    with running_influxd(tmp_path_factory.mktemp("influxdb")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Debian's VictoriaMetrics, which accepts influxdb-client's /api/v2/write; its base URL."""
+    exe = shutil.which("victoria-metrics")
+    if exe is None:
+        pytest.fail("victoria-metrics is not installed (apt-get install -y victoria-metrics)")
+    workdir = tmp_path_factory.mktemp("victoria-metrics")
+    port = free_port()
+    log = (workdir / "vm.log").open("wb")
+    proc = subprocess.Popen([exe, f"-httpListenAddr=127.0.0.1:{port}", f"-storageDataPath={workdir / 'data'}",
+                             "-search.latencyOffset=0s", "-retentionPeriod=100y", "-loggerLevel=ERROR"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: port_open(port) or proc.poll() is not None, 20, "victoria-metrics to listen")
+        assert proc.poll() is None, (workdir / "vm.log").read_text()
+        wait_until(lambda: httpx.get(f"{url}/health", timeout=1).status_code == 200, 20, "victoria-metrics health")
+        yield url
     finally:
         proc.terminate()
         proc.wait(10)

@@ -1,0 +1,137 @@
+"""What a historian accepts: the rules of base.py's contract, shared by every backend.
+
+Hot path first: a series seen before costs a dict lookup and a type check per sample.
+
+>>> gate = Gate()
+>>> gate.series_kind("acme/plant1/machining/line1/turning/cnc-1", "spindle_speed", 8000.0)
+<SignalKind.ANALOG: 'analog'>
+>>> gate.series_kind("acme/cnc-1", "spindle_speed", 1.0).reason
+'bad_asset'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+from historian.base import Rejection
+from historian.layout import EVENTS
+from plantmodel.catalog import SIGNALS, SignalKind
+from plantmodel.telemetry import EPOCH, Event, EventKind, Record, Sample, Value, to_micros
+
+#: enterprise/site/area/line/cell/asset, each segment a plain identifier (no wildcards, no spaces)
+ASSET_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*){5}$")
+SIGNAL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NUMERIC_KINDS = frozenset({SignalKind.ANALOG, SignalKind.COUNTER})
+CATALOG_KINDS: dict[str, SignalKind] = {s.name: s.kind for specs in SIGNALS.values() for s in specs}
+OLDEST_US = to_micros(datetime(2000, 1, 1, tzinfo=UTC))
+ONE_US = timedelta(microseconds=1)
+EVENT_KINDS = frozenset(EventKind)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    reason: str
+    field: str
+    detail: str
+
+    def of(self, record: Record) -> Rejection:
+        return Rejection(record, self.reason, self.field, self.detail)
+
+
+def micros(ts: datetime) -> int:
+    """Microseconds since the epoch; aware datetimes take the C fast path, naive ones count as UTC."""
+    try:
+        return (ts - EPOCH) // ONE_US
+    except TypeError:
+        return to_micros(ts)
+
+
+def numeric_value(value: Value) -> float | Refusal:
+    if type(value) is float:
+        return value if math.isfinite(value) else Refusal("not_finite", "value", f"{value} is not a finite number")
+    if isinstance(value, int):  # bool is an int: stored as 0.0 / 1.0
+        return float(value)
+    return Refusal("wrong_type", "value", f"expected a number, got {type(value).__name__} {value!r:.40}")
+
+
+def text_value(value: Value) -> str | Refusal:
+    if isinstance(value, str):
+        return value
+    return Refusal("wrong_type", "value", f"expected text, got {type(value).__name__} {value!r:.40}")
+
+
+def asset_refusal(asset: object) -> Refusal | None:
+    if isinstance(asset, str) and ASSET_PATH.match(asset):
+        return None
+    return Refusal("bad_asset", "asset", f"{asset!r:.80} is not an ISA-95 path of six segments")
+
+
+class Gate:
+    """Decides, per record, whether a historian stores it; remembers each series' kind."""
+
+    def __init__(self, max_future_s: float = 3600.0, clock: Callable[[], float] = time.time) -> None:
+        self.max_future_s = max_future_s
+        self.clock = clock
+        self.kinds: dict[tuple[str, str], SignalKind] = {}
+
+    def series_kind(self, asset: str, signal: str, value: Value) -> SignalKind | Refusal:
+        """The kind of a series, fixed by its first value when the catalogue does not name the signal."""
+        key = (asset, signal)
+        kind = self.kinds.get(key)
+        if kind is not None:
+            return kind
+        refusal = asset_refusal(asset)
+        if refusal is not None:
+            return refusal
+        if not isinstance(signal, str) or not SIGNAL_NAME.match(signal) or signal == EVENTS:
+            return Refusal("bad_signal", "signal", f"{signal!r:.80} is not a signal name")
+        kind = CATALOG_KINDS.get(signal) or (SignalKind.TEXT if isinstance(value, str) else SignalKind.ANALOG)
+        self.kinds[key] = kind
+        return kind
+
+    def time_window_us(self) -> tuple[int, int]:
+        """Timestamps accepted now: from 2000 to the clock plus the allowed lead."""
+        return OLDEST_US, int((self.clock() + self.max_future_s) * 1_000_000)
+
+    def timestamp_refusal(self, ts_us: int) -> Refusal:
+        if ts_us < OLDEST_US:
+            return Refusal("bad_timestamp", "ts", "timestamp before 2000-01-01")
+        return Refusal("bad_timestamp", "ts", f"timestamp more than {self.max_future_s:.0f} s ahead of the clock")
+
+    def value(self, kind: SignalKind, value: Value) -> float | str | Refusal:
+        return numeric_value(value) if kind in NUMERIC_KINDS else text_value(value)
+
+    def sample(self, s: Sample) -> tuple[SignalKind, float | str, int] | Refusal:
+        """(kind, value to store, timestamp in microseconds), or why not: the general path."""
+        kind = self.series_kind(s.asset, s.signal, s.value)
+        if isinstance(kind, Refusal):
+            return kind
+        us = micros(s.ts)
+        oldest, newest = self.time_window_us()
+        if not oldest <= us <= newest:
+            return self.timestamp_refusal(us)
+        value = self.value(kind, s.value)
+        return value if isinstance(value, Refusal) else (kind, value, us)
+
+    def event(self, e: Event, newest_us: int | None = None) -> tuple[str, int, str, str] | Refusal:
+        """(asset, timestamp in microseconds, kind, data as sorted JSON), or why not."""
+        refusal = asset_refusal(e.asset)
+        if refusal is not None:
+            return refusal
+        us = micros(e.ts)
+        if not OLDEST_US <= us <= (newest_us if newest_us is not None else self.time_window_us()[1]):
+            return self.timestamp_refusal(us)
+        if e.kind not in EVENT_KINDS:
+            return Refusal("wrong_type", "kind", f"unknown event kind {e.kind!r:.40}")
+        try:
+            data = orjson.dumps(dict(e.data), option=orjson.OPT_SORT_KEYS).decode()
+        except (TypeError, ValueError) as exc:
+            return Refusal("wrong_type", "data", f"event data is not JSON: {exc}")
+        return (e.asset, us, str(e.kind), data)

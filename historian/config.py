@@ -1,0 +1,46 @@
+"""Which historian to open, as configuration: the embedded file (default) or an InfluxDB server.
+
+Used by the agent's historian sink and by anything else that opens a historian from YAML. Secrets are
+never in YAML: ``token_env`` names the environment variable that holds the InfluxDB token.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from historian.base import Historian
+from historian.retention import RetentionRule
+
+
+class InfluxSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(pattern=r"^https?://", description="base URL of the server, e.g. http://127.0.0.1:8086")
+    database: str = Field(min_length=1, description="InfluxQL database (on 2.x: the DBRP mapping's database)")
+    retention_policy: str | None = Field(None, description="InfluxQL retention policy; none: the default")
+    write_api: Literal["v2", "v1"] = Field("v2", description="v2: /api/v2/write (2.x, 3.x); v1: /write (1.x)")
+    bucket: str | None = Field(None, description="v2 bucket written to; none: the database name")
+    org: str = Field("", description="v2 organisation")
+    token_env: str | None = Field(None, description="environment variable holding the API token")
+    timeout_s: float = Field(10.0, gt=0)
+
+
+def open_influx(settings: InfluxSettings, max_future_s: float = 3600.0) -> Historian:
+    from historian.influx import InfluxHistorian
+
+    token = os.environ.get(settings.token_env, "") if settings.token_env else None
+    if settings.token_env and not token:
+        raise ValueError(f"environment variable {settings.token_env} (the InfluxDB token) is not set")
+    return InfluxHistorian(settings.url, settings.database, retention_policy=settings.retention_policy,
+                           write_api=settings.write_api, bucket=settings.bucket, org=settings.org, token=token,
+                           timeout_s=settings.timeout_s, max_future_s=max_future_s)
+
+
+def open_sqlite(path: Path, retention: list[RetentionRule], max_future_s: float = 3600.0) -> Historian:
+    from historian.sqlite import SqliteHistorian
+
+    return SqliteHistorian(path, retention=retention, max_future_s=max_future_s)

@@ -1,0 +1,241 @@
+"""The InfluxDB historian: writes line protocol, reads with InfluxQL over the v1-compatible ``/query``.
+
+Writes go through influxdb-client to ``/api/v2/write`` (InfluxDB 2.x and 3.x, and anything else that speaks
+that API), or, with ``write_api="v1"``, straight to ``/write`` for InfluxDB 1.x. Reads use InfluxQL over
+``/query``, which 1.x serves natively, 2.x through a DBRP mapping and 3.x as its v1 API. The layout is
+historian/layout.py; retention is the server's (retention policies, or the bucket's retention period).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+import httpx
+import orjson
+
+from historian.base import Rejection, Window, WriteReport
+from historian.checks import Gate, Refusal, micros
+from historian.layout import EVENTS, event_line, sample_line
+from plantmodel.telemetry import EPOCH, Event, EventKind, Quality, Record, Sample
+
+LINES_PER_REQUEST = 5000  # InfluxData's recommended batch size
+
+
+class LineWriter(Protocol):
+    def write(self, lines: list[str]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ClientWriter:
+    """influxdb-client's synchronous write API: ``POST /api/v2/write`` at nanosecond precision."""
+
+    def __init__(self, url: str, bucket: str, org: str = "", token: str = "", timeout_s: float = 10.0) -> None:
+        from influxdb_client import InfluxDBClient
+        from influxdb_client.client.write_api import SYNCHRONOUS
+
+        self.bucket, self.org = bucket, org
+        self._client = InfluxDBClient(url=url, token=token, org=org, timeout=int(timeout_s * 1000))
+        self._api = self._client.write_api(write_options=SYNCHRONOUS)
+
+    def write(self, lines: list[str]) -> None:
+        from influxdb_client import WritePrecision
+
+        self._api.write(bucket=self.bucket, org=self.org, record=lines, write_precision=WritePrecision.NS)
+
+    def close(self) -> None:
+        self._api.close()
+        self._client.close()
+
+
+class V1Writer:
+    """``POST /write?db=..`` of InfluxDB 1.x, for servers without the v2 API (Debian's 1.6)."""
+
+    def __init__(self, http: httpx.Client, database: str, retention_policy: str | None = None) -> None:
+        self._http = http
+        self._params = {"db": database, "precision": "ns"} | ({"rp": retention_policy} if retention_policy else {})
+
+    def write(self, lines: list[str]) -> None:
+        response = self._http.post("/write", params=self._params, content="\n".join(lines).encode())
+        if response.status_code != 204:
+            raise InfluxError(f"write refused ({response.status_code}): {response.text[:300]}")
+
+    def close(self) -> None:
+        pass
+
+
+class InfluxError(RuntimeError):
+    pass
+
+
+class InfluxHistorian:
+    """One database (1.x), or one bucket mapped to a database and retention policy (2.x DBRP)."""
+
+    def __init__(self, url: str, database: str, *, retention_policy: str | None = None,
+                 write_api: Literal["v1", "v2"] = "v2", bucket: str | None = None, org: str = "",
+                 token: str | None = None, timeout_s: float = 10.0, max_future_s: float = 3600.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.database, self.retention_policy = database, retention_policy
+        self.gate = Gate(max_future_s, clock)
+        headers = {"Authorization": f"Token {token}"} if token else {}
+        self._http = httpx.Client(base_url=url, headers=headers, timeout=timeout_s)
+        self.writer: LineWriter = (
+            ClientWriter(url, bucket or database, org, token or "", timeout_s) if write_api == "v2"
+            else V1Writer(self._http, database, retention_policy))
+
+    def close(self) -> None:
+        self.writer.close()
+        self._http.close()
+
+    def write(self, records: Sequence[Record]) -> WriteReport:
+        lines: list[str] = []
+        rejected: list[Rejection] = []
+        for r in records:
+            if isinstance(r, Sample):
+                checked = self.gate.sample(r)
+                if isinstance(checked, Refusal):
+                    rejected.append(checked.of(r))
+                    continue
+                kind, value, us = checked
+                lines.append(sample_line(r.asset, r.signal, r.unit, str(kind), value, str(r.quality), us))
+            elif isinstance(r, Event):
+                event = self.gate.event(r)
+                if isinstance(event, Refusal):
+                    rejected.append(event.of(r))
+                    continue
+                asset, us, kind, data = event
+                lines.append(event_line(asset, kind, data, us))
+            else:
+                rejected.append(Rejection(r, "wrong_type", "record", f"not a Sample or Event: {type(r).__name__}"))
+        for i in range(0, len(lines), LINES_PER_REQUEST):
+            self.writer.write(lines[i:i + LINES_PER_REQUEST])
+        return WriteReport(len(lines), rejected)
+
+    # -- reading ---------------------------------------------------------------------------------------
+
+    def query(self, *statements: str) -> list[dict[str, Any]]:
+        """The results of InfluxQL statements, one per statement; raises on any error in them."""
+        params = {"db": self.database, "q": ";".join(statements), "epoch": "ns"}
+        if self.retention_policy:
+            params["rp"] = self.retention_policy
+        response = self._http.get("/query", params=params)
+        body = orjson.loads(response.content) if response.content else {}
+        if response.status_code != 200 or "error" in body:
+            raise InfluxError(f"query failed ({response.status_code}): {body.get('error', response.text[:300])}")
+        results = body.get("results", [])
+        for result in results:
+            if "error" in result:
+                raise InfluxError(f"query failed: {result['error']}")
+            if result.get("partial"):
+                raise InfluxError("query result truncated by the server (max-row-limit); ask for a shorter range")
+        return results
+
+    def samples(self, asset: str = "*", signal: str = "*", start: datetime | None = None,
+                end: datetime | None = None) -> list[Sample]:
+        (result,) = self.query(f'SELECT "value", "text", "quality" FROM {_measurements(signal)} WHERE '
+                               f'{_where(asset, start, end)} GROUP BY "path", "unit"')
+        out: list[tuple[str, str, list[Sample]]] = []
+        for series in _series(result):
+            path, unit = series["tags"]["path"], series["tags"].get("unit", "")
+            out.append((path, series["name"], [
+                Sample(path, series["name"], float(value) if text is None else text, unit, _ts(ns), Quality(q))
+                for ns, value, text, q in series["values"]]))
+        return [s for _, _, group in sorted(out, key=lambda g: (g[0], g[1])) for s in group]
+
+    def windows(self, asset: str, signal: str, start: datetime, end: datetime, every_s: int) -> list[Window]:
+        if every_s <= 0:
+            raise ValueError("every_s must be positive")
+        where = f"{_where(asset, start, end)} AND \"quality\" != 'bad'"
+        grouping = f'GROUP BY time({every_s}s), "path" fill(none)'
+        numeric, text = self.query(
+            f'SELECT count("value"), sum("value"), min("value"), max("value"), last("value") '
+            f"FROM {_measurements(signal)} WHERE {where} {grouping}",
+            f'SELECT count("text"), last("text") FROM {_measurements(signal)} WHERE {where} {grouping}')
+        every_us = every_s * 1_000_000
+        first_w, last_w = micros(start) // every_us, (micros(end) - 1) // every_us
+        grouped: list[tuple[str, str, dict[int, Window]]] = []
+        for result, is_text in ((numeric, False), (text, True)):
+            for series in _series(result):
+                path, signal_name = series["tags"]["path"], series["name"]
+                by_w: dict[int, Window] = {}
+                for row in series["values"]:
+                    w = row[0] // 1000 // every_us
+                    if is_text:
+                        by_w[w] = Window(path, signal_name, _ts(row[0]), row[1], last=row[2])
+                    else:
+                        _, n, total, low, high, last = row
+                        by_w[w] = Window(path, signal_name, _ts(row[0]), n, total / n, float(low), float(high),
+                                         float(last))
+                if by_w:
+                    grouped.append((path, signal_name, by_w))
+        out: list[Window] = []
+        for path, signal_name, by_w in sorted(grouped, key=lambda g: (g[0], g[1])):
+            out.extend(by_w.get(w) or Window(path, signal_name, _ts(w * every_us * 1000), 0)
+                       for w in range(first_w, last_w + 1))
+        return out
+
+    def latest(self, asset: str = "*", signal: str = "*") -> list[Sample]:
+        (result,) = self.query(f'SELECT "value", "text", "quality" FROM {_measurements(signal)} WHERE '
+                               f'{_where(asset, None, None)} GROUP BY "path", "unit" ORDER BY time DESC LIMIT 1')
+        out = [Sample(s["tags"]["path"], s["name"], float(value) if text is None else text, s["tags"].get("unit", ""),
+                      _ts(ns), Quality(q)) for s in _series(result) for ns, value, text, q in s["values"][:1]]
+        return sorted(out, key=lambda s: (s.asset, s.signal))
+
+    def events(self, asset: str = "*", kind: EventKind | None = None, start: datetime | None = None,
+               end: datetime | None = None) -> list[Event]:
+        where = _where(asset, start, end) + (f" AND \"kind\" = '{kind}'" if kind else "")
+        (result,) = self.query(f'SELECT "data" FROM "{EVENTS}" WHERE {where} GROUP BY "path", "kind"')
+        rows = sorted((ns // 1000, s["tags"]["path"], s["tags"]["kind"], data)
+                      for s in result.get("series", []) for ns, data in s["values"])
+        return [Event(path, EventKind(kind), _ts(us * 1000), orjson.loads(data)) for us, path, kind, data in rows]
+
+    def count_samples(self) -> int:
+        (result,) = self.query('SELECT count("quality") FROM /.*/')
+        return sum(row[1] for s in _series(result) for row in s["values"])
+
+
+# JSON has no float type: InfluxDB sends 30.0 as 30, so numbers are made floats again on the way in.
+
+
+def _series(result: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in result.get("series", []) if s["name"] != EVENTS]
+
+
+def _ts(ns: int) -> datetime:
+    return EPOCH + timedelta(microseconds=ns // 1000)
+
+
+def glob_regex(pattern: str) -> str:
+    """An InfluxQL regex literal for our glob: ``*`` any run of characters, ``?`` one; the rest literal.
+
+    >>> glob_regex("acme/*/cnc-?")
+    '/^acme\\\\/.*\\\\/cnc\\\\-.$/'
+    """
+    body = "".join(".*" if c == "*" else "." if c == "?" else c if c.isalnum() or c == "_" else "\\" + c
+                   for c in pattern)
+    return f"/^{body}$/"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _measurements(signal: str) -> str:
+    if "*" in signal or "?" in signal:
+        return glob_regex(signal)
+    return '"' + signal.replace('"', '\\"') + '"'
+
+
+def _where(asset: str, start: datetime | None, end: datetime | None) -> str:
+    clauses = [f'"path" =~ {glob_regex(asset)}' if "*" in asset or "?" in asset else f'"path" = {_literal(asset)}']
+    if start is not None:
+        clauses.append(f"time >= {micros(start) * 1000}")
+    if end is not None:
+        clauses.append(f"time < {micros(end) * 1000}")
+    return " AND ".join(clauses)
+
+
+__all__ = ["ClientWriter", "InfluxError", "InfluxHistorian", "LineWriter", "V1Writer"]
