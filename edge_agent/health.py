@@ -1,7 +1,8 @@
 """The agent's own health: per-source connection state, rates, spool depth and age, sink errors, rejections.
 
 Served as JSON (`/health`) and in the Prometheus text format (`/metrics`) on the agent's health port, shown
-by `factory-twin edge status`, and published as telemetry of the agent itself (asset `_agents/<name>`).
+by `factory-twin edge status`, and published as telemetry of the agent itself (by default under the asset
+`factory-twin/edge/agents/<name>/health/agent`, outside any plant's namespace).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class HealthSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535, description="HTTP port for /health and /metrics; 0: not served")
     telemetry_interval_s: float = Field(10.0, ge=0, description="publish own metrics this often; 0: never")
+    asset: str | None = Field(None, description="ISA-95 path the agent's own metrics are filed under; "
+                              "default factory-twin/edge/agents/<name>/health/agent")
 
 
 class AgentHealth:
@@ -97,7 +100,8 @@ class AgentHealth:
 
     def telemetry(self) -> list[Sample]:
         snap = self.snapshot()
-        asset, now = f"_agents/{snap['agent']}", datetime.now(UTC)
+        asset = self.agent.config.health.asset or f"factory-twin/edge/agents/{snap['agent']}/health/agent"
+        now = datetime.now(UTC)
         out = [Sample(asset, "samples_in_per_s", snap["samples_in_per_s"], "1/s", now)]
         for n, s in snap["sinks"].items():
             out += [Sample(asset, f"{n}.spool_depth", s["spool_depth"], "records", now),

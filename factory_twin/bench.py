@@ -46,7 +46,7 @@ async def pipeline(seconds: float, speed: float, workdir: Path) -> dict[str, Any
         produced = sum(1 for _ in record.open("rb"))
         history = SqliteHistorian(line.history, readonly=True)
         try:
-            def plant_samples() -> int:  # not the agent's own telemetry (asset _agents/...)
+            def plant_samples() -> int:  # not the agent's own telemetry
                 return len(history.samples(asset=f"{line.plant.enterprise}/*"))
 
             await _until(lambda: plant_samples() >= produced, 120, "every sample to be stored")

@@ -94,3 +94,21 @@ def test_dead_sink_backlog_is_kept_across_a_restart_and_drains(tmp_path: Path, m
     finally:
         mqtt.stop(sub)
         assert agent.stop() == 0, agent.stderr()[-3000:]
+
+
+def test_own_telemetry_is_stored_under_an_isa95_path(tmp_path: Path, mosquitto: mqtt.BrokerConfig) -> None:
+    from historian import SqliteHistorian
+
+    hp = free_port()
+    cfg = agent_yaml(tmp_path, mosquitto.port, mosquitto.port, hp)
+    agent = Child("agent", ["edge", "run", str(cfg), "--log-level", "error"], tmp_path)
+    try:
+        wait_until(lambda: health(hp)["sinks"]["history"]["written"] > 0, 20, "the agent's own metrics to be written")
+    finally:
+        assert agent.stop() == 0, agent.stderr()[-3000:]
+    history = SqliteHistorian(tmp_path / "data" / "history.db", readonly=True)
+    try:
+        own = history.latest(asset="factory-twin/edge/agents/health-test/health/agent")
+    finally:
+        history.close()
+    assert {"samples_in_per_s", "history.spool_depth", "gauges.connected"} <= {s.signal for s in own}

@@ -80,7 +80,7 @@ def test_every_produced_sample_is_stored_once(stack: Stack) -> None:
 
     history = SqliteHistorian(stack.history, readonly=True)
     try:
-        def plant_samples() -> list[Sample]:  # not the agent's own telemetry (asset _agents/...)
+        def plant_samples() -> list[Sample]:  # not the agent's own telemetry
             return [s for s in history.samples(asset="acme/*") if not s.asset.endswith(INJECTED)]
 
         wait_until(lambda: len(plant_samples()) >= len(produced), 30, f"{len(produced)} samples in the historian")
