@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from edge_agent.derive import EventDeriver
 from edge_agent.health import AgentHealth, serve_health
-from edge_agent.plugins import SINKS, SOURCES, PluginContext, Sink, Source
+from edge_agent.plugins import SINKS, SOURCES, PluginContext, Refused, RetryLater, Sink, Source
 from edge_agent.quarantine import Quarantine
-from edge_agent.spool import Spool
+from edge_agent.spool import Spool, encode
 from plantmodel.telemetry import Record, Sample
 
 log = logging.getLogger(__name__)
@@ -132,21 +133,37 @@ class Agent:
             self.spool.ack(name, seq)
 
     async def _write(self, sink: Sink, batch: list[Record]) -> None:
+        """Until the sink confirms the batch: exponential backoff with jitter, or the wait the server asked
+        for. A batch the sink refuses for good is quarantined whole, so it cannot block what follows."""
+        name = sink.config.name
         backoff = 0.5
         while True:
             try:
                 await sink.write(batch)
-                self.stats[f"written:{sink.config.name}"] += len(batch)
-                self.failing.discard(sink.config.name)
+                self.stats[f"written:{name}"] += len(batch)
+                self.failing.discard(name)
                 return
             except asyncio.CancelledError:
                 raise
+            except Refused as exc:
+                self.stats[f"refused:{name}"] += len(batch)
+                self.last_error[name] = f"refused: {exc}"
+                self.quarantine.reject(f"sink:{name}", "refused_by_sink", "batch", str(exc), payload=encode(batch))
+                log.error("sink %s refused a batch of %d records for good (kept in the quarantine): %s", name,
+                          len(batch), exc)
+                return
             except Exception as exc:
-                self.stats[f"errors:{sink.config.name}"] += 1
-                self.last_error[sink.config.name] = f"{type(exc).__name__}: {exc}"
-                self.failing.add(sink.config.name)
-                log.warning("sink %s failed to write %d records: %s; retrying in %.1f s",
-                            sink.config.name, len(batch), exc, backoff)
-                await asyncio.sleep(backoff)
+                self.stats[f"errors:{name}"] += 1
+                self.last_error[name] = f"{type(exc).__name__}: {exc}"
+                self.failing.add(name)
+                delay = retry_delay(backoff, exc)
+                log.warning("sink %s failed to write %d records: %s; retrying in %.1f s", name, len(batch), exc,
+                            delay)
+                await asyncio.sleep(delay)
                 backoff = min(backoff * 2, 30.0)
 
+
+def retry_delay(backoff: float, exc: Exception, rng: random.Random | None = None) -> float:
+    """Full backoff ±50 % (so many agents do not retry in step), or what the server asked for, if longer."""
+    jittered = backoff * (0.5 + (rng or random).random())
+    return max(jittered, exc.delay_s) if isinstance(exc, RetryLater) else jittered

@@ -73,6 +73,18 @@ class Sink(ABC):
         """Release connections after the last batch."""
 
 
+class RetryLater(Exception):
+    """Raised by a sink when the server asked to wait (HTTP 429 or 503 with Retry-After)."""
+
+    def __init__(self, message: str, delay_s: float) -> None:
+        super().__init__(message)
+        self.delay_s = delay_s
+
+
+class Refused(Exception):
+    """Raised by a sink that will never accept this batch (e.g. HTTP 400): it goes to the quarantine, whole."""
+
+
 SOURCES: dict[str, type[Source]] = {}
 SINKS: dict[str, type[Sink]] = {}
 

@@ -26,6 +26,7 @@ class InfluxSettings(BaseModel):
     bucket: str | None = Field(None, description="v2 bucket written to; none: the database name")
     org: str = Field("", description="v2 organisation")
     token_env: str | None = Field(None, description="environment variable holding the API token")
+    token_file: Path | None = Field(None, description="file holding the API token (e.g. a Docker secret)")
     timeout_s: float = Field(10.0, gt=0)
 
 
@@ -35,6 +36,11 @@ def open_influx(settings: InfluxSettings, max_future_s: float = 3600.0) -> Histo
     token = os.environ.get(settings.token_env, "") if settings.token_env else None
     if settings.token_env and not token:
         raise ValueError(f"environment variable {settings.token_env} (the InfluxDB token) is not set")
+    if settings.token_file is not None:
+        try:
+            token = settings.token_file.read_text().strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read the InfluxDB token from {settings.token_file}: {exc.strerror}") from None
     return InfluxHistorian(settings.url, settings.database, retention_policy=settings.retention_policy,
                            write_api=settings.write_api, bucket=settings.bucket, org=settings.org, token=token,
                            timeout_s=settings.timeout_s, max_future_s=max_future_s)

@@ -8,6 +8,7 @@ historian/layout.py; retention is the server's (retention policies, or the bucke
 
 from __future__ import annotations
 
+import gzip
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -38,13 +39,22 @@ class ClientWriter:
         from influxdb_client.client.write_api import SYNCHRONOUS
 
         self.bucket, self.org = bucket, org
-        self._client = InfluxDBClient(url=url, token=token, org=org, timeout=int(timeout_s * 1000))
+        # synchronous: the caller's spool owns durability (the client's own batching can drop data silently);
+        # the client's own retries are off for the same reason: a failed batch raises, and is retried whole
+        self._client = InfluxDBClient(url=url, token=token, org=org, timeout=int(timeout_s * 1000), enable_gzip=True,
+                                      retries=False)
         self._api = self._client.write_api(write_options=SYNCHRONOUS)
 
     def write(self, lines: list[str]) -> None:
         from influxdb_client import WritePrecision
+        from influxdb_client.rest import ApiException
 
-        self._api.write(bucket=self.bucket, org=self.org, record=lines, write_precision=WritePrecision.NS)
+        try:
+            self._api.write(bucket=self.bucket, org=self.org, record=lines, write_precision=WritePrecision.NS)
+        except ApiException as exc:
+            headers = exc.headers or {}
+            raise InfluxError(f"write refused ({exc.status}): {str(exc.body or exc.reason)[:300]}", exc.status,
+                              _retry_after(headers.get("Retry-After"))) from None
 
     def close(self) -> None:
         self._api.close()
@@ -59,16 +69,35 @@ class V1Writer:
         self._params = {"db": database, "precision": "ns"} | ({"rp": retention_policy} if retention_policy else {})
 
     def write(self, lines: list[str]) -> None:
-        response = self._http.post("/write", params=self._params, content="\n".join(lines).encode())
+        body = gzip.compress("\n".join(lines).encode(), compresslevel=1)
+        response = self._http.post("/write", params=self._params, content=body,
+                                   headers={"Content-Encoding": "gzip"})
         if response.status_code != 204:
-            raise InfluxError(f"write refused ({response.status_code}): {response.text[:300]}")
+            raise InfluxError(f"write refused ({response.status_code}): {response.text[:300]}", response.status_code,
+                              _retry_after(response.headers.get("Retry-After")))
 
     def close(self) -> None:
         pass
 
 
 class InfluxError(RuntimeError):
-    pass
+    """`status` is the HTTP status (None for a network error); `retry_after_s` what the server asked for."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.status, self.retry_after_s = status, retry_after_s
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is None or self.status == 429 or self.status >= 500
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (the HTTP-date form is rare for InfluxDB and read as absent)."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
 
 
 class InfluxHistorian:

@@ -108,3 +108,57 @@ class ServedApp:
         self._loop.close()
         if self._error is not None:
             raise self._error
+
+
+class VictoriaMetrics:
+    """Debian's VictoriaMetrics on a fixed loopback port and data folder, so a test can stop and restart it.
+
+    Deduplication at 1 ms makes a re-sent sample (same series and timestamp) count once, as InfluxDB does.
+    """
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        import shutil
+
+        exe = shutil.which("victoria-metrics")
+        if exe is None:
+            raise RuntimeError("victoria-metrics is not installed (apt-get install -y victoria-metrics)")
+        self.exe, self.workdir, self.port = exe, workdir, port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> VictoriaMetrics:
+        import httpx
+
+        log = (self.workdir / "vm.log").open("ab")
+        self.proc = subprocess.Popen(
+            [self.exe, f"-httpListenAddr=127.0.0.1:{self.port}", f"-storageDataPath={self.workdir / 'data'}",
+             "-search.latencyOffset=0s", "-retentionPeriod=100y", "-loggerLevel=ERROR",
+             "-dedup.minScrapeInterval=1ms"], stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        proc = self.proc
+        wait_until(lambda: port_open(self.port) or proc.poll() is not None, 20, "victoria-metrics to listen")
+        assert proc.poll() is None, (self.workdir / "vm.log").read_text()
+        wait_until(lambda: httpx.get(f"{self.url}/health", timeout=1).status_code == 200, 20,
+                   "victoria-metrics health")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
+        self.proc = None
+
+    def export(self, match: str) -> list[tuple[dict[str, str], list[float], list[int]]]:
+        """Every stored sample of the matching series (the export API shows all, also the last 30 s)."""
+        import httpx
+        import orjson
+
+        r = httpx.get(f"{self.url}/api/v1/export", params={"match[]": match, "start": "0",
+                                                             "end": str(int(time.time()) + 86_400 * 365 * 5)},
+                      timeout=10)
+        r.raise_for_status()
+        out = []
+        for line in r.text.splitlines():
+            d = orjson.loads(line)
+            out.append((d["metric"], d["values"], d["timestamps"]))
+        return out

@@ -31,9 +31,10 @@ from typing import Literal, Self
 import orjson
 from pydantic import Field, model_validator
 
-from edge_agent.plugins import PluginConfig, PluginContext, Sink, sink
+from edge_agent.plugins import PluginConfig, PluginContext, Refused, RetryLater, Sink, sink
 from historian import Historian, RetentionRule
 from historian.config import InfluxSettings, open_influx, open_sqlite
+from historian.influx import InfluxError
 from plantmodel.telemetry import Record
 
 
@@ -70,7 +71,14 @@ class HistorianSink(Sink):
 
     async def write(self, batch: Sequence[Record]) -> None:
         assert self.historian is not None
-        report = await asyncio.to_thread(self.historian.write, batch)  # blocking I/O; keep the loop free
+        try:
+            report = await asyncio.to_thread(self.historian.write, batch)  # blocking I/O; keep the loop free
+        except InfluxError as exc:
+            if exc.retry_after_s is not None:
+                raise RetryLater(str(exc), exc.retry_after_s) from None
+            if not exc.retryable:
+                raise Refused(str(exc)) from None
+            raise
         for r in report.rejected:
             payload = orjson.dumps(asdict(r.record), default=str)
             self.ctx.quarantine.reject(f"sink:{self.config.name}", r.reason, f"{r.record.asset}.{r.field}",
