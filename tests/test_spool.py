@@ -102,3 +102,24 @@ def test_overflow_policy_is_named_in_config(policy: OverflowPolicy) -> None:
     from edge_agent.config import SpoolSettings
 
     assert SpoolSettings.model_validate({"overflow": policy.value}).overflow is policy
+
+
+def test_retry_waits_with_jitter_and_honours_retry_after() -> None:
+    import random
+
+    from edge_agent.agent import retry_delay
+    from edge_agent.plugins import RetryLater
+
+    rng = random.Random(1)
+    delays = [retry_delay(4.0, ConnectionError("down"), rng) for _ in range(200)]
+    assert 2.0 <= min(delays) < 2.5 and 5.5 < max(delays) <= 6.0  # ±50 %, so agents do not retry in step
+    assert retry_delay(0.5, RetryLater("429", 30.0), rng) == 30.0
+    assert retry_delay(8.0, RetryLater("429", 1.0), rng) >= 4.0
+
+
+def test_influx_errors_map_to_retry_later_or_refused() -> None:
+    from historian.influx import InfluxError, _retry_after
+
+    assert _retry_after("12") == 12.0 and _retry_after("Wed, 21 Oct 2026 07:28:00 GMT") is None
+    assert InfluxError("x", 429).retryable and InfluxError("x", 503).retryable and InfluxError("x").retryable
+    assert not InfluxError("field type conflict", 400).retryable
