@@ -106,7 +106,7 @@ def test_spc_rule_violations_become_alerts() -> None:
     twin = PlantTwin(plant(), listeners=[perf.observe])
     for i, v in enumerate([42.0, 42.001, 41.999, 42.0, 42.02]):
         twin.apply(diameter(i, v))
-    assert [(a["rule"], a["value"]) for a in perf.alerts] == [("nelson1", 42.02)]
+    assert [(a["rule"], a["value"]) for a in perf.alerts.alerts] == [("nelson1", 42.02)]
 
 
 @pytest.fixture()

@@ -36,6 +36,22 @@ class SpcCharacteristicConfig(_Strict):
     baseline: int = Field(30, ge=2, description="measurements that set the limits when they are not given")
 
 
+class AnomalyConfig(_Strict):
+    assets: list[str] = Field(default_factory=lambda: ["*/cnc-*"], description="asset path globs to monitor")
+    signals: dict[str, list[str]] = Field(default_factory=dict,
+                                          description="asset type -> signals to use; default: every measurement")
+    rate_signals: dict[str, list[str]] = Field(
+        default_factory=lambda: {"cnc_machine": ["tool_wear"]},
+        description="asset type -> signals that drift by nature (wear): their steps are modelled, not levels")
+    period_s: float = Field(1.0, gt=0, description="one row of the latest values per this much source time")
+    on_delay_rows: int = Field(3, ge=1, description="rows in a row over the threshold before an alert is raised")
+    threshold_margin: float = Field(1.5, ge=1, description="threshold = this × the largest healthy baseline score")
+    baseline_rows: int = Field(600, ge=20, description="rows learned live before scoring, when no model exists")
+    alpha: float = Field(0.2, gt=0, le=1, description="MEWMA smoothing weight")
+    off_ratio: float = Field(0.5, gt=0, lt=1, description="an alert clears under this share of the threshold")
+    model_dir: Path | None = Field(None, description="where trained models are kept (skops files)")
+
+
 class TwinConfig(_Strict):
     plant: Path = Field(description="plant model YAML; relative paths are taken from this file's folder")
     broker: mqtt.BrokerConfig = mqtt.BrokerConfig()
@@ -46,6 +62,7 @@ class TwinConfig(_Strict):
                                  "folder), read to rebuild the day's OEE after a restart")
     oee: OeeConfig = OeeConfig()
     spc: list[SpcCharacteristicConfig] = Field(default_factory=list)
+    anomaly: AnomalyConfig = AnomalyConfig()
 
 
 def load_twin(path: Path, env: Mapping[str, str] | None = None

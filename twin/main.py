@@ -43,6 +43,7 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
 
     app = FastAPI(title="factory-twin", summary="Live digital twin of a production line", lifespan=lifespan)
     app.state.twin, app.state.feed, app.state.performance = twin, feed, performance
+    app.state.config = config
     app.include_router(assets.router)
     app.include_router(api_performance.router)
     app.include_router(health.router)

@@ -7,16 +7,15 @@ except `rebuild`, which reads the historian once at start-up.
 from __future__ import annotations
 
 import logging
-from collections import deque
 from datetime import UTC, datetime, tzinfo
-from itertools import count
-from typing import Any
 
 from analytics.oee import ShiftCalendar
 from historian.base import Historian
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
 from plantmodel.telemetry import Event, EventKind, Record, from_micros, to_micros
+from twin.alerts import AlertLog
+from twin.anomaly import AnomalyMonitor
 from twin.config import TwinConfig
 from twin.downtime import StopLog
 from twin.oee import DAY_US, OeeMonitor, OeeSettings, replay
@@ -34,8 +33,8 @@ class LinePerformance:
         self.oee = OeeMonitor(plant, self.calendar, tz, OeeSettings(o.minor_stop_s, o.startup_s,
                                                                     o.clamp_performance))
         self.stops = StopLog(o.reasons, o.minor_stop_s)
-        self.alerts: deque[dict[str, Any]] = deque(maxlen=1000)
-        self._ids = count(1)
+        self.alerts = AlertLog()
+        self.anomaly = AnomalyMonitor(config.anomaly, plant, self.alerts)
         self.spc = SpcMonitor([Characteristic(c.asset, c.signal, c.lsl, c.usl, c.target, c.sigma, c.baseline)
                                for c in config.spc], self._spc_alert)
 
@@ -47,11 +46,11 @@ class LinePerformance:
         else:
             self.stops.observe(record)
             self.spc.observe(record)
+            self.anomaly.observe(record)
 
     def _spc_alert(self, a: SpcAlert) -> None:
-        self.alerts.append({"id": next(self._ids), "kind": "spc", "severity": "warning", "state": "active",
-                            "asset": a.asset, "signal": a.signal, "rule": a.rule, "value": a.value,
-                            "message": f"{a.signal}: {a.description}", "ts": a.ts})
+        self.alerts.event("spc", a.asset, f"spc:{a.signal}:{a.rule}", a.ts, f"{a.signal}: {a.description}",
+                          signal=a.signal, rule=a.rule, value=a.value)
 
     def rebuild(self, historian: Historian, now: datetime) -> int:
         """Replay today's events (and the day before, for a night shift) from the historian."""

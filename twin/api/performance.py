@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from analytics.oee.downtime import pareto
+from historian.sqlite import SqliteHistorian
 from twin.oee import window_dict
 from twin.performance import LinePerformance
 
@@ -108,4 +109,36 @@ def spc(request: Request) -> list[dict[str, Any]]:
 @router.get("/alerts")
 def alerts(request: Request, limit: Annotated[int, Query(ge=1)] = 100) -> list[dict[str, Any]]:
     """Newest first. SPC rule violations for now; the full alert lifecycle builds on this."""
-    return list(_perf(request).alerts)[::-1][:limit]
+    return list(_perf(request).alerts.alerts)[::-1][:limit]
+
+
+@router.get("/anomaly")
+def anomaly(request: Request) -> list[dict[str, Any]]:
+    """Each monitored asset: learning or monitoring, its latest score and threshold, its last alarm."""
+    mon = _perf(request).anomaly
+    return [st.status(mon.config.baseline_rows) for st in mon.assets.values()]
+
+
+class TrainIn(BaseModel):
+    start: datetime = Field(description="first instant of a healthy baseline window")
+    end: datetime
+
+
+@router.post("/anomaly/{path:path}/train")
+def train_anomaly(path: str, body: TrainIn, request: Request) -> dict[str, Any]:
+    """Retrain one asset's model on a window of its history (which should be healthy operation)."""
+    mon = _perf(request).anomaly
+    if path not in mon.assets:
+        raise HTTPException(404, f"{path!r} is not monitored for anomalies")
+    history_path = request.app.state.config.history
+    if history_path is None or not history_path.exists():
+        raise HTTPException(409, "the twin has no historian to train from (history: in its config)")
+    history = SqliteHistorian(history_path, readonly=True)
+    try:
+        samples = history.samples(asset=path, start=body.start, end=body.end)
+    finally:
+        history.close()
+    try:
+        return mon.train_from(path, samples)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None

@@ -1,0 +1,98 @@
+"""Anomaly detection in the twin: learns each asset's healthy baseline, raises one alert naming the signals
+that drove it, clears it, keeps its model across restarts, and retrains from a historian window."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+from support import ServedApp, wait_until
+from test_twin_oee import CNC, config, plant
+
+from historian.sqlite import SqliteHistorian
+from plantmodel import mqtt
+from plantmodel.telemetry import Sample
+from twin.alerts import AlertLog
+from twin.anomaly import CAUSE, AnomalyMonitor
+from twin.config import AnomalyConfig
+from twin.main import create_app
+
+T0 = datetime(2026, 7, 1, 8, tzinfo=UTC)
+UNITS = {"spindle_speed": "rpm", "spindle_load": "%", "spindle_temperature": "°C", "vibration_rms": "mm/s",
+         "tool_wear": "%", "power": "kW"}
+
+
+def seconds(rng: np.random.Generator, start: int, n: int, vibration_shift: float = 0.0) -> list[Sample]:
+    """`n` seconds of a healthy CNC (load drives power), with vibration shifted by up to `vibration_shift`."""
+    out = []
+    for i in range(start, start + n):
+        load = 40 + rng.normal(0, 2)
+        ramp = vibration_shift * min(1.0, (i - start) / 20)
+        values = {"spindle_speed": 8000 + rng.normal(0, 50), "spindle_load": load,
+                  "spindle_temperature": 45 + rng.normal(0, 0.3), "vibration_rms": 1.2 + rng.normal(0, 0.05) + ramp,
+                  "tool_wear": 10 + i * 0.001, "power": 2 + 0.1 * load + rng.normal(0, 0.1)}
+        ts = T0 + timedelta(seconds=i)
+        out += [Sample(CNC, name, float(v), UNITS[name], ts + timedelta(milliseconds=k)) for k, (name, v) in
+                enumerate(values.items())]
+    return out
+
+
+def monitor(tmp: Path) -> tuple[AnomalyMonitor, AlertLog]:
+    alerts = AlertLog()
+    cfg = AnomalyConfig(assets=[CNC], baseline_rows=600, model_dir=tmp / "models")
+    return AnomalyMonitor(cfg, plant(), alerts), alerts
+
+
+def test_learns_raises_one_alert_naming_vibration_and_clears(tmp_path: Path) -> None:
+    mon, alerts = monitor(tmp_path)
+    rng = np.random.default_rng(5)
+    for s in seconds(rng, 0, 600):
+        mon.observe(s)
+    st = mon.assets[CNC]
+    assert st.model is not None and st.trained["rows"] == 600
+    for s in seconds(rng, 600, 1800):  # half an hour still healthy: no alert
+        mon.observe(s)
+    assert not alerts.alerts
+    for s in seconds(rng, 2400, 60, vibration_shift=0.4):  # a bearing starting to fail
+        mon.observe(s)
+    [alert] = list(alerts.alerts)
+    assert alert["kind"] == "anomaly" and alert["state"] == "active" and alert["occurrences"] > 5
+    assert alert["signals"][0]["signal"] == "vibration_rms"
+    for s in seconds(rng, 2460, 120):  # repaired
+        mon.observe(s)
+    assert alert["state"] == "cleared" and not alerts.is_open(CNC, CAUSE)
+
+    again, _ = monitor(tmp_path)  # a restart: the saved model is used at once
+    assert again.assets[CNC].model is not None and again.assets[CNC].trained["source"] == "file"
+
+
+def test_bad_values_are_not_learned(tmp_path: Path) -> None:
+    mon, _ = monitor(tmp_path)
+    mon.observe(Sample(CNC, "vibration_rms", float("nan"), "mm/s", T0))
+    mon.observe(Sample(CNC, "vibration_rms", "loud", "mm/s", T0))  # type: ignore[arg-type]
+    mon.observe(Sample(CNC, "vibration_rms", True, "mm/s", T0))
+    assert mon.assets[CNC].latest == {}
+
+
+def test_retrain_from_a_historian_window_through_the_api(tmp_path: Path, mosquitto: mqtt.BrokerConfig) -> None:
+    history = SqliteHistorian(tmp_path / "history.db")
+    history.write(seconds(np.random.default_rng(9), 0, 400))
+    history.close()
+    cfg = config(broker=mosquitto.model_dump(), history=str(tmp_path / "history.db"),
+                 anomaly={"assets": [CNC], "model_dir": str(tmp_path / "models")})
+    with ServedApp(create_app(cfg, plant())) as served, httpx.Client(base_url=served.url, timeout=10) as api:
+        before = api.get("/api/anomaly").json()
+        assert before[0]["state"].startswith("learning")
+        r = api.post(f"/api/anomaly/{CNC}/train", json={"start": T0.isoformat(),
+                                                         "end": (T0 + timedelta(seconds=400)).isoformat()})
+        assert r.status_code == 200, r.text
+        assert r.json()["state"] == "monitoring" and r.json()["trained"]["source"] == "historian"
+        assert (tmp_path / "models").is_dir() and any((tmp_path / "models").iterdir())
+        empty = api.post(f"/api/anomaly/{CNC}/train", json={"start": "2020-01-01T00:00:00Z",
+                                                             "end": "2020-01-02T00:00:00Z"})
+        assert empty.status_code == 422 and "complete rows" in empty.json()["detail"]
+        assert api.post("/api/anomaly/nope/train", json={"start": T0.isoformat(),
+                                                         "end": T0.isoformat()}).status_code == 404
+        wait_until(lambda: api.get("/api/health").json()["broker_connected"], 10, "the twin to connect")
