@@ -84,6 +84,23 @@ def sim_serve(
     raise typer.Exit(run(main))
 
 
+@sim_app.command("run")
+def sim_run(
+    config: Annotated[Path, typer.Argument(help="plant model YAML")] = PLANT_YAML,
+    hours: Annotated[float, typer.Option(min=0.001, help="simulated hours per replication (after warm-up)")] = 8.0,
+    replications: Annotated[int, typer.Option(min=1, help="independent replications")] = 10,
+    seed: Annotated[int, typer.Option(help="base seed; replication r uses SeedSequence(seed, spawn_key=(r,))")] = 1,
+    workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
+    warmup: Annotated[float | None, typer.Option(help="warm-up hours (default: the line's warmup_h)")] = None,
+    line_id: Annotated[str | None, typer.Option("--line", help="line id (default: the first line)")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the report here")] = None,
+) -> None:
+    """Simulate a line as fast as possible: throughput, WIP, lead time, per-station OEE, bottleneck."""
+    from factory_twin.sim_cli import run_and_report
+
+    raise typer.Exit(run_and_report(config, hours, replications, seed, workers, warmup, line_id, json_out))
+
+
 @edge_app.command("run")
 def edge_run(
     config: Annotated[Path, typer.Argument(help="agent YAML")] = AGENT_YAML,

@@ -61,7 +61,7 @@ class AssetConfig(_Strict):
     type: AssetType
     name: str = ""
     ideal_cycle_time_s: float | None = Field(None, gt=0)
-    capacity: int | None = Field(None, ge=0, description="buffer size (0: direct hand-over), AGV load or parts on a belt")
+    capacity: int | None = Field(None, ge=0, description="buffer size (0: hand-over), AGV load or parts on a belt")
     sim: StationSim = StationSim()
 
     @model_validator(mode="after")

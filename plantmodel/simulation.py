@@ -13,6 +13,7 @@ Impossible values are refused here, before anything runs, with the key path that
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Annotated, Any, Literal, Self
 
@@ -113,7 +114,7 @@ class Interval(_Strict):
 
 def _no_overlap(intervals: list[Interval], name: str) -> list[Interval]:
     ordered = sorted(enumerate(intervals), key=lambda p: p[1].start)
-    for (i, a), (j, b) in zip(ordered, ordered[1:], strict=False):
+    for (i, a), (j, b) in itertools.pairwise(ordered):
         if b.start < a.end:
             raise ValueError(f"{name}[{j}] overlaps {name}[{i}]")
     return intervals
@@ -122,7 +123,7 @@ def _no_overlap(intervals: list[Interval], name: str) -> list[Interval]:
 class ShiftCalendar(_Strict):
     """A repeating pattern: shifts are planned operation time; breaks and maintenance inside them are planned stops."""
 
-    period_h: float = Field(24.0, gt=0, description="the pattern repeats after this many hours (24: daily, 168: weekly)")
+    period_h: float = Field(24.0, gt=0, description="hours after which the pattern repeats (24: daily, 168: weekly)")
     shifts: list[Interval] = Field(min_length=1)
     breaks: list[Interval] = []
     maintenance: list[Interval] = []

@@ -25,8 +25,8 @@ from plantmodel.catalog import AssetType
 from plantmodel.plant import Line
 from plantmodel.telemetry import AssetState, Event, EventKind, from_micros
 from simulators.flow.buffer import Buffer
-from simulators.flow.shifts import Calendar
 from simulators.flow.parts import Ledger, Part
+from simulators.flow.shifts import Calendar
 from simulators.flow.source import Source
 from simulators.flow.station import ACTIVE, Agv, Conveyor, Station
 

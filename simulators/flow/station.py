@@ -139,7 +139,7 @@ class Station:
 
     # --- the server loop -------------------------------------------------------------------------
     def serve(self, k: int) -> Process:
-        env, line = self.env, self.line
+        line = self.line
         cal = line.calendar
         clocks = self.clocks[k]
         time_clocks = [c for c in clocks if not c.by_cycles]
@@ -311,6 +311,7 @@ class Agv(Station):
                  outbound: Buffer | None) -> None:
         super().__init__(line, asset, rng, inbound, outbound)
         self.batch = asset.config.capacity or 1
+        self.ideal_cycle_s = 2 * self.ideal_cycle_s / self.batch  # a round trip per load, per part
 
     def hand_on(self, k: int, parts: list[Part]) -> Process:
         yield from super().hand_on(k, parts)
