@@ -77,7 +77,7 @@ class FlowLine:
             cls = Agv if asset.type is AssetType.AGV else Station
             if asset.type is AssetType.CONVEYOR and asset.config.sim.transport_time_s > 0:
                 cls = Conveyor
-            self.stations.append(cls(self, asset, stream(seed, 2 + i), inbound, outbound))
+            self.stations.append(cls(self, asset, stream(seed, 2 + len(self.stations)), inbound, outbound))
             inbound = outbound
         if self.source:
             self.source.start()

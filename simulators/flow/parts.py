@@ -26,6 +26,9 @@ class Ledger:
         self.area = 0.0
         self.released = self.good = self.scrap = self.lost = 0
         self.flow_time_sum = 0.0
+        # For Little's law's edge terms: time inside the window, of departed parts and of parts still inside.
+        self.in_window_sum = 0.0
+        self.entry_sum = self.wip * self.window_start  # sum over parts inside of max(release, window start)
 
     def _advance(self) -> None:
         now = self.env.now
@@ -36,11 +39,15 @@ class Ledger:
         self._advance()
         self.wip += 1
         self.released += 1
+        self.entry_sum += self.env.now
 
     def depart(self, part: Part, good: bool) -> None:
         self._advance()
         self.wip -= 1
         self.flow_time_sum += self.env.now - part.released
+        entered = max(part.released, self.window_start)
+        self.entry_sum -= entered
+        self.in_window_sum += self.env.now - entered
         if good:
             self.good += 1
         else:
@@ -55,4 +62,10 @@ class Ledger:
             "wip_mean": self.area / span if span else 0.0,
             "departures_per_s": departed / span if span else 0.0,
             "flow_time_mean_s": self.flow_time_sum / departed if departed else 0.0,
+            # WIP area = in-window time of departed parts + of parts still inside (an identity); Little's
+            # L = lambda W then holds up to `littles_edge_s` / span: time before the window, parts still inside.
+            "wip_area_s": self.area,
+            "in_window_departed_s": self.in_window_sum,
+            "in_window_inside_s": self.wip * self.env.now - self.entry_sum,
+            "littles_edge_s": (self.flow_time_sum - self.in_window_sum) + (self.wip * self.env.now - self.entry_sum),
         }
