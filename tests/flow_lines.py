@@ -22,6 +22,8 @@ def serial_line(stations: list[dict[str, Any]], buffers: list[int | None] | None
         st = dict(st)
         asset = {"id": f"m{i}", "type": st.pop("type", "cnc_machine"), "ideal_cycle_time_s": st.pop("ideal", 1.0),
                  "sim": st}
+        if "capacity" in st:
+            asset["capacity"] = st.pop("capacity")
         assets.append(asset)
         flow.append(f"m{i}")
         if i <= len(buffers) and buffers[i - 1] is not None:

@@ -6,6 +6,7 @@ to pass; seeds are fixed, so every run is reproducible.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -122,7 +123,7 @@ def test_finite_buffers_lie_between_the_limits_and_help_more_as_they_grow() -> N
     zero_buffer, infinite_buffer = 1 / (1 + 2 * p / r), r / (r + p)
     for est in rates:
         assert zero_buffer < est["ci95"][0] and est["ci95"][1] < infinite_buffer
-    for smaller, larger in zip(rates, rates[1:], strict=False):
+    for smaller, larger in itertools.pairwise(rates):
         assert smaller["ci95"][1] < larger["ci95"][0]
 
 
