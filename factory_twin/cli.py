@@ -181,3 +181,28 @@ def bench_pipeline(
         typer.echo(f"{key:<{width}}  {value}")
     if json_out:
         json_out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+
+
+@bench_app.command("sim")
+def bench_sim(
+    config: Annotated[Path, typer.Argument(help="plant model YAML")] = PLANT_YAML,
+    days: Annotated[float, typer.Option(help="simulated days of the one-replication speed run")] = 30.0,
+    replications: Annotated[int, typer.Option(help="replications of one shift for the scaling run")] = 100,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Planning model speed: simulated days per wall second, events/s, memory, vs a bare SimPy chain; scaling."""
+    import orjson
+
+    from factory_twin.bench_sim import bench_sim as run_bench
+    from factory_twin.sim_cli import pick_line
+
+    try:
+        line = pick_line(config, None)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    result = run_bench(line, days, replications)
+    width = max(map(len, result))
+    for key, value in result.items():
+        typer.echo(f"{key:<{width}}  {value}")
+    if json_out:
+        json_out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

@@ -139,17 +139,33 @@ class Station:
 
     # --- the server loop -------------------------------------------------------------------------
     def serve(self, k: int) -> Process:
-        line = self.line
+        # The common cases (one part, nothing to judge, room downstream) are inlined: this loop is the hot path.
+        env, line = self.env, self.line
         cal = line.calendar
         clocks = self.clocks[k]
         time_clocks = [c for c in clocks if not c.by_cycles]
         cycle_clocks = [c for c in clocks if c.by_cycles]
+        inbound, single = self.inbound, self.batch == 1
+        judged = bool(self.scrap_p or self.rework_p)
+        plain_hand_on = type(self).hand_on is Station.hand_on
         while True:
-            parts = yield from self.take(k)
+            if single and inbound is not None:
+                event = inbound.get()
+                if not event.triggered:
+                    self.wait_on(k, STARVED)
+                    yield event
+                    self.waiting[k] = None
+                part = event.value
+                if part.route is not None and self.id not in part.route:
+                    yield from self.hand_on(k, [part])
+                    continue
+                parts = [part]
+            else:
+                parts = yield from self.take(k)
             while not cal.open:
                 self.set_state(k, PLANNED, cal.reason)
                 yield cal.reopened
-            product = parts[0].product
+            product = part.product if single and inbound is not None else parts[0].product
             if self.draw_setup is not None and self.last_product[k] not in (None, product):
                 yield from self.changeover(k)
             self.last_product[k] = product
@@ -161,17 +177,34 @@ class Station:
             request = None
             if "cycle" in self.operator_for:
                 request = yield from self.operator(k, IDLE)
-            self.set_state(k, PRODUCING)
-            draw = self.product_cycle.get(product, self.draw_cycle)
-            t = draw()
+            if self.state[k] is not PRODUCING:
+                self.set_state(k, PRODUCING)
+            t = self.product_cycle.get(product, self.draw_cycle)() if self.product_cycle else self.draw_cycle()
             if self.micro_p and self.random() < self.micro_p:
                 assert self.draw_micro is not None
                 t += self.draw_micro()
-            yield from self.operate(k, t, time_clocks)
+            if time_clocks:
+                yield from self.operate(k, t, time_clocks)
+            else:
+                yield env.timeout(t)
             if request is not None:
                 line.operators.release(request)
-            good = yield from self.judge(k, parts, time_clocks)
-            yield from self.hand_on(k, good)
+            if judged:
+                parts = yield from self.judge(k, parts, time_clocks)
+            else:
+                self.good += len(parts)
+                if line.events is not None:
+                    for i in range(len(parts), 0, -1):
+                        line.part_event(self, "good", self.good - i + 1)
+            out = self.outbound
+            if plain_hand_on and len(parts) == 1 and out is not None:
+                event = out.put(parts[0])
+                if not event.triggered:
+                    self.wait_on(k, BLOCKED)
+                    yield event
+                    self.waiting[k] = None
+            else:
+                yield from self.hand_on(k, parts)
 
     def take(self, k: int) -> Generator[simpy.Event, Any, list[Part]]:
         if self.inbound is None:  # unlimited supply
@@ -193,6 +226,10 @@ class Station:
     def operate(self, k: int, t: float, clocks: list[FailureClock]) -> Process:
         """Work for `t` operating seconds; failures due in that time interrupt it."""
         env = self.env
+        if len(clocks) == 1 and clocks[0].left >= t:  # the usual case: no failure in this cycle
+            clocks[0].left -= t
+            yield env.timeout(t)
+            return
         while clocks:
             first = min(clocks, key=lambda c: c.left)
             if first.left >= t:
