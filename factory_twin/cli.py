@@ -101,6 +101,18 @@ def sim_run(
     raise typer.Exit(run_and_report(config, hours, replications, seed, workers, warmup, line_id, json_out))
 
 
+@sim_app.command("plan")
+def sim_plan(
+    scenario: Annotated[Path, typer.Argument(help="what-if scenario YAML")],
+    workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
+    out: Annotated[Path | None, typer.Option(help="directory for plan.json and plan.html")] = None,
+) -> None:
+    """What-if variants against the baseline: analytical estimate, simulated throughput with CIs, a chart."""
+    from factory_twin.sim_cli import plan
+
+    raise typer.Exit(plan(scenario, workers, out))
+
+
 @edge_app.command("run")
 def edge_run(
     config: Annotated[Path, typer.Argument(help="agent YAML")] = AGENT_YAML,
