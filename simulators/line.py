@@ -24,6 +24,7 @@ from plantmodel.telemetry import AssetState, Sample, Value, from_micros
 from simulators.signals import SignalModel, signal_model_for
 
 Process = Generator[simpy.Event, Any, None]
+FAILURE_CODE = "F-GENERIC"  # the reason the planning model (simulators.flow) gives an mtbf_s/mttr_s failure
 
 
 class LineModel:
@@ -88,6 +89,7 @@ class AssetModel:
         self.state = AssetState.IDLE
         self.parts_good = 0
         self.parts_scrap = 0
+        self.alarm_code = "none"
 
     def start(self) -> None:
         self.env.process(self.sample_signals())
@@ -96,6 +98,11 @@ class AssetModel:
         if state is not self.state:
             self.state = state
             self.model.emit(self.asset, "state", str(state))
+
+    def alarm(self, code: str) -> None:
+        """Failures carry a reason code, so downtime can be attributed; 'none' when the alarm clears."""
+        self.alarm_code = code
+        self.model.emit(self.asset, "alarm_code", code)
 
     def count(self, good: bool) -> None:
         if good:
@@ -108,7 +115,7 @@ class AssetModel:
     def observe_all(self) -> None:
         names = {s.name for s in self.asset.signals}
         for name, value in (("state", str(self.state)), ("parts_good", self.parts_good),
-                            ("parts_scrap", self.parts_scrap)):
+                            ("parts_scrap", self.parts_scrap), ("alarm_code", self.alarm_code)):
             if name in names:
                 self.model.emit(self.asset, name, value)
         for name, value in self.signals.read(self.state, 0.0).items():
@@ -194,7 +201,9 @@ class Station(AssetModel):
                 yield self.env.timeout(self.ttf)
                 remaining -= self.ttf
                 self.set_state(AssetState.DOWN)
+                self.alarm(FAILURE_CODE)
                 yield self.env.timeout(self.rng.exponential(sim.mttr_s))
+                self.alarm("none")
                 self.ttf = self.rng.exponential(sim.mtbf_s) if sim.mtbf_s else None
                 self.set_state(AssetState.PRODUCING)
             if self.ttf is not None:

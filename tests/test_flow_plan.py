@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ def test_two_machine_chain_matches_the_birth_death_result(capacity: int, expecte
 def test_unreliable_pair_lies_between_buzacotts_limits_and_grows_with_the_buffer() -> None:
     m = Machine(mu=1.0, p=0.01, r=0.1)
     rates = [two_machine_rate(m, m, c) for c in (0, 5, 25, 100)]
-    assert all(a < b for a, b in zip(rates, rates[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(rates))
     assert rates[-1] < m.capacity
 
 
