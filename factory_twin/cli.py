@@ -113,6 +113,26 @@ def sim_plan(
     raise typer.Exit(plan(scenario, workers, out))
 
 
+@sim_app.command("signals")
+def sim_signals(
+    config: Annotated[Path, typer.Argument(help="plant model YAML")] = PLANT_YAML,
+    hours: Annotated[float, typer.Option(min=0.001, help="simulated hours")] = 8.0,
+    seed: int = 1,
+    period: Annotated[float, typer.Option(min=0.001, help="seconds between signal samples")] = 10.0,
+    out: Annotated[Path, typer.Option(help="directory for samples, events, labels and RUL truth")] = Path("sim-data"),
+) -> None:
+    """Write a labelled data set: signals with degradation and injected faults, events, ground-truth labels."""
+    from factory_twin.sim_cli import pick_line
+    from factory_twin.sim_dataset import write_dataset
+
+    try:
+        line = pick_line(config, None)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    counts = write_dataset(line, hours, seed, period, out)
+    typer.echo(" ".join(f"{k}={v}" for k, v in counts.items()) + f" -> {out}")
+
+
 @edge_app.command("run")
 def edge_run(
     config: Annotated[Path, typer.Argument(help="agent YAML")] = AGENT_YAML,

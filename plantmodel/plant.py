@@ -12,7 +12,17 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from plantmodel.catalog import SIGNALS, AssetType, SignalSpec
-from plantmodel.simulation import Dist, FailureMode, MicroStops, Probability, Product, ShiftCalendar, Source
+from plantmodel.simulation import (
+    Dist,
+    FailureMode,
+    FaultInjection,
+    MicroStops,
+    Probability,
+    Product,
+    RandomFaults,
+    ShiftCalendar,
+    Source,
+)
 
 Ident = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
 PATH_SEP = "/"
@@ -48,6 +58,9 @@ class StationSim(_Strict):
     rework_time: Dist | None = Field(None, description="time to rework a part; default: one cycle")
     operator_for: list[Literal["setup", "repair", "cycle"]] = Field([], description="tasks needing an operator")
     transport_time_s: float = Field(0.0, ge=0, description="conveyor only: time a part rides the belt")
+    tool_life_parts: int | None = Field(None, ge=1, description="parts a tool lasts before it is changed")
+    tool_change_s: float = Field(0.0, ge=0, description="time to change a worn tool")
+    tool_scrap_at_end: Probability = Field(0.0, description="extra scrap probability at the end of tool life")
 
     @model_validator(mode="after")
     def _yield_adds_up(self) -> Self:
@@ -91,6 +104,8 @@ class SimulationConfig(_Strict):
     products: list[Product] = Field([], description="product types; none: one product, every station")
     calendar: ShiftCalendar | None = Field(None, description="shift pattern; none: the line runs around the clock")
     operators: int | None = Field(None, ge=0, description="operators shared by the line's stations")
+    faults: list[FaultInjection] = Field([], description="faults injected into the signals at set times")
+    random_faults: RandomFaults | None = None
 
 
 class LineConfig(_Strict):
@@ -147,6 +162,13 @@ class LineConfig(_Strict):
         for r, release in enumerate(self.simulation.source.releases):
             if release.product is not None and release.product not in ids:
                 raise ValueError(f"simulation.source.releases[{r}].product: unknown product {release.product!r}")
+        assets = {a.id: a for c in self.cells for a in c.assets}
+        for f, fault in enumerate(self.simulation.faults):
+            where = f"simulation.faults[{f}]"
+            if fault.asset not in assets:
+                raise ValueError(f"{where}.asset: {fault.asset!r} is not an asset of this line")
+            if fault.signal is not None and not any(s.name == fault.signal for s in SIGNALS[assets[fault.asset].type]):
+                raise ValueError(f"{where}.signal: a {assets[fault.asset].type} has no signal {fault.signal!r}")
         if self.simulation.operators == 0 and any(
                 a.sim.operator_for for c in self.cells for a in c.assets):
             raise ValueError("simulation.operators: stations need operators (operator_for) but the pool is 0")

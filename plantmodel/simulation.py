@@ -76,6 +76,7 @@ class FailureMode(_Strict):
     basis: Literal["time", "cycles"] = "time"
     ttf: Dist = Field(description="operating seconds (basis time) or cycles (basis cycles) to failure")
     ttr: Dist = Field(description="seconds to repair")
+    wear: Literal["bearing"] | None = Field(None, description="a wear-out failure: signals show the wear coming")
 
 
 class MicroStops(_Strict):
@@ -190,3 +191,25 @@ class Source(_Strict):
         if self.kind == "schedule" and not self.releases:
             raise ValueError("a source of kind schedule needs releases")
         return self
+
+
+FaultKind = Literal["bearing_fault", "coolant_loss", "sensor_drift", "stuck_sensor", "spikes"]
+
+
+class FaultInjection(_Strict):
+    """A fault put into the signals on purpose, written to the labels beside the data as ground truth."""
+
+    asset: str
+    kind: FaultKind
+    signal: str | None = Field(None, description="default: the signal the fault shows in first")
+    start_h: float = Field(ge=0)
+    duration_h: float = Field(gt=0)
+    magnitude: float = Field(1.0, gt=0, description="relative size (drift: in the signal's units over the fault)")
+
+
+class RandomFaults(_Strict):
+    per_day: float = Field(gt=0, description="expected faults per simulated day over the whole line")
+    kinds: list[FaultKind] = Field(["bearing_fault", "coolant_loss", "sensor_drift", "stuck_sensor", "spikes"],
+                                   min_length=1)
+    duration_h: Dist = Field(default_factory=lambda: Distribution(kind="exponential", mean=2.0))
+    magnitude: float = Field(1.0, gt=0)

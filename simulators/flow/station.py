@@ -77,6 +77,9 @@ class Station:
         self.draw_micro = sampler(sim.micro_stops.duration, rng) if sim.micro_stops else None
         self.scrap_p, self.rework_p = sim.scrap_rate, sim.rework_rate
         self.operator_for = frozenset(sim.operator_for)
+        self.tool_life, self.tool_scrap = sim.tool_life_parts, sim.tool_scrap_at_end
+        self.tool_change_s = sim.tool_change_s
+        self.tool_used = [0] * self.n
         modes = failure_modes(asset)
         self.clocks = [[FailureClock(m, rng) for m in modes] for _ in range(self.n)]
         self.random = rng.random
@@ -146,7 +149,7 @@ class Station:
         time_clocks = [c for c in clocks if not c.by_cycles]
         cycle_clocks = [c for c in clocks if c.by_cycles]
         inbound, single = self.inbound, self.batch == 1
-        judged = bool(self.scrap_p or self.rework_p)
+        judged = bool(self.scrap_p or self.rework_p or self.tool_life)
         plain_hand_on = type(self).hand_on is Station.hand_on
         while True:
             if single and inbound is not None:
@@ -281,8 +284,12 @@ class Station:
     def judge(self, k: int, parts: list[Part], clocks: list[FailureClock]) -> Generator[simpy.Event, Any, list[Part]]:
         good: list[Part] = []
         for part in parts:
-            u = self.random() if (self.scrap_p or self.rework_p) else 1.0
-            if u < self.scrap_p:
+            scrap_p = self.scrap_p
+            if self.tool_life:  # a worn tool makes more scrap, growing towards the end of its life
+                scrap_p += self.tool_scrap * (self.tool_used[k] / self.tool_life) ** 2
+                self.tool_used[k] += 1
+            u = self.random() if (scrap_p or self.rework_p) else 1.0
+            if u < scrap_p:
                 self.scrap += 1
                 self.line.part_event(self, "scrap", self.scrap)
                 self.line.ledger.depart(part, good=False)
@@ -296,6 +303,10 @@ class Station:
                 self.good += 1
                 self.line.part_event(self, "good", self.good)
             good.append(part)
+        if self.tool_life and self.tool_used[k] >= self.tool_life:
+            self.set_state(k, SETUP, "tool_change")
+            yield self.env.timeout(self.tool_change_s)
+            self.tool_used[k] = 0
         return good
 
     def hand_on(self, k: int, parts: list[Part]) -> Process:
