@@ -38,7 +38,9 @@ def _machine(asset: Asset, line: Line) -> Machine:
     products = line.config.simulation.products
     if sim.setup_time and len(products) > 1:
         total = sum(p.share for p in products)
-        change = 1 - sum((p.share / total) ** 2 for p in products)  # random mix: chance the next part differs
+        # Lots drawn at random by share: the next lot differs with probability 1 - sum(share^2).
+        lot_mean = sum(p.share / total * p.lot_size for p in products)
+        change = (1 - sum((p.share / total) ** 2 for p in products)) / lot_mean
         cycle += change * sim.setup_time.expected / sim.batch_size
     rates, repair = [], []
     if sim.mtbf_s:

@@ -165,6 +165,7 @@ class ShiftCalendar(_Strict):
 class Product(_Strict):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
     share: float = Field(1.0, gt=0, description="relative share of releases (normalised over products)")
+    lot_size: int = Field(1, ge=1, description="parts released one after another each time this product is drawn")
     routing: list[str] | None = Field(None, min_length=1, description="stations it visits, in order; default all")
     cycle_times: dict[str, Dist] = Field({}, description="per-station cycle time for this product")
 

@@ -11,6 +11,7 @@ from support import PROJECT
 
 from plantmodel.config import ConfigError, load_config, parse_config
 from plantmodel.plant import PlantConfig
+from simulators.flow.line import FlowLine
 
 DEMO = (PROJECT / "configs" / "demo-plant.yaml").read_text()
 LINE = "sites[0].areas[0].lines[0]"
@@ -65,6 +66,10 @@ def test_sim_run_refuses_a_bad_config_before_running(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_example_configs_are_valid() -> None:
-    for path in sorted((PROJECT / "configs").glob("*-plant.yaml")):
-        assert load_config(path, PlantConfig).lines(), path
+def test_example_configs_are_valid_and_run() -> None:
+    paths = sorted((PROJECT / "configs").glob("*-plant.yaml"))
+    assert len(paths) >= 4  # the demo and three industries
+    for path in paths:
+        line = load_config(path, PlantConfig).lines()[0]
+        result = FlowLine(line, 1).run(hours=12)
+        assert result["good"] > 0, path

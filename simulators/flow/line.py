@@ -60,6 +60,7 @@ class FlowLine:
         self.mix_cdf = np.cumsum(shares / shares.sum())
         self.routes = {p.id: frozenset(p.routing) if p.routing else None for p in self.products}
         self.part_ids = 0
+        self.lot_product, self.lot_left = "", 0
         self.stations: list[Station] = []
         self.buffers: dict[str, Buffer] = {}
         flow = [line.asset(a) for a in line.config.flow]
@@ -91,8 +92,11 @@ class FlowLine:
     # --- parts ------------------------------------------------------------------------------------
     def new_part(self, product: str | None = None) -> Part:
         if product is None:
-            product = self.products[int(np.searchsorted(self.mix_cdf, self.mix_rng.random()))].id \
-                if self.products else ""
+            if self.lot_left <= 0 and self.products:  # draw the next lot's product by the mix
+                chosen = self.products[int(np.searchsorted(self.mix_cdf, self.mix_rng.random()))]
+                self.lot_product, self.lot_left = chosen.id, chosen.lot_size
+            self.lot_left -= 1
+            product = self.lot_product
         self.part_ids += 1
         self.ledger.release()
         return Part(self.part_ids, product, self.env.now, self.routes.get(product))
