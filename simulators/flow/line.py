@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import simpy
@@ -34,6 +34,14 @@ from simulators.flow.station import ACTIVE, Agv, Conveyor, Station
 UNLIMITED_OPERATORS = 1_000_000
 
 
+class Observer(Protocol):
+    """Who watches a line as it runs (the real-time mode turns what it sees into samples)."""
+
+    def on_state(self, station: Station, k: int, old: AssetState, new: AssetState, reason: str | None) -> None: ...
+    def on_part(self, station: Station, outcome: str, count: int) -> None: ...
+    def on_alarm(self, station: Station, code: str, active: bool) -> None: ...
+
+
 def stream(seed: np.random.SeedSequence, i: int) -> np.random.Generator:
     """Random stream `i` of a replication: independent of how many streams or workers there are."""
     return np.random.default_rng(np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, i)))
@@ -41,7 +49,7 @@ def stream(seed: np.random.SeedSequence, i: int) -> np.random.Generator:
 
 class FlowLine:
     def __init__(self, line: Line, seed: np.random.SeedSequence | int, *, record_events: bool = False,
-                 start_us: int = 0, signal_period_s: float | None = None) -> None:
+                 start_us: int = 0, signal_period_s: float | None = None, observer: Observer | None = None) -> None:
         self.env = env = simpy.Environment()
         self.line = line
         seed = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
@@ -51,6 +59,8 @@ class FlowLine:
         self.signal_period_s = signal_period_s
         self.sensors: Sensors | None = None
         self.events: list[Event] | None = [] if record_events else None
+        self.observer = observer
+        self.watching = record_events or observer is not None  # one flag on the hot path
         self.ledger = Ledger(env)
         self.calendar = Calendar(env, sim.calendar)
         self.operators = simpy.Resource(env, capacity=sim.operators if sim.operators else UNLIMITED_OPERATORS)
@@ -109,7 +119,10 @@ class FlowLine:
         return from_micros(self.start_us + round(self.env.now * 1_000_000))
 
     def record_state(self, station: Station, k: int, old: AssetState, new: AssetState, reason: str | None) -> None:
-        assert self.events is not None
+        if self.observer is not None:
+            self.observer.on_state(station, k, old, new, reason)
+        if self.events is None:
+            return
         data: dict[str, Any] = {"from": str(old), "to": str(new)}
         if reason:
             data["reason"] = reason
@@ -118,10 +131,15 @@ class FlowLine:
         self.events.append(Event(station.path, EventKind.STATE_CHANGE, self._ts(), data))
 
     def record_alarm(self, station: Station, code: str, active: bool) -> None:
-        assert self.events is not None
+        if self.observer is not None:
+            self.observer.on_alarm(station, code, active)
+        if self.events is None:
+            return
         self.events.append(Event(station.path, EventKind.ALARM, self._ts(), {"alarm_code": code, "active": active}))
 
     def part_event(self, station: Station, outcome: str, count: int) -> None:
+        if self.observer is not None:
+            self.observer.on_part(station, outcome, count)
         if self.events is not None:
             self.events.append(Event(station.path, EventKind.PART, self._ts(), {"outcome": outcome, "count": count}))
 

@@ -126,7 +126,7 @@ class Station:
         elif old in ACTIVE:
             self.active_sum += now - self.active_since[k]
             self.active_count += 1
-        if self.line.events is not None:
+        if self.line.watching:
             self.line.record_state(self, k, old, new, reason)
 
     def wait_on(self, k: int, state: AssetState) -> None:
@@ -148,7 +148,7 @@ class Station:
         clocks = self.clocks[k]
         time_clocks = [c for c in clocks if not c.by_cycles]
         cycle_clocks = [c for c in clocks if c.by_cycles]
-        inbound, single = self.inbound, self.batch == 1
+        inbound, single = self.inbound, self.batch == 1 and type(self).take is Station.take
         judged = bool(self.scrap_p or self.rework_p or self.tool_life)
         plain_hand_on = type(self).hand_on is Station.hand_on
         while True:
@@ -196,7 +196,7 @@ class Station:
                 parts = yield from self.judge(k, parts, time_clocks)
             else:
                 self.good += len(parts)
-                if line.events is not None:
+                if line.watching:
                     for i in range(len(parts), 0, -1):
                         line.part_event(self, "good", self.good - i + 1)
             out = self.outbound
@@ -253,7 +253,7 @@ class Station:
     def repair(self, k: int, clock: FailureClock) -> Process:
         self.failures += 1
         self.set_state(k, DOWN, clock.reason)
-        if self.line.events is not None:
+        if self.line.watching:
             self.line.record_alarm(self, clock.reason, True)
         request = None
         if "repair" in self.operator_for:  # waiting for the maintainer is down time too
@@ -261,7 +261,7 @@ class Station:
         yield self.env.timeout(clock.draw_ttr())
         if request is not None:
             self.line.operators.release(request)
-        if self.line.events is not None:
+        if self.line.watching:
             self.line.record_alarm(self, clock.reason, False)
 
     def changeover(self, k: int) -> Process:
@@ -353,18 +353,39 @@ class Conveyor(Station):
 
 
 class Agv(Station):
-    """Collects a full load (its capacity), drives it away (a cycle), hands it on, and drives back (a cycle)."""
+    """Collects a full load (its capacity), drives it away (a cycle), hands it on, and drives back (a cycle).
+
+    `mission`, `direction` and `moving_since` say where it is, for the vehicle's own status reports.
+    """
 
     def __init__(self, line: FlowLine, asset: Asset, rng: np.random.Generator, inbound: Buffer | None,
                  outbound: Buffer | None) -> None:
         super().__init__(line, asset, rng, inbound, outbound)
         self.batch = asset.config.capacity or 1
+        self.trip_s = self.ideal_cycle_s
         self.ideal_cycle_s = 2 * self.ideal_cycle_s / self.batch  # a round trip per load, per part
+        self.mission, self.direction, self.moving_since = "wait_for_load", 1, None
+        self.position = 0.0  # share of the route, 0 at the line, 1 at the warehouse
+
+    def take(self, k: int) -> Generator[simpy.Event, Any, list[Part]]:
+        parts = yield from super().take(k)
+        self.mission, self.direction, self.moving_since = "deliver", 1, self.env.now
+        return parts
 
     def hand_on(self, k: int, parts: list[Part]) -> Process:
+        self.position, self.moving_since = 1.0, None
         yield from super().hand_on(k, parts)
         self.set_state(k, PRODUCING)
+        self.mission, self.direction, self.moving_since = "return", -1, self.env.now
         yield from self.operate(k, self.draw_cycle(), [c for c in self.clocks[k] if not c.by_cycles])
+        self.mission, self.position, self.moving_since = "wait_for_load", 0.0, None
+
+    def route_share(self) -> float:
+        """Where on the route it is now (0: at the line, 1: at the warehouse), interpolated on the nominal trip."""
+        if self.moving_since is None:
+            return self.position
+        travelled = (self.env.now - self.moving_since) / self.trip_s
+        return min(1.0, max(0.0, self.position + self.direction * travelled))
 
 
 StationFactory = Callable[[Any, Asset, np.random.Generator, Buffer | None, Buffer | None], Station]
