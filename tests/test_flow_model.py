@@ -137,3 +137,22 @@ def test_events_counts_are_kept_per_state() -> None:
             seen[ev.asset.rsplit("/", 1)[-1]].add(ev.data["to"])
     assert {str(AssetState.BLOCKED), str(AssetState.PRODUCING)} <= seen["m1"]
     assert {str(AssetState.STARVED), str(AssetState.PRODUCING)} <= seen["m2"]
+
+
+def test_real_time_mode_publishes_what_the_planning_model_does() -> None:
+    from simulators.line import LineModel
+
+    model = LineModel(DEMO, seed=5)
+    model.run_until(4 * 3600)
+    samples = model.drain()
+    for station in model.flow.stations:  # counters on the wire are the flow model's own
+        last = max((s for s in samples if s.asset == station.path and s.signal == "parts_good"),
+                   key=lambda s: s.ts, default=None)
+        if station.asset.type.value != "agv":
+            assert last is not None and last.value == station.good
+    alarms = [s for s in samples if s.signal == "alarm_code"]
+    assert {s.value for s in alarms} >= {"F-GENERIC", "none"}
+    down = {(s.asset, s.ts) for s in samples if s.signal == "state" and s.value == "down"}
+    assert {(s.asset, s.ts) for s in alarms if s.value != "none"} <= down
+    levels = [s.value for s in samples if s.signal == "level"]
+    assert levels and max(levels) <= 12
