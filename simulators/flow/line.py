@@ -10,8 +10,8 @@
 ...   {id: m2, type: cnc_machine, ideal_cycle_time_s: 20, sim: {cycle_time: 20}}]}]}]}]}]
 ... ''', PlantConfig)
 >>> result = FlowLine(plant.lines()[0], seed=1).run(hours=1)
->>> result["throughput_per_hour"]
-180.0
+>>> result["throughput_per_hour"]  # the first part leaves after 10 + 20 s, then one every 20 s
+179.0
 """
 
 from __future__ import annotations
