@@ -68,6 +68,13 @@ def test_shift_calendar_stops_every_station_for_breaks_and_off_shift() -> None:
     assert result["good"] == pytest.approx(2 * 14.5 * 3600 / 12, rel=0.01)
 
 
+def test_a_shift_around_the_clock_never_stops_the_line() -> None:
+    line = serial_line([{"cycle_time": 10}], simulation={"calendar": {"shifts": [{"start": 0, "end": 24}]}})
+    result = FlowLine(line, 1).run(hours=30)
+    assert "planned_stop" not in result["stations"]["m1"]["time_s"]
+    assert result["good"] == 30 * 360 - 1  # the part due at the very end is not counted
+
+
 def test_changeovers_happen_when_the_product_changes_and_routings_skip_stations() -> None:
     sim = {"products": [{"id": "a", "share": 1}, {"id": "b", "share": 1, "routing": ["m1", "m3"]}]}
     line = serial_line([{"cycle_time": 10, "setup_time": 60}, {"cycle_time": 10}, {"cycle_time": 10}], [3, 3],

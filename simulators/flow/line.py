@@ -169,7 +169,7 @@ class FlowLine:
             active_sum, active_count = st.active_sum, st.active_count
             for k in range(st.n):  # periods still running at the end count up to now
                 if st.state[k] in ACTIVE:
-                    active_sum += now - max(st.active_since[k], ledger_start(self))
+                    active_sum += now - max(st.active_since[k], self.ledger.window_start)
                     active_count += 1
             stations[st.id] = {
                 "type": str(st.asset.type), "parallel": st.n, "ideal_cycle_s": st.ideal_cycle_s,
@@ -184,6 +184,3 @@ class FlowLine:
             "stations": stations,
         }
 
-
-def ledger_start(line: FlowLine) -> float:
-    return line.ledger.window_start

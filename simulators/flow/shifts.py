@@ -53,6 +53,8 @@ class Calendar:
             self.reopened = self.env.event()
 
     def _run(self) -> Any:
+        if not self.intervals:  # one shift around the clock: never closed
+            return
         base = 0.0
         while True:
             for i, (start, end, reason) in enumerate(self.intervals):

@@ -15,7 +15,7 @@ State time is kept per server and summed per station (a station of `parallel` ma
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -387,5 +387,3 @@ class Agv(Station):
         travelled = (self.env.now - self.moving_since) / self.trip_s
         return min(1.0, max(0.0, self.position + self.direction * travelled))
 
-
-StationFactory = Callable[[Any, Asset, np.random.Generator, Buffer | None, Buffer | None], Station]
