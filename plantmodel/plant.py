@@ -17,6 +17,7 @@ from plantmodel.simulation import (
     FailureMode,
     FaultInjection,
     MicroStops,
+    PositiveDist,
     Probability,
     Product,
     RandomFaults,
@@ -48,7 +49,7 @@ class StationSim(_Strict):
     interface: Literal["opcua", "mqtt"] = "opcua"
     route_length_m: float = Field(120.0, gt=0, description="AGV only: length of its route")
     # Planning model (simulators.flow); the defaults keep the live demo's behaviour.
-    cycle_time: Dist | None = Field(None, description="cycle-time distribution; overrides cycle_time_s/_cv")
+    cycle_time: PositiveDist | None = Field(None, description="cycle-time distribution; overrides cycle_time_s/_cv")
     parallel: int = Field(1, ge=1, description="identical machines sharing one queue")
     batch_size: int = Field(1, ge=1, description="parts processed together in one cycle")
     failures: list[FailureMode] = Field([], description="failure modes; mtbf_s/mttr_s adds an exponential one")

@@ -17,7 +17,7 @@ import itertools
 import re
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -62,7 +62,15 @@ def _number_is_fixed(value: Any) -> Any:
     return value
 
 
+def _positive_mean(dist: Distribution) -> Distribution:
+    if dist.expected <= 0:
+        raise ValueError("the mean must be greater than 0 (a zero time would repeat forever at one instant)")
+    return dist
+
+
 Dist = Annotated[Distribution, BeforeValidator(_number_is_fixed)]
+#: A duration that must take time on average: cycles, times to failure, interarrival times.
+PositiveDist = Annotated[Distribution, BeforeValidator(_number_is_fixed), AfterValidator(_positive_mean)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 
 
@@ -74,7 +82,7 @@ class FailureMode(_Strict):
 
     reason: str = Field("F000", min_length=1, description="alarm code recorded with every failure")
     basis: Literal["time", "cycles"] = "time"
-    ttf: Dist = Field(description="operating seconds (basis time) or cycles (basis cycles) to failure")
+    ttf: PositiveDist = Field(description="operating seconds (basis time) or cycles (basis cycles) to failure")
     ttr: Dist = Field(description="seconds to repair")
     wear: Literal["bearing"] | None = Field(None, description="a wear-out failure: signals show the wear coming")
 
@@ -167,7 +175,7 @@ class Product(_Strict):
     share: float = Field(1.0, gt=0, description="relative share of releases (normalised over products)")
     lot_size: int = Field(1, ge=1, description="parts released one after another each time this product is drawn")
     routing: list[str] | None = Field(None, min_length=1, description="stations it visits, in order; default all")
-    cycle_times: dict[str, Dist] = Field({}, description="per-station cycle time for this product")
+    cycle_times: dict[str, PositiveDist] = Field({}, description="per-station cycle time for this product")
 
 
 class Release(_Strict):
@@ -180,7 +188,7 @@ class Source(_Strict):
     """Where parts come from: unlimited supply (the first station never starves), random arrivals or a schedule."""
 
     kind: Literal["unlimited", "arrivals", "schedule"] = "unlimited"
-    interarrival: Dist | None = None
+    interarrival: PositiveDist | None = None
     releases: list[Release] = []
     queue_capacity: int | None = Field(None, ge=0, description="parts waiting at the line's entry; none: unlimited"
                                        "; arrivals finding it full are lost")

@@ -30,6 +30,8 @@ def _error(old: str, new: str) -> str:
      f"{LINE}.cells[0].assets[0].sim.cycle_time.mean", "greater than or equal to 0; got -38"),
     ("mttr_s: 180", "mttr_s: 180, failures: [{ttf: 100, ttr: -5}]",
      f"{LINE}.cells[0].assets[0].sim.failures[0].ttr.mean", "greater than or equal to 0; got -5"),
+    ("cycle_time_s: 38,", "cycle_time: 0,", f"{LINE}.cells[0].assets[0].sim.cycle_time",
+     "the mean must be greater than 0"),
     ("capacity: 8", "capacity: -1", f"{LINE}.cells[0].assets[1].capacity", "greater than or equal to 0; got -1"),
     ("scrap_rate: 0.01", "scrap_rate: 1.5", f"{LINE}.cells[0].assets[0].sim.scrap_rate",
      "less than or equal to 1; got 1.5"),
