@@ -149,6 +149,9 @@ class LineConfig(_Strict):
             if product.id in ids:
                 raise ValueError(f"{where}[{p}].id: product {product.id!r} appears twice")
             ids.add(product.id)
+            if product.routing and self.simulation.source.kind == "unlimited" and product.routing[0] != stations[0]:
+                raise ValueError(f"{where}[{p}].routing[0]: with an unlimited source every product starts at the"
+                                 f" first station, {stations[0]!r}")
             last = -1
             for r, station in enumerate(product.routing or []):
                 if station not in order:

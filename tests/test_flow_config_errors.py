@@ -41,8 +41,10 @@ def _error(old: str, new: str) -> str:
      f"{LINE}.cells[0].assets[0].sim.micro_stops.probability", "less than or equal to 1; got 2"),
     (SIM, SIM + "              products: [{id: a, routing: [cnc-1, cnc-9]}]\n", LINE,
      "simulation.products[0].routing[1]: 'cnc-9' is not a station of this line's flow"),
-    (SIM, SIM + "              products: [{id: a, routing: [cnc-2, cnc-1]}]\n", LINE,
-     "simulation.products[0].routing[1]: 'cnc-1' goes back upstream: a cycle in the routing"),
+    (SIM, SIM + "              products: [{id: a, routing: [cnc-1, cnc-2, cnc-1]}]\n", LINE,
+     "simulation.products[0].routing[2]: 'cnc-1' goes back upstream: a cycle in the routing"),
+    (SIM, SIM + "              products: [{id: a, routing: [cnc-2]}]\n", LINE,
+     "simulation.products[0].routing[0]: with an unlimited source every product starts at the first station"),
     (SIM, SIM + "              calendar: {shifts: [{start: '06:00', end: '14:00'}, {start: '13:00', end: '22:00'}]}\n",
      f"{LINE}.simulation.calendar.shifts", "shifts[1] overlaps shifts[0]"),
     (SIM, SIM + "              calendar: {shifts: [{start: '06:00', end: '14:00'}], breaks: [{start: '15:00', end: "
