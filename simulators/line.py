@@ -23,12 +23,14 @@ from plantmodel.plant import Asset, Line
 from plantmodel.telemetry import AssetState, Sample, Value, from_micros
 from simulators.flow.buffer import Buffer
 from simulators.flow.line import FlowLine, stream
+from simulators.flow.sensors import FaultInjector, plan_faults
 from simulators.flow.station import Agv, Station
 from simulators.signals import CncSignals, SignalModel, signal_model_for
 
 Process = Generator[simpy.Event, Any, None]
 FAILURE_CODE = "F-GENERIC"  # the reason of a failure configured by mtbf_s/mttr_s
 _COUNTERS = {"good": "parts_good", "scrap": "parts_scrap", "rework": "parts_rework"}
+LIVE_FAULT_HORIZON_S = 30 * 86_400.0
 
 
 class LineModel:
@@ -54,8 +56,17 @@ class LineModel:
             if asset.type is AssetType.BUFFER:
                 self.assets[asset.path] = BufferModel(self, asset, self.flow.buffers[asset.id])
         self.assets = {a.path: self.assets[a.path] for a in line.assets() if a.path in self.assets}
+        sim = line.config.simulation
+        fault_rng = stream(seeds, 10_000)
+        # Random faults are drawn for the first LIVE_FAULT_HORIZON_S of simulated time: a live run is unbounded.
+        self.labels = plan_faults(self.flow.stations, sim.faults, sim.random_faults, LIVE_FAULT_HORIZON_S, fault_rng)
+        self.faults = FaultInjector(self.labels, fault_rng)
         for view in self.assets.values():
             view.start()
+
+    def ts_of(self, t_s: float) -> int:
+        """Microsecond timestamp of simulated time `t_s`, as the samples are stamped."""
+        return self.start_us + round(t_s * self.time_scale * 1_000_000)
 
     def now_us(self) -> int:
         return self.start_us + round(self.env.now * self.time_scale * 1_000_000)
@@ -115,9 +126,11 @@ class AssetModel:
 
     def sample_signals(self) -> Process:
         period = self.model.line.config.simulation.signal_period_s
+        faults, path = self.model.faults, self.asset.path
         while True:
             yield self.env.timeout(period)
-            for name, value in self.signals.read(self.state, period).items():
+            values = faults.apply(path, self.env.now, self.signals.read(self.state, period))
+            for name, value in values.items():
                 self.model.emit(self.asset, name, value)
 
 

@@ -12,6 +12,7 @@ from flow_lines import serial_line
 
 from factory_twin.sim_dataset import write_dataset
 from plantmodel.telemetry import from_micros
+from plantmodel.uns import format_ts
 from simulators.flow.line import FlowLine
 
 BEARING = {"reason": "BEARING", "wear": "bearing", "ttf": {"kind": "weibull", "mean": 20 * 3600, "shape": 3},
@@ -62,3 +63,21 @@ def test_injected_faults_show_in_their_signal_inside_their_labelled_window(tmp_p
     frozen = {v for ts, v in series["power"] if stuck["start"] <= ts <= stuck["end"]}
     assert len(frozen) == 1
     assert (tmp_path / "events.jsonl").stat().st_size > 0
+
+
+def test_real_time_mode_injects_the_same_faults_and_writes_their_labels(tmp_path: Path) -> None:
+    from simulators.line import LineModel
+    from simulators.serve import write_labels
+
+    faults = [{"asset": "m1", "kind": "coolant_loss", "start_h": 1, "duration_h": 1}]
+    line = serial_line([{"cycle_time": 30}], simulation={"faults": faults, "signal_period_s": 10})
+    model = LineModel(line, seed=1)
+    model.start_us = 1_800_000_000_000_000
+    model.run_until(3 * 3600)
+    temps = sorted((s.ts, s.value) for s in model.drain() if s.signal == "spindle_temperature")
+    assert write_labels([model], tmp_path / "labels.jsonl") == 1
+    label = orjson.loads((tmp_path / "labels.jsonl").read_bytes())
+    inside = [v for ts, v in temps if label["start"] <= format_ts(ts) <= label["end"]]
+    before = [v for ts, v in temps if format_ts(ts) < label["start"]]
+    assert label["fault"] == "coolant_loss" and label["signal"] == "spindle_temperature"
+    assert max(inside) > max(before) + 10

@@ -95,7 +95,7 @@ class Sensors:
         self.samples: list[Sample] = []
         self.rul: list[RulTruth] = []
         self.temperature = {st.id: self.AMBIENT_C + 2.0 for st in stations}
-        self.stuck: dict[tuple[str, str], float] = {}
+        self.injector = FaultInjector(labels, rng)
         self.rated_rpm = {st.id: float(rng.choice([6000.0, 8000.0, 12000.0])) for st in stations}
         env.process(self._run())
 
@@ -148,20 +148,30 @@ class Sensors:
         return {}
 
     def apply_faults(self, st: Station, values: dict[str, float]) -> dict[str, float]:
-        now = self.env.now
+        return self.injector.apply(st.path, self.env.now, values)
+
+
+class FaultInjector:
+    """Changes signal values as the labelled faults say; shared by the planning and the real-time mode."""
+
+    def __init__(self, labels: list[FaultLabel], rng: np.random.Generator) -> None:
+        self.labels, self.rng = labels, rng
+        self.stuck: dict[tuple[str, str], float] = {}
+
+    def apply(self, asset: str, now: float, values: dict[str, Any]) -> dict[str, Any]:
         for lab in self.labels:
             if lab.start_s > now:
                 break
-            if lab.asset != st.path or now > lab.end_s or lab.signal not in values:
+            if lab.asset != asset or now > lab.end_s or not isinstance(values.get(lab.signal), int | float):
                 if now > lab.end_s:
                     self.stuck.pop((lab.asset, lab.signal), None)
                 continue
-            v = values[lab.signal]
+            v = float(values[lab.signal])
             progress = (now - lab.start_s) / (lab.end_s - lab.start_s)
             ramp = min(1.0, 4 * progress)
             if lab.fault == "bearing_fault":
                 v *= 1 + 1.5 * lab.magnitude * ramp
-                if "spindle_temperature" in values:
+                if isinstance(values.get("spindle_temperature"), int | float):
                     values["spindle_temperature"] += 5.0 * lab.magnitude * ramp
             elif lab.fault == "coolant_loss":
                 v += 15.0 * lab.magnitude * ramp
@@ -171,5 +181,5 @@ class Sensors:
                 v = self.stuck.setdefault((lab.asset, lab.signal), v)
             elif lab.fault == "spikes" and self.rng.random() < 0.1:
                 v = v * (1 + 3 * lab.magnitude) + lab.magnitude
-            values[lab.signal] = v
+            values[lab.signal] = round(v, 4)
         return values
