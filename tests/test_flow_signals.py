@@ -65,6 +65,18 @@ def test_injected_faults_show_in_their_signal_inside_their_labelled_window(tmp_p
     assert (tmp_path / "events.jsonl").stat().st_size > 0
 
 
+def test_the_agv_reports_where_it_is(tmp_path: Path) -> None:
+    line = serial_line([{"cycle_time": 30}, {"type": "agv", "capacity": 2, "ideal": 100}])
+    model = FlowLine(line, 1, signal_period_s=10)
+    model.run(hours=2)
+    assert model.sensors is not None
+    agv = [s for s in model.sensors.samples if s.asset.endswith("/m2")]
+    assert {s.value for s in agv if s.signal == "mission"} == {"wait_for_load", "deliver", "return"}
+    positions = [s.value for s in agv if s.signal == "position"]
+    assert min(positions) == 0 and max(positions) == 120.0  # the default route length
+    assert min(s.value for s in agv if s.signal == "battery") < 100
+
+
 def test_real_time_mode_injects_the_same_faults_and_writes_their_labels(tmp_path: Path) -> None:
     from simulators.line import LineModel
     from simulators.serve import write_labels

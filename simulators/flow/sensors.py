@@ -21,7 +21,7 @@ from plantmodel.catalog import SIGNALS, AssetType, SignalKind, signal_spec
 from plantmodel.simulation import FaultInjection, RandomFaults
 from plantmodel.telemetry import AssetState, Sample, from_micros
 from simulators.distributions import sampler
-from simulators.flow.station import Station
+from simulators.flow.station import Agv, Station
 
 DEFAULT_SIGNAL = {"bearing_fault": "vibration_rms", "coolant_loss": "spindle_temperature"}
 FAULT_TYPES = {"bearing_fault": {AssetType.CNC_MACHINE}, "coolant_loss": {AssetType.CNC_MACHINE}}
@@ -96,6 +96,7 @@ class Sensors:
         self.rul: list[RulTruth] = []
         self.temperature = {st.id: self.AMBIENT_C + 2.0 for st in stations}
         self.injector = FaultInjector(labels, rng)
+        self.battery: dict[str, float] = {}
         self.rated_rpm = {st.id: float(rng.choice([6000.0, 8000.0, 12000.0])) for st in stations}
         env.process(self._run())
 
@@ -109,12 +110,13 @@ class Sensors:
                 for name, value in values.items():
                     spec = signal_spec(st.asset.type, name)
                     if spec is not None:
-                        self.samples.append(Sample(st.path, name, round(value, 4), spec.unit, ts))
+                        value = round(value, 4) if isinstance(value, float) else value
+                        self.samples.append(Sample(st.path, name, value, spec.unit, ts))
 
     def _noisy(self, mean: float, sd: float) -> float:
         return float(mean + sd * self.rng.standard_normal())
 
-    def read(self, st: Station) -> dict[str, float]:
+    def read(self, st: Station) -> dict[str, Any]:
         running = any(s is AssetState.PRODUCING for s in st.state)
         t = st.asset.type
         if t is AssetType.CNC_MACHINE:
@@ -145,6 +147,12 @@ class Sensors:
                     "belt_speed": self._noisy(0.5, 0.004) if running else 0.0}
         if t is AssetType.INSPECTION_STATION:
             return {"measured_diameter": self._noisy(42.0, 0.004)}
+        if isinstance(st, Agv):
+            moving = st.moving_since is not None  # drains while driving, charges while parked at the line
+            charge = self.battery.get(st.id, 100.0) - (0.02 if moving else -0.05) * self.period_s
+            self.battery[st.id] = min(100.0, max(0.0, charge))
+            return {"state": str(st.state[0]), "parts_good": st.good, "battery": self.battery[st.id],
+                    "position": st.route_share() * st.asset.config.sim.route_length_m, "mission": st.mission}
         return {}
 
     def apply_faults(self, st: Station, values: dict[str, float]) -> dict[str, float]:
