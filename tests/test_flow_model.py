@@ -163,3 +163,14 @@ def test_real_time_mode_publishes_what_the_planning_model_does() -> None:
     assert {(s.asset, s.ts) for s in alarms if s.value != "none"} <= down
     levels = [s.value for s in samples if s.signal == "level"]
     assert levels and max(levels) <= 12
+
+
+def test_bench_sim_writes_its_keys(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = subprocess.run([sys.executable, "-m", "factory_twin", "bench", "sim", "--days", "0.5",
+                             "--replications", "4", "--json", str(out)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    data = orjson.loads(out.read_bytes())
+    assert {"sim_days_per_wall_s", "events_per_s", "bare_chain_sim_days_per_wall_s", "speed_ratio_vs_bare_chain",
+            "rss_mb", "replications_4x8h_wall_s_by_workers", "load_average_before"} <= set(data)
+    assert data["events"] > 0 and data["speed_ratio_vs_bare_chain"] > 0
