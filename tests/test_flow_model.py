@@ -128,6 +128,7 @@ def test_sim_run_prints_a_table_and_writes_the_report(tmp_path: Path) -> None:
     low, high = rep["throughput_per_hour"]["ci95"]
     assert low <= rep["throughput_per_hour"]["mean"] <= high
     assert rep["wip_mean"] > 0 and rep["lead_time_mean_s"] > 0
+    assert rep["littles_law_max_rel_gap"] <= rep["littles_law_max_rel_edge"] + 1e-9
     for st in rep["stations"].values():
         assert {"utilisation", "availability", "performance", "quality", "oee", "states"} <= set(st)
         assert sum(st["states"].values()) == pytest.approx(1.0)
