@@ -133,6 +133,55 @@ def sim_serve(
     raise typer.Exit(run(main))
 
 
+@sim_app.command("run")
+def sim_run(
+    config: Annotated[Path, typer.Argument(help="plant model YAML")] = PLANT_YAML,
+    hours: Annotated[float, typer.Option(min=0.001, help="simulated hours per replication (after warm-up)")] = 8.0,
+    replications: Annotated[int, typer.Option(min=1, help="independent replications")] = 10,
+    seed: Annotated[int, typer.Option(help="base seed; replication r uses SeedSequence(seed, spawn_key=(r,))")] = 1,
+    workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
+    warmup: Annotated[float | None, typer.Option(help="warm-up hours (default: the line's warmup_h)")] = None,
+    line_id: Annotated[str | None, typer.Option("--line", help="line id (default: the first line)")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the report here")] = None,
+) -> None:
+    """Simulate a line as fast as possible: throughput, WIP, lead time, per-station OEE, bottleneck."""
+    from factory_twin.sim_cli import run_and_report
+
+    raise typer.Exit(run_and_report(config, hours, replications, seed, workers, warmup, line_id, json_out))
+
+
+@sim_app.command("plan")
+def sim_plan(
+    scenario: Annotated[Path, typer.Argument(help="what-if scenario YAML")],
+    workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
+    out: Annotated[Path | None, typer.Option(help="directory for plan.json and plan.html")] = None,
+) -> None:
+    """What-if variants against the baseline: analytical estimate, simulated throughput with CIs, a chart."""
+    from factory_twin.sim_cli import plan
+
+    raise typer.Exit(plan(scenario, workers, out))
+
+
+@sim_app.command("signals")
+def sim_signals(
+    config: Annotated[Path, typer.Argument(help="plant model YAML")] = PLANT_YAML,
+    hours: Annotated[float, typer.Option(min=0.001, help="simulated hours")] = 8.0,
+    seed: int = 1,
+    period: Annotated[float, typer.Option(min=0.001, help="seconds between signal samples")] = 10.0,
+    out: Annotated[Path, typer.Option(help="directory for samples, events, labels and RUL truth")] = Path("sim-data"),
+) -> None:
+    """Write a labelled data set: signals with degradation and injected faults, events, ground-truth labels."""
+    from factory_twin.sim_cli import pick_line
+    from factory_twin.sim_dataset import write_dataset
+
+    try:
+        line = pick_line(config, None)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    counts = write_dataset(line, hours, seed, period, out)
+    typer.echo(" ".join(f"{k}={v}" for k, v in counts.items()) + f" -> {out}")
+
+
 @edge_app.command("run")
 def edge_run(
     config: Annotated[Path, typer.Argument(help="agent YAML")] = AGENT_YAML,
@@ -356,5 +405,30 @@ def bench_historian(
                 typer.echo(f"  {name:<{width}}  {v}")
         else:
             typer.echo(f"{key:<{width}}  {value}")
+    if json_out:
+        json_out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+
+
+@bench_app.command("sim")
+def bench_sim(
+    config: Annotated[Path, typer.Argument(help="plant model YAML")] = PLANT_YAML,
+    days: Annotated[float, typer.Option(help="simulated days of the one-replication speed run")] = 30.0,
+    replications: Annotated[int, typer.Option(help="replications of one shift for the scaling run")] = 100,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Planning model speed: simulated days per wall second, events/s, memory, vs a bare SimPy chain; scaling."""
+    import orjson
+
+    from factory_twin.bench_sim import bench_sim as run_bench
+    from factory_twin.sim_cli import pick_line
+
+    try:
+        line = pick_line(config, None)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    result = run_bench(line, days, replications)
+    width = max(map(len, result))
+    for key, value in result.items():
+        typer.echo(f"{key:<{width}}  {value}")
     if json_out:
         json_out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

@@ -37,6 +37,8 @@ _PRODUCTION = (
     SignalSpec("state", "", SignalKind.STATE, "operating state"),
     SignalSpec("parts_good", "parts", SignalKind.COUNTER, "good parts since start"),
     SignalSpec("parts_scrap", "parts", SignalKind.COUNTER, "scrapped parts since start"),
+    SignalSpec("parts_rework", "parts", SignalKind.COUNTER, "parts reworked since start"),
+    SignalSpec("alarm_code", "", SignalKind.TEXT, "code of the active failure alarm, 'none' while there is none"),
 )
 
 SIGNALS: dict[AssetType, tuple[SignalSpec, ...]] = {

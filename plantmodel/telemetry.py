@@ -23,7 +23,7 @@ Value = float | int | bool | str
 #: The signal that carries an asset's operating state; its changes become `state_change` events.
 STATE_SIGNAL = "state"
 #: Counters whose increments become `part` events (name -> outcome).
-PART_COUNTERS: Mapping[str, str] = {"parts_good": "good", "parts_scrap": "scrap"}
+PART_COUNTERS: Mapping[str, str] = {"parts_good": "good", "parts_scrap": "scrap", "parts_rework": "rework"}
 
 
 class Quality(StrEnum):
@@ -68,7 +68,8 @@ class Event:
     asset: str
     kind: EventKind
     ts: datetime
-    # state_change: {"from": str|None, "to": str}; part: {"outcome": "good"|"scrap", "count": int}
+    # state_change: {"from": str|None, "to": str, "reason"?: str}; part: {"outcome": "good"|"scrap"|"rework",
+    # "count": int}; alarm: {"alarm_code": str, "active": bool}
     data: Mapping[str, Any] = field(default_factory=dict)
 
 

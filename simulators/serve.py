@@ -1,7 +1,8 @@
 """The simulated plant on the wire: line models behind an OPC-UA server and MQTT devices.
 
 With a record file, every value the plant put on the wire is written there as JSON lines, the
-ground truth against which the agent, the historian and the twin are checked.
+ground truth against which the agent, the historian and the twin are checked; the faults injected into
+the signals are written beside it (``<record>.labels.jsonl``), the ground truth for anomaly detection.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import orjson
 from plantmodel import mqtt
 from plantmodel.catalog import AssetType
 from plantmodel.plant import PlantConfig
-from plantmodel.telemetry import Sample
+from plantmodel.telemetry import Sample, from_micros
 from plantmodel.uns import format_ts
 from simulators.devices import AgvFleet
 from simulators.line import LineModel
@@ -67,6 +68,20 @@ class Recorder:
             self._file = None
 
 
+def write_labels(models: list[LineModel], path: Path) -> int:
+    """Every injected fault of the run (start, end on the samples' clock); returns how many."""
+    count = 0
+    with path.open("wb") as f:
+        for model in models:
+            for lab in model.labels:
+                f.write(orjson.dumps({"asset": lab.asset, "signal": lab.signal, "fault": lab.fault,
+                                      "start": format_ts(from_micros(model.ts_of(lab.start_s))),
+                                      "end": format_ts(from_micros(model.ts_of(lab.end_s))),
+                                      "magnitude": lab.magnitude}) + b"\n")
+                count += 1
+    return count
+
+
 async def serve(plant: PlantConfig, opts: SimulatorOptions, stop: asyncio.Event,
                 ready: asyncio.Event | None = None) -> int:
     """Run until `stop` (or the duration) and return how many samples went on the wire.
@@ -104,6 +119,8 @@ async def serve(plant: PlantConfig, opts: SimulatorOptions, stop: asyncio.Event,
                 recorder.write(fleet.publish(samples))
 
         await run_paced(models, publish, stop, speed=opts.speed, duration_s=opts.duration_s)
+        if opts.record is not None:
+            write_labels(models, opts.record.with_name(opts.record.name + ".labels.jsonl"))
         recorder.close()
         log.info("simulation finished: %d samples published", recorder.count)
         await stop.wait()

@@ -8,6 +8,7 @@ sensor noise, so a running machine's signals change on every sample, as real one
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -42,21 +43,32 @@ class CncSignals(SignalModel):
         self.temperature = self.AMBIENT_C + 2.0
         self.tool_wear = float(rng.uniform(0, 30))
         self.rated_rpm = float(rng.choice([6000.0, 8000.0, 12000.0]))
+        # Set by the line model when the machine models them: worn share of the spindle bearing's life
+        # (0..1), and the tool's used share in percent; otherwise tool wear is drawn part by part here.
+        self.bearing: Callable[[], float] | None = None
+        self.tool: Callable[[], float] | None = None
 
     def read(self, state: AssetState, dt: float) -> dict[str, Value]:
         running = state is AssetState.PRODUCING
-        target = self.RUNNING_C if running else self.AMBIENT_C
+        bearing = self.bearing() if self.bearing else 0.0
+        if self.tool:
+            self.tool_wear = self.tool()
+        target = self.RUNNING_C + 12.0 * bearing**2 if running else self.AMBIENT_C
         self.temperature += (target - self.temperature) * (1 - math.exp(-dt / self.TAU_S))
         load = 45.0 + 0.25 * self.tool_wear if running else 1.5
+        vibration = (1.8 + 0.01 * self.tool_wear if running else 0.15) * (1 + 3 * bearing**2)
         return {
             "spindle_speed": self.noisy(self.rated_rpm, 0.002 * self.rated_rpm, 1) if running else 0.0,
             "spindle_load": self.noisy(load, 1.5 if running else 0.3, 2),
             "spindle_temperature": self.noisy(self.temperature, 0.05, 2),
-            "vibration_rms": self.noisy(1.8 + 0.01 * self.tool_wear if running else 0.15, 0.08, 3),
+            "vibration_rms": self.noisy(vibration, 0.08, 3),
             "power": self.noisy(9.0 + 0.04 * self.tool_wear if running else 1.8, 0.15, 3),
         } | ({"tool_wear": round(self.tool_wear, 2)} if dt == 0 else {})
 
     def on_part(self, cycle_time_s: float) -> dict[str, Value]:
+        if self.tool:
+            self.tool_wear = self.tool()
+            return {"tool_wear": round(self.tool_wear, 2)}
         self.tool_wear += float(self.rng.uniform(0.4, 0.8))
         if self.tool_wear >= 100.0:  # tool changed at end of life
             self.tool_wear = 0.0

@@ -1,0 +1,80 @@
+"""The analytical estimate of a configured line: each station reduced to (mu, p, r, yield) for analytics.flowline.
+
+What the reduction keeps: mean cycle (with micro-stops, rework and expected changeovers folded in),
+parallel machines as one faster machine, every failure mode as one exponential rate with the modes'
+mean repair time, cycle-based failures as a rate per working second, scrap as the good fraction, and
+the shift calendar's open share. What it drops: operators, cycle-time variability beyond exponential,
+and product routings (every part is taken to visit every station).
+"""
+
+from __future__ import annotations
+
+from analytics.flowline import Machine, serial_line_rate
+from plantmodel.catalog import AssetType
+from plantmodel.plant import Asset, Line
+from plantmodel.simulation import ShiftCalendar
+
+
+def open_share(calendar: ShiftCalendar | None) -> float:
+    if calendar is None:
+        return 1.0
+    shift = sum(s.end - s.start for s in calendar.shifts)
+    stops = sum(b.end - b.start for b in [*calendar.breaks, *calendar.maintenance])
+    return (shift - stops) / calendar.period_h
+
+
+def _machine(asset: Asset, line: Line) -> Machine:
+    sim, cfg = asset.config.sim, asset.config
+    if sim.cycle_time is not None:
+        cycle = sim.cycle_time.expected
+    else:
+        cycle = sim.cycle_time_s or cfg.ideal_cycle_time_s or 1.0
+    if asset.type is AssetType.AGV:
+        cycle = 2 * cycle / (cfg.capacity or 1)
+    cycle /= sim.batch_size if asset.type is not AssetType.AGV else 1
+    if sim.micro_stops:
+        cycle += sim.micro_stops.probability * sim.micro_stops.duration.expected
+    cycle += sim.rework_rate * (sim.rework_time.expected if sim.rework_time else cycle)
+    products = line.config.simulation.products
+    if sim.setup_time and len(products) > 1:
+        total = sum(p.share for p in products)
+        # Lots drawn at random by share: the next lot differs with probability 1 - sum(share^2).
+        lot_mean = sum(p.share / total * p.lot_size for p in products)
+        change = (1 - sum((p.share / total) ** 2 for p in products)) / lot_mean
+        cycle += change * sim.setup_time.expected / sim.batch_size
+    rates, repair = [], []
+    if sim.mtbf_s:
+        rates.append(1 / sim.mtbf_s)
+        repair.append(sim.mttr_s)
+    for mode in sim.failures:
+        per_s = 1 / mode.ttf.expected if mode.basis == "time" else 1 / (mode.ttf.expected * cycle)
+        rates.append(per_s)
+        repair.append(mode.ttr.expected)
+    p = sum(rates)
+    mttr = sum(r * t for r, t in zip(rates, repair, strict=True)) / p if p else 1.0
+    return Machine(mu=sim.parallel / cycle, p=p, r=1 / mttr, good_fraction=1 - sim.scrap_rate)
+
+
+def estimate(line: Line) -> dict[str, float | str]:
+    """Good parts per hour by the pairwise decomposition, and the infinite-buffer limit, for a configured line."""
+    flow = [line.asset(a) for a in line.config.flow]
+    machines, buffers, names = [], [], []
+    for i, asset in enumerate(flow):
+        if asset.type is AssetType.BUFFER:
+            continue
+        machines.append(_machine(asset, line))
+        names.append(asset.id)
+        nxt = flow[i + 1] if i + 1 < len(flow) else None
+        if nxt is not None:
+            belt = asset.config.capacity if asset.type is AssetType.CONVEYOR and asset.config.sim.transport_time_s \
+                else 0
+            held = (nxt.config.capacity or 0) if nxt.type is AssetType.BUFFER else 0
+            buffers.append(held + (belt or 0))
+    result = serial_line_rate(machines, buffers)
+    share = open_share(line.config.simulation.calendar)
+    k = int(result["limiting"])
+    return {
+        "throughput_per_hour": result["estimate"] * 3600 * share,
+        "infinite_buffer_limit_per_hour": result["infinite_buffer_limit"] * 3600 * share,
+        "limiting": f"{names[k]}>{names[k + 1]}" if len(names) > 1 else names[0],
+    }

@@ -1,0 +1,224 @@
+"""What the planning simulator needs beyond the plant hierarchy: distributions, failures, shifts, products.
+
+Every time is in seconds unless its name says otherwise. A distribution is written either as a bare
+number (a fixed value) or as a mapping::
+
+    cycle_time: 38                                    # fixed
+    cycle_time: {kind: lognormal, mean: 38, cv: 0.1}
+    ttr: {kind: weibull, mean: 300, shape: 1.5}
+    cycle_time: {kind: empirical, values: [37.2, 38.0, 41.5]}   # resampled from measured cycles
+
+Impossible values are refused here, before anything runs, with the key path that holds them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+DistKind = Literal["fixed", "exponential", "normal", "lognormal", "weibull", "empirical", "geometric"]
+
+
+class Distribution(_Strict):
+    """A non-negative random duration (or count, for cycle-based failures)."""
+
+    kind: DistKind = "fixed"
+    mean: float | None = Field(None, ge=0, description="mean value; every kind but empirical needs it")
+    cv: float = Field(0.0, ge=0, description="coefficient of variation (normal, lognormal)")
+    shape: float = Field(1.0, gt=0, description="Weibull shape k (1: exponential, >1: wear-out)")
+    values: list[Annotated[float, Field(ge=0)]] | None = Field(None, min_length=1, description="empirical samples")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.kind == "empirical":
+            if self.values is None:
+                raise ValueError("an empirical distribution needs values (the measured samples)")
+        elif self.mean is None:
+            raise ValueError(f"a {self.kind} distribution needs mean")
+        if self.kind == "geometric" and self.mean is not None and self.mean < 1:
+            raise ValueError("a geometric distribution counts cycles: mean must be at least 1")
+        return self
+
+    @property
+    def expected(self) -> float:
+        if self.kind == "empirical":
+            assert self.values is not None
+            return sum(self.values) / len(self.values)
+        assert self.mean is not None
+        return self.mean
+
+
+def _number_is_fixed(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"kind": "fixed", "mean": value}
+    return value
+
+
+def _positive_mean(dist: Distribution) -> Distribution:
+    if dist.expected <= 0:
+        raise ValueError("the mean must be greater than 0 (a zero time would repeat forever at one instant)")
+    return dist
+
+
+Dist = Annotated[Distribution, BeforeValidator(_number_is_fixed)]
+#: A duration that must take time on average: cycles, times to failure, interarrival times.
+PositiveDist = Annotated[Distribution, BeforeValidator(_number_is_fixed), AfterValidator(_positive_mean)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+
+
+class FailureMode(_Strict):
+    """One way a machine fails: how long (operating time or cycles) until it does, how long the repair takes.
+
+    Failures are operation-dependent: the clock runs only while the machine works.
+    """
+
+    reason: str = Field("F000", min_length=1, description="alarm code recorded with every failure")
+    basis: Literal["time", "cycles"] = "time"
+    ttf: PositiveDist = Field(description="operating seconds (basis time) or cycles (basis cycles) to failure")
+    ttr: Dist = Field(description="seconds to repair")
+    wear: Literal["bearing"] | None = Field(None, description="a wear-out failure: signals show the wear coming")
+
+
+class MicroStops(_Strict):
+    """Short stops that lengthen a cycle (a performance loss, not a failure)."""
+
+    probability: Probability = Field(description="chance per cycle")
+    duration: Dist
+
+
+_HHMM = re.compile(r"^(\d{1,3}):([0-5]\d)$")
+
+
+def _hours(value: Any) -> Any:
+    """'06:30' -> 6.5; numbers pass as hours."""
+    if isinstance(value, str):
+        m = _HHMM.match(value.strip())
+        if not m:
+            raise ValueError(f"expected a time like '06:00' or a number of hours; got {value!r}")
+        return int(m.group(1)) + int(m.group(2)) / 60
+    return value
+
+
+Hours = Annotated[float, BeforeValidator(_hours), Field(ge=0)]
+
+
+class Interval(_Strict):
+    start: Hours
+    end: Hours
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.end <= self.start:
+            raise ValueError("end must be after start (split a shift that crosses midnight in two)")
+        return self
+
+
+def _no_overlap(intervals: list[Interval], name: str) -> list[Interval]:
+    ordered = sorted(enumerate(intervals), key=lambda p: p[1].start)
+    for (i, a), (j, b) in itertools.pairwise(ordered):
+        if b.start < a.end:
+            raise ValueError(f"{name}[{j}] overlaps {name}[{i}]")
+    return intervals
+
+
+class ShiftCalendar(_Strict):
+    """A repeating pattern: shifts are planned operation time; breaks and maintenance inside them are planned stops."""
+
+    period_h: float = Field(24.0, gt=0, description="hours after which the pattern repeats (24: daily, 168: weekly)")
+    shifts: list[Interval] = Field(min_length=1)
+    breaks: list[Interval] = []
+    maintenance: list[Interval] = []
+
+    @field_validator("shifts")
+    @classmethod
+    def _shifts_apart(cls, v: list[Interval]) -> list[Interval]:
+        return _no_overlap(v, "shifts")
+
+    @field_validator("breaks")
+    @classmethod
+    def _breaks_apart(cls, v: list[Interval]) -> list[Interval]:
+        return _no_overlap(v, "breaks")
+
+    @field_validator("maintenance")
+    @classmethod
+    def _pm_apart(cls, v: list[Interval]) -> list[Interval]:
+        return _no_overlap(v, "maintenance")
+
+    @model_validator(mode="after")
+    def _inside(self) -> Self:
+        for name, items in (("shifts", self.shifts), ("breaks", self.breaks), ("maintenance", self.maintenance)):
+            for i, iv in enumerate(items):
+                if iv.end > self.period_h:
+                    raise ValueError(f"{name}[{i}] ends after the period ({self.period_h} h)")
+        stops = [("breaks", i, iv) for i, iv in enumerate(self.breaks)]
+        stops += [("maintenance", i, iv) for i, iv in enumerate(self.maintenance)]
+        for name, i, iv in stops:
+            if not any(s.start <= iv.start and iv.end <= s.end for s in self.shifts):
+                raise ValueError(f"{name}[{i}] is not inside a shift")
+        for i, b in enumerate(self.breaks):
+            for j, m in enumerate(self.maintenance):
+                if b.start < m.end and m.start < b.end:
+                    raise ValueError(f"maintenance[{j}] overlaps breaks[{i}]")
+        return self
+
+
+class Product(_Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+    share: float = Field(1.0, gt=0, description="relative share of releases (normalised over products)")
+    lot_size: int = Field(1, ge=1, description="parts released one after another each time this product is drawn")
+    routing: list[str] | None = Field(None, min_length=1, description="stations it visits, in order; default all")
+    cycle_times: dict[str, PositiveDist] = Field({}, description="per-station cycle time for this product")
+
+
+class Release(_Strict):
+    at_h: float = Field(ge=0)
+    product: str | None = None
+    quantity: int = Field(1, ge=1)
+
+
+class Source(_Strict):
+    """Where parts come from: unlimited supply (the first station never starves), random arrivals or a schedule."""
+
+    kind: Literal["unlimited", "arrivals", "schedule"] = "unlimited"
+    interarrival: PositiveDist | None = None
+    releases: list[Release] = []
+    queue_capacity: int | None = Field(None, ge=0, description="parts waiting at the line's entry; none: unlimited"
+                                       "; arrivals finding it full are lost")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.kind == "arrivals" and self.interarrival is None:
+            raise ValueError("a source of kind arrivals needs interarrival")
+        if self.kind == "schedule" and not self.releases:
+            raise ValueError("a source of kind schedule needs releases")
+        return self
+
+
+FaultKind = Literal["bearing_fault", "coolant_loss", "sensor_drift", "stuck_sensor", "spikes"]
+
+
+class FaultInjection(_Strict):
+    """A fault put into the signals on purpose, written to the labels beside the data as ground truth."""
+
+    asset: str
+    kind: FaultKind
+    signal: str | None = Field(None, description="default: the signal the fault shows in first")
+    start_h: float = Field(ge=0)
+    duration_h: float = Field(gt=0)
+    magnitude: float = Field(1.0, gt=0, description="relative size (drift: in the signal's units over the fault)")
+
+
+class RandomFaults(_Strict):
+    per_day: float = Field(gt=0, description="expected faults per simulated day over the whole line")
+    kinds: list[FaultKind] = Field(["bearing_fault", "coolant_loss", "sensor_drift", "stuck_sensor", "spikes"],
+                                   min_length=1)
+    duration_h: Dist = Field(default_factory=lambda: Distribution(kind="exponential", mean=2.0))
+    magnitude: float = Field(1.0, gt=0)
