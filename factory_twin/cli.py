@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -289,18 +289,12 @@ def bench_pipeline(
     """The demo's whole path: time to live state, samples per second through the agent, produced vs stored."""
     import tempfile
 
-    import orjson
-
     from factory_twin.bench import pipeline
 
     setup_logging("error")
     with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as tmp:
         result = asyncio.run(pipeline(seconds, speed, Path(tmp)))
-    width = max(map(len, result))
-    for key, value in result.items():
-        typer.echo(f"{key:<{width}}  {value}")
-    if json_out:
-        json_out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    _table(result, json_out)
 
 
 @bench_app.command("oee")
@@ -310,16 +304,24 @@ def bench_oee(
     json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
 ) -> None:
     """OEE over a month of the demo line's events: batch time for every shift and day, cost per live event."""
-    import orjson
 
     from factory_twin.bench_oee import run as run_bench
 
     result = run_bench(days, seed)
+    _table(result, json_out)
+
+
+def _table(result: dict[str, Any], json_out: Path | None) -> None:
+    """A benchmark's results as a two-column table (nested tables indented), and as JSON if asked."""
     width = max(map(len, result))
     for key, value in result.items():
-        typer.echo(f"{key:<{width}}  {value}")
-    if json_out:
-        json_out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+        if isinstance(value, dict):
+            typer.echo(f"{key}:")
+            for name, v in value.items():
+                typer.echo(f"  {name:<{width}}  {v}")
+        else:
+            typer.echo(f"{key:<{width}}  {value}")
+    _write_json(json_out, result)
 
 
 def _write_json(json_out: Path | None, result: object) -> None:
@@ -391,22 +393,11 @@ def bench_historian(
     """The historian: insert rate, file size and the UI's queries on a week of the line; InfluxDB side by side."""
     import tempfile
 
-    import orjson
-
     from factory_twin.bench_historian import historian_bench
 
     with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as tmp:
         result = historian_bench(Path(tmp), days, samples, repeats, influxdb)
-    width = max(map(len, result))
-    for key, value in result.items():
-        if isinstance(value, dict):
-            typer.echo(f"{key}:")
-            for name, v in value.items():
-                typer.echo(f"  {name:<{width}}  {v}")
-        else:
-            typer.echo(f"{key:<{width}}  {value}")
-    if json_out:
-        json_out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    _table(result, json_out)
 
 
 @bench_app.command("sim")
@@ -417,7 +408,6 @@ def bench_sim(
     json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
 ) -> None:
     """Planning model speed: simulated days per wall second, events/s, memory, vs a bare SimPy chain; scaling."""
-    import orjson
 
     from factory_twin.bench_sim import bench_sim as run_bench
     from factory_twin.sim_cli import pick_line
@@ -427,8 +417,4 @@ def bench_sim(
     except ConfigError as exc:
         raise _fail(exc) from None
     result = run_bench(line, days, replications)
-    width = max(map(len, result))
-    for key, value in result.items():
-        typer.echo(f"{key:<{width}}  {value}")
-    if json_out:
-        json_out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    _table(result, json_out)

@@ -162,3 +162,42 @@ class VictoriaMetrics:
             d = orjson.loads(line)
             out.append((d["metric"], d["values"], d["timestamps"]))
         return out
+
+
+def mqtt_agent_yaml(tmp: Path, root: str, broker: int, health_port: int, fields: dict[str, str], sinks: list[str],
+                    *, timestamp: str = "timestamp", telemetry_s: float = 0, extra: str = "") -> Path:
+    """An agent config reading `<root>/<serial>/data` JSON messages (signal: field path) into `sinks`.
+
+    Its assets are `<root>/plant/area/line/cell/<serial>`; its health is served on `health_port`.
+    """
+    path = tmp / "agent.yaml"
+    mapped = "\n".join(f"          {signal}: {{{spec}}}" for signal, spec in fields.items())
+    sink_lines = "\n".join(f"  - {s}" for s in sinks)
+    path.write_text(f"""
+name: {root}
+data_dir: {tmp / "data"}
+batch_size: 500
+health: {{port: {health_port}, telemetry_interval_s: {telemetry_s}}}
+{extra}
+sources:
+  - type: mqtt
+    name: gauges
+    broker: {{port: {broker}}}
+    qos: 1
+    clean_session: false
+    subscriptions:
+      - topic: {root}/{{serial}}/data
+        asset: {root}/plant/area/line/cell/{{serial}}
+        timestamp: {timestamp}
+        fields:
+{mapped}
+sinks:
+{sink_lines}
+""")
+    return path
+
+
+def agent_health(port: int) -> dict[str, Any]:
+    import httpx
+
+    return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()

@@ -5,11 +5,9 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
-import httpx
 import orjson
-from support import Child, VictoriaMetrics, free_port, wait_until
+from support import Child, VictoriaMetrics, agent_health, free_port, mqtt_agent_yaml, wait_until
 
 from plantmodel import mqtt
 
@@ -17,35 +15,12 @@ FIELDS = ("p", "t", "f", "v", "i")
 RATE = 200  # messages per second, each with len(FIELDS) samples
 
 
-def agent_yaml(tmp: Path, broker: int, sink: str, health_port: int, spool: str = "") -> Path:
-    path = tmp / "agent.yaml"
-    fields = "\n".join(f"          {f}: {{path: {f}}}" for f in FIELDS)
-    path.write_text(f"""
-name: fault-test
-data_dir: {tmp / "data"}
-batch_size: 500
-health: {{port: {health_port}, telemetry_interval_s: 0}}
-{spool}
-sources:
-  - type: mqtt
-    name: gauges
-    broker: {{port: {broker}}}
-    qos: 1
-    clean_session: false
-    subscriptions:
-      - topic: faulttest/{{serial}}/data
-        asset: faulttest/plant/area/line/cell/{{serial}}
-        timestamp: ts
-        fields:
-{fields}
-sinks:
-{sink}
-""")
-    return path
+def agent_yaml(tmp: Path, broker: int, sinks: list[str], health_port: int, spool: str = "") -> Path:
+    return mqtt_agent_yaml(tmp, "faulttest", broker, health_port, {f: f"path: {f}" for f in FIELDS}, sinks,
+                           timestamp="ts", extra=spool)
 
 
-def health(port: int) -> dict[str, Any]:
-    return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
+health = agent_health
 
 
 class Publisher(threading.Thread):
@@ -75,9 +50,9 @@ def test_tsdb_down_for_30_s_under_load_loses_and_duplicates_nothing(tmp_path: Pa
                                                                      mosquitto: mqtt.BrokerConfig) -> None:
     vm = VictoriaMetrics(tmp_path).start()
     hp = free_port()
-    sink = (f"  - {{type: historian, name: tsdb, influxdb: {{url: '{vm.url}', database: factory, "
-            f"bucket: factory, timeout_s: 2}}}}")
-    agent = Child("agent", ["edge", "run", str(agent_yaml(tmp_path, mosquitto.port, sink, hp)),
+    sinks = [f"{{type: historian, name: tsdb, influxdb: {{url: '{vm.url}', database: factory, bucket: factory, "
+             "timeout_s: 2}}"]
+    agent = Child("agent", ["edge", "run", str(agent_yaml(tmp_path, mosquitto.port, sinks, hp)),
                             "--log-level", "error"], tmp_path)
     n = RATE * 45
     pub = Publisher(mosquitto, n)
@@ -114,9 +89,9 @@ def test_tsdb_down_for_30_s_under_load_loses_and_duplicates_nothing(tmp_path: Pa
 def test_a_full_spool_drops_the_oldest_and_counts_exactly(tmp_path: Path, mosquitto: mqtt.BrokerConfig) -> None:
     hp = free_port()
     dead = free_port()
-    sink = (f"  - {{type: historian, name: history, path: {tmp_path / 'h.db'}}}\n"
-            f"  - {{type: uns, name: dead, broker: {{port: {dead}}}, timeout_s: 1}}")
-    cfg = agent_yaml(tmp_path, mosquitto.port, sink, hp, spool="spool: {max_records: 1000}")
+    sinks = [f"{{type: historian, name: history, path: {tmp_path / 'h.db'}}}",
+             f"{{type: uns, name: dead, broker: {{port: {dead}}}, timeout_s: 1}}"]
+    cfg = agent_yaml(tmp_path, mosquitto.port, sinks, hp, spool="spool: {max_records: 1000}")
     agent = Child("agent", ["edge", "run", str(cfg), "--log-level", "error"], tmp_path)
     n = 600  # 3,000 samples, one row of 5 per message, through a spool of 1,000
     try:

@@ -7,11 +7,10 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import orjson
-from support import Child, free_port, wait_until
+from support import Child, agent_health, free_port, mqtt_agent_yaml, wait_until
 
 from plantmodel import mqtt
 
@@ -19,31 +18,12 @@ N = 300
 
 
 def agent_yaml(tmp: Path, broker: int, uns_port: int, health_port: int) -> Path:
-    path = tmp / "agent.yaml"
-    path.write_text(f"""
-name: health-test
-data_dir: {tmp / "data"}
-health: {{port: {health_port}, telemetry_interval_s: 1}}
-sources:
-  - type: mqtt
-    name: gauges
-    broker: {{port: {broker}}}
-    qos: 1
-    clean_session: false
-    subscriptions:
-      - topic: healthtest/{{serial}}/data
-        asset: healthtest/plant/area/line/cell/{{serial}}
-        fields:
-          pressure: {{path: p, unit: bar}}
-sinks:
-  - {{type: historian, name: history, path: {tmp / "data" / "history.db"}}}
-  - {{type: uns, name: uns, broker: {{port: {uns_port}}}, timeout_s: 1}}
-""")
-    return path
+    return mqtt_agent_yaml(tmp, "health-test", broker, health_port, {"pressure": "path: p, unit: bar"}, [
+        f"{{type: historian, name: history, path: {tmp / 'data' / 'history.db'}}}",
+        f"{{type: uns, name: uns, broker: {{port: {uns_port}}}, timeout_s: 1}}"], telemetry_s=1)
 
 
-def health(port: int) -> dict[str, Any]:
-    return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
+health = agent_health
 
 
 def test_dead_sink_backlog_is_kept_across_a_restart_and_drains(tmp_path: Path, mosquitto: mqtt.BrokerConfig) -> None:
@@ -59,8 +39,9 @@ def test_dead_sink_backlog_is_kept_across_a_restart_and_drains(tmp_path: Path, m
         t0 = datetime(2026, 6, 1, tzinfo=UTC)
         for i in range(N):
             ts = (t0 + timedelta(seconds=i)).isoformat()
-            pub.publish("healthtest/g1/data", orjson.dumps({"timestamp": ts, "p": float(i)}), qos=1).wait_for_publish(5)
-        pub.publish("healthtest/g1/data", b"not json", qos=1).wait_for_publish(5)
+            payload = orjson.dumps({"timestamp": ts, "p": float(i)})
+            pub.publish("health-test/g1/data", payload, qos=1).wait_for_publish(5)
+        pub.publish("health-test/g1/data", b"not json", qos=1).wait_for_publish(5)
         mqtt.stop(pub)
 
         snap = wait_until(lambda: (s := health(hp))["sinks"]["history"]["written"] >= N and s, 20,
@@ -83,7 +64,7 @@ def test_dead_sink_backlog_is_kept_across_a_restart_and_drains(tmp_path: Path, m
     received: list[str] = []
     sub = mqtt.make_client(mosquitto, "health-test-sub")
     sub.on_message = lambda c, u, m: received.append(m.topic)  # type: ignore[assignment]
-    sub.on_connect = lambda c, u, f, rc, p=None: c.subscribe("healthtest/#", qos=1)  # type: ignore[assignment]
+    sub.on_connect = lambda c, u, f, rc, p=None: c.subscribe("health-test/#", qos=1)  # type: ignore[assignment]
     mqtt.start(sub, mosquitto)
     cfg = agent_yaml(tmp_path, mosquitto.port, mosquitto.port, hp)
     agent = Child("agent2", ["edge", "run", str(cfg), "--log-level", "error"], tmp_path)
