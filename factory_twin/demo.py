@@ -20,6 +20,7 @@ from edge_agent.agent import Agent
 from edge_agent.config import agent_config_model
 from factory_twin.broker import embedded_broker
 from factory_twin.runtime import config_path, free_port
+from historian.sqlite import SCHEMA_VERSION, file_schema
 from plantmodel import mqtt
 from plantmodel.config import load_config
 from plantmodel.plant import PlantConfig
@@ -66,6 +67,7 @@ async def running_line(opts: DemoOptions, plant_opts: SimulatorOptions | None = 
     twin_file = config_path("twin-demo.yaml")
     twin_cfg, plant, calendar = load_twin(twin_file, env)
     agent_cfg = load_config(config_path("edge-demo.yaml"), agent_config_model(), env)
+    _set_aside_old_history(data_dir / "history.db")
     sim_opts = replace(plant_opts or SimulatorOptions(speed=opts.speed), opcua_endpoint=endpoint,
                        broker=mqtt.BrokerConfig(port=mqtt_port))
     agent, app = Agent(agent_cfg), create_app(twin_cfg, plant, calendar)
@@ -86,6 +88,18 @@ async def running_line(opts: DemoOptions, plant_opts: SimulatorOptions | None = 
         await start("edge agent", agent.run)
         await start("twin", lambda s, r: serve_http(app, opts.host, opts.port, s, r))
         yield RunningLine(plant, agent, app, endpoint, mqtt_port, data_dir / "history.db")
+
+
+def _set_aside_old_history(path: Path) -> None:
+    """The demo's history is disposable: a file from an older version is moved aside, not refused."""
+    version = file_schema(path)
+    if version is not None and version != SCHEMA_VERSION:
+        old = path.with_name(f"{path.name}.schema{version}")
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(f"{path}{suffix}")
+            if src.exists():
+                src.replace(Path(f"{old}{suffix}"))
+        print(f"note: {path} was written by an older version; moved to {old}", flush=True)
 
 
 async def run_demo(opts: DemoOptions, stop: asyncio.Event) -> None:

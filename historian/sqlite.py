@@ -91,6 +91,23 @@ _KINDS = {str(k): k for k in EventKind}
 _at = partial(datetime.fromtimestamp, tz=UTC)
 
 
+class HistoryFormatError(RuntimeError):
+    """The file holds history in a format this version does not read; it is never overwritten."""
+
+
+def file_schema(path: Path) -> int | None:
+    """The schema version of an existing history file (None: no file, or no history in it yet)."""
+    if not Path(path).exists():
+        return None
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        if not db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'samples'").fetchone()[0]:
+            return None
+        return int(db.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        db.close()
+
+
 class SqliteHistorian:
     """Thread-safe; open one writer per file and any number of ``readonly=True`` readers, in any process."""
 
@@ -117,7 +134,7 @@ class SqliteHistorian:
         tables = self._db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'samples'").fetchone()[0]
         if tables and version != SCHEMA_VERSION:
             self._db.close()
-            raise RuntimeError(f"{self.path}: history file of schema {version}, this version reads "
+            raise HistoryFormatError(f"{self.path}: history file of schema {version}, this version reads "
                                f"{SCHEMA_VERSION}; move the file away to start a new one")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # under WAL: durable against a killed process

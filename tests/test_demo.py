@@ -71,3 +71,18 @@ def test_demo_runs_the_live_twin_and_stops_cleanly(tmp_path: Path) -> None:
     ports = [int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", out)]
     assert len(ports) >= 3
     assert not any(port_open(p) for p in ports), "something still listens after the demo exited"
+
+
+def test_a_history_file_of_an_older_version_is_set_aside(tmp_path: Path) -> None:
+    import sqlite3
+
+    from factory_twin.demo import _set_aside_old_history
+
+    old = tmp_path / "history.db"
+    db = sqlite3.connect(old)
+    db.execute("CREATE TABLE samples (series INTEGER, ts INTEGER, value REAL)")
+    db.commit()
+    db.close()
+    _set_aside_old_history(old)
+    assert not old.exists() and (tmp_path / "history.db.schema0").exists()
+    _set_aside_old_history(old)  # nothing there: nothing to do
