@@ -61,6 +61,8 @@ class Sample:
     unit: str
     ts: datetime
     quality: Quality = Quality.GOOD
+    status: int = 0  # the source's exact status code (OPC-UA StatusCode; 0 is Good) behind `quality`
+    server_ts: datetime | None = None  # when the server, as opposed to the device, stamped the value
 
 
 @dataclass(frozen=True, slots=True)
