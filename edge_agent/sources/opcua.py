@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -120,7 +121,7 @@ class OpcUaSource(Source):
         self.tags: list[OpcUaTag] = []
         self.connections: list[OpcUaConnection] = []
         self.last_error: str | None = None
-        self.application_uri = f"urn:factory-twin:edge:{ctx.agent}"
+        self.application_uri = f"urn:{socket.gethostname()}:factory-twin:edge"  # one per PKI, as in its cert
         self.trust_list = TrustList(config.pki_dir or ctx.data_dir / "pki")
 
     async def run(self) -> None:
