@@ -51,6 +51,14 @@ class Harness:
         self.quarantine.close()
 
 
+async def cli(*args: str) -> str:
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "factory_twin", *args, cwd=PROJECT,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, stderr = await proc.communicate()
+    assert proc.returncode == 0, stderr.decode()
+    return stdout.decode()
+
+
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
     asyncio.run(asyncio.wait_for(scenario(), 60))
 
@@ -83,12 +91,8 @@ def test_discover_cli_writes_a_tag_file_the_agent_config_loads(tmp_path: Path) -
         plant = Plant(free_port())
         await plant.start()
         try:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "factory_twin", "edge", "discover", plant.endpoint, "--root", "acme/line1",
-                "--out", str(out), cwd=PROJECT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-            stdout, stderr = await proc.communicate()
-            assert proc.returncode == 0, stderr.decode()
-            assert b"6 variables" in stdout
+            stdout = await cli("edge", "discover", plant.endpoint, "--root", "acme/line1", "--out", str(out))
+            assert "6 variables" in stdout
         finally:
             await plant.stop()
 
@@ -180,5 +184,75 @@ def test_server_restart_marks_the_gap_then_values_flow_again(tmp_path: Path, ren
             await plant.stop()
         assert h.values(M1, "speed") == [0.0, 1200.0, 0.0, 1300.0]
         assert sum(c.gaps for c in h.source.connections) == 1
+
+    run(scenario)
+
+
+async def _server_certificate(folder: Path) -> tuple[Path, Path]:
+    from asyncua.crypto.cert_gen import setup_self_signed_certificate
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    cert, key = folder / "server.der", folder / "server-key.pem"
+    await setup_self_signed_certificate(key, cert, "urn:freeopcua:python:server", "127.0.0.1",
+                                        [ExtendedKeyUsageOID.SERVER_AUTH], {"commonName": "test plc"})
+    return cert, key
+
+
+@pytest.mark.parametrize(("policy", "mode"), [("Basic256Sha256", "SignAndEncrypt"), ("Aes256_Sha256_RsaPss", "Sign")])
+def test_secured_endpoint_refuses_an_untrusted_server_then_works_once_trusted(
+        tmp_path: Path, policy: str, mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge_agent.sources.opcua_pki import TrustList
+
+    monkeypatch.setenv("FT_TEST_OPCUA_PASSWORD", "s3cret")
+    pki = tmp_path / "pki"
+    (tmp_path / "server").mkdir()
+
+    async def scenario() -> None:
+        cert, key = await _server_certificate(tmp_path / "server")
+        plant = Plant(free_port())
+        await plant.start(cert=cert, key=key, users=True)
+        h = Harness(tmp_path, endpoint=plant.endpoint, root="acme", security={"policy": policy, "mode": mode},
+                    pki_dir=str(pki), username="edge", password_env="FT_TEST_OPCUA_PASSWORD", reconnect_max_s=1)
+        try:
+            async with h:
+                await until(lambda: h.source.last_error and "not trusted" in h.source.last_error, 15,
+                            "the untrusted server to be refused")
+                assert "factory-twin edge certs trust" in h.source.last_error
+                assert not h.samples and not h.source.connected
+                assert (pki / "own" / "cert.der").exists()  # the agent's certificate, made on first run
+                (refused,) = TrustList(pki).entries()
+                assert refused.status == "rejected" and refused.fingerprint in h.source.last_error
+                listed = await cli("edge", "certs", "list", "--pki", str(pki))
+                assert f"rejected  {refused.fingerprint}" in listed and "test plc" in listed
+                await cli("edge", "certs", "trust", refused.fingerprint[:12], "--pki", str(pki))
+                assert [e.status for e in TrustList(pki).entries()] == ["trusted"]
+                await until(h.source.ready.is_set, 20, "the source to connect once the server is trusted")
+                await plant.write(f"{M1}/speed", 1000.0)
+                await until(lambda: 1000.0 in h.values(M1, "speed"), 10, "a value over the secured channel")
+        finally:
+            await plant.stop()
+
+    run(scenario)
+
+
+def test_a_wrong_password_is_refused_and_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FT_TEST_OPCUA_PASSWORD", "wrong")
+
+    async def scenario() -> None:
+        plant = Plant(free_port())
+        await plant.start(users=True)
+        h = Harness(tmp_path, endpoint=plant.endpoint, root="acme", username="edge",
+                    password_env="FT_TEST_OPCUA_PASSWORD")
+        h2 = Harness(tmp_path / "unset", endpoint=plant.endpoint, root="acme", username="edge",
+                     password_env="FT_TEST_UNSET_PASSWORD")
+        try:
+            async with h, h2:
+                await until(lambda: h.source.last_error and "BadUserAccessDenied" in h.source.last_error, 15,
+                            "the wrong password to be refused")
+                await until(lambda: h2.source.last_error and "FT_TEST_UNSET_PASSWORD" in h2.source.last_error, 15,
+                            "the missing password variable to be named")
+                assert not h.samples and not h2.samples
+        finally:
+            await plant.stop()
 
     run(scenario)
