@@ -53,7 +53,7 @@ from edge_agent.plugins import PluginConfig, PluginContext, Source, source
 from edge_agent.sources.opcua_pki import TrustList
 from edge_agent.sources.opcua_tags import Deadband, OpcUaTag, TagFile, browse, resolve
 from plantmodel.config import load_config
-from plantmodel.telemetry import Quality, Sample, utc
+from plantmodel.telemetry import NO_COMMUNICATION, Quality, Sample, utc
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ POLICIES: dict[str, type[security_policies.SecurityPolicy]] = {
     "Aes256_Sha256_RsaPss": security_policies.SecurityPolicyAes256Sha256RsaPss,
 }
 #: Status of the repeated last value that marks a lost connection.
-GAP_STATUS = ua.StatusCodes.BadNoCommunication
+GAP_STATUS = NO_COMMUNICATION  # = ua.StatusCodes.BadNoCommunication
 
 
 class OpcUaSecurity(BaseModel):
