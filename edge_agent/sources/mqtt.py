@@ -171,21 +171,26 @@ class MqttSource(Source):
         self.client = mqtt.make_client(config.broker, config.client_id or f"{ctx.agent}-{config.name}",
                                        clean_session=config.clean_session)
         self.sparkplug = {g.group: SparkplugDecoder(g) for g in config.sparkplug}
+        self.last_error: str | None = None
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
 
         def on_connect(client: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
             if rc.is_failure:
+                self.last_error = f"{self.config.broker.url} refused the connection: {rc}"
                 return
             client.subscribe(self.config.filters())
-            self.connected = True
+            self.connected, self.last_error = True, None
 
         def on_subscribe(client: paho.Client, userdata: Any, mid: int, codes: Any, props: Any = None) -> None:
             loop.call_soon_threadsafe(self.ready.set)
 
         def on_disconnect(*_: Any) -> None:
             self.connected = False
+
+        def on_connect_fail(client: paho.Client, userdata: Any) -> None:
+            self.last_error = f"cannot connect to {self.config.broker.url}"
 
         def on_message(client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
             try:
@@ -199,6 +204,7 @@ class MqttSource(Source):
 
         self.client.on_connect, self.client.on_subscribe = on_connect, on_subscribe
         self.client.on_disconnect, self.client.on_message = on_disconnect, on_message
+        self.client.on_connect_fail = on_connect_fail
         persistent = not self.config.clean_session
         mqtt.start(self.client, self.config.broker, self.config.session_expiry_s if persistent else None)
         try:
