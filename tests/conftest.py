@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import subprocess
@@ -57,7 +58,8 @@ def mosquitto_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerCo
     conf = workdir / "mosquitto.conf"
     conf.write_text(f"listener {port} 127.0.0.1\ncafile {pki['ca']}\ncertfile {pki['server']}\n"
                     f"keyfile {pki['server_key']}\nrequire_certificate true\nallow_anonymous false\n"
-                    f"password_file {passwd}\npersistence false\n")
+                    f"password_file {passwd}\npersistence false\n"
+                    f"user {getpass.getuser()}\n")  # as root it would switch to "mosquitto" and not read the temp dir
     log = (workdir / "mosquitto.log").open("wb")
     proc = subprocess.Popen([exe, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
     os.environ[MQTT_TEST_PASSWORD_ENV] = "edge-secret"

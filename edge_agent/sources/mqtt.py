@@ -186,8 +186,10 @@ class MqttSource(Source):
         def on_subscribe(client: paho.Client, userdata: Any, mid: int, codes: Any, props: Any = None) -> None:
             loop.call_soon_threadsafe(self.ready.set)
 
-        def on_disconnect(*_: Any) -> None:
+        def on_disconnect(client: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
             self.connected = False
+            if getattr(rc, "is_failure", False) and self.last_error is None:  # keep a refusal's own reason
+                self.last_error = f"connection to {self.config.broker.url} lost: {rc}"
 
         def on_connect_fail(client: paho.Client, userdata: Any) -> None:
             self.last_error = f"cannot connect to {self.config.broker.url}"
