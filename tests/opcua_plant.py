@@ -110,3 +110,52 @@ async def until(condition: Any, within: float, what: str) -> Any:
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+class Cable:
+    """A TCP relay on loopback that can be unplugged: bytes stop flowing both ways, nothing is closed,
+    as with a pulled cable or a dead switch; plugging it back drops the stalled links."""
+
+    def __init__(self, target_port: int, port: int) -> None:
+        self.target_port, self.port = target_port, port
+        self.plugged = True
+        self.links: list[asyncio.StreamWriter] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._link, "127.0.0.1", self.port)
+
+    async def stop(self) -> None:
+        self.drop()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    def unplug(self) -> None:
+        self.plugged = False
+
+    def plug(self) -> None:
+        self.drop()
+        self.plugged = True
+
+    def drop(self) -> None:
+        for writer in self.links:
+            writer.transport.abort()
+        self.links.clear()
+
+    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.links.append(writer)
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        self.links.append(up_writer)
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            if self.plugged:
+                writer.write(data)
+                await writer.drain()
+        writer.transport.abort()

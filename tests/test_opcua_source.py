@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from asyncua import Client, ua
-from opcua_plant import MACHINE_TYPE, NS, Plant, until
+from opcua_plant import MACHINE_TYPE, NS, Cable, Plant, until
 from support import PROJECT, free_port
 
 from edge_agent.config import agent_config_model
@@ -254,5 +254,35 @@ def test_a_wrong_password_is_refused_and_named(tmp_path: Path, monkeypatch: pyte
                 assert not h.samples and not h2.samples
         finally:
             await plant.stop()
+
+    run(scenario)
+
+
+def test_network_loss_is_detected_by_the_watchdog_and_the_session_resumes(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        plant = Plant(free_port())
+        await plant.start()
+        cable = Cable(plant.port, free_port())
+        await cable.start()
+        h = Harness(tmp_path, endpoint=f"opc.tcp://127.0.0.1:{cable.port}/test/", root="acme", watchdog_s=0.5,
+                    timeout_s=2, reconnect_max_s=2)
+        try:
+            async with h:
+                await until(h.source.ready.is_set, 15, "the source to subscribe")
+                await plant.write(f"{M1}/speed", 700.0)
+                await until(lambda: 700.0 in h.values(M1, "speed"), 10, "the first value")
+                cable.unplug()  # nothing is closed: only the watchdog's probe can notice
+                await until(lambda: h.values(M1, "speed", Quality.BAD) == [700.0], 15, "the gap to be marked")
+                await plant.write(f"{M1}/speed", 710.0)  # while the cable is out: the server keeps it queued
+                cable.plug()
+                await until(lambda: h.source.connected, 20, "the source to reconnect")
+                await plant.write(f"{M1}/speed", 720.0)
+                await until(lambda: 720.0 in h.values(M1, "speed"), 10, "a value after the cable is back")
+        finally:
+            await cable.stop()
+            await plant.stop()
+        assert sum(c.gaps for c in h.source.connections) == 1
+        # asyncua resumed the session: the change made while the cable was out arrives, nothing is resent
+        assert h.values(M1, "speed", None) == [0.0, 700.0, 700.0, 710.0, 720.0]
 
     run(scenario)
