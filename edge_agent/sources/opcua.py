@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
 from datetime import UTC, datetime
@@ -90,6 +91,10 @@ class OpcUaSourceConfig(PluginConfig):
     password_env: str | None = Field(None, description="environment variable holding the user's password")
     timeout_s: float = Field(10.0, gt=0)
     watchdog_s: float = Field(1.0, gt=0, description="how often a quiet connection is probed")
+    keepalive_s: float = Field(5.0, gt=0, description="longest silence of a subscription; 1.5x this and it is "
+                                                       "recreated")
+    subscription_lifetime_s: float = Field(600.0, gt=0, description="how long the server keeps a subscription, "
+                                                                    "and its queued changes, while we are away")
     reconnect_max_s: float = Field(30.0, gt=0)
     _file_tags: list[OpcUaTag] = PrivateAttr(default_factory=list)
 
@@ -256,7 +261,7 @@ class OpcUaConnection:
         size = self.config.max_items_per_subscription
         failed: list[str] = []
         for start in range(0, len(self.tags), size):
-            sub = await client.create_subscription(self.config.publishing_interval_ms, self)
+            sub = await client.create_subscription(self._parameters(), self)
             self.subscriptions.append(sub)
             requests, tags = [], []
             for tag in self.tags[start:start + size]:
@@ -276,6 +281,16 @@ class OpcUaConnection:
                         len(self.tags), "; ".join(failed[:5]) + (" ..." if len(failed) > 5 else ""))
         self.live = self.subscribed = True
         self.owner.changed()
+
+    def _parameters(self) -> ua.CreateSubscriptionParameters:
+        """An explicit keep-alive: asyncua's default (75 % of the session timeout) lets its watchdog take
+        minutes to notice a subscription lost on the server, e.g. in a reconnect race."""
+        interval = self.config.publishing_interval_ms
+        keepalive = max(1, math.ceil(self.config.keepalive_s * 1000 / interval))
+        lifetime = max(3 * keepalive, math.ceil(self.config.subscription_lifetime_s * 1000 / interval))
+        return ua.CreateSubscriptionParameters(RequestedPublishingInterval=interval, RequestedLifetimeCount=lifetime,
+                                               RequestedMaxKeepAliveCount=keepalive, MaxNotificationsPerPublish=0,
+                                               PublishingEnabled=True, Priority=0)
 
     def _request(self, nodeid: ua.NodeId, tag: OpcUaTag) -> ua.MonitoredItemCreateRequest:
         self._handle += 1
