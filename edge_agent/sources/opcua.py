@@ -14,6 +14,7 @@ Sample config::
       deadband: {type: absolute, value: 0.5}   # default per tag; or {type: percent, value: 1}
       max_items_per_subscription: 1000         # servers limit these: more tags, more subscriptions
       max_subscriptions_per_connection: 10     # ... and more sessions
+      keepalive_s: 5               # a subscription silent for 1.5x this is recreated
       security: {policy: Basic256Sha256, mode: SignAndEncrypt}  # None | Basic256Sha256 |
                                                                 # Aes256_Sha256_RsaPss; Sign | SignAndEncrypt
       username: edge               # optional user token
