@@ -418,3 +418,75 @@ def bench_sim(
         raise _fail(exc) from None
     result = run_bench(line, days, replications)
     _table(result, json_out)
+
+
+certs_app = typer.Typer(no_args_is_help=True, help="The agent's OPC-UA certificates and the servers it trusts.")
+edge_app.add_typer(certs_app, name="certs")
+
+
+@edge_app.command("discover")
+def edge_discover(
+    endpoint: Annotated[str, typer.Argument(help="OPC-UA endpoint, e.g. opc.tcp://10.0.0.20:4840/")],
+    root: Annotated[str | None, typer.Option(help="browse path below Objects to map, e.g. acme/plant1")] = None,
+    object_type: Annotated[list[str] | None, typer.Option(
+        help="map every instance of this ObjectType (nsu=... NodeId); repeatable")] = None,
+    out: Annotated[Path | None, typer.Option(help="write the tag file here (default: print it)")] = None,
+    security: Annotated[str, typer.Option(help="POLICY,MODE e.g. Basic256Sha256,SignAndEncrypt")] = "None",
+    pki: Annotated[Path, typer.Option(help="the agent's PKI folder (certificates, trust list)")] = Path("data/pki"),
+    username: str | None = None,
+    password_env: Annotated[str | None, typer.Option(help="environment variable holding the password")] = None,
+    log_level: LogLevel = "warning",
+) -> None:
+    """Browse a server and write every variable found as a tag file to review, commit and use as `tags_file`."""
+    from edge_agent.sources.opcua_discover import discover
+
+    setup_logging(log_level)
+    try:
+        text, count = asyncio.run(discover(endpoint, root, object_type or [], security, pki, username, password_env))
+    except Exception as exc:  # unreachable server, untrusted certificate, unknown root: say which, no traceback
+        typer.echo(f"discovery on {endpoint} failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"{count} variables written to {out}")
+
+
+@certs_app.command("list")
+def certs_list(
+    pki: Annotated[Path, typer.Option(help="the agent's PKI folder: <data_dir>/pki or the source's pki_dir")]
+    = Path("data/pki"),
+) -> None:
+    """Server certificates the agent trusts or has refused, with fingerprints to trust them by."""
+    from edge_agent.sources.opcua_pki import TrustList
+
+    entries = TrustList(pki).entries()
+    if not entries:
+        typer.echo(f"no server certificates in {pki}")
+    for e in entries:
+        typer.echo(f"{e.status:<8}  {e.fingerprint}  until {e.not_after:%Y-%m-%d}  {e.subject}  {e.application_uri}")
+
+
+@certs_app.command("trust")
+def certs_trust(
+    fingerprint: Annotated[str | None, typer.Argument(help="leading digits of a refused certificate's SHA-256")]
+    = None,
+    file: Annotated[Path | None, typer.Option(help="trust this DER certificate file instead")] = None,
+    pki: Annotated[Path, typer.Option(help="the agent's PKI folder")] = Path("data/pki"),
+) -> None:
+    """Trust a server certificate: one the agent refused (by fingerprint) or one handed over as a file."""
+    from edge_agent.sources.opcua_pki import TrustList
+
+    trust_list = TrustList(pki)
+    try:
+        if file is not None:
+            entry = trust_list.add(file.read_bytes())
+        elif fingerprint:
+            entry = trust_list.trust(fingerprint)
+        else:
+            raise LookupError("give a fingerprint or --file")
+    except (LookupError, OSError, ValueError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"trusted {entry.fingerprint}  {entry.subject}")

@@ -11,6 +11,8 @@ import ssl
 from typing import Literal
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -22,7 +24,9 @@ class BrokerConfig(BaseModel):
     username: str | None = None
     password_env: str | None = Field(None, description="environment variable holding the password")
     tls: bool = False
-    ca_file: str | None = None
+    ca_file: str | None = Field(None, description="CA bundle to verify the broker by; default: the system's")
+    cert_file: str | None = Field(None, description="client certificate (PEM), for brokers that require one")
+    key_file: str | None = Field(None, description="the client certificate's private key (PEM)")
     keepalive_s: int = Field(30, ge=5)
     protocol: Literal["3.1.1", "5"] = "3.1.1"
 
@@ -41,16 +45,26 @@ def make_client(cfg: BrokerConfig, client_id: str, *, clean_session: bool = True
         clean_session=None if v5 else clean_session,
     )
     if cfg.username:
-        client.username_pw_set(cfg.username, os.environ.get(cfg.password_env or "", None))
+        password = os.environ.get(cfg.password_env) if cfg.password_env else None
+        if cfg.password_env and password is None:
+            raise ValueError(f"environment variable {cfg.password_env} (MQTT password of {cfg.username!r}) is not set")
+        client.username_pw_set(cfg.username, password)
     if cfg.tls:
-        client.tls_set(ca_certs=cfg.ca_file, cert_reqs=ssl.CERT_REQUIRED)
+        client.tls_set(ca_certs=cfg.ca_file, certfile=cfg.cert_file, keyfile=cfg.key_file,
+                       cert_reqs=ssl.CERT_REQUIRED)
     client.reconnect_delay_set(1, 30)
     client.max_queued_messages_set(0)  # paho's queue is unbounded; callers bound their own
     return client
 
 
-def start(client: mqtt.Client, cfg: BrokerConfig) -> None:
-    client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
+def start(client: mqtt.Client, cfg: BrokerConfig, session_expiry_s: int | None = None) -> None:
+    """Connect in the background; with MQTT 5 and `session_expiry_s` the broker keeps our session that long."""
+    if cfg.protocol == "5" and session_expiry_s is not None:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = session_expiry_s
+        client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive_s, clean_start=False, properties=props)
+    else:
+        client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
     client.loop_start()
 
 

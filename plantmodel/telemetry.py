@@ -22,6 +22,8 @@ Value = float | int | bool | str
 
 #: The signal that carries an asset's operating state; its changes become `state_change` events.
 STATE_SIGNAL = "state"
+#: Status of a repeated last value that marks lost communication (OPC-UA BadNoCommunication).
+NO_COMMUNICATION = 0x80310000
 #: Counters whose increments become `part` events (name -> outcome).
 PART_COUNTERS: Mapping[str, str] = {"parts_good": "good", "parts_scrap": "scrap", "parts_rework": "rework"}
 
@@ -61,6 +63,8 @@ class Sample:
     unit: str
     ts: datetime
     quality: Quality = Quality.GOOD
+    status: int = 0  # the source's exact status code (OPC-UA StatusCode; 0 is Good) behind `quality`
+    server_ts: datetime | None = None  # when the server, as opposed to the device, stamped the value
 
 
 @dataclass(frozen=True, slots=True)

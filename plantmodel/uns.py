@@ -105,9 +105,12 @@ def parse_ts(raw: Any, field: str) -> datetime:
     if isinstance(raw, str):
         try:
             return utc(datetime.fromisoformat(raw))
-        except ValueError:
+        except (ValueError, OverflowError):  # not ISO 8601, or out of range once in UTC
             pass
     elif isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
-        return from_micros(round(raw * 1000))
+        try:
+            return from_micros(round(raw * 1000))
+        except (OverflowError, OSError, ValueError):  # beyond the years datetime can hold
+            pass
     raise PayloadError(field, "bad_timestamp" if raw is not None else "missing",
                        f"expected an ISO 8601 timestamp or epoch milliseconds, got {raw!r}")

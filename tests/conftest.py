@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import getpass
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -13,12 +15,17 @@ from factory_twin.influxd import Influxd, influxd_executable, running_influxd
 from plantmodel.mqtt import BrokerConfig
 
 
-@pytest.fixture(scope="session")
-def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerConfig]:
-    """Debian's mosquitto on a free loopback port with its own temporary config."""
+def _mosquitto_exe() -> str:
     exe = shutil.which("mosquitto") or next((p for p in ("/usr/sbin/mosquitto",) if Path(p).exists()), None)
     if exe is None:
         pytest.fail("mosquitto is not installed (apt-get install -y mosquitto); the README's test command does it")
+    return exe
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerConfig]:
+    """Debian's mosquitto on a free loopback port with its own temporary config."""
+    exe = _mosquitto_exe()
     workdir = tmp_path_factory.mktemp("mosquitto")
     port = free_port()
     conf = workdir / "mosquitto.conf"
@@ -63,6 +70,41 @@ def victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         wait_until(lambda: httpx.get(f"{url}/health", timeout=1).status_code == 200, 20, "victoria-metrics health")
         yield url
     finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+MQTT_TEST_PASSWORD_ENV = "FT_TEST_MQTT_PASSWORD"
+
+
+@pytest.fixture(scope="session")
+def mosquitto_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerConfig]:
+    """mosquitto with TLS only, a client certificate required and a password file; the password in the env."""
+    from tls_certs import make_pki
+
+    exe = _mosquitto_exe()
+    workdir = tmp_path_factory.mktemp("mosquitto-tls")
+    pki = make_pki(workdir)
+    passwd = workdir / "passwd"
+    passwd.write_text("edge:edge-secret\n")
+    subprocess.run([shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd", "-U", str(passwd)], check=True)
+    port = free_port()
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\ncafile {pki['ca']}\ncertfile {pki['server']}\n"
+                    f"keyfile {pki['server_key']}\nrequire_certificate true\nallow_anonymous false\n"
+                    f"password_file {passwd}\npersistence false\n"
+                    f"user {getpass.getuser()}\n")  # as root it would switch to "mosquitto" and not read the temp dir
+    log = (workdir / "mosquitto.log").open("wb")
+    proc = subprocess.Popen([exe, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+    os.environ[MQTT_TEST_PASSWORD_ENV] = "edge-secret"
+    try:
+        wait_until(lambda: port_open(port) or proc.poll() is not None, 10, "mosquitto (TLS) to listen")
+        assert proc.poll() is None, (workdir / "mosquitto.log").read_text()
+        yield BrokerConfig(port=port, tls=True, ca_file=str(pki["ca"]), cert_file=str(pki["client"]),
+                           key_file=str(pki["client_key"]), username="edge", password_env=MQTT_TEST_PASSWORD_ENV)
+    finally:
+        os.environ.pop(MQTT_TEST_PASSWORD_ENV, None)
         proc.terminate()
         proc.wait(10)
         log.close()

@@ -1,12 +1,23 @@
-"""MQTT source: devices and gateways that publish JSON, mapped field by field onto asset signals.
+"""MQTT source: JSON, plain numbers and Sparkplug B from devices and gateways, mapped onto asset signals.
 
-Sample config (an AGV fleet reporting VDA 5050 style state messages)::
+Sample config (an AGV fleet reporting VDA 5050 style state messages, a sensor publishing bare numbers,
+and a Sparkplug B edge node)::
 
     - type: mqtt
       name: agv-fleet
-      broker: {host: 10.0.0.5, port: 1883, username: edge, password_env: MQTT_PASSWORD}
-      qos: 1
-      clean_session: false        # a persistent session: the broker keeps messages while we are away
+      broker:
+        host: 10.0.0.5
+        port: 8883
+        tls: true
+        ca_file: /etc/factory-twin/broker-ca.pem   # verify the broker; default: the system's CAs
+        cert_file: /etc/factory-twin/edge.pem      # optional client certificate ...
+        key_file: /etc/factory-twin/edge-key.pem   # ... and its key
+        username: edge
+        password_env: MQTT_PASSWORD                # the environment variable, never the password
+        protocol: "5"                              # or "3.1.1"
+      qos: 1                      # default per subscription: 0, 1 or 2
+      clean_session: false        # a persistent session: the broker keeps QoS 1/2 messages while we are away
+      session_expiry_s: 86400     # MQTT 5: how long the broker keeps that session
       subscriptions:
         - topic: uagv/v2/acme/{serial}/state       # {name} matches one topic level
           asset: acme/plant1/machining/line1/logistics/{serial}
@@ -15,9 +26,20 @@ Sample config (an AGV fleet reporting VDA 5050 style state messages)::
             battery: {path: batteryState.batteryCharge, unit: "%"}
             position: {path: agvPosition.x, unit: m}
             mission: {path: missionState, type: text}
+        - topic: sensors/{room}/temperature        # the payload is just "21.5"
+          format: number
+          qos: 0
+          asset: acme/plant1/utilities/{room}
+          fields:
+            temperature: {unit: degC}              # exactly one field; stamped on arrival
+      sparkplug:                                   # see edge_agent/sources/sparkplug.py
+        - group: line1
+          node_asset: acme/plant1/machining/line1/{edge_node}
+          device_asset: acme/plant1/machining/line1/{device}
 
-A message that is not JSON, or has no usable timestamp, is rejected whole; a field that is missing,
-of the wrong type or not finite is rejected alone, and the message's other fields still flow.
+A message that is not JSON (or not a number, or not Sparkplug B), or has no usable timestamp, is
+rejected whole; a field or metric that is missing, of the wrong type or not finite is rejected alone,
+and the message's other fields still flow. Every rejection is counted by reason and kept.
 """
 
 from __future__ import annotations
@@ -26,6 +48,7 @@ import asyncio
 import json
 import math
 import re
+from datetime import UTC, datetime
 from typing import Any, Literal, Self
 
 import orjson
@@ -33,6 +56,7 @@ import paho.mqtt.client as paho
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edge_agent.plugins import PluginConfig, PluginContext, Source, source
+from edge_agent.sources.sparkplug import NAMESPACE, PartialPayload, SparkplugDecoder, SparkplugMapping
 from plantmodel import mqtt
 from plantmodel.plant import Ident
 from plantmodel.telemetry import Quality, Sample, Value
@@ -43,7 +67,7 @@ _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 class FieldMapping(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    path: str = Field(min_length=1, description="dotted path into the JSON object")
+    path: str | None = Field(None, min_length=1, description="dotted path into the JSON object (json format)")
     unit: str = ""
     type: Literal["number", "integer", "text", "boolean"] = "number"
 
@@ -51,12 +75,20 @@ class FieldMapping(BaseModel):
 class TopicMapping(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     topic: str = Field(min_length=1)
+    format: Literal["json", "number"] = "json"
+    qos: Literal[0, 1, 2] | None = Field(None, description="default: the source's qos")
     asset: str = Field(min_length=1, description="ISA-95 path; may use the topic's {placeholders}")
-    timestamp: str | None = Field("timestamp", description="field path of the source timestamp")
+    timestamp: str | None = Field("timestamp", description="field path of the source timestamp (json format)")
     fields: dict[Ident, FieldMapping] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _placeholders(self) -> Self:
+        if any(c in self.topic for c in "#+"):
+            raise ValueError("use {placeholders} rather than MQTT wildcards, so each level has a name")
+        if self.format == "json" and any(f.path is None for f in self.fields.values()):
+            raise ValueError("a json mapping needs a path for every field")
+        if self.format == "number" and len(self.fields) != 1:
+            raise ValueError("a number payload is one value: give exactly one field")
         levels = self.topic.split("/")
         names = [m.group(1) for level in levels for m in [_PLACEHOLDER.fullmatch(level)] if m]
         if any("{" in level and not _PLACEHOLDER.fullmatch(level) for level in levels):
@@ -90,7 +122,19 @@ class MqttSourceConfig(PluginConfig):
     qos: Literal[0, 1, 2] = 1
     client_id: str | None = None
     clean_session: bool = False
-    subscriptions: list[TopicMapping] = Field(min_length=1)
+    session_expiry_s: int = Field(86400, ge=0, description="MQTT 5: how long the broker keeps our session")
+    subscriptions: list[TopicMapping] = Field([], description="JSON and plain-number topics")
+    sparkplug: list[SparkplugMapping] = Field([], description="Sparkplug B groups")
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if not self.subscriptions and not self.sparkplug:
+            raise ValueError("give subscriptions, sparkplug groups or both")
+        return self
+
+    def filters(self) -> list[tuple[str, int]]:
+        return [*((m.filter, self.qos if m.qos is None else m.qos) for m in self.subscriptions),
+                *((g.filter, self.qos) for g in self.sparkplug)]
 
 
 def _lookup(body: Any, path: str) -> Any:
@@ -126,30 +170,45 @@ class MqttSource(Source):
         super().__init__(config, ctx)
         self.client = mqtt.make_client(config.broker, config.client_id or f"{ctx.agent}-{config.name}",
                                        clean_session=config.clean_session)
+        self.sparkplug = {g.group: SparkplugDecoder(g) for g in config.sparkplug}
+        self.last_error: str | None = None
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
 
         def on_connect(client: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
             if rc.is_failure:
+                self.last_error = f"{self.config.broker.url} refused the connection: {rc}"
                 return
-            client.subscribe([(m.filter, self.config.qos) for m in self.config.subscriptions])
-            self.connected = True
+            client.subscribe(self.config.filters())
+            self.connected, self.last_error = True, None
 
         def on_subscribe(client: paho.Client, userdata: Any, mid: int, codes: Any, props: Any = None) -> None:
             loop.call_soon_threadsafe(self.ready.set)
 
-        def on_disconnect(*_: Any) -> None:
+        def on_disconnect(client: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
             self.connected = False
+            if getattr(rc, "is_failure", False) and self.last_error is None:  # keep a refusal's own reason
+                self.last_error = f"connection to {self.config.broker.url} lost: {rc}"
+
+        def on_connect_fail(client: paho.Client, userdata: Any) -> None:
+            self.last_error = f"cannot connect to {self.config.broker.url}"
 
         def on_message(client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
-            samples = self.decode(msg.topic, msg.payload)
+            try:
+                samples = self.decode(msg.topic, msg.payload)
+            except Exception as exc:  # a decoder bug must not stop the client's thread: keep the message
+                self.ctx.quarantine.reject(self.config.name, "internal_error", "payload",
+                                           f"{type(exc).__name__}: {exc}", msg.topic, msg.payload)
+                return
             if samples:
                 loop.call_soon_threadsafe(self.ctx.emit, samples)
 
         self.client.on_connect, self.client.on_subscribe = on_connect, on_subscribe
         self.client.on_disconnect, self.client.on_message = on_disconnect, on_message
-        mqtt.start(self.client, self.config.broker)
+        self.client.on_connect_fail = on_connect_fail
+        persistent = not self.config.clean_session
+        mqtt.start(self.client, self.config.broker, self.config.session_expiry_s if persistent else None)
         try:
             await asyncio.Event().wait()
         finally:
@@ -158,6 +217,9 @@ class MqttSource(Source):
     def decode(self, topic: str, payload: bytes) -> list[Sample]:
         """Samples from one message; every rejection goes to the quarantine with its reason."""
         name = self.config.name
+        levels = topic.split("/", 2)
+        if len(levels) > 2 and levels[0] == NAMESPACE and levels[1] in self.sparkplug:
+            return self._sparkplug(self.sparkplug[levels[1]], topic, payload)
         for mapping in self.config.subscriptions:
             found = mapping.match(topic)
             if found is not None:
@@ -166,6 +228,8 @@ class MqttSource(Source):
             self.ctx.quarantine.reject(name, "unknown_topic", "topic", "no subscription maps this topic",
                                        topic, payload)
             return []
+        if mapping.format == "number":
+            return self._number(mapping, found, topic, payload)
         try:
             body = _loads(payload)
             ts_raw = _lookup(body, mapping.timestamp) if mapping.timestamp else None
@@ -181,7 +245,7 @@ class MqttSource(Source):
         samples = []
         for signal, field in mapping.fields.items():
             try:
-                value = _convert(_lookup(body, field.path), field)
+                value = _convert(_lookup(body, field.path or ""), field)
             except KeyError:
                 self.ctx.quarantine.reject(name, "missing", field.path, "field is missing", topic, payload)
                 continue
@@ -190,6 +254,36 @@ class MqttSource(Source):
                 continue
             samples.append(Sample(asset, signal, value, field.unit, ts, Quality.GOOD))
         return samples
+
+
+    def _number(self, mapping: TopicMapping, found: dict[str, str], topic: str, payload: bytes) -> list[Sample]:
+        ((signal, field),) = mapping.fields.items()
+        text = payload.decode("utf-8", errors="replace").strip()
+        try:
+            raw: Any = {"true": True, "false": False}.get(text.lower()) if field.type == "boolean" else (
+                text if field.type == "text" else int(text) if field.type == "integer" else float(text))
+        except ValueError:
+            raw = None
+        try:
+            value = _convert(raw, field.model_copy(update={"path": "payload"}))
+        except PayloadError as exc:
+            reason = "malformed_number" if raw is None else exc.reason
+            self.ctx.quarantine.reject(self.config.name, reason, "payload", f"{exc.detail} ({text[:40]!r})",
+                                       topic, payload)
+            return []
+        asset = _PLACEHOLDER.sub(lambda m: found[m.group(1)], mapping.asset)
+        return [Sample(asset, signal, value, field.unit, datetime.now(UTC), Quality.GOOD)]
+
+    def _sparkplug(self, decoder: SparkplugDecoder, topic: str, payload: bytes) -> list[Sample]:
+        try:
+            return decoder.decode(topic, payload)
+        except PartialPayload as partial:
+            for exc in partial.problems:
+                self.ctx.quarantine.reject(self.config.name, exc.reason, exc.field, exc.detail, topic, payload)
+            return partial.samples
+        except PayloadError as exc:
+            self.ctx.quarantine.reject(self.config.name, exc.reason, exc.field, exc.detail, topic, payload)
+            return []
 
 
 def _loads(payload: bytes) -> Any:

@@ -1,56 +1,120 @@
-"""OPC-UA source: browse a server below one object or folder and subscribe to every variable.
+"""OPC-UA source: subscribe to a server's variables, found by browsing or listed in a reviewed tag file.
 
 Sample config::
 
     - type: opcua
       name: line1-plc
       endpoint: opc.tcp://10.0.0.20:4840/
-      root: acme                  # browse name of an object or folder under Objects
-      publishing_interval_ms: 100 # how often the server sends queued changes
-      queue_size: 1000            # changes kept per variable between two publishes
+      root: acme                   # map every variable below Objects/acme (browse path, "/"-separated)
+      object_types: ["nsu=urn:vendor:machines;s=CncType"]  # or: every instance of these ObjectTypes
+      tags_file: line1-plc-tags.yaml   # or: the reviewed output of `factory-twin edge discover`
+      publishing_interval_ms: 100  # how often the server sends queued changes
+      sampling_interval_ms: 0      # default per tag (0: as fast as the server samples)
+      queue_size: 1000             # default per tag: changes kept between two publishes
+      deadband: {type: absolute, value: 0.5}   # default per tag; or {type: percent, value: 1}
+      max_items_per_subscription: 1000         # servers limit these: more tags, more subscriptions
+      max_subscriptions_per_connection: 10     # ... and more sessions
+      keepalive_s: 5               # a subscription silent for 1.5x this is recreated
+      security: {policy: Basic256Sha256, mode: SignAndEncrypt}  # None | Basic256Sha256 |
+                                                                # Aes256_Sha256_RsaPss; Sign | SignAndEncrypt
+      username: edge               # optional user token
+      password_env: PLC_PASSWORD   # the environment variable holding its password, never the password
 
-Every variable directly below an object becomes a signal of that object; the object's browse path
-from the root (``acme/plant1/.../cnc-1``) is the asset path, so a server laid out along ISA-95 needs
-no tag list at all. The unit comes from the variable's EngineeringUnits property. The source
-timestamp and the status code (as quality) travel with every value.
+Without ``object_types``, every variable directly below an object becomes a signal of that object and
+the object's browse path is the asset path, so a server laid out along ISA-95 needs no tag list at all.
+Units come from each variable's EngineeringUnits (EUInformation). Every value carries its source and
+server timestamps and its status code (severity as the sample's quality, the code itself beside it).
+
+Connections use asyncua's own reconnect (backoff up to ``reconnect_max_s``, subscriptions restored).
+On the way back the namespace table is read again: if the server renumbered its namespaces, every
+subscription is recreated from the ``nsu=`` NodeIds. While a connection is down its signals are not
+left looking healthy: the last value of each is repeated once with quality bad (BadNoCommunication),
+so the gap shows in the history and the twin.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
-from typing import Any, Literal
+import math
+import os
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Self
 
-from asyncua import Client, Node, ua
-from pydantic import Field
+from asyncua import Client, ua
+from asyncua.client.ua_client import UaClientState
+from asyncua.common.subscription import Subscription
+from asyncua.crypto import security_policies
+from cryptography.hazmat.primitives.serialization import Encoding
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from edge_agent.plugins import PluginConfig, PluginContext, Source, source
-from plantmodel.telemetry import Quality, Sample, utc
+from edge_agent.sources.opcua_pki import TrustList
+from edge_agent.sources.opcua_tags import Deadband, OpcUaTag, TagFile, browse, resolve
+from plantmodel.config import load_config
+from plantmodel.telemetry import NO_COMMUNICATION, Quality, Sample, utc
 
 log = logging.getLogger(__name__)
+
+POLICIES: dict[str, type[security_policies.SecurityPolicy]] = {
+    "Basic256Sha256": security_policies.SecurityPolicyBasic256Sha256,
+    "Aes256_Sha256_RsaPss": security_policies.SecurityPolicyAes256Sha256RsaPss,
+}
+#: Status of the repeated last value that marks a lost connection.
+GAP_STATUS = NO_COMMUNICATION  # = ua.StatusCodes.BadNoCommunication
+
+
+class OpcUaSecurity(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    policy: Literal["None", "Basic256Sha256", "Aes256_Sha256_RsaPss"] = "None"
+    mode: Literal["Sign", "SignAndEncrypt"] = "SignAndEncrypt"
 
 
 class OpcUaSourceConfig(PluginConfig):
     type: Literal["opcua"]
     endpoint: str = Field(pattern=r"^opc\.tcp://")
-    root: str = Field(min_length=1, description="browse name of the object or folder to map, under Objects")
+    root: str | None = Field(None, min_length=1, description="browse path below Objects to map")
+    object_types: list[str] = Field([], description="NodeIds of ObjectTypes whose instances to map")
+    tags: list[OpcUaTag] = Field([], description="tags listed inline, as in a tag file")
+    tags_file: Path | None = Field(None, description="a tag file as `factory-twin edge discover` writes it")
     publishing_interval_ms: int = Field(100, ge=10)
+    sampling_interval_ms: float = Field(0, ge=0)
     queue_size: int = Field(1000, ge=1)
+    deadband: Deadband | None = None
+    max_items_per_subscription: int = Field(1000, ge=1)
+    max_subscriptions_per_connection: int = Field(10, ge=1)
+    security: OpcUaSecurity = OpcUaSecurity()
+    pki_dir: Path | None = Field(None, description="certificates and trust list; default <data_dir>/pki")
+    username: str | None = None
+    password_env: str | None = Field(None, description="environment variable holding the user's password")
     timeout_s: float = Field(10.0, gt=0)
+    watchdog_s: float = Field(1.0, gt=0, description="how often a quiet connection is probed")
+    keepalive_s: float = Field(5.0, gt=0, description="longest silence of a subscription; 1.5x this and it is "
+                                                       "recreated")
+    subscription_lifetime_s: float = Field(600.0, gt=0, description="how long the server keeps a subscription, "
+                                                                    "and its queued changes, while we are away")
     reconnect_max_s: float = Field(30.0, gt=0)
+    _file_tags: list[OpcUaTag] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if not (self.root or self.object_types or self.tags or self.tags_file):
+            raise ValueError("say what to read: root, object_types, tags or tags_file")
+        if self.password_env and not self.username:
+            raise ValueError("password_env needs a username")
+        if self.tags_file is not None:  # a broken tag file stops start-up, naming its own file and line
+            self._file_tags = load_config(self.tags_file, TagFile).tags
+        return self
+
+    def configured_tags(self) -> list[OpcUaTag]:
+        return [*self.tags, *self._file_tags]
 
 
-@dataclass(frozen=True, slots=True)
-class Tag:
-    asset: str
-    signal: str
-    unit: str
-
-
-def quality_of(status: ua.StatusCode | None) -> Quality:
-    severity = (status.value >> 30) if status is not None else 0  # Part 4, 7.39: top two bits
-    return Quality.GOOD if severity == 0 else Quality.UNCERTAIN if severity == 1 else Quality.BAD
+class MissingSecret(Exception):
+    pass
 
 
 @source
@@ -60,92 +124,279 @@ class OpcUaSource(Source):
 
     def __init__(self, config: OpcUaSourceConfig, ctx: PluginContext) -> None:
         super().__init__(config, ctx)
-        self.tags: dict[ua.NodeId, Tag] = {}
+        self.tags: list[OpcUaTag] = []
+        self.connections: list[OpcUaConnection] = []
+        self.last_error: str | None = None
+        self.application_uri = f"urn:{socket.gethostname()}:factory-twin:edge"  # one per PKI, as in its cert
+        self.trust_list = TrustList(config.pki_dir or ctx.data_dir / "pki")
+
+    async def run(self) -> None:
+        backoff = 1.0
+        while not self.tags:
+            try:
+                self.tags = await self.tag_list()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.failed(exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.config.reconnect_max_s)
+        per_sub, per_conn = self.config.max_items_per_subscription, self.config.max_subscriptions_per_connection
+        chunk = per_sub * per_conn
+        self.connections = [OpcUaConnection(self, i // chunk, self.tags[i:i + chunk])
+                            for i in range(0, len(self.tags), chunk)]
+        log.info("%s: %d variables in %d connection(s) to %s", self.config.name, len(self.tags),
+                 len(self.connections), self.config.endpoint)
+        tasks = [asyncio.create_task(c.run(), name=f"{self.config.name}#{c.index}") for c in self.connections]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def tag_list(self) -> list[OpcUaTag]:
+        """Configured tags first, then whatever browsing finds (a configured node wins over a browsed one)."""
+        tags = {t.node: t for t in self.config.configured_tags()}
+        if self.config.root or self.config.object_types:
+            client = await self.open_client(auto_reconnect=False)
+            async with client:
+                for tag in await browse(client, self.config.root, self.config.object_types):
+                    tags.setdefault(tag.node, tag)
+        if not tags:
+            raise LookupError(f"no variables found below {self.config.root or 'Objects'}")
+        return list(tags.values())
+
+    async def open_client(self, auto_reconnect: bool = True) -> Client:
+        """A client with this source's security, identity and reconnect settings, not yet connected."""
+        cfg = self.config
+        client = Client(cfg.endpoint, timeout=cfg.timeout_s, watchdog_intervall=cfg.watchdog_s,
+                        auto_reconnect=auto_reconnect, reconnect_max_delay=cfg.reconnect_max_s)
+        client.application_uri = self.application_uri
+        client.name = client.description = f"factory-twin edge {self.ctx.agent}"
+        if cfg.username:
+            client.set_user(cfg.username)
+            if cfg.password_env:
+                password = os.environ.get(cfg.password_env)
+                if password is None:
+                    raise MissingSecret(f"environment variable {cfg.password_env} (password of OPC-UA user "
+                                        f"{cfg.username!r}) is not set")
+                client.set_password(password)
+        if cfg.security.policy != "None":
+            policy, mode = POLICIES[cfg.security.policy], getattr(ua.MessageSecurityMode, cfg.security.mode)
+            cert, key = await self.trust_list.own_certificate(self.application_uri, client.name)
+            probe = Client(cfg.endpoint, timeout=cfg.timeout_s)
+            endpoints = await probe.connect_and_get_server_endpoints()
+            try:
+                endpoint = Client.find_endpoint(endpoints, mode, policy.URI)
+            except ua.UaError:
+                offered = sorted({f"{e.SecurityPolicyUri.rpartition('#')[2]}/{e.SecurityMode.name}" for e in endpoints})
+                raise ConnectionError(f"{cfg.endpoint} offers no {cfg.security.policy}/{cfg.security.mode} endpoint"
+                                      f" (it offers {', '.join(offered)})") from None
+            server_cert = self.trust_list.check(endpoint.ServerCertificate, cfg.endpoint)
+            await client.set_security(policy, str(cert), str(key), server_certificate=server_cert.public_bytes(
+                Encoding.DER), mode=mode)
+            client.certificate_validator = self.trust_list.validate
+        return client
+
+    def failed(self, exc: BaseException, retry_s: float) -> None:
+        self.last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        log.warning("%s: OPC-UA %s: %s; retrying in %.0f s", self.config.name, self.config.endpoint,
+                    self.last_error, retry_s)
+
+    def changed(self) -> None:
+        """A connection went up or down: the source is connected when all of them are."""
+        self.connected = bool(self.connections) and all(c.live for c in self.connections)
+        if self.connected:
+            self.last_error = None
+        if all(c.subscribed for c in self.connections):
+            self.ready.set()
+
+
+class OpcUaConnection:
+    """One session carrying a slice of the source's tags in as many subscriptions as the limit needs."""
+
+    def __init__(self, owner: OpcUaSource, index: int, tags: list[OpcUaTag]) -> None:
+        self.owner, self.index, self.tags = owner, index, tags
+        self.config = owner.config
+        self.live = False
+        self.subscribed = False  # at least once: from then on no change is missed while connected
+        self.gaps = 0
+        self.by_handle: dict[int, OpcUaTag] = {}
+        self.last: dict[str, Sample] = {}  # node -> last sample, repeated as bad when the connection drops
+        self.subscriptions: list[Subscription] = []
+        self.namespaces: list[str] = []
+        self._handle = 0
         self._pending: list[Sample] = []
 
     async def run(self) -> None:
         backoff = 1.0
         while True:
+            client: Client | None = None
             try:
-                await self._session()
+                client = await self.owner.open_client()
+                client.connection_lost_callback = self._lost
+                await client.connect()
+                backoff = 1.0
+                await self._subscribe(client)
+                await self._follow(client)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # any failure of the session: log, wait, reconnect
-                self.connected = False
-                log.warning("%s: OPC-UA session to %s ended: %s; reconnecting in %.0f s",
-                            self.config.name, self.config.endpoint, exc or type(exc).__name__, backoff)
+            except Exception as exc:
+                self._gap()
+                self.owner.failed(exc, backoff)
+            finally:
+                if client is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(client.disconnect(), self.config.timeout_s)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.config.reconnect_max_s)
 
-    async def _session(self) -> None:
-        client = Client(self.config.endpoint, timeout=self.config.timeout_s)
-        async with client:
-            self.tags = await self.discover(client)
-            sub = await client.create_subscription(self.config.publishing_interval_ms, self)
-            results = await sub.subscribe_data_change(
-                [client.get_node(n) for n in self.tags], queuesize=self.config.queue_size)
-            failed = [r for r in results if not isinstance(r, int)]
-            if failed:
-                log.warning("%s: %d variables could not be monitored", self.config.name, len(failed))
-            self.connected = True
-            self.ready.set()
-            log.info("%s: monitoring %d variables on %s", self.config.name, len(self.tags), self.config.endpoint)
+    async def _subscribe(self, client: Client) -> None:
+        """Create this connection's subscriptions with NodeIds resolved against today's namespace table."""
+        for sub in self.subscriptions:
+            with contextlib.suppress(Exception):
+                await sub.delete()
+        self.subscriptions, self.by_handle = [], {}
+        self.namespaces = await client.get_namespace_array()
+        size = self.config.max_items_per_subscription
+        failed: list[str] = []
+        for start in range(0, len(self.tags), size):
+            sub = await client.create_subscription(self._parameters(), self)
+            self.subscriptions.append(sub)
+            requests, tags = [], []
+            for tag in self.tags[start:start + size]:
+                try:
+                    requests.append(self._request(resolve(tag.node, self.namespaces), tag))
+                    tags.append(tag)
+                except (LookupError, ValueError) as exc:
+                    failed.append(f"{tag.node}: {exc}")
+            results = await sub.create_monitored_items(requests) if requests else []
+            for request, tag, result in zip(requests, tags, results, strict=True):
+                if isinstance(result, ua.StatusCode):
+                    failed.append(f"{tag.node}: {result.name}")
+                else:
+                    self.by_handle[request.RequestedParameters.ClientHandle] = tag
+        if failed:
+            log.warning("%s: %d of %d variables cannot be monitored: %s", self.config.name, len(failed),
+                        len(self.tags), "; ".join(failed[:5]) + (" ..." if len(failed) > 5 else ""))
+        self.live = self.subscribed = True
+        self.owner.changed()
+
+    def _parameters(self) -> ua.CreateSubscriptionParameters:
+        """An explicit keep-alive: asyncua's default (75 % of the session timeout) lets its watchdog take
+        minutes to notice a subscription lost on the server, e.g. in a reconnect race."""
+        interval = self.config.publishing_interval_ms
+        keepalive = max(1, math.ceil(self.config.keepalive_s * 1000 / interval))
+        lifetime = max(3 * keepalive, math.ceil(self.config.subscription_lifetime_s * 1000 / interval))
+        return ua.CreateSubscriptionParameters(RequestedPublishingInterval=interval, RequestedLifetimeCount=lifetime,
+                                               RequestedMaxKeepAliveCount=keepalive, MaxNotificationsPerPublish=0,
+                                               PublishingEnabled=True, Priority=0)
+
+    def _request(self, nodeid: ua.NodeId, tag: OpcUaTag) -> ua.MonitoredItemCreateRequest:
+        self._handle += 1
+        deadband = tag.deadband or self.config.deadband
+        params = ua.MonitoringParameters(
+            ClientHandle=self._handle,
+            SamplingInterval=tag.sampling_interval_ms if tag.sampling_interval_ms is not None
+            else self.config.sampling_interval_ms,
+            QueueSize=tag.queue_size or self.config.queue_size,
+            DiscardOldest=True,
+            Filter=deadband.filter() if deadband else None,
+        )
+        item = ua.ReadValueId(NodeId=nodeid, AttributeId=ua.AttributeIds.Value)
+        return ua.MonitoredItemCreateRequest(ItemToMonitor=item, MonitoringMode=ua.MonitoringMode.Reporting,
+                                             RequestedParameters=params)
+
+    async def _follow(self, client: Client) -> None:
+        """Track asyncua's reconnects; after each, resubscribe if the server renumbered its namespaces."""
+        async with client.subscribe_state() as states:
             while True:
-                await asyncio.sleep(1.0)
-                await client.check_connection()
+                state = await states.next_change()
+                if state is not UaClientState.CONNECTED:
+                    self._gap()
+                    continue
+                namespaces = await client.get_namespace_array()
+                if any(resolve_index(t.node, namespaces) != resolve_index(t.node, self.namespaces)
+                       for t in self.tags):
+                    log.warning("%s: the server renumbered its namespaces; subscribing again", self.config.name)
+                    await self._restored(client)
+                    await self._subscribe(client)
+                else:  # asyncua restored the subscriptions with the same NodeIds
+                    self.live = True
+                    self.owner.changed()
+                log.info("%s: reconnected to %s", self.config.name, self.config.endpoint)
 
-    async def discover(self, client: Client) -> dict[ua.NodeId, Tag]:
-        objects = client.nodes.objects
-        for ref in await objects.get_children_descriptions(refs=ua.ObjectIds.HierarchicalReferences):
-            if ref.BrowseName.Name == self.config.root:
-                tags: dict[ua.NodeId, Tag] = {}
-                await self._walk(client, client.get_node(ref.NodeId), [self.config.root], tags)
-                return tags
-        raise LookupError(f"no object or folder named {self.config.root!r} under Objects")
+    async def _restored(self, client: Client, timeout_s: float = 5.0) -> None:
+        """Let asyncua finish restoring the old subscriptions before they are replaced."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while any(s.subscription_id is None for s in self.subscriptions if not s.is_deleted):
+            if asyncio.get_running_loop().time() > deadline:
+                return
+            await asyncio.sleep(0.05)
 
-    async def _walk(self, client: Client, node: Node, path: list[str], tags: dict[ua.NodeId, Tag]) -> None:
-        for ref in await node.get_children_descriptions(refs=ua.ObjectIds.HierarchicalReferences):
-            if ref.ReferenceTypeId == ua.NodeId(ua.ObjectIds.HasProperty):
-                continue
-            name = ref.BrowseName.Name
-            if ref.NodeClass == ua.NodeClass.Variable:
-                tags[ref.NodeId] = Tag("/".join(path), name, await self._unit(client, client.get_node(ref.NodeId)))
-            elif ref.NodeClass == ua.NodeClass.Object:
-                await self._walk(client, client.get_node(ref.NodeId), [*path, name], tags)
+    async def _lost(self, exc: Exception) -> None:
+        log.warning("%s: connection to %s lost: %r", self.config.name, self.config.endpoint, exc)
+        self._gap()
 
-    @staticmethod
-    async def _unit(client: Client, var: Node) -> str:
-        for ref in await var.get_children_descriptions(refs=ua.ObjectIds.HasProperty):
-            if ref.BrowseName.Name == "EngineeringUnits":
-                eu = await client.get_node(ref.NodeId).read_value()
-                if isinstance(eu, ua.EUInformation) and eu.DisplayName.Text:
-                    return eu.DisplayName.Text
-        return ""
+    def _gap(self) -> None:
+        """Repeat each signal's last value once with quality bad, so no one takes silence for a steady value."""
+        if not self.live:
+            return
+        self.live = False
+        self.gaps += 1
+        self.owner.changed()
+        now = datetime.now(UTC)
+        marks = [Sample(s.asset, s.signal, s.value, s.unit, max(now, s.ts), Quality.BAD, GAP_STATUS)
+                 for s in self.last.values()]
+        if marks:
+            self.owner.ctx.emit(marks)
 
     # asyncua subscription handler interface
-    def datachange_notification(self, node: Node, val: Any, data: Any) -> None:
-        tag = self.tags.get(node.nodeid)
+    def datachange_notification(self, node: Any, val: Any, data: Any) -> None:
+        item: ua.MonitoredItemNotification = data.monitored_item
+        tag = self.by_handle.get(item.ClientHandle)
         if tag is None:
             return
-        dv: ua.DataValue = data.monitored_item.Value
+        dv: ua.DataValue = item.Value
+        status = dv.StatusCode.value if dv.StatusCode is not None else 0
+        quality = quality_of(dv.StatusCode)
         ts = dv.SourceTimestamp or dv.ServerTimestamp
+        server_ts = utc(dv.ServerTimestamp) if dv.ServerTimestamp else None
+        name = self.config.name
+        if val is None and quality is not Quality.GOOD and tag.node in self.last and ts is not None:
+            val = self.last[tag.node].value  # a bad value without a value: the signal keeps its last one, as bad
         if isinstance(val, bool | int | float | str) and ts is not None:
             if isinstance(val, float) and val != val:
-                self.ctx.quarantine.reject(self.config.name, "not_finite", f"{tag.asset}/{tag.signal}",
-                                           "value is NaN", str(node.nodeid))
+                self.owner.ctx.quarantine.reject(name, "not_finite", f"{tag.asset}/{tag.signal}", "value is NaN",
+                                                 tag.node)
                 return
-            self._pending.append(Sample(tag.asset, tag.signal, val, tag.unit, utc(ts), quality_of(dv.StatusCode)))
+            sample = Sample(tag.asset, tag.signal, val, tag.unit, utc(ts), quality, status, server_ts)
+            self.last[tag.node] = sample
+            self._pending.append(sample)
             if len(self._pending) == 1:  # one emit per notification message, not per value
                 asyncio.get_running_loop().call_soon(self._flush)
         else:
             reason = "no_timestamp" if ts is None else "no_value" if val is None else "unsupported_type"
-            self.ctx.quarantine.reject(self.config.name, reason, f"{tag.asset}/{tag.signal}",
-                                       f"cannot store {type(val).__name__} value {val!r} (status {dv.StatusCode})",
-                                       str(node.nodeid))
+            self.owner.ctx.quarantine.reject(
+                name, reason, f"{tag.asset}/{tag.signal}",
+                f"cannot store {type(val).__name__} value {val!r} (status {dv.StatusCode})", tag.node)
 
     def _flush(self) -> None:
         batch, self._pending = self._pending, []
-        self.ctx.emit(batch)
+        self.owner.ctx.emit(batch)
 
     def status_change_notification(self, status: Any) -> None:
         log.warning("%s: subscription status changed: %s", self.config.name, status)
+
+
+def quality_of(status: ua.StatusCode | None) -> Quality:
+    severity = (status.value >> 30) if status is not None else 0  # Part 4, 7.39: top two bits
+    return Quality.GOOD if severity == 0 else Quality.UNCERTAIN if severity == 1 else Quality.BAD
+
+
+def resolve_index(node: str, namespaces: list[str]) -> int | None:
+    try:
+        return resolve(node, namespaces).NamespaceIndex
+    except (LookupError, ValueError):
+        return None
