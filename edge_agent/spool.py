@@ -124,6 +124,7 @@ class Spool:
         self._new = {s: asyncio.Event() for s in sinks}
         self._acked = asyncio.Event()
         self._flush_handle: asyncio.TimerHandle | None = None
+        self._flush_urgent = False
         if self.last_seq > min((c.seq for c in self.cursors.values()), default=self.last_seq):
             for e in self._new.values():
                 e.set()  # there is a backlog from before the restart
@@ -180,14 +181,20 @@ class Spool:
             self._schedule()
 
     def _schedule(self) -> None:
-        if self._flush_handle is not None:
+        """Commit after `commit_interval_s`, or as soon as the loop is free when a source waits to acknowledge
+        (the broker holds back its next messages until then); either way many records share one commit."""
+        urgent = bool(self._callbacks)
+        if self._flush_handle is not None and not (urgent and not self._flush_urgent):
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop (tools, tests): commit at once
             self.flush()
             return
-        self._flush_handle = loop.call_later(self.commit_interval_s, self.flush)
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self._flush_urgent = urgent
+        self._flush_handle = loop.call_later(0 if urgent else self.commit_interval_s, self.flush)
 
     def flush(self) -> None:
         """Commit what was gathered; only then may sinks see it."""

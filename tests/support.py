@@ -201,3 +201,33 @@ def agent_health(port: int) -> dict[str, Any]:
     import httpx
 
     return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
+
+
+class Mosquitto:
+    """Debian's mosquitto on a fixed loopback port with persistence, so a test can restart it under load."""
+
+    def __init__(self, workdir: Path) -> None:
+        import shutil
+
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.exe, self.workdir, self.port = exe, workdir, free_port()
+        self.conf = workdir / "mosquitto.conf"
+        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+                             f"persistence_location {workdir}/\nmax_queued_messages 0\n")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Mosquitto:
+        log = (self.workdir / "mosquitto.log").open("ab")
+        self.proc = subprocess.Popen([self.exe, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        proc = self.proc
+        wait_until(lambda: port_open(self.port) or proc.poll() is not None, 10, "mosquitto to listen")
+        assert proc.poll() is None, (self.workdir / "mosquitto.log").read_text()
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM: mosquitto saves its sessions and queued messages to disk on the way out."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
+        self.proc = None

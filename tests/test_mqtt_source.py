@@ -34,8 +34,13 @@ class Running:
         self.quarantine = Quarantine(folder / "q.db")
         cfg = MqttSourceConfig.model_validate({"type": "mqtt", "name": "mq", "broker": broker.model_dump(),
                                                **config})
-        self.source = MqttSource(cfg, PluginContext("edge", folder, self.samples.extend, self.quarantine))
+        self.source = MqttSource(cfg, PluginContext("edge", folder, self._emit, self.quarantine))
         self.task: asyncio.Task[None] | None = None
+
+    def _emit(self, samples: list[Sample], committed: Callable[[], None] | None = None) -> None:
+        self.samples.extend(samples)
+        if committed is not None:
+            committed()  # kept: like the agent's spool after its commit
 
     async def __aenter__(self) -> Running:
         self.task = asyncio.create_task(self.source.run())

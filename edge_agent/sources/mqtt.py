@@ -45,6 +45,7 @@ and the message's other fields still flow. Every rejection is counted by reason 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import re
@@ -170,6 +171,9 @@ class MqttSource(Source):
         super().__init__(config, ctx)
         self.client = mqtt.make_client(config.broker, config.client_id or f"{ctx.agent}-{config.name}",
                                        clean_session=config.clean_session)
+        # QoS 1/2 messages are acknowledged only once their samples are committed to the agent's spool, so
+        # the broker redelivers whatever a crash (even kill -9) caught between receipt and commit
+        self.client.manual_ack_set(True)
         self.sparkplug = {g.group: SparkplugDecoder(g) for g in config.sparkplug}
         self.last_error: str | None = None
 
@@ -195,14 +199,17 @@ class MqttSource(Source):
             self.last_error = f"cannot connect to {self.config.broker.url}"
 
         def on_message(client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+            ack = functools.partial(client.ack, msg.mid, msg.qos) if msg.qos else None
             try:
                 samples = self.decode(msg.topic, msg.payload)
             except Exception as exc:  # a decoder bug must not stop the client's thread: keep the message
                 self.ctx.quarantine.reject(self.config.name, "internal_error", "payload",
                                            f"{type(exc).__name__}: {exc}", msg.topic, msg.payload)
-                return
+                samples = []
             if samples:
-                loop.call_soon_threadsafe(self.ctx.emit, samples)
+                loop.call_soon_threadsafe(functools.partial(self.ctx.emit, samples, committed=ack))
+            elif ack is not None:
+                ack()  # nothing to spool: what was rejected is already in the quarantine (committed)
 
         self.client.on_connect, self.client.on_subscribe = on_connect, on_subscribe
         self.client.on_disconnect, self.client.on_message = on_disconnect, on_message
