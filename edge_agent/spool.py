@@ -45,7 +45,10 @@ def encode(records: Sequence[Record]) -> bytes:
     out: list[list[Any]] = []
     for r in records:
         if isinstance(r, Sample):
-            out.append([r.asset, r.signal, r.value, r.unit, to_micros(r.ts), r.quality.value])
+            row = [r.asset, r.signal, r.value, r.unit, to_micros(r.ts), r.quality.value]
+            if r.status or r.server_ts is not None:
+                row += [r.status, to_micros(r.server_ts) if r.server_ts is not None else None]
+            out.append(row)
         else:
             out.append([r.asset, r.kind.value, to_micros(r.ts), dict(r.data)])
     return orjson.dumps(out)
@@ -56,6 +59,9 @@ def decode(payload: bytes) -> list[Record]:
     for r in orjson.loads(payload):
         if len(r) == 6:
             out.append(Sample(r[0], r[1], r[2], r[3], from_micros(r[4]), Quality(r[5])))
+        elif len(r) == 8:
+            out.append(Sample(r[0], r[1], r[2], r[3], from_micros(r[4]), Quality(r[5]), r[6],
+                              from_micros(r[7]) if r[7] is not None else None))
         else:
             out.append(Event(r[0], EventKind(r[1]), from_micros(r[2]), r[3]))
     return out

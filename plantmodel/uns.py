@@ -49,6 +49,10 @@ def encode(record: Record) -> tuple[str, bytes]:
     if isinstance(record, Sample):
         body: dict[str, Any] = {"value": record.value, "unit": record.unit,
                                 "ts": format_ts(record.ts), "quality": str(record.quality)}
+        if record.status:
+            body["status"] = record.status  # the exact code behind the quality (OPC-UA StatusCode)
+        if record.server_ts is not None:
+            body["server_ts"] = format_ts(record.server_ts)
     else:
         body = {"ts": format_ts(record.ts), **record.data}
     return topic_of(record), orjson.dumps(body)
@@ -82,7 +86,11 @@ def decode(topic: str, payload: bytes) -> Record:
     except ValueError:
         raise PayloadError("quality", "wrong_type",
                            f"expected one of good, uncertain, bad; got {body.get('quality')!r}") from None
-    return Sample("/".join(levels[:-1]), levels[-1], value, unit, ts, quality)
+    status = body.get("status", 0)
+    if not isinstance(status, int) or isinstance(status, bool) or not 0 <= status < 2**32:
+        raise PayloadError("status", "wrong_type", f"expected a 32-bit status code, got {status!r}")
+    server_ts = parse_ts(body["server_ts"], "server_ts") if body.get("server_ts") is not None else None
+    return Sample("/".join(levels[:-1]), levels[-1], value, unit, ts, quality, status, server_ts)
 
 
 def check_value(value: Any, field: str) -> float | int | bool | str:

@@ -21,7 +21,8 @@ def sample(i: int) -> Sample:
 def test_records_round_trip_exactly() -> None:
     records = [Sample("x/y", "s", 1.5, "rpm", T0, Quality.UNCERTAIN), Sample("x/y", "t", "producing", "", T0),
                Sample("x/y", "n", 7, "parts", T0 + timedelta(microseconds=1)), Sample("x/y", "b", True, "", T0),
-               Event("x/y", EventKind.STATE_CHANGE, T0, {"from": None, "to": "down", "reason": "E1"})]
+               Event("x/y", EventKind.STATE_CHANGE, T0, {"from": None, "to": "down", "reason": "E1"}),
+               Sample("x/y", "s", 2.0, "rpm", T0, Quality.BAD, 0x80310000, T0 + timedelta(milliseconds=3))]
     assert decode(encode(records)) == records
 
 

@@ -46,3 +46,16 @@ def test_bad_messages_name_the_field(topic: str, payload: bytes, field: str, rea
 def test_epoch_milliseconds_are_accepted() -> None:
     sample = decode(f"{ASSET}/x", b'{"value": 1, "ts": 1764424800123}')
     assert sample.ts == datetime(2025, 11, 29, 14, 0, 0, 123000, tzinfo=UTC)
+
+
+def test_status_code_and_server_timestamp_travel_when_present() -> None:
+    from datetime import UTC, datetime
+
+    from plantmodel.telemetry import Quality, Sample
+    from plantmodel.uns import decode, encode
+
+    ts = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    s = Sample("a/b/c/d/e/f", "speed", 1.5, "rpm", ts, Quality.BAD, 0x80310000, ts)
+    assert decode(*encode(s)) == s
+    plain = Sample("a/b/c/d/e/f", "speed", 1.5, "rpm", ts)
+    assert b"status" not in encode(plain)[1] and decode(*encode(plain)) == plain
