@@ -7,9 +7,8 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from support import free_port, port_open, wait_until
+from support import VictoriaMetrics, free_port, port_open, wait_until
 
 from factory_twin.influxd import Influxd, influxd_executable, running_influxd
 from plantmodel.mqtt import BrokerConfig
@@ -54,25 +53,13 @@ def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influxd]:
 @pytest.fixture(scope="session")
 def victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Debian's VictoriaMetrics, which accepts influxdb-client's /api/v2/write; its base URL."""
-    exe = shutil.which("victoria-metrics")
-    if exe is None:
+    if shutil.which("victoria-metrics") is None:
         pytest.fail("victoria-metrics is not installed (apt-get install -y victoria-metrics)")
-    workdir = tmp_path_factory.mktemp("victoria-metrics")
-    port = free_port()
-    log = (workdir / "vm.log").open("wb")
-    proc = subprocess.Popen([exe, f"-httpListenAddr=127.0.0.1:{port}", f"-storageDataPath={workdir / 'data'}",
-                             "-search.latencyOffset=0s", "-retentionPeriod=100y", "-loggerLevel=ERROR"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    vm = VictoriaMetrics(tmp_path_factory.mktemp("victoria-metrics")).start()
     try:
-        wait_until(lambda: port_open(port) or proc.poll() is not None, 20, "victoria-metrics to listen")
-        assert proc.poll() is None, (workdir / "vm.log").read_text()
-        wait_until(lambda: httpx.get(f"{url}/health", timeout=1).status_code == 200, 20, "victoria-metrics health")
-        yield url
+        yield vm.url
     finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
+        vm.stop()
 
 
 MQTT_TEST_PASSWORD_ENV = "FT_TEST_MQTT_PASSWORD"

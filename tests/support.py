@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from factory_twin import servers
+
 T = TypeVar("T")
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT.parent / "shared"
@@ -110,60 +112,6 @@ class ServedApp:
             raise self._error
 
 
-class VictoriaMetrics:
-    """Debian's VictoriaMetrics on a fixed loopback port and data folder, so a test can stop and restart it.
-
-    Deduplication at 1 ms makes a re-sent sample (same series and timestamp) count once, as InfluxDB does.
-    """
-
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
-        import shutil
-
-        exe = shutil.which("victoria-metrics")
-        if exe is None:
-            raise RuntimeError("victoria-metrics is not installed (apt-get install -y victoria-metrics)")
-        self.exe, self.workdir, self.port = exe, workdir, port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> VictoriaMetrics:
-        import httpx
-
-        log = (self.workdir / "vm.log").open("ab")
-        self.proc = subprocess.Popen(
-            [self.exe, f"-httpListenAddr=127.0.0.1:{self.port}", f"-storageDataPath={self.workdir / 'data'}",
-             "-search.latencyOffset=0s", "-retentionPeriod=100y", "-loggerLevel=ERROR",
-             "-dedup.minScrapeInterval=1ms"], stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        proc = self.proc
-        wait_until(lambda: port_open(self.port) or proc.poll() is not None, 20, "victoria-metrics to listen")
-        assert proc.poll() is None, (self.workdir / "vm.log").read_text()
-        wait_until(lambda: httpx.get(f"{self.url}/health", timeout=1).status_code == 200, 20,
-                   "victoria-metrics health")
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(20)
-        self.proc = None
-
-    def export(self, match: str) -> list[tuple[dict[str, str], list[float], list[int]]]:
-        """Every stored sample of the matching series (the export API shows all, also the last 30 s)."""
-        import httpx
-        import orjson
-
-        r = httpx.get(f"{self.url}/api/v1/export", params={"match[]": match, "start": "0",
-                                                             "end": str(int(time.time()) + 86_400 * 365 * 5)},
-                      timeout=10)
-        r.raise_for_status()
-        out = []
-        for line in r.text.splitlines():
-            d = orjson.loads(line)
-            out.append((d["metric"], d["values"], d["timestamps"]))
-        return out
-
-
 def mqtt_agent_yaml(tmp: Path, root: str, broker: int, health_port: int, fields: dict[str, str], sinks: list[str],
                     *, timestamp: str = "timestamp", telemetry_s: float = 0, extra: str = "") -> Path:
     """An agent config reading `<root>/<serial>/data` JSON messages (signal: field path) into `sinks`.
@@ -203,31 +151,13 @@ def agent_health(port: int) -> dict[str, Any]:
     return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
 
 
-class Mosquitto:
-    """Debian's mosquitto on a fixed loopback port with persistence, so a test can restart it under load."""
-
-    def __init__(self, workdir: Path) -> None:
-        import shutil
-
-        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.exe, self.workdir, self.port = exe, workdir, free_port()
-        self.conf = workdir / "mosquitto.conf"
-        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-                             f"persistence_location {workdir}/\nmax_queued_messages 0\n")
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Mosquitto:
-        log = (self.workdir / "mosquitto.log").open("ab")
-        self.proc = subprocess.Popen([self.exe, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        proc = self.proc
-        wait_until(lambda: port_open(self.port) or proc.poll() is not None, 10, "mosquitto to listen")
-        assert proc.poll() is None, (self.workdir / "mosquitto.log").read_text()
+class VictoriaMetrics(servers.VictoriaMetrics):
+    def start(self) -> VictoriaMetrics:
+        super().start()
         return self
 
-    def stop(self) -> None:
-        """SIGTERM: mosquitto saves its sessions and queued messages to disk on the way out."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(20)
-        self.proc = None
+
+class Mosquitto(servers.Mosquitto):
+    def start(self) -> Mosquitto:
+        super().start()
+        return self
