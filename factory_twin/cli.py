@@ -297,6 +297,22 @@ def bench_pipeline(
     _table(result, json_out)
 
 
+@bench_app.command("ingest")
+def bench_ingest(
+    source: Annotated[str, typer.Option(help="mqtt or opcua")] = "mqtt",
+    seconds: Annotated[float, typer.Option(min=1, help="how long the load runs")] = 20.0,
+    rate: Annotated[float, typer.Option(help="mqtt: messages per second offered (10 samples each)")] = 4000.0,
+    variables: Annotated[int, typer.Option(help="opcua: variables the server keeps changing")] = 1000,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Source -> agent -> TSDB end to end, every process separate on loopback, counted in the TSDB."""
+    from factory_twin.bench_ingest import ingest_mqtt, ingest_opcua
+
+    if source not in ("mqtt", "opcua"):
+        raise typer.BadParameter("expected mqtt or opcua", param_hint="--source")
+    _table(ingest_mqtt(seconds, rate) if source == "mqtt" else ingest_opcua(seconds, variables), json_out)
+
+
 @bench_app.command("oee")
 def bench_oee(
     days: Annotated[int, typer.Option(min=1, help="days of event log")] = 30,
