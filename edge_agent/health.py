@@ -63,7 +63,7 @@ class AgentHealth:
                         "failing": n in a.failing, "last_error": a.last_error.get(n), "spool_depth": spool.depth(n),
                         "oldest_unsent_age_s": spool.oldest_unsent_age_s(n), "dropped": spool.stats.dropped[n]}
         rejected: dict[str, dict[str, int]] = {}
-        for (src, reason), count in a.quarantine.counts.items():
+        for (src, reason), count in list(a.quarantine.counts.items()):  # mutated by MQTT threads
             rejected.setdefault(src, {})[reason] = count
         sources = {s.config.name: {"type": s.config.type, "connected": s.connected,
                                    "rejected": rejected.get(s.config.name, {})} for s in a.sources}
@@ -114,12 +114,14 @@ class AgentHealth:
 def health_app(health: AgentHealth) -> FastAPI:
     app = FastAPI(title="factory-twin edge agent", docs_url=None, redoc_url=None)
 
+    # async: they run on the agent's event loop, the single writer of what they read (a sync handler would run
+    # in a worker thread and could see the counters change under it)
     @app.get("/health")
-    def get_health() -> dict[str, Any]:
+    async def get_health() -> dict[str, Any]:
         return health.snapshot()
 
     @app.get("/metrics", response_class=PlainTextResponse)
-    def metrics() -> str:
+    async def metrics() -> str:
         return health.prometheus()
 
     return app

@@ -11,7 +11,7 @@ router = APIRouter(prefix="/api", tags=["health"])
 
 
 @router.get("/health")
-def health(request: Request) -> dict[str, Any]:
+async def health(request: Request) -> dict[str, Any]:
     feed = request.app.state.feed
     return {"status": "ok" if feed.connected else "degraded", "broker": feed.broker.url,
             "broker_connected": feed.connected, "messages": feed.messages,
@@ -19,7 +19,7 @@ def health(request: Request) -> dict[str, Any]:
 
 
 @router.get("/rejected")
-def rejected(request: Request, limit: int = 100) -> dict[str, Any]:
+async def rejected(request: Request, limit: int = 100) -> dict[str, Any]:
     """Counts by reason, and the newest rejected messages with why."""
     feed = request.app.state.feed
     return {"counts": dict(feed.rejected_counts),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -11,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from analytics.oee.downtime import pareto
 from historian.sqlite import SqliteHistorian
+from plantmodel.telemetry import Sample
 from twin.oee import window_dict
 from twin.performance import LinePerformance
 
@@ -23,7 +25,7 @@ def _perf(request: Request) -> LinePerformance:
 
 
 @router.get("/oee")
-def oee_now(request: Request, window: WindowKind = "shift") -> dict[str, Any]:
+async def oee_now(request: Request, window: WindowKind = "shift") -> dict[str, Any]:
     """Live OEE of every line and every station for the current shift (or day), with the loss breakdown."""
     perf = _perf(request)
     now = perf.now_us()
@@ -39,7 +41,7 @@ def oee_now(request: Request, window: WindowKind = "shift") -> dict[str, Any]:
 
 
 @router.get("/oee/history")
-def oee_history(request: Request, asset: str, window: WindowKind = "shift") -> list[dict[str, Any]]:
+async def oee_history(request: Request, asset: str, window: WindowKind = "shift") -> list[dict[str, Any]]:
     """Finished shifts (or days) of one asset, oldest first."""
     perf = _perf(request)
     if asset not in perf.oee.assets:
@@ -48,7 +50,7 @@ def oee_history(request: Request, asset: str, window: WindowKind = "shift") -> l
 
 
 @router.get("/oee/{path:path}")
-def oee_asset(path: str, request: Request) -> dict[str, Any]:
+async def oee_asset(path: str, request: Request) -> dict[str, Any]:
     perf = _perf(request)
     if path not in perf.oee.assets:
         raise HTTPException(404, f"no station {path!r} (OEE is kept for stations only)")
@@ -59,8 +61,8 @@ def oee_asset(path: str, request: Request) -> dict[str, Any]:
 
 
 @router.get("/downtime")
-def downtime(request: Request, asset: str = "", unqualified: bool = False, limit: Annotated[int, Query(ge=1)] = 200
-             ) -> list[dict[str, Any]]:
+async def downtime(request: Request, asset: str = "", unqualified: bool = False,
+                   limit: Annotated[int, Query(ge=1)] = 200) -> list[dict[str, Any]]:
     """Stops, newest first; `asset` is a path prefix (a line, a cell or one machine)."""
     perf = _perf(request)
     now = perf.now_us()
@@ -74,7 +76,7 @@ class ReasonIn(BaseModel):
 
 
 @router.post("/downtime/{stop_id:path}/reason")
-def qualify_stop(stop_id: str, body: ReasonIn, request: Request) -> dict[str, Any]:
+async def qualify_stop(stop_id: str, body: ReasonIn, request: Request) -> dict[str, Any]:
     perf = _perf(request)
     stop = perf.stops.qualify(stop_id, body.reason, body.by, body.comment, datetime.now(UTC))
     if stop is None:
@@ -83,7 +85,7 @@ def qualify_stop(stop_id: str, body: ReasonIn, request: Request) -> dict[str, An
 
 
 @router.get("/downtime/pareto")
-def downtime_pareto(request: Request, by: Literal["reason", "asset", "kind", "shift"] = "reason",
+async def downtime_pareto(request: Request, by: Literal["reason", "asset", "kind", "shift"] = "reason",
                     window: WindowKind | Literal["all"] = "day", asset: str = "") -> dict[str, Any]:
     """Stop time by reason, asset, kind or shift over the current shift, day, or everything kept."""
     perf = _perf(request)
@@ -101,19 +103,19 @@ def downtime_pareto(request: Request, by: Literal["reason", "asset", "kind", "sh
 
 
 @router.get("/spc")
-def spc(request: Request) -> list[dict[str, Any]]:
+async def spc(request: Request) -> list[dict[str, Any]]:
     """Control chart, limits and capability of every configured quality characteristic."""
     return [c.as_dict() for c in _perf(request).spc.by_key.values()]
 
 
 @router.get("/alerts")
-def alerts(request: Request, limit: Annotated[int, Query(ge=1)] = 100) -> list[dict[str, Any]]:
+async def alerts(request: Request, limit: Annotated[int, Query(ge=1)] = 100) -> list[dict[str, Any]]:
     """Newest first. SPC rule violations for now; the full alert lifecycle builds on this."""
     return list(_perf(request).alerts.alerts)[::-1][:limit]
 
 
 @router.get("/anomaly")
-def anomaly(request: Request) -> list[dict[str, Any]]:
+async def anomaly(request: Request) -> list[dict[str, Any]]:
     """Each monitored asset: learning or monitoring, its latest score and threshold, its last alarm."""
     mon = _perf(request).anomaly
     return [st.status(mon.config.baseline_rows) for st in mon.assets.values()]
@@ -125,7 +127,7 @@ class TrainIn(BaseModel):
 
 
 @router.post("/anomaly/{path:path}/train")
-def train_anomaly(path: str, body: TrainIn, request: Request) -> dict[str, Any]:
+async def train_anomaly(path: str, body: TrainIn, request: Request) -> dict[str, Any]:
     """Retrain one asset's model on a window of its history (which should be healthy operation)."""
     mon = _perf(request).anomaly
     if path not in mon.assets:
@@ -133,11 +135,14 @@ def train_anomaly(path: str, body: TrainIn, request: Request) -> dict[str, Any]:
     history_path = request.app.state.config.history
     if history_path is None or not history_path.exists():
         raise HTTPException(409, "the twin has no historian to train from (history: in its config)")
-    history = SqliteHistorian(history_path, readonly=True)
-    try:
-        samples = history.samples(asset=path, start=body.start, end=body.end)
-    finally:
-        history.close()
+    def read() -> list[Sample]:  # blocking file I/O, off the loop; the model itself changes on the loop
+        history = SqliteHistorian(history_path, readonly=True)
+        try:
+            return history.samples(asset=path, start=body.start, end=body.end)
+        finally:
+            history.close()
+
+    samples = await asyncio.to_thread(read)
     try:
         return mon.train_from(path, samples)
     except ValueError as exc:
