@@ -8,6 +8,7 @@ Everything runs in its own process on loopback: the broker or the OPC-UA server 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -92,8 +93,10 @@ def _run(tmp: Path, source_yaml: str, produced_of: Callable[[], int | None], met
         elapsed = time.monotonic() - t0
         cpu = watch.cpu_s() - cpu0
         snap = _health(hp)
-        stored = vm.count(metric)
         assert produced is not None
+        with contextlib.suppress(TimeoutError):  # the TSDB makes what it took searchable within a second or so
+            wait_for(lambda: vm.count(metric) >= produced, 30, "the TSDB to show every sample")
+        stored = vm.count(metric)
         return {"produced": produced, "stored": stored, "loss": produced - stored, "seconds": round(elapsed, 2),
                 "samples_per_s": round(stored / elapsed, 1), "agent_cpu_s": round(cpu, 2),
                 "agent_cpu_share": round(cpu / elapsed, 2), "rss_mb": round(max(watch.rss_mb), 1),
