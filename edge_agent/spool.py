@@ -93,7 +93,7 @@ class Spool:
     def __init__(self, path: Path, sinks: Sequence[str], max_records: int = 5_000_000,
                  overflow: OverflowPolicy = OverflowPolicy.DROP_OLDEST,
                  synchronous: Synchronous = Synchronous.NORMAL, commit_interval_s: float = 0.05,
-                 commit_records: int = 5_000, cache_records: int = 200_000) -> None:
+                 commit_records: int = 5_000, cache_records: int = 20_000) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path, self.max_records, self.overflow = path, max_records, overflow
         self.commit_interval_s, self.commit_records, self.cache_records = commit_interval_s, commit_records, \

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -156,7 +157,9 @@ def server_alone(endpoint: str, seconds: float) -> float:
                 received += 1
 
         async with Client(endpoint) as client:
-            cell = await client.nodes.objects.get_child(["1:bench", "1:site", "1:area", "1:line", "1:cell"])
+            ns = await client.get_namespace_index("urn:factory-twin:bench")
+            path = [f"{ns}:{n}" for n in ("bench", "site", "area", "line", "cell")]
+            cell = await client.nodes.objects.get_child(path)
             variables = [v for obj in await cell.get_children() for v in await obj.get_children()]
             sub = await client.create_subscription(100, Handler())
             await sub.subscribe_data_change(variables, queuesize=1000)
@@ -169,6 +172,7 @@ def server_alone(endpoint: str, seconds: float) -> float:
 
 
 def ingest_opcua(seconds: float, variables: int) -> dict[str, Any]:
+    logging.getLogger("asyncua").setLevel(logging.ERROR)  # the bare client's notes on an unsecured endpoint
     with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as t:
         tmp = Path(t)
         port = free_port()
@@ -205,7 +209,8 @@ def ingest_opcua(seconds: float, variables: int) -> dict[str, Any]:
             srv.stdin.write("go\n")
             srv.stdin.flush()
             out = srv.stdout
-            threading.Thread(target=lambda: done.append(int(orjson.loads(out.readline())["changes"])),
+            # produced: every change, and the initial value of each variable the subscription reports first
+            threading.Thread(target=lambda: done.append(int(orjson.loads(out.readline())["changes"]) + variables),
                              daemon=True).start()
 
         try:

@@ -70,12 +70,12 @@ async def opcua_load(port: int, variables: int, seconds: float) -> dict[str, flo
     idx = await server.register_namespace("urn:factory-twin:bench")
     node = server.nodes.objects
     for name in ("bench", "site", "area", "line", "cell"):
-        node = await node.add_folder(f"ns={idx};s={name}", name)
+        node = await node.add_folder(f"ns={idx};s={name}", f"{idx}:{name}")
     nodes = []
     for k in range((variables + FIELDS_PER_OBJECT - 1) // FIELDS_PER_OBJECT):
-        obj = await node.add_object(f"ns={idx};s=dev{k}", f"dev{k}")
+        obj = await node.add_object(f"ns={idx};s=dev{k}", f"{idx}:dev{k}")
         for v in range(min(FIELDS_PER_OBJECT, variables - k * FIELDS_PER_OBJECT)):
-            nodes.append(await obj.add_variable(f"ns={idx};s=dev{k}.v{v}", f"v{v}", 0.0))
+            nodes.append(await obj.add_variable(f"ns={idx};s=dev{k}.v{v}", f"{idx}:v{v}", 0.0))
     async with server:
         print("ready", flush=True)
         loop = asyncio.get_running_loop()
