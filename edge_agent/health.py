@@ -66,6 +66,7 @@ class AgentHealth:
         for (src, reason), count in list(a.quarantine.counts.items()):  # mutated by MQTT threads
             rejected.setdefault(src, {})[reason] = count
         sources = {s.config.name: {"type": s.config.type, "connected": s.connected,
+                                   "last_error": getattr(s, "last_error", None),
                                    "rejected": rejected.get(s.config.name, {})} for s in a.sources}
         ok = all(v["connected"] for v in sources.values()) and not any(
             v["dropped"] or v["failing"] for v in sinks.values())
