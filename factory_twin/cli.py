@@ -310,6 +310,7 @@ def bench_ingest(
 
     if source not in ("mqtt", "opcua"):
         raise typer.BadParameter("expected mqtt or opcua", param_hint="--source")
+    setup_logging("error")
     _table(ingest_mqtt(seconds, rate) if source == "mqtt" else ingest_opcua(seconds, variables), json_out)
 
 
