@@ -28,3 +28,15 @@ def test_oee_bench_live_equals_batch(tmp_path: Path) -> None:
     data = orjson.loads(out.read_bytes())
     assert {"batch_s", "batch_from_event_objects_s", "live_us_per_event", "events", "windows"} <= set(data)
     assert data["live_equals_batch"] is True and data["shifts"] == 6 and data["events"] > 10_000
+
+
+def test_ingest_bench_counts_what_reached_the_tsdb(tmp_path: Path) -> None:
+    for args, keys in ((["--source", "mqtt", "--seconds", "2", "--rate", "200"], set()),
+                       (["--source", "opcua", "--seconds", "2", "--variables", "50"], {"server_alone_per_s", "ratio"})):
+        out = tmp_path / "ingest.json"
+        result = subprocess.run([sys.executable, "-m", "factory_twin", "bench", "ingest", *args, "--json", str(out)],
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        data = orjson.loads(out.read_bytes())
+        assert {"samples_per_s", "loss", "rss_mb", "produced", "stored"} | keys <= set(data)
+        assert data["produced"] > 0 and data["loss"] == 0, data
