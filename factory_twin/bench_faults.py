@@ -189,30 +189,44 @@ def _r(x: float | None, digits: int = 3) -> float | None:
     return None if x is None else round(x, digits)
 
 
-def fault_bench(config: Path, hours: float, seed: int, per_day: float, baseline_h: float, tolerance_s: float,
-                work: Path, faults: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Score the detectors on `config`'s scheduled faults (or `faults`) plus `per_day` random ones (0: none)."""
+def _replica(span: Span, seed: int) -> Span:
+    """The span on its replication's copy of the asset, so that replications pool without meeting."""
+    return Span(f"{seed}:{span.asset}", span.start, span.end, span.kind, span.signal)
+
+
+def fault_bench(config: Path, hours: float, seeds: Sequence[int], per_day: float, baseline_h: float,
+                tolerance_s: float, work: Path, faults: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Score the detectors on `config`'s scheduled faults (or `faults`) plus `per_day` random ones (0: none), one
+    replication per seed, pooled."""
     if faults is None:
         raw = yaml.safe_load(config.read_text(encoding="utf-8"))
         faults = raw["sites"][0]["areas"][0]["lines"][0].get("simulation", {}).get("faults", [])
     line = plant_variant(config, work / "plant.yaml", {"per_day": per_day} if per_day > 0 else None, faults)
-    t0 = time.perf_counter()
-    counts = write_dataset(line, hours, seed, 1.0, work / "data", start_us=START_US)
-    generated = time.perf_counter() - t0
     cfg = AnomalyConfig()
     baseline_s = baseline_h * 3600
-    all_labels = read_labels(work / "data" / "labels.jsonl")
-    rows = read_rows(work / "data" / "samples.csv", line)
-    # the simulator labels a fault on a catalogue signal even when its model never sends that signal (a robot's
-    # cycle_time): nothing changes in the data, so such labels are counted apart, not scored
-    absent = [lab for lab in all_labels if lab.asset not in rows or lab.signal not in rows[lab.asset].signals]
-    labels = [lab for lab in all_labels if lab.start >= baseline_s and lab not in absent]
-    alarms = [a for r in rows.values() for a in detect(r, all_labels, baseline_s, cfg)]
+    all_labels: list[Span] = []
+    labels: list[Span] = []
+    absent: list[Span] = []
+    alarms: list[Span] = []
+    samples, generated = 0, 0.0
+    for seed in seeds:
+        t0 = time.perf_counter()
+        samples += write_dataset(line, hours, seed, 1.0, work / "data", start_us=START_US)["samples"]
+        generated += time.perf_counter() - t0
+        run_labels = read_labels(work / "data" / "labels.jsonl")
+        rows = read_rows(work / "data" / "samples.csv", line)
+        # the simulator labels a fault on a catalogue signal even when its model never sends that signal (a
+        # robot's cycle_time): nothing changes in the data, so such labels are counted apart, not scored
+        missing = [lab for lab in run_labels if lab.asset not in rows or lab.signal not in rows[lab.asset].signals]
+        all_labels += [_replica(lab, seed) for lab in run_labels]
+        absent += missing
+        labels += [_replica(lab, seed) for lab in run_labels if lab.start >= baseline_s and lab not in missing]
+        alarms += [_replica(a, seed) for r in rows.values() for a in detect(r, run_labels, baseline_s, cfg)]
     scored = score_faults(labels, alarms, FAULT_DETECTORS, tolerance_s)
-    days = max(hours - baseline_h, 1e-9) / 24
+    days = len(seeds) * max(hours - baseline_h, 1e-9) / 24
     result: dict[str, Any] = {
-        "config": config.name, "hours": hours, "seed": seed, "faults_per_day": per_day, "baseline_h": baseline_h,
-        "tolerance_s": tolerance_s, "samples": counts["samples"], "labels": len(all_labels),
+        "config": config.name, "hours": hours, "seeds": list(seeds), "faults_per_day": per_day,
+        "baseline_h": baseline_h, "tolerance_s": tolerance_s, "samples": samples, "labels": len(all_labels),
         "labels_scored": len(labels), "labels_on_absent_signals": len(absent),
         "generate_s": round(generated, 1),
     }
@@ -320,19 +334,23 @@ def estimate_life(life: Life, failure: float, model: str, onset: float, window_h
     return est, low, high
 
 
-def rul_bench(config: Path, hours: float, seed: int, work: Path, onset: float = 3.0, window_h: float = 30.0,
-              period_s: float = 60.0, baseline_op_h: float = 5.0, bucket_h: float = 1.0) -> dict[str, Any]:
+def rul_bench(config: Path, hours: float, seeds: Sequence[int], work: Path, onset: float = 3.0,
+              window_h: float = 30.0, period_s: float = 60.0, baseline_op_h: float = 5.0, bucket_h: float = 1.0,
+              ) -> dict[str, Any]:
+    """One run per seed; the complete bearing lives of all runs pooled (each run's indicator learns on its own)."""
     line = plant_variant(config, work / "plant-rul.yaml", None, None)
     wearing = [a for a in line.assets() if a.type is AssetType.CNC_MACHINE and any(
         f.wear == "bearing" for f in (a.config.sim.failures if a.config.sim else []))]
     if not wearing:
         return {"error": f"no asset in {config.name} has a failure mode with wear: bearing"}
     asset = wearing[0]
-    write_dataset(line, hours, seed, period_s, work / "rul", start_us=START_US)
-    rows = read_rows(work / "rul" / "samples.csv", line)[asset.path]
-    rul_t, rul_s = read_rul(work / "rul" / "rul.csv", asset.path)
-    lives = bearing_lives(rows, rul_t, rul_s, period_s, baseline_op_h, bucket_h)
-    result: dict[str, Any] = {"asset": asset.path, "hours": hours, "seed": seed, "period_s": period_s,
+    lives: list[Life] = []
+    for seed in seeds:
+        write_dataset(line, hours, seed, period_s, work / "rul", start_us=START_US)
+        rows = read_rows(work / "rul" / "samples.csv", line)[asset.path]
+        rul_t, rul_s = read_rul(work / "rul" / "rul.csv", asset.path)
+        lives += bearing_lives(rows, rul_t, rul_s, period_s, baseline_op_h, bucket_h)
+    result: dict[str, Any] = {"asset": asset.path, "hours": hours, "seeds": list(seeds), "period_s": period_s,
                               "signals": list(RUL_SIGNALS), "complete_lives": len(lives),
                               "life_operating_h": [round(lf.length_h, 1) for lf in lives],
                               "onset": onset, "window_h": window_h, "bucket_h": bucket_h,
@@ -363,13 +381,14 @@ def rul_bench(config: Path, hours: float, seed: int, work: Path, onset: float = 
     return result
 
 
-def run(config: Path, hours: float, seed: int, per_day: float, baseline_h: float, tolerance_s: float,
-        rul_hours: float) -> dict[str, Any]:
+def run(config: Path, hours: float, seed: int, replications: int, per_day: float, baseline_h: float,
+        tolerance_s: float, rul_hours: float) -> dict[str, Any]:
+    seeds = range(seed, seed + replications)
     with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as tmp:
         t0 = time.perf_counter()
-        result = fault_bench(config, hours, seed, per_day, baseline_h, tolerance_s, Path(tmp))
+        result = fault_bench(config, hours, seeds, per_day, baseline_h, tolerance_s, Path(tmp))
         if rul_hours > 0:
-            result["rul"] = _flat(rul_bench(config, rul_hours, seed, Path(tmp)))
+            result["rul"] = _flat(rul_bench(config, rul_hours, seeds, Path(tmp)))
         result["wall_s"] = round(time.perf_counter() - t0, 1)
     return result
 

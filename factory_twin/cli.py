@@ -440,7 +440,8 @@ def bench_sim(
 def bench_faults(
     config: Annotated[Path, typer.Argument(help="plant model YAML (its first line is simulated)")] = PLANT_YAML,
     hours: Annotated[float, typer.Option(min=0.1, help="simulated hours of the labelled 1 Hz data set")] = 24.0,
-    seed: int = 1,
+    seed: Annotated[int, typer.Option(help="seed of the first replication")] = 1,
+    replications: Annotated[int, typer.Option(min=1, help="runs pooled, seeds seed, seed+1, ...")] = 3,
     faults_per_day: Annotated[float, typer.Option(min=0, help="random faults per simulated day (0: scheduled only)")]
     = 24.0,
     baseline_h: Annotated[float, typer.Option(min=0.01, help="hours the detectors learn from")] = 2.0,
@@ -452,7 +453,7 @@ def bench_faults(
     from factory_twin.bench_faults import run as run_bench
 
     try:
-        result = run_bench(config, hours, seed, faults_per_day, baseline_h, tolerance, rul_hours)
+        result = run_bench(config, hours, seed, replications, faults_per_day, baseline_h, tolerance, rul_hours)
     except ConfigError as exc:
         raise _fail(exc) from None
     _table(result, json_out)

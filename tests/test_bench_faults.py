@@ -81,7 +81,7 @@ def test_a_scheduled_stuck_sensor_and_bearing_fault_are_detected(tmp_path: Path)
          "duration_h": 0.2},
         {"asset": "cnc-3", "kind": "bearing_fault", "start_h": 0.7, "duration_h": 0.3},
     ]
-    r = bench_faults.fault_bench(DEMO, hours=1.1, seed=3, per_day=0, baseline_h=0.5, tolerance_s=60,
+    r = bench_faults.fault_bench(DEMO, hours=1.1, seeds=[3], per_day=0, baseline_h=0.5, tolerance_s=60,
                                  work=tmp_path, faults=faults)
     assert r["labels_scored"] == 2
     stuck = r["stuck_sensor"]
@@ -105,7 +105,7 @@ def _short_bearing_life(tmp_path: Path) -> Path:
 
 
 def test_rul_is_scored_on_the_simulated_bearing_lives(tmp_path: Path) -> None:
-    r = bench_faults.rul_bench(_short_bearing_life(tmp_path), hours=60, seed=2, work=tmp_path, window_h=3,
+    r = bench_faults.rul_bench(_short_bearing_life(tmp_path), hours=60, seeds=[2], work=tmp_path, window_h=3,
                                baseline_op_h=0.5, bucket_h=0.25)
     assert r["asset"].endswith("/cnc-2") and r["complete_lives"] >= 2
     assert r["exponential"]["points"] > 10
@@ -118,11 +118,11 @@ def test_rul_is_scored_on_the_simulated_bearing_lives(tmp_path: Path) -> None:
 def test_bench_faults_command_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "faults.json"
     result = CliRunner().invoke(app, ["bench", "faults", "--hours", "0.8", "--baseline-h", "0.4", "--rul-hours", "0",
-                                      "--faults-per-day", "60", "--json", str(out)])
+                                      "--faults-per-day", "60", "--replications", "2", "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert "false_alarms_per_day" in result.output
     data = yaml.safe_load(out.read_text())  # JSON is YAML
-    assert data["hours"] == 0.8 and "rul" not in data
+    assert data["hours"] == 0.8 and data["seeds"] == [1, 2] and "rul" not in data
     assert data["labels"] >= data["labels_scored"]
 
 
