@@ -238,6 +238,10 @@ def fault_bench(config: Path, hours: float, seeds: Sequence[int], per_day: float
                                  {}, tolerance_s)[kind]
             entry[f"recall_{det}"] = _r(alone.recall)
             entry[f"delay_median_s_{det}"] = _r(alone.delay(0.5), 1)
+        for signal in sorted({lab.signal or "" for lab in labels if lab.kind == kind}):
+            mine = [lab for lab in labels if lab.kind == kind and lab.signal == signal]
+            one = score_faults(mine, alarms, FAULT_DETECTORS, tolerance_s)[kind]
+            entry[f"detected_on_{signal}"] = f"{one.detected}/{one.labels}"
         result[kind] = entry
     result["false_alarms_per_day"] = {
         det: _r(false_alarms([a for a in alarms if a.kind == det], all_labels, tolerance_s) / days, 2)
