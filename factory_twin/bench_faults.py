@@ -47,6 +47,7 @@ FAULT_DETECTORS: dict[str, tuple[str, ...]] = {
     "stuck_sensor": ("mewma", "stuck-value"), "spikes": ("mewma", "rate-of-change", "robust-z"),
 }
 STUCK_MIN_ROWS = 30  # a stuck alarm needs at least this many repeats, whatever the baseline showed
+RESTING_MIN_ROWS = 10  # a value held this long in the baseline is a resting value, not a stuck sensor
 SPIKE_MERGE_S = 60.0  # spike alarms closer than this are one event (a fault spikes about every tenth sample)
 
 
@@ -149,6 +150,20 @@ def _in_labels(t: np.ndarray, labels: Sequence[Span]) -> np.ndarray:
     return inside
 
 
+def stuck_flags(x_base: np.ndarray, x_test: np.ndarray, margin: float) -> np.ndarray:
+    """Rows of `x_test` where the value has repeated for longer than the baseline ever repeated a value by chance.
+
+    Values the baseline held for a while (0.0 while idle) are resting values and never count as stuck; short
+    repeats of a quantised noisy signal are chance and do not make their value a resting one.
+    """
+    base = StuckValue(patience=1).score_learn_many(x_base)  # the run of repeats so far
+    resting = np.unique(x_base[base >= RESTING_MIN_ROWS])
+    base[np.isin(x_base, resting)] = 0
+    runs = StuckValue(patience=1).score_learn_many(x_test)
+    runs[np.isin(x_test, resting)] = 0
+    return runs > max(margin * float(base.max(initial=0.0)), STUCK_MIN_ROWS)
+
+
 def detect(rows: AssetRows, labels: Sequence[Span], baseline_s: float, cfg: AnomalyConfig) -> list[Span]:
     """Every detector on one asset: learn from the baseline (labelled rows left out), alarm spans after it."""
     mine = [lab for lab in labels if lab.asset == rows.asset.path]
@@ -169,14 +184,7 @@ def detect(rows: AssetRows, labels: Sequence[Span], baseline_s: float, cfg: Anom
     for j, s in enumerate(rows.signals):
         x_base, x_test = rows.x[base, j], rows.x[test, j]
         if s not in wearing:  # a wear counter holds still between parts by nature
-            stuck = StuckValue(patience=1)
-            b = stuck.score_learn_many(x_base)
-            resting = np.unique(x_base[b > 0])  # values the signal holds in healthy operation (0.0 when idle)
-            b[np.isin(x_base, resting)] = 0
-            sc = StuckValue(patience=1).score_learn_many(x_test)
-            sc[np.isin(x_test, resting)] = 0
-            threshold = max(cfg.threshold_margin * float(b.max(initial=0.0)), STUCK_MIN_ROWS)
-            alarms += alarm_spans(t, sc > threshold, path, "stuck-value", s)
+            alarms += alarm_spans(t, stuck_flags(x_base, x_test, cfg.threshold_margin), path, "stuck-value", s)
         for name, detector in (("rate-of-change", RateOfChange()), ("robust-z", RollingRobustZ(window=60))):
             b = detector.score_learn_many(x_base)
             threshold = cfg.threshold_margin * float(b.max(initial=0.0))

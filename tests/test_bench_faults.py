@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -76,7 +78,7 @@ def test_rul_score_on_a_hand_made_life() -> None:
 
 
 def test_a_scheduled_stuck_sensor_and_bearing_fault_are_detected(tmp_path: Path) -> None:
-    faults = [
+    faults = [  # measured_diameter is rounded to 0.1 µm, so it repeats by chance now and then
         {"asset": "inspect-1", "kind": "stuck_sensor", "signal": "measured_diameter", "start_h": 0.6,
          "duration_h": 0.2},
         {"asset": "cnc-3", "kind": "bearing_fault", "start_h": 0.7, "duration_h": 0.3},
@@ -91,6 +93,18 @@ def test_a_scheduled_stuck_sensor_and_bearing_fault_are_detected(tmp_path: Path)
     assert r["bearing_fault"]["recall"] == 1.0
     assert r["bearing_fault"]["delay_median_s"] < 15 * 60
     assert r["false_alarms_per_day"]["stuck-value"] == 0
+
+
+def test_stuck_flags_skip_resting_values_but_not_chance_repeats() -> None:
+    rng = np.random.default_rng(0)
+    noisy = np.round(42 + 0.004 * rng.standard_normal(3000), 4)  # quantised: repeats by chance now and then
+    idle = np.zeros(100)
+    base = np.concatenate([noisy[:1000], idle, noisy[1000:2000]])
+    chance = next(float(v) for v, w in itertools.pairwise(base) if v == w and v != 0)
+    test = np.concatenate([noisy[2000:2500], np.full(100, chance), np.zeros(200), noisy[2500:]])
+    flags = bench_faults.stuck_flags(base, test, margin=1.5)
+    assert not flags[:500].any() and not flags[600:].any()  # noise, and a long idle spell at a resting value
+    assert flags[500:600].sum() == 100 - 31  # the stuck value, once it has repeated more than 30 times
 
 
 def _short_bearing_life(tmp_path: Path) -> Path:
