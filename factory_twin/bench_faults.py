@@ -246,6 +246,12 @@ def fault_bench(config: Path, hours: float, seeds: Sequence[int], per_day: float
                                  {}, tolerance_s)[kind]
             entry[f"recall_{det}"] = _r(alone.recall)
             entry[f"delay_median_s_{det}"] = _r(alone.delay(0.5), 1)
+        # a fault that starts while the same signal is still under an earlier one is hard or (stuck twice)
+        # impossible to detect: an alarm already open is not a detection
+        entry["inside_an_earlier_fault"] = sum(
+            1 for lab in labels if lab.kind == kind and any(
+                o.asset == lab.asset and o.signal == lab.signal and o.start < lab.start <= o.end
+                for o in all_labels))
         for signal in sorted({lab.signal or "" for lab in labels if lab.kind == kind}):
             mine = [lab for lab in labels if lab.kind == kind and lab.signal == signal]
             one = score_faults(mine, alarms, FAULT_DETECTORS, tolerance_s)[kind]
