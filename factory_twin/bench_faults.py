@@ -5,7 +5,7 @@ one MEWMA per asset the way the twin runs it (sample-and-hold rows, threshold = 
 on-delay, hysteresis), plus streaming univariate detectors per signal where they fit (stuck value for stuck
 sensors; rate of change and robust z for spikes). All learn from the first `baseline_h` hours, leaving out rows
 of labelled faults; faults that start inside the baseline are not scored. Scored event-wise per fault type
-(analytics.scoring.events).
+(analytics.scoring.events), pooled over replications (one seed each).
 
 RUL: a long run at one sample a minute with no injected faults, so the only thing moving the bearing's signals is
 its wear. A health indicator on vibration and spindle temperature while the spindle runs, its hourly median on an
