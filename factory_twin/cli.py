@@ -437,6 +437,29 @@ def bench_sim(
     _table(result, json_out)
 
 
+@bench_app.command("faults")
+def bench_faults(
+    config: Annotated[Path, typer.Argument(help="plant model YAML (its first line is simulated)")] = PLANT_YAML,
+    hours: Annotated[float, typer.Option(min=0.1, help="simulated hours of the labelled 1 Hz data set")] = 24.0,
+    seed: Annotated[int, typer.Option(help="seed of the first replication")] = 1,
+    replications: Annotated[int, typer.Option(min=1, help="runs pooled, seeds seed, seed+1, ...")] = 3,
+    faults_per_day: Annotated[float, typer.Option(min=0, help="random faults per simulated day (0: scheduled only)")]
+    = 24.0,
+    baseline_h: Annotated[float, typer.Option(min=0.01, help="hours the detectors learn from")] = 2.0,
+    tolerance: Annotated[float, typer.Option(min=0, help="seconds an alarm may miss a fault window by")] = 60.0,
+    rul_hours: Annotated[float, typer.Option(min=0, help="simulated hours for the RUL score (0: skip)")] = 400.0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Detectors on the simulator's injected faults (precision, recall, delay per type); RUL on its bearing wear."""
+    from factory_twin.bench_faults import run as run_bench
+
+    try:
+        result = run_bench(config, hours, seed, replications, faults_per_day, baseline_h, tolerance, rul_hours)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    _table(result, json_out)
+
+
 certs_app = typer.Typer(no_args_is_help=True, help="The agent's OPC-UA certificates and the servers it trusts.")
 edge_app.add_typer(certs_app, name="certs")
 
