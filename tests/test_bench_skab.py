@@ -1,4 +1,4 @@
-"""`factory-twin bench skab` on a few SKAB files: the protocol runs end to end and writes the keys issue 7 names."""
+"""`factory-twin bench skab` on a few SKAB files: the protocol runs end to end and writes its keys."""
 
 from __future__ import annotations
 
