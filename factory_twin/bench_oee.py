@@ -148,7 +148,7 @@ def run(days: int = 30, seed: int = 1) -> dict[str, Any]:
 def _carry(previous: LiveOee, window: Window, opts: OeeOptions) -> LiveOee:
     """A new window starts in the state the previous one ended in."""
     nxt = LiveOee(window, opts)
-    last = next((k[3] for k in reversed(previous._log) if k[3].kind is EventKind.STATE_CHANGE), None)
+    last = previous.last_state_change
     if last is not None:
         nxt.add(last)
     return nxt

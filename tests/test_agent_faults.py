@@ -63,9 +63,9 @@ class Publisher(threading.Thread):
         self.done.set()
 
 
-def stored(path: Path, n: int) -> list[Sample]:
-    """Every stored sample of the load, once `n` messages' worth are there (the file is keyed by series and
-    timestamp, so a re-delivered message cannot add a row: the count is exact)."""
+def stored(path: Path) -> list[Sample]:
+    """Every stored sample of the load (the file is keyed by series and timestamp, so a re-delivered message
+    cannot add a row: the count is exact)."""
     history = SqliteHistorian(path, readonly=True)
     try:
         return history.samples(asset="faulttest/*")
@@ -76,10 +76,10 @@ def stored(path: Path, n: int) -> list[Sample]:
 def assert_all_stored(path: Path, pub: Publisher) -> None:
     n = pub.n
     try:
-        got = wait_until(lambda: len(s := stored(path, n)) >= n * len(FIELDS) and s, 60,
+        got = wait_until(lambda: len(s := stored(path)) >= n * len(FIELDS) and s, 60,
                          f"{n * len(FIELDS)} samples in the historian")
     except AssertionError:
-        have = {(s.signal, float(s.value)) for s in stored(path, n)}
+        have = {(s.signal, float(s.value)) for s in stored(path)}
         missing = sorted(i for i in range(n) if ("p", float(i * 10)) not in have)
         raise AssertionError(f"{len(have)} of {n * len(FIELDS)} stored; messages missing: {len(missing)}, "
                              f"first {missing[:10]}, last {missing[-5:]}") from None
@@ -115,10 +115,10 @@ def test_tsdb_down_for_30_s_under_load_loses_and_duplicates_nothing(tmp_path: Pa
         pub.join(60)
         assert pub.sent == n
 
-        def stored() -> int:
+        def in_tsdb() -> int:
             return sum(len(v) for _, v, _ in vm.export('{__name__=~"(p|t|f|v|i)_value"}'))
 
-        wait_until(lambda: stored() >= n * len(FIELDS), 60, f"{n * len(FIELDS)} samples in the TSDB")
+        wait_until(lambda: in_tsdb() >= n * len(FIELDS), 60, f"{n * len(FIELDS)} samples in the TSDB")
         series = vm.export('{__name__=~"(p|t|f|v|i)_value"}')
         for metric, values, stamps in series:
             assert len(stamps) == len(set(stamps)) == n, metric["__name__"]

@@ -8,7 +8,6 @@ a stop that spans a shift change is split between the shifts and counted once, w
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
@@ -140,12 +139,3 @@ def window_dict(w: OeeWindow | None) -> dict[str, Any] | None:
             "time_model_s": w.time.seconds(), "counts": {"produced": w.counts.produced, "good": w.counts.good,
                                                          "scrap": w.counts.scrap, "rework": w.counts.rework},
             "losses_s": w.losses.as_dict() if w.losses else None, "flags": list(w.flags)}
-
-
-def replay(monitor: OeeMonitor, events: Iterable[Event]) -> int:
-    """Rebuild the live windows from the historian's events after a restart."""
-    n = 0
-    for e in sorted(events, key=lambda e: e.ts):
-        monitor.observe(e)
-        n += 1
-    return n

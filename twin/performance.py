@@ -18,7 +18,7 @@ from twin.alerts import AlertLog
 from twin.anomaly import AnomalyMonitor
 from twin.config import TwinConfig
 from twin.downtime import StopLog
-from twin.oee import DAY_US, OeeMonitor, OeeSettings, replay
+from twin.oee import DAY_US, OeeMonitor, OeeSettings
 from twin.spc import Characteristic, SpcAlert, SpcMonitor
 
 log = logging.getLogger(__name__)
@@ -55,12 +55,11 @@ class LinePerformance:
     def rebuild(self, historian: Historian, now: datetime) -> int:
         """Replay today's events (and the day before, for a night shift) from the historian."""
         start = from_micros(to_micros(now) - 2 * DAY_US)
-        events = historian.events(start=start)
-        n = replay(self.oee, events)
-        for e in sorted(events, key=lambda e: e.ts):
-            self.stops.observe(e)
-        log.info("rebuilt OEE and stops from %d historian events", n)
-        return n
+        events = sorted(historian.events(start=start), key=lambda e: e.ts)
+        for e in events:
+            self.observe(e)
+        log.info("rebuilt OEE and stops from %d historian events", len(events))
+        return len(events)
 
     def now_us(self) -> int:
         return self.oee.now_us(to_micros(datetime.now(UTC)))

@@ -177,6 +177,11 @@ class LiveOee:
         if not any(s.start <= ts < s.end for s in self.window.planned):
             p[4] += count
 
+    @property
+    def last_state_change(self) -> Event | None:
+        """The latest state change applied: the state a following window starts in."""
+        return next((k[3] for k in reversed(self._log) if k[3].kind is EventKind.STATE_CHANGE), None)
+
     # -- output --------------------------------------------------------------------------------------
     def result(self, until: int | None = None) -> OeeWindow:
         """The window up to `until` (default: its end), which should be later than every event added."""
