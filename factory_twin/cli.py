@@ -27,7 +27,7 @@ TWIN_YAML = config_path("twin-demo.yaml")
 LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error")]
 
 
-def _fail(exc: ConfigError) -> typer.Exit:
+def _fail(exc: ConfigError | str) -> typer.Exit:
     typer.echo(str(exc), err=True)
     return typer.Exit(2)
 
@@ -275,9 +275,15 @@ def twin_serve(
         cfg, plant, calendar = load_twin(config)
     except ConfigError as exc:
         raise _fail(exc) from None
+    from twin.auth import AuthError
+
+    try:
+        app = create_app(cfg, plant, calendar)
+    except AuthError as exc:
+        raise _fail(f"{config}: {exc}") from None
     http_port = port or cfg.port
     typer.echo(f"twin serving on http://{cfg.host}:{http_port}/api/assets")
-    raise typer.Exit(run(lambda stop: serve_http(create_app(cfg, plant, calendar), cfg.host, http_port, stop)))
+    raise typer.Exit(run(lambda stop: serve_http(app, cfg.host, http_port, stop)))
 
 
 @bench_app.command("pipeline")

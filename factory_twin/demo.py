@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -50,6 +52,7 @@ class RunningLine:
     opcua_endpoint: str
     mqtt_port: int
     history: Path
+    keys: dict[str, str]  # role -> API key
 
 
 @asynccontextmanager
@@ -63,6 +66,7 @@ async def running_line(opts: DemoOptions, plant_opts: SimulatorOptions | None = 
     data_dir = opts.data_dir.resolve()
     env = {"FT_MQTT_HOST": "127.0.0.1", "FT_MQTT_PORT": str(mqtt_port), "FT_OPCUA_ENDPOINT": endpoint,
            "FT_DATA_DIR": str(data_dir), "FT_HTTP_HOST": opts.host, "FT_HTTP_PORT": str(opts.port)}
+    env |= demo_keys(os.environ)
     # Every configuration is validated before anything opens a socket.
     twin_file = config_path("twin-demo.yaml")
     twin_cfg, plant, calendar = load_twin(twin_file, env)
@@ -70,7 +74,7 @@ async def running_line(opts: DemoOptions, plant_opts: SimulatorOptions | None = 
     _set_aside_old_history(data_dir / "history.db")
     sim_opts = replace(plant_opts or SimulatorOptions(speed=opts.speed), opcua_endpoint=endpoint,
                        broker=mqtt.BrokerConfig(port=mqtt_port))
-    agent, app = Agent(agent_cfg), create_app(twin_cfg, plant, calendar)
+    agent, app = Agent(agent_cfg), create_app(twin_cfg, plant, calendar, env)
 
     async with embedded_broker("127.0.0.1", mqtt_port), contextlib.AsyncExitStack() as parts:
         async def start(name: str, body: Callable[[asyncio.Event, asyncio.Event], Awaitable[object]]) -> None:
@@ -87,7 +91,16 @@ async def running_line(opts: DemoOptions, plant_opts: SimulatorOptions | None = 
         await start("plant", lambda s, r: serve(plant, sim_opts, s, r))
         await start("edge agent", agent.run)
         await start("twin", lambda s, r: serve_http(app, opts.host, opts.port, s, r))
-        yield RunningLine(plant, agent, app, endpoint, mqtt_port, data_dir / "history.db")
+        keys = {role: env[var] for role, var in DEMO_KEY_VARS.items()}
+        yield RunningLine(plant, agent, app, endpoint, mqtt_port, data_dir / "history.db", keys)
+
+
+DEMO_KEY_VARS = {"admin": "FT_ADMIN_KEY", "engineer": "FT_ENGINEER_KEY", "viewer": "FT_VIEWER_KEY"}
+
+
+def demo_keys(environ: Mapping[str, str]) -> dict[str, str]:
+    """The demo's API keys: those set in the environment, and a fresh random one for each that is not."""
+    return {var: environ.get(var) or secrets.token_urlsafe(18) for var in DEMO_KEY_VARS.values()}
 
 
 def _set_aside_old_history(path: Path) -> None:
@@ -108,6 +121,11 @@ async def run_demo(opts: DemoOptions, stop: asyncio.Event) -> None:
         print(f"factory-twin demo running: {url}/api/assets  (API docs: {url}/docs)", flush=True)
         print(f"  OPC-UA {line.opcua_endpoint}   MQTT mqtt://127.0.0.1:{line.mqtt_port}   history {line.history}",
               flush=True)
+        print("  API keys (send as 'Authorization: Bearer KEY'; set FT_ADMIN_KEY, FT_ENGINEER_KEY, FT_VIEWER_KEY "
+              "to choose them):", flush=True)
+        for role, key in line.keys.items():
+            print(f"    {role:9} {key}", flush=True)
+        print(f"  e.g. curl -H 'Authorization: Bearer {line.keys['viewer']}' {url}/api/assets", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         await stop.wait()
         print("stopping...", flush=True)

@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import VictoriaMetrics, free_port, port_open, wait_until
+from support import AUTH_ENV, VictoriaMetrics, free_port, port_open, wait_until
 
 from factory_twin.influxd import Influxd, influxd_executable, running_influxd
 from plantmodel.mqtt import BrokerConfig
+
+os.environ.update(AUTH_ENV)  # the twin's API keys, for apps built here and for child processes
 
 
 def _mosquitto_exe() -> str:

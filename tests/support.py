@@ -18,6 +18,18 @@ T = TypeVar("T")
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT.parent / "shared"
 
+# The twin's test credentials: the demo configuration's key variables, set for the whole test session (and
+# inherited by child processes) by conftest.
+API_KEYS = {"admin": "test-admin-key", "engineer": "test-engineer-key", "viewer": "test-viewer-key"}
+AUTH_ENV = {f"FT_{role.upper()}_KEY": key for role, key in API_KEYS.items()}
+AUTH_CONFIG = {"api_keys": [{"name": f"test-{role}", "role": role, "key_env": f"FT_{role.upper()}_KEY"}
+                            for role in API_KEYS]}
+
+
+def auth(role: str = "engineer") -> dict[str, str]:
+    """Request headers of a caller with that role."""
+    return {"Authorization": f"Bearer {API_KEYS[role]}"}
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from support import free_port, port_open, wait_until
+from support import auth, free_port, port_open, wait_until
 
 
 def _children(pid: int) -> list[int]:
@@ -34,7 +34,7 @@ def test_demo_runs_the_live_twin_and_stops_cleanly(tmp_path: Path) -> None:
                             stderr=subprocess.PIPE, text=True)
     try:
         def live() -> list[dict[str, Any]] | None:
-            assets = httpx.get(f"http://127.0.0.1:{port}/api/assets", timeout=2).json()
+            assets = httpx.get(f"http://127.0.0.1:{port}/api/assets", timeout=2, headers=auth("viewer")).json()
             ok = all(a["state"] != "unknown" and a["signals"] for a in assets)
             return assets if ok else None
 

@@ -15,7 +15,7 @@ import httpx
 import orjson
 import paho.mqtt.client as paho
 import pytest
-from support import PROJECT, Child, free_port, wait_until
+from support import PROJECT, Child, auth, free_port, wait_until
 
 from edge_agent.quarantine import Quarantine
 from historian import SqliteHistorian
@@ -108,7 +108,7 @@ def test_twin_shows_latest_value_of_every_signal(stack: Stack) -> None:
             latest[key] = p
 
     def twin_matches() -> list[dict[str, Any]] | None:
-        assets = httpx.get(f"{stack.twin_url}/api/assets", timeout=5).json()
+        assets = httpx.get(f"{stack.twin_url}/api/assets", timeout=5, headers=auth("viewer")).json()
         for asset in assets:
             for name, sig in asset["signals"].items():
                 want = latest.get((asset["id"], name))
@@ -185,18 +185,18 @@ def test_malformed_uns_message_is_rejected_by_the_twin_and_kept(stack: Stack) ->
         "acme/plant9/x/y/z/nope/speed": (b'{"value": 1.0, "ts": "2026-01-01T00:00:00Z"}', "unknown_asset"),
         f"{base}/power": (b'{"value": 1.0}', "missing"),
     }
-    before = httpx.get(f"{stack.twin_url}/api/rejected", timeout=5).json()["counts"]
+    before = httpx.get(f"{stack.twin_url}/api/rejected", timeout=5, headers=auth("viewer")).json()["counts"]
     _publish(stack.broker, [(topic, payload) for topic, (payload, _) in bad.items()])
 
     def mine() -> dict[str, str] | None:
-        recent = httpx.get(f"{stack.twin_url}/api/rejected", timeout=5).json()["recent"]
+        recent = httpx.get(f"{stack.twin_url}/api/rejected", timeout=5, headers=auth("viewer")).json()["recent"]
         found = {r["topic"]: r["reason"] for r in recent if r["topic"] in bad}
         return found if len(found) == len(bad) else None
 
     found = wait_until(mine, 10, "the twin to reject and keep every bad message")
     assert found == {topic: reason for topic, (_, reason) in bad.items()}
-    counts = httpx.get(f"{stack.twin_url}/api/rejected", timeout=5).json()["counts"]
+    counts = httpx.get(f"{stack.twin_url}/api/rejected", timeout=5, headers=auth("viewer")).json()["counts"]
     for reason in ("wrong_type", "unknown_signal", "unknown_asset", "missing"):
         assert counts[reason] >= before.get(reason, 0) + 1, reason
-    health = httpx.get(f"{stack.twin_url}/api/health", timeout=5).json()
+    health = httpx.get(f"{stack.twin_url}/api/health", timeout=5, headers=auth("viewer")).json()
     assert health["broker_connected"] is True

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from support import ServedApp, wait_until
+from support import ServedApp, auth, wait_until
 from test_twin_oee import CNC, config, plant
 
 from historian.sqlite import SqliteHistorian
@@ -81,8 +81,10 @@ def test_retrain_from_a_historian_window_through_the_api(tmp_path: Path, mosquit
     history.write(seconds(np.random.default_rng(9), 0, 400))
     history.close()
     cfg = config(broker=mosquitto.model_dump(), history=str(tmp_path / "history.db"),
+                 database=str(tmp_path / "twin.db"),
                  anomaly={"assets": [CNC], "model_dir": str(tmp_path / "models")})
-    with ServedApp(create_app(cfg, plant())) as served, httpx.Client(base_url=served.url, timeout=10) as api:
+    with (ServedApp(create_app(cfg, plant())) as served,
+          httpx.Client(base_url=served.url, headers=auth(), timeout=10) as api):
         before = api.get("/api/anomaly").json()
         assert before[0]["state"].startswith("learning")
         r = api.post(f"/api/anomaly/{CNC}/train", json={"start": T0.isoformat(),

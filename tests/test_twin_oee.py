@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import paho.mqtt.client as paho
 import pytest
-from support import PROJECT, ServedApp, wait_until
+from support import AUTH_CONFIG, PROJECT, ServedApp, auth, wait_until
 
 from analytics.oee import EventLog, OeeOptions, Window, oee_windows
 from historian.sqlite import SqliteHistorian
@@ -43,7 +43,8 @@ def plant() -> PlantConfig:
 def config(**extra: Any) -> TwinConfig:
     return TwinConfig.model_validate({"plant": "demo-plant.yaml", "oee": {"minor_stop_s": 120, "reasons": {
         "E101": "spindle overload"}}, "spc": [{"asset": INSPECT, "signal": "measured_diameter", "target": 42.0,
-                                              "sigma": 0.004, "lsl": 41.985, "usl": 42.015}]} | extra)
+                                              "sigma": 0.004, "lsl": 41.985, "usl": 42.015}],
+        "auth": AUTH_CONFIG} | extra)
 
 
 def state(minutes: float, to: str, reason: str | None = None, t0: datetime = T0) -> Event:
@@ -118,12 +119,14 @@ def publisher(mosquitto: mqtt.BrokerConfig):
     mqtt.stop(client)
 
 
-def test_api_live_oee_downtime_reasons_pareto_and_spc(mosquitto: mqtt.BrokerConfig, publisher: paho.Client) -> None:
+def test_api_live_oee_downtime_reasons_pareto_and_spc(tmp_path: Path, mosquitto: mqtt.BrokerConfig,
+                                                      publisher: paho.Client) -> None:
     # live figures are for the shift the wall clock is in: the story's shift change was 90 min ago
     boundary = (datetime.now(UTC) - timedelta(minutes=90)).replace(second=0, microsecond=0)
     t0 = boundary - timedelta(minutes=540)
-    app = create_app(config(broker=mosquitto.model_dump()), plant(), calendar_ending_shift_at(boundary))
-    with ServedApp(app) as served, httpx.Client(base_url=served.url, timeout=5) as api:
+    app = create_app(config(broker=mosquitto.model_dump(), database=str(tmp_path / "twin.db")), plant(),
+                     calendar_ending_shift_at(boundary))
+    with ServedApp(app) as served, httpx.Client(base_url=served.url, headers=auth(), timeout=5) as api:
         wait_until(lambda: api.get("/api/health").json()["broker_connected"], 10, "the twin to connect")
         measured = [diameter(600 + i, 42.0 + 0.005 * (i % 2), t0) for i in range(8)]
         for r in [*story(t0), *measured, diameter(620, 41.95, t0)]:
@@ -188,9 +191,10 @@ def test_restart_rebuilds_the_days_oee_from_the_historian(tmp_path: Path, mosqui
     history = SqliteHistorian(tmp_path / "history.db")
     history.write(story(t0))
     history.close()
-    app = create_app(config(broker=mosquitto.model_dump(), history=str(tmp_path / "history.db")), plant(),
+    app = create_app(config(broker=mosquitto.model_dump(), history=str(tmp_path / "history.db"),
+                            database=str(tmp_path / "twin.db")), plant(),
                      calendar_ending_shift_at(boundary))
-    with ServedApp(app) as served, httpx.Client(base_url=served.url, timeout=5) as api:
+    with ServedApp(app) as served, httpx.Client(base_url=served.url, headers=auth(), timeout=5) as api:
         cnc = next(a for a in api.get("/api/oee").json()["assets"] if a["asset"] == CNC)
         assert cnc["counts"]["good"] == 100 and cnc["losses_s"]["equipment_failure"] == 20 * 60
         assert len(api.get("/api/downtime", params={"asset": CNC}).json()) == 3

@@ -12,6 +12,7 @@ from plantmodel.catalog import signal_spec
 from plantmodel.config import ConfigError, load_config
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
+from twin.auth import AuthConfig
 
 
 class _Strict(BaseModel):
@@ -63,6 +64,9 @@ class TwinConfig(_Strict):
     oee: OeeConfig = OeeConfig()
     spc: list[SpcCharacteristicConfig] = Field(default_factory=list)
     anomaly: AnomalyConfig = AnomalyConfig()
+    database: Path = Field(Path("twin.db"), description="the twin's own SQLite file (relative to the working "
+                           "folder): live state, alerts, jobs, audit log, stop reasons; survives restarts")
+    auth: AuthConfig = AuthConfig()
 
 
 def load_twin(path: Path, env: Mapping[str, str] | None = None

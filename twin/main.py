@@ -3,26 +3,37 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 
 from historian.sqlite import SqliteHistorian
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
-from twin.api import assets, health
+from twin.api import assets, health, me
 from twin.api import performance as api_performance
+from twin.auth import Authenticator, require
 from twin.config import TwinConfig
+from twin.db import TwinDatabase
 from twin.performance import LinePerformance
 from twin.state import PlantTwin
 from twin.stream import UnsFeed
 
 
-def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarConfig | None = None) -> FastAPI:
+def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarConfig | None = None,
+               env: Mapping[str, str] | None = None) -> FastAPI:
+    """The service; `env` holds the secrets the auth config names (default: the process environment).
+
+    Raises `twin.auth.AuthError` when a secret is missing, before anything is opened.
+    """
+    auth = Authenticator(config.auth, os.environ if env is None else env)
+    db = TwinDatabase(config.database)
     performance = LinePerformance(config, plant, calendar, _site_zone(plant))
     twin = PlantTwin(plant, listeners=[performance.observe])
     feed = UnsFeed(twin, config.broker, [f"{plant.enterprise}/#"], config.client_id)
@@ -40,13 +51,18 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
             yield
         finally:
             feed.stop()
+            db.close()
 
     app = FastAPI(title="factory-twin", summary="Live digital twin of a production line", lifespan=lifespan)
     app.state.twin, app.state.feed, app.state.performance = twin, feed, performance
-    app.state.config = config
-    app.include_router(assets.router)
-    app.include_router(api_performance.router)
-    app.include_router(health.router)
+    app.state.config, app.state.auth, app.state.db = config, auth, db
+    if config.auth.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=config.auth.cors_origins, allow_credentials=False,
+                           allow_methods=["GET", "POST", "PUT", "DELETE"],
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type"])
+    viewer = [Depends(require("viewer"))]  # every route needs a caller; writes ask for more in their handlers
+    for router in (assets.router, api_performance.router, health.router, me.router):
+        app.include_router(router, dependencies=viewer)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

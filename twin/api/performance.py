@@ -7,16 +7,18 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from analytics.oee.downtime import pareto
 from historian.sqlite import SqliteHistorian
 from plantmodel.telemetry import Sample
+from twin.auth import Principal, require
 from twin.oee import window_dict
 from twin.performance import LinePerformance
 
 router = APIRouter(prefix="/api", tags=["performance"])
+Engineer = Annotated[Principal, Depends(require("engineer"))]
 WindowKind = Literal["shift", "day"]
 
 
@@ -71,14 +73,16 @@ async def downtime(request: Request, asset: str = "", unqualified: bool = False,
 
 class ReasonIn(BaseModel):
     reason: str = Field(min_length=1, max_length=200)
-    by: str = Field(min_length=1, max_length=100, description="who qualifies the stop")
+    by: str | None = Field(None, min_length=1, max_length=100,
+                           description="who qualifies the stop, if not the caller (e.g. the operator who said so)")
     comment: str | None = Field(None, max_length=2000)
 
 
 @router.post("/downtime/{stop_id:path}/reason")
-async def qualify_stop(stop_id: str, body: ReasonIn, request: Request) -> dict[str, Any]:
+async def qualify_stop(stop_id: str, body: ReasonIn, request: Request, caller: Engineer) -> dict[str, Any]:
     perf = _perf(request)
-    stop = perf.stops.qualify(stop_id, body.reason, body.by, body.comment, datetime.now(UTC))
+    by = caller.name if body.by is None else f"{body.by} (entered by {caller.name})"
+    stop = perf.stops.qualify(stop_id, body.reason, by, body.comment, datetime.now(UTC))
     if stop is None:
         raise HTTPException(404, f"no stop {stop_id!r}")
     return stop.as_dict(perf.now_us())
@@ -127,7 +131,7 @@ class TrainIn(BaseModel):
 
 
 @router.post("/anomaly/{path:path}/train")
-async def train_anomaly(path: str, body: TrainIn, request: Request) -> dict[str, Any]:
+async def train_anomaly(path: str, body: TrainIn, request: Request, caller: Engineer) -> dict[str, Any]:
     """Retrain one asset's model on a window of its history (which should be healthy operation)."""
     mon = _perf(request).anomaly
     if path not in mon.assets:

@@ -1,0 +1,192 @@
+"""Who is calling, and what they may do: API keys and OAuth2 bearer tokens mapped to roles and scopes.
+
+Roles are ordered: a viewer reads, an engineer also writes (acknowledges alerts, qualifies stops, requests and
+approves commands, starts planning jobs), an admin may do everything. A principal may be scoped to parts of
+the plant (ISA-95 path prefixes such as a site or a line); it then sees and acts on those assets only.
+
+Secrets come only from the environment (``key_env``, ``secret_env``): never from a config file. A key is
+accepted as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``; a browser's WebSocket, which cannot
+set headers, may give it as ``?token=<key>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Literal
+
+import jwt
+from fastapi import HTTPException, Request, WebSocket
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+log = logging.getLogger(__name__)
+
+
+class Role(IntEnum):
+    viewer = 1
+    engineer = 2
+    admin = 3
+
+
+RoleName = Literal["viewer", "engineer", "admin"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApiKeyConfig(_Strict):
+    name: str = Field(min_length=1, description="who holds the key: shown in audit logs and alert transitions")
+    role: RoleName
+    key_env: str = Field(min_length=1, description="environment variable that holds the key")
+    scope: list[str] = Field(default_factory=list, description="ISA-95 path prefixes; empty: the whole plant")
+
+
+class OAuth2Config(_Strict):
+    """Bearer JWTs from the plant's identity provider (Keycloak, Entra ID, ...), verified locally."""
+
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256"], min_length=1)
+    secret_env: str | None = Field(None, description="environment variable with the HS* secret")
+    public_key_env: str | None = Field(None, description="environment variable with the PEM public key (RS*, ES*)")
+    issuer: str | None = None
+    audience: str | None = None
+    name_claim: str = "preferred_username"
+    roles_claim: str = Field("roles", description="claim listing roles; the highest known one is taken")
+    scope_claim: str | None = Field(None, description="claim listing ISA-95 path prefixes the caller may see")
+
+    @model_validator(mode="after")
+    def _one_key(self) -> OAuth2Config:
+        if (self.secret_env is None) == (self.public_key_env is None):
+            raise ValueError("give exactly one of secret_env (HS*) and public_key_env (RS*, ES*)")
+        return self
+
+
+class AuthConfig(_Strict):
+    enabled: bool = Field(True, description="off only for a closed lab network: every caller is then an admin")
+    api_keys: list[ApiKeyConfig] = Field(default_factory=list)
+    oauth2: OAuth2Config | None = None
+    cors_origins: list[str] = Field(default_factory=list, description="browser origins allowed; none by default")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    name: str
+    role: Role
+    scope: tuple[str, ...] = ()
+
+    def allows(self, path: str) -> bool:
+        """Whether an asset (or line, or cell) path is inside this principal's scope."""
+        return not self.scope or any(path == s or path.startswith(s.rstrip("/") + "/") or s.startswith(path + "/")
+                                     for s in self.scope)
+
+    def sees(self, path: str) -> bool:
+        """Strictly inside the scope (a line's asset, not merely the site above a scoped line)."""
+        return not self.scope or any(path == s or path.startswith(s.rstrip("/") + "/") for s in self.scope)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "role": self.role.name, "scope": list(self.scope)}
+
+
+class AuthError(ValueError):
+    """A secret the configuration names is missing from the environment."""
+
+
+ANONYMOUS_ADMIN = Principal("anonymous", Role.admin)
+
+
+class Authenticator:
+    def __init__(self, config: AuthConfig, env: Mapping[str, str]) -> None:
+        self.config = config
+        self._keys: dict[bytes, Principal] = {}
+        missing = []
+        for i, k in enumerate(config.api_keys):
+            secret = env.get(k.key_env)
+            if not secret:
+                missing.append(f"auth.api_keys[{i}].key_env: environment variable {k.key_env} is not set")
+                continue
+            self._keys[_digest(secret)] = Principal(k.name, Role[k.role], tuple(k.scope))
+        self._jwt_key: str | None = None
+        if config.oauth2 is not None:
+            var = config.oauth2.secret_env or config.oauth2.public_key_env
+            self._jwt_key = env.get(var or "")
+            if not self._jwt_key:
+                missing.append(f"auth.oauth2: environment variable {var} is not set")
+        if missing:
+            raise AuthError("; ".join(missing))
+        if config.enabled and not self._keys and config.oauth2 is None:
+            log.warning("authentication is on but no API key or OAuth2 issuer is configured: every call is refused")
+        if not config.enabled:
+            log.warning("authentication is OFF: every caller is an admin")
+
+    def principal(self, token: str | None) -> Principal:
+        """The caller a token names; 401 when there is none or it is not valid."""
+        if not self.config.enabled:
+            return ANONYMOUS_ADMIN
+        if not token:
+            raise HTTPException(401, "authentication required: an API key or bearer token",
+                                headers={"WWW-Authenticate": "Bearer"})
+        found = self._keys.get(_digest(token))
+        if found is not None:
+            return found
+        if self._jwt_key is not None and token.count(".") == 2:
+            return self._from_jwt(token)
+        raise HTTPException(401, "unknown API key or token", headers={"WWW-Authenticate": "Bearer"})
+
+    def _from_jwt(self, token: str) -> Principal:
+        o = self.config.oauth2
+        assert o is not None and self._jwt_key is not None
+        try:
+            claims = jwt.decode(token, self._jwt_key, algorithms=o.algorithms, audience=o.audience, issuer=o.issuer,
+                                options={"require": ["exp"]})
+        except jwt.PyJWTError as exc:
+            raise HTTPException(401, f"bearer token refused: {exc}", headers={"WWW-Authenticate": "Bearer"}) from None
+        roles = claims.get(o.roles_claim) or []
+        roles = [roles] if isinstance(roles, str) else roles
+        known = [Role[r] for r in roles if isinstance(r, str) and r in Role.__members__]
+        if not known:
+            raise HTTPException(403, f"the token's {o.roles_claim!r} claim names no role of this service")
+        scope = claims.get(o.scope_claim, []) if o.scope_claim else []
+        scope = [scope] if isinstance(scope, str) else scope
+        return Principal(str(claims.get(o.name_claim) or claims.get("sub") or "unknown"), max(known),
+                         tuple(s for s in scope if isinstance(s, str)))
+
+
+def _digest(secret: str) -> bytes:
+    # Keys are looked up by digest, so a lookup takes the same time whatever prefix an attacker guesses right.
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def token_of(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    auth = headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return headers.get("x-api-key") or query.get("token")
+
+
+def require(role: RoleName) -> Callable[[Request], Awaitable[Principal]]:
+    """A FastAPI dependency: the caller, who must hold at least `role` (403 otherwise)."""
+    needed = Role[role]
+
+    async def dependency(request: Request) -> Principal:
+        principal = request.app.state.auth.principal(token_of(request.headers, request.query_params))
+        if principal.role < needed:
+            raise HTTPException(403, f"{principal.name} has the {principal.role.name} role; "
+                                f"this needs {needed.name} or above")
+        request.state.principal = principal
+        return principal
+
+    dependency.__name__ = f"require_{role}"
+    return dependency
+
+
+def websocket_principal(ws: WebSocket) -> Principal:
+    return ws.app.state.auth.principal(token_of(ws.headers, ws.query_params))
+
+
+def check_scope(principal: Principal, path: str) -> None:
+    """404, not 403, outside the scope: a scoped caller should not learn what exists elsewhere."""
+    if not principal.sees(path):
+        raise HTTPException(404, f"no asset {path!r}")
