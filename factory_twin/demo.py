@@ -126,6 +126,7 @@ async def run_demo(opts: DemoOptions, stop: asyncio.Event) -> None:
         for role, key in line.keys.items():
             print(f"    {role:9} {key}", flush=True)
         print(f"  e.g. curl -H 'Authorization: Bearer {line.keys['viewer']}' {url}/api/assets", flush=True)
+        print(f"  web UI (signed in as the engineer): {url}/#key={line.keys['engineer']}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         await stop.wait()
         print("stopping...", flush=True)

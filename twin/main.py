@@ -7,11 +7,12 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, tzinfo
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from historian.sqlite import SqliteHistorian
 from plantmodel.plant import PlantConfig
@@ -24,6 +25,8 @@ from twin.db import TwinDatabase
 from twin.performance import LinePerformance
 from twin.state import PlantTwin
 from twin.stream import UnsFeed
+
+WEB = Path(__file__).parent / "web"  # the browser UI (plain HTML, CSS and JS modules: no build step)
 
 
 def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarConfig | None = None,
@@ -64,10 +67,8 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     for router in (assets.router, api_performance.router, health.router, me.router):
         app.include_router(router, dependencies=viewer)
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
+    # the web UI: static files shipped in the package, mounted last so /api and /docs match first
+    app.mount("/", StaticFiles(directory=WEB, html=True), name="web")
     return app
 
 

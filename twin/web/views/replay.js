@@ -1,0 +1,86 @@
+// Replay: the line as it was at any past instant, from history, played back at a chosen speed.
+
+import { api, tryApi } from "../api.js";
+import { el, fmt, toIsoLocalInput } from "../dom.js";
+import { LineDrawing, loadLayout } from "../line.js";
+
+const STEPS = 1000;
+
+export async function mount(container, ctx, param) {
+  const layout = await loadLayout();
+  const now = new Date();
+  const from = el("input", { id: "r-from", type: "datetime-local", step: 1, value: toIsoLocalInput(new Date(now - 3600e3)) });
+  const to = el("input", { id: "r-to", type: "datetime-local", step: 1, value: toIsoLocalInput(now) });
+  const slider = el("input", { id: "r-slider", type: "range", min: 0, max: STEPS, value: 0, "aria-label": "replay time" });
+  const at = el("output", { id: "r-at", for: "r-slider" }, "–");
+  const play = el("button", { id: "r-play", type: "button" }, "▶ Play");
+  const speed = el("select", { id: "r-speed", "aria-label": "playback speed" },
+    ...[1, 10, 60, 300, 1800].map((s) => el("option", { value: s, selected: s === 60 }, `${s}×`)));
+  const drawing = el("div", { class: "lines" });
+  const alertList = el("ul", { class: "replay-alerts", "aria-label": "alerts active at that instant" });
+  const status = el("p", { role: "status", class: "muted" });
+  container.append(el("h1", {}, "Replay"),
+    el("div", { class: "replay-controls" },
+      el("label", { for: "r-from" }, "From"), from, el("label", { for: "r-to" }, "To"), to,
+      play, speed, el("div", { class: "slider" }, slider, at)),
+    drawing, el("h2", {}, "Alerts active then"), alertList, status);
+  const lines = new LineDrawing(drawing, layout);
+
+  const range = () => [new Date(from.value).getTime(), new Date(to.value).getTime()];
+  const instant = () => { const [a, b] = range(); return new Date(a + ((b - a) * Number(slider.value)) / STEPS); };
+  let pending = null;
+  let busy = false;
+
+  async function show() {
+    const t = instant();
+    at.textContent = fmt.time(t);
+    slider.setAttribute("aria-valuetext", fmt.time(t));
+    if (busy) { pending = true; return; }
+    busy = true;
+    try {
+      const snap = await tryApi("/api/replay", { params: { at: t.toISOString() } });
+      if (snap === undefined) { status.textContent = "This twin does not serve a replay (GET /api/replay)."; return; }
+      const assets = new Map(snap.assets.map((a) => [a.id, a]));
+      lines.update(assets, { alerts: snap.alerts || [], now: t.getTime() });
+      alertList.replaceChildren(...(snap.alerts || []).map((a) => el("li", {}, `${a.severity || ""} ${a.asset.split("/").pop()}: ${a.message || a.cause || ""}`)));
+      if (!(snap.alerts || []).length) alertList.append(el("li", { class: "muted" }, "none"));
+      status.textContent = `State at ${fmt.time(snap.at || t)}`;
+      container.dataset.replayAt = t.toISOString();
+    } catch (e) {
+      status.textContent = e.message;
+    } finally {
+      busy = false;
+      if (pending) { pending = false; show(); }
+    }
+  }
+
+  let timer = null;
+  const stop = () => { clearInterval(timer); timer = null; play.textContent = "▶ Play"; };
+  play.addEventListener("click", () => {
+    if (timer) { stop(); return; }
+    play.textContent = "⏸ Pause";
+    const tickMs = 500;
+    timer = setInterval(() => {
+      const [a, b] = range();
+      const stepMs = ((b - a) / STEPS);
+      const advance = (Number(speed.value) * tickMs) / stepMs;
+      const next = Math.min(STEPS, Number(slider.value) + Math.max(1, Math.round(advance)));
+      slider.value = next;
+      show();
+      if (next >= STEPS) stop();
+    }, tickMs);
+  });
+  slider.addEventListener("input", show);
+  from.addEventListener("change", show);
+  to.addEventListener("change", show);
+  if (param) {  // #/replay/<ISO instant>: open at that instant
+    const t = Date.parse(param);
+    if (Number.isFinite(t)) {
+      from.value = toIsoLocalInput(new Date(t - 1800e3));
+      to.value = toIsoLocalInput(new Date(t + 1800e3));
+      slider.value = STEPS / 2;
+    }
+  }
+  await show();
+  return stop;
+}
