@@ -101,22 +101,30 @@ export function timeline(segments, start, end, label = "state timeline") {
   return svg;
 }
 
-/** From planned time down to fully productive time, one step per loss. `steps`: [{label, value, kind}]. */
+/** From planned time down to fully productive time, one step per loss. `steps`: [{label, value, kind}].
+ * A negative loss (e.g. reduced speed when the machine runs faster than its ideal cycle) steps up. */
 export function waterfall(steps, { unit = "h", label = "six losses waterfall" } = {}) {
-  const h = 260;
-  const max = Math.max(...steps.map((s) => s.total ?? s.value), 1e-9);
-  const bw = (W - PAD.l - PAD.r) / steps.length;
-  const y = (v) => PAD.t + (1 - v / max) * (h - PAD.t - 60);
-  const svg = el("svg", { viewBox: `0 0 ${W} ${h}`, class: "chart waterfall", role: "img", "aria-label": label });
+  const h = 280;
+  const top = 24;
   let level = 0;
-  steps.forEach((s, i) => {
-    let top; let bottom;
-    if (s.kind === "total") { top = s.value; bottom = 0; level = s.value; } else { top = level; bottom = level - s.value; level = bottom; }
+  const bars = steps.map((s) => {
+    if (s.kind === "total") { level = s.value; return { ...s, a: 0, b: s.value }; }
+    const a = level; level -= s.value; return { ...s, a, b: level };
+  });
+  const max = Math.max(...bars.flatMap((b) => [b.a, b.b]), 1e-9);
+  const bw = (W - PAD.l - PAD.r) / steps.length;
+  const y = (v) => top + (1 - v / max) * (h - top - 60);
+  const svg = el("svg", { viewBox: `0 0 ${W} ${h}`, class: "chart waterfall", role: "img", "aria-label": label });
+  bars.forEach((s, i) => {
+    const hi = Math.max(s.a, s.b);
+    const lo = Math.min(s.a, s.b);
     const xx = PAD.l + i * bw + 4;
+    const cx = xx + (bw - 8) / 2;
+    const text = s.kind === "total" ? fmt.value(s.value) : s.value >= 0 ? `−${fmt.value(s.value)}` : `+${fmt.value(-s.value)}`;
     svg.append(el("g", { class: `step ${s.kind}` },
-      el("rect", { x: xx, y: y(top), width: bw - 8, height: Math.max(1, y(bottom) - y(top)) }),
-      el("text", { x: xx + (bw - 8) / 2, y: y(top) - 4, "text-anchor": "middle" }, s.kind === "total" ? fmt.value(s.value) : `−${fmt.value(s.value)}`),
-      el("text", { x: xx + (bw - 8) / 2, y: h - 40, "text-anchor": "middle", class: "xlabel" }, ...wrap(s.label, xx + (bw - 8) / 2)),
+      el("rect", { x: xx, y: y(hi), width: bw - 8, height: Math.max(1, y(lo) - y(hi)) }),
+      el("text", { x: cx, y: y(hi) - 5, "text-anchor": "middle" }, text),
+      el("text", { x: cx, y: h - 42, "text-anchor": "middle", class: "xlabel" }, ...wrap(s.label, cx)),
       el("title", {}, `${s.label}: ${fmt.value(s.value)} ${unit}`)));
   });
   svg.append(el("text", { x: 4, y: 14, class: "axis" }, unit));

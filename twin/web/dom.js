@@ -1,7 +1,7 @@
 // Small DOM helpers: building elements without innerHTML (values from the plant are never parsed as HTML).
 
 export function el(tag, attrs = {}, ...children) {
-  const svg = ["svg", "g", "path", "line", "rect", "circle", "text", "polyline", "title"].includes(tag);
+  const svg = ["svg", "g", "path", "line", "rect", "circle", "text", "polyline", "title", "tspan"].includes(tag);
   const node = svg ? document.createElementNS("http://www.w3.org/2000/svg", tag) : document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue;

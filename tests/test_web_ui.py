@@ -1,0 +1,275 @@
+"""The web UI in a real browser: Debian's Chromium driven by Playwright against a twin fed over MQTT.
+
+Screenshots of every page go to the session's artifacts folder (`<pytest basetemp>/artifacts`); the README's
+picture of the line view is one of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import paho.mqtt.client as paho
+import pytest
+from support import API_KEYS, AUTH_CONFIG, PROJECT, ServedApp, auth, wait_until
+
+from historian.sqlite import SqliteHistorian
+from plantmodel import mqtt, uns
+from plantmodel.config import parse_config
+from plantmodel.plant import PlantConfig
+from plantmodel.telemetry import Event, EventKind, Record, Sample
+from twin.config import TwinConfig
+from twin.main import create_app
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright's own browser download is not used
+ENTERPRISE = "uitest"  # its own namespace on the shared broker
+LINE = f"{ENTERPRISE}/plant1/machining/line1"
+CELLS = {"cnc-1": "turning", "buf-1": "turning", "cnc-2": "milling", "buf-2": "milling", "cnc-3": "milling",
+         "cv-1": "transfer", "robot-1": "assembly", "buf-3": "assembly", "inspect-1": "quality", "buf-4": "quality",
+         "agv-1": "logistics"}
+STATIONS = ["cnc-1", "cnc-2", "cnc-3", "cv-1", "robot-1", "inspect-1"]
+INSPECT = f"{LINE}/quality/inspect-1"
+NOW = datetime.now(UTC).replace(microsecond=0)
+PAST = NOW - timedelta(minutes=40)  # the history's story: cnc-2 down from PAST + 10 min to PAST + 25 min
+
+
+def path(asset: str) -> str:
+    return f"{LINE}/{CELLS[asset]}/{asset}"
+
+
+def plant() -> PlantConfig:
+    text = (PROJECT / "configs" / "demo-plant.yaml").read_text()
+    return parse_config(text.replace("enterprise: acme", f"enterprise: {ENTERPRISE}"), PlantConfig)
+
+
+def state(asset: str, to: str, ts: datetime) -> list[Record]:
+    """What the simulator reports when a station changes state: the state signal and the event."""
+    return [Sample(path(asset), "state", to, "", ts), Event(path(asset), EventKind.STATE_CHANGE, ts, {"to": to})]
+
+
+def line_running(ts: datetime) -> list[Record]:
+    records: list[Record] = []
+    for asset in STATIONS:
+        records += state(asset, "producing", ts)
+        records.append(Sample(path(asset), "parts_good", 10, "parts", ts))
+    for asset, capacity in (("buf-1", 8), ("buf-2", 6), ("buf-3", 4), ("buf-4", 12)):
+        records += [Sample(path(asset), "capacity", capacity, "parts", ts),
+                    Sample(path(asset), "level", 2, "parts", ts)]
+    records += [Sample(path("cnc-2"), "spindle_speed", 11000.0, "rpm", ts), *state("agv-1", "producing", ts)]
+    return records
+
+
+def history_story() -> list[Record]:
+    return [*line_running(PAST), *state("cnc-2", "down", PAST + timedelta(minutes=10)),
+            Sample(path("cnc-2"), "spindle_speed", 0.0, "rpm", PAST + timedelta(minutes=10)),
+            *state("cnc-2", "producing", PAST + timedelta(minutes=25))]
+
+
+@dataclass
+class Twin:
+    url: str
+    api: httpx.Client
+    publisher: paho.Client
+    history: Path
+
+    def publish(self, records: list[Record]) -> None:
+        for r in records:
+            topic, payload = uns.encode(r)
+            self.publisher.publish(topic, payload, qos=1, retain=False).wait_for_publish(5)
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory: pytest.TempPathFactory, mosquitto: mqtt.BrokerConfig) -> Iterator[Twin]:
+    tmp = tmp_path_factory.mktemp("web-ui")
+    history = SqliteHistorian(tmp / "history.db")
+    history.write(history_story())
+    history.close()
+    config = TwinConfig.model_validate({
+        "plant": "demo-plant.yaml", "broker": mosquitto.model_dump(), "auth": AUTH_CONFIG,
+        "database": str(tmp / "twin.db"), "history": str(tmp / "history.db"),
+        "spc": [{"asset": INSPECT, "signal": "measured_diameter", "target": 42.0, "sigma": 0.004,
+                 "lsl": 41.985, "usl": 42.015}]})
+    publisher = mqtt.make_client(mosquitto, "web-ui-test-publisher")
+    mqtt.start(publisher, mosquitto)
+    with ServedApp(create_app(config, plant())) as served, \
+            httpx.Client(base_url=served.url, headers=auth(), timeout=5) as api:
+        wait_until(publisher.is_connected, 10, "the publisher to connect")
+        wait_until(lambda: api.get("/api/health").json()["broker_connected"], 10, "the twin to connect")
+        t = Twin(served.url, api, publisher, tmp / "history.db")
+        t.publish(line_running(datetime.now(UTC)))
+        wait_until(lambda: all(a["state"] != "unknown" for a in api.get("/api/assets").json()), 10,
+                   "every asset of the line to have a state")
+        yield t
+    mqtt.stop(publisher)
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.getbasetemp() / "artifacts"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: apt-get install chromium (scripts/test and .ci/run install it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM))
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield pg
+    context.close()
+    assert not errors, f"the page raised: {errors}"
+
+
+def recorded_state(history_file: Path, asset: str, at: datetime) -> str:
+    """The state the historian holds for an asset at an instant: its last state sample before then."""
+    history = SqliteHistorian(history_file, readonly=True)
+    try:
+        samples = history.samples(asset=path(asset), signal="state", end=at + timedelta(microseconds=1))
+    finally:
+        history.close()
+    return str(max(samples, key=lambda s: s.ts).value)
+
+
+def open_ui(page: Any, twin: Twin, view: str = "line", role: str = "engineer") -> float:
+    """Signs in through the URL fragment, as the demo's printed link does; seconds until the line is drawn."""
+    t0 = time.perf_counter()
+    page.goto(f"{twin.url}/#key={API_KEYS[role]}")
+    page.wait_for_selector("body[data-ready=line] .card[data-state]:not([data-state=unknown])")
+    loaded = time.perf_counter() - t0
+    if view != "line":
+        go(page, view)
+    return loaded
+
+
+def go(page: Any, view: str) -> None:
+    page.evaluate("document.body.removeAttribute('data-ready')")
+    page.evaluate(f"location.hash = {json.dumps('#/' + view)}")
+    page.wait_for_selector("body[data-ready]")
+
+
+def card(page: Any, asset: str) -> Any:
+    return page.locator(f'.card[data-asset="{path(asset)}"]')
+
+
+def test_line_view_shows_every_station_and_a_failure(page: Any, twin: Twin, artifacts: Path) -> None:
+    loaded = open_ui(page, twin)
+    shown = page.eval_on_selector_all(".card[data-asset]", "cards => cards.map(c => c.dataset.asset)")
+    assert shown == [path(a) for a in CELLS]  # every asset, in the line's flow order
+    for station in STATIONS:
+        assert card(page, station).get_attribute("data-state") == "producing"
+    assert "2 / 8" in card(page, "buf-1").inner_text()  # a buffer's fill level
+    colour_before = card(page, "cnc-2").evaluate("c => getComputedStyle(c).borderTopColor")
+    page.screenshot(path=artifacts / "line-view.png", full_page=True)
+
+    published = time.perf_counter()
+    twin.publish(state("cnc-2", "down", datetime.now(UTC)))
+    page.wait_for_selector(f'.card[data-asset="{path("cnc-2")}"][data-state=down]', timeout=10_000)
+    latency = time.perf_counter() - published
+    label = card(page, "cnc-2").locator("[data-role=state]").inner_text()
+    assert "DOWN" in label  # said in words, not by colour alone
+    assert card(page, "cnc-2").evaluate("c => getComputedStyle(c).borderTopColor") != colour_before
+    assert card(page, "cnc-1").get_attribute("data-state") == "producing"
+    page.screenshot(path=artifacts / "line-view-station-down.png", full_page=True)
+    mode = page.get_attribute("#feed", "data-mode")
+    (artifacts / "line-view-timings.json").write_text(json.dumps(
+        {"page_load_s": round(loaded, 3), "update_latency_s": round(latency, 3), "feed": mode}))
+    twin.publish(state("cnc-2", "producing", datetime.now(UTC)))
+
+
+def test_every_page_renders_and_is_saved(page: Any, twin: Twin, artifacts: Path) -> None:
+    open_ui(page, twin)
+    for view, name in (("alerts", "alerts"), ("planning", "planning"), ("replay", "replay"),
+                       (f"asset/{quote(path('cnc-2'), safe='')}", "asset")):
+        go(page, view)
+        assert page.get_attribute("body", "data-ready") == view.split("/")[0]
+        assert page.locator("#view h1").count() >= 1
+        assert not page.locator("#view .error").count(), page.locator("#view .error").all_inner_texts()
+        page.screenshot(path=artifacts / f"{name}.png", full_page=True)
+    assert "11000" in page.inner_text("#view")  # the asset view shows cnc-2's live spindle speed
+
+
+def test_keyboard_alone_reaches_an_asset(page: Any, twin: Twin) -> None:
+    open_ui(page, twin)
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.dataset.asset") == path("cnc-1"):
+            break
+    else:
+        pytest.fail("Tab never reached the first station")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("body[data-ready=asset]")
+    assert path("cnc-1") in page.inner_text("#view h1")
+
+
+def test_a_wrong_key_gets_the_sign_in_form(page: Any, twin: Twin) -> None:
+    page.goto(f"{twin.url}/#key=not-a-key")
+    page.wait_for_selector("#login:not([hidden])")
+    assert "not accepted" in page.inner_text("#login-error")
+    page.fill("#key", API_KEYS["viewer"])
+    page.click("#login button[type=submit]")
+    page.wait_for_selector("body[data-ready=line]")
+    assert "viewer" in page.inner_text("#who")
+
+
+def test_acknowledging_an_alert_in_the_page_changes_it_in_the_api(page: Any, twin: Twin, artifacts: Path) -> None:
+    ts = datetime.now(UTC)
+    twin.publish([Sample(INSPECT, "measured_diameter", 42.0, "mm", ts),
+                  Sample(INSPECT, "measured_diameter", 42.05, "mm", ts + timedelta(seconds=1))])
+    alert = wait_until(lambda: next((a for a in twin.api.get("/api/alerts").json()
+                                     if a["asset"] == INSPECT and a["state"] == "active"), None), 10,
+                       "an SPC alert on the inspection station")
+    open_ui(page, twin, "alerts")
+    row = page.locator(f'tr[data-alert="{alert["id"]}"]')
+    row.locator("input[name=comment]").fill("bore checked by hand")
+    row.locator("button[data-action=ack]").click()
+    page.wait_for_selector(f'tr[data-alert="{alert["id"]}"] [data-role=alert-state]:text-matches("acknowledged")')
+    after = twin.api.get(f"/api/alerts/{alert['id']}").json()
+    assert after["state"] == "acknowledged"
+    assert any(t.get("comment") == "bore checked by hand" for t in after.get("transitions", []))
+    page.screenshot(path=artifacts / "alerts-acknowledged.png", full_page=True)
+
+
+def test_replay_slider_shows_the_past_state_from_history(page: Any, twin: Twin, artifacts: Path) -> None:
+    down_at = PAST + timedelta(minutes=15)
+    with_history = twin.api.get("/api/replay", params={"at": down_at.isoformat()})
+    assert with_history.status_code == 200, with_history.text
+    open_ui(page, twin, f"replay/{down_at.isoformat()}")
+    cnc2 = f'.card[data-asset="{path("cnc-2")}"]'
+    page.wait_for_selector(f"{cnc2}[data-state=down]")  # 15 minutes into the story: cnc-2 was down
+    assert card(page, "cnc-1").get_attribute("data-state") == "producing"
+    page.screenshot(path=artifacts / "replay-down.png", full_page=True)
+    assert recorded_state(twin.history, "cnc-2", down_at) == "down"
+    # the slider's far end (the story's end, 10 minutes later): cnc-2 produces again, as the history says
+    page.fill("#r-to", (PAST + timedelta(minutes=30)).astimezone().strftime("%Y-%m-%dT%H:%M:%S"))
+    slider = page.locator("#r-slider")
+    slider.focus()
+    page.keyboard.press("End")
+    page.wait_for_selector(f"{cnc2}[data-state=producing]")
+    shown_at = datetime.fromisoformat(page.get_attribute("#view", "data-replay-at") or "")
+    assert shown_at >= PAST + timedelta(minutes=25) and recorded_state(twin.history, "cnc-2", shown_at) == "producing"
+    page.screenshot(path=artifacts / "replay-producing.png", full_page=True)
+
