@@ -55,7 +55,7 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
 
     app = FastAPI(title="factory-twin", summary="Live digital twin of a production line", lifespan=lifespan)
     app.state.twin, app.state.feed, app.state.performance = twin, feed, performance
-    app.state.config, app.state.auth, app.state.db = config, auth, db
+    app.state.config, app.state.auth, app.state.db, app.state.plant = config, auth, db, plant
     if config.auth.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=config.auth.cors_origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
