@@ -17,14 +17,16 @@ from fastapi.staticfiles import StaticFiles
 from historian.sqlite import SqliteHistorian
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
-from twin.api import assets, health, me
+from twin.api import assets, health, me, ws
 from twin.api import performance as api_performance
+from twin.api.live import asset_live
 from twin.auth import Authenticator, require
 from twin.config import TwinConfig
 from twin.db import TwinDatabase
 from twin.performance import LinePerformance
 from twin.state import PlantTwin
 from twin.stream import UnsFeed
+from twin.stream_ws import LiveStream
 
 WEB = Path(__file__).parent / "web"  # the browser UI (plain HTML, CSS and JS modules: no build step)
 
@@ -39,6 +41,8 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     db = TwinDatabase(config.database)
     performance = LinePerformance(config, plant, calendar, _site_zone(plant))
     twin = PlantTwin(plant, listeners=[performance.observe])
+    live = LiveStream(twin, lambda path, now: asset_live(twin.assets[path], now, performance, performance.now_us()))
+    twin.listeners.append(live.observe)
     feed = UnsFeed(twin, config.broker, [f"{plant.enterprise}/#"], config.client_id)
 
     @asynccontextmanager
@@ -50,15 +54,20 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
             finally:
                 history.close()
         feed.start(asyncio.get_running_loop())
+        stop = asyncio.Event()
+        ticker = asyncio.create_task(live.run(stop), name="live stream")
         try:
             yield
         finally:
+            stop.set()
+            await ticker
             feed.stop()
             db.close()
 
     app = FastAPI(title="factory-twin", summary="Live digital twin of a production line", lifespan=lifespan)
     app.state.twin, app.state.feed, app.state.performance = twin, feed, performance
-    app.state.config, app.state.auth, app.state.db = config, auth, db
+    app.state.config, app.state.auth, app.state.db, app.state.plant = config, auth, db, plant
+    app.state.live = live
     if config.auth.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=config.auth.cors_origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
@@ -66,6 +75,7 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     viewer = [Depends(require("viewer"))]  # every route needs a caller; writes ask for more in their handlers
     for router in (assets.router, api_performance.router, health.router, me.router):
         app.include_router(router, dependencies=viewer)
+    app.include_router(ws.router)  # authenticates in the handler: a WebSocket has no Request to depend on
 
     # the web UI: static files shipped in the package, mounted last so /api and /docs match first
     app.mount("/", StaticFiles(directory=WEB, html=True), name="web")
