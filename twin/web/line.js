@@ -108,8 +108,10 @@ export class LineDrawing {
       else {
         const good = a && a.parts ? a.parts.good : null;
         const scrap = a && a.parts ? a.parts.scrap : null;
+        const oee = a && a.oee && a.oee.oee !== null && a.oee.oee !== undefined ? a.oee.oee : null;
         card.parts.replaceChildren(el("span", { class: "good", title: "good parts" }, "✔ ", fmt.int(good)),
-          scrap === null || scrap === undefined ? "" : el("span", { class: "scrap", title: "scrapped parts" }, " ✘ ", fmt.int(scrap)));
+          scrap === null || scrap === undefined ? "" : el("span", { class: "scrap", title: "scrapped parts" }, " ✘ ", fmt.int(scrap)),
+          oee === null ? "" : el("span", { class: "oee", title: `OEE of ${a.oee.window}` }, ` OEE ${(100 * oee).toFixed(0)} %`));
       }
       if (card.type === "agv") {
         const pos = sig.position ? Number(sig.position.value) : null;

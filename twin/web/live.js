@@ -59,6 +59,11 @@ export class LiveFeed {
     if (msg.type === "snapshot") {
       this.assets = new Map(msg.assets.map((a) => [a.id, a]));
       this._emit(null);
+    } else if (msg.type === "update") {
+      const changed = new Set();
+      for (const a of msg.assets || []) { this.assets.set(a.id, a); changed.add(a.id); }
+      if (changed.size) this._emit(changed);
+      for (const alert of msg.alerts || []) for (const fn of this.alertListeners) fn(alert);
     } else if (msg.type === "asset") {
       const path = msg.asset;
       const current = this.assets.get(path) || { id: path };
