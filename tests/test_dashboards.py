@@ -305,7 +305,8 @@ def history(influxdb: Influxd) -> Iterator[InfluxHistorian]:
 
 def grafana_fill(query: str) -> str:
     """The query as Grafana sends it for the last hour of line1, cnc-1 (and cnc-2 for multi-value variables)."""
-    bounds = f"time >= '{START.isoformat().replace('+00:00', 'Z')}' AND time <= '{END.isoformat().replace('+00:00', 'Z')}'"
+    start, end = (t.isoformat().replace("+00:00", "Z") for t in (START, END))
+    bounds = f"time >= '{start}' AND time <= '{end}'"
     return (query.replace("$timeFilter", bounds).replace("$__interval", "1m").replace("$line", "line1")
             .replace("$asset", "cnc-1").replace("$station", "(cnc-1|cnc-2|robot-1)"))
 
