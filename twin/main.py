@@ -26,6 +26,7 @@ from twin.db import TwinDatabase
 from twin.history import HistoryReader
 from twin.limits import CallerLimits
 from twin.performance import LinePerformance
+from twin.persist import StateStore
 from twin.state import PlantTwin
 from twin.stream import UnsFeed
 from twin.stream_ws import LiveStream
@@ -42,7 +43,8 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     performance = LinePerformance(config, plant, calendar, _site_zone(plant))
     twin = PlantTwin(plant, listeners=[performance.observe])
     live = LiveStream(twin, lambda path, now: asset_live(twin.assets[path], now, performance, performance.now_us()))
-    twin.listeners.append(live.observe)
+    store = StateStore(db, twin)
+    twin.listeners += [live.observe, store.observe]
     feed = UnsFeed(twin, config.broker, [f"{plant.enterprise}/#"], config.client_id)
     history = HistoryReader(config.history)
 
@@ -54,22 +56,26 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
                 performance.rebuild(past, datetime.now(UTC))
             finally:
                 past.close()
+        store.load()
+        store.restore_reasons(performance.stops)
         feed.start(asyncio.get_running_loop())
         stop = asyncio.Event()
-        ticker = asyncio.create_task(live.run(stop), name="live stream")
+        tasks = [asyncio.create_task(live.run(stop), name="live stream"),
+                 asyncio.create_task(store.run(stop), name="state store")]
         try:
             yield
         finally:
             stop.set()
-            await ticker
+            await asyncio.gather(*tasks)
             feed.stop()
+            store.flush()
             history.close()
             db.close()
 
     app = FastAPI(title="factory-twin", summary="Live digital twin of a production line", lifespan=lifespan)
     app.state.twin, app.state.feed, app.state.performance = twin, feed, performance
     app.state.config, app.state.auth, app.state.db, app.state.plant = config, auth, db, plant
-    app.state.live = live
+    app.state.live, app.state.store = live, store
     app.state.history = history
     app.state.limits = CallerLimits(config.rate_limits.expensive)
     if config.auth.cors_origins:
