@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import websockets.sync.client as ws_client
-from support import API_KEYS, AUTH_CONFIG, PROJECT, ServedApp, wait_until
+from support import API_KEYS, AUTH_CONFIG, PROJECT, ServedApp, auth, wait_until
 from websockets.exceptions import InvalidStatus
 
+from historian.sqlite import SqliteHistorian
 from plantmodel import mqtt, uns
 from plantmodel.config import parse_config
 from plantmodel.plant import PlantConfig
-from plantmodel.telemetry import Sample
+from plantmodel.telemetry import Event, EventKind, Sample
 from twin.config import TwinConfig
 from twin.main import create_app
 
@@ -107,3 +109,38 @@ def test_stream_needs_a_key(served: tuple[ServedApp, Any]) -> None:
     assert refused.value.response.status_code == 403
     with pytest.raises(InvalidStatus):
         ws_client.connect(ws_url(s, token="not-a-key"), open_timeout=10)
+
+
+def test_a_restart_recovers_live_state_and_the_reasons_people_gave(tmp_path: Path,
+                                                                     mosquitto: mqtt.BrokerConfig) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    stop_events = [Event(CNC1, EventKind.STATE_CHANGE, now - timedelta(minutes=30), {"to": "producing"}),
+                   Event(CNC1, EventKind.STATE_CHANGE, now - timedelta(minutes=20), {"to": "down"}),
+                   Event(CNC1, EventKind.STATE_CHANGE, now - timedelta(minutes=10), {"to": "producing"})]
+    history = SqliteHistorian(tmp_path / "history.db")  # what the agent stored: the stops are rebuilt from it
+    history.write(stop_events)
+    history.close()
+    cfg = TwinConfig.model_validate({"plant": "demo-plant.yaml", "broker": mosquitto.model_dump(),
+                                     "database": str(tmp_path / "twin.db"), "auth": AUTH_CONFIG,
+                                     "history": str(tmp_path / "history.db"), "client_id": "restart-test"})
+    publisher = mqtt.make_client(mosquitto, "restart-test-publisher")
+    mqtt.start(publisher, mosquitto)
+    try:
+        first = create_app(cfg, plant())
+        with ServedApp(first) as s, httpx.Client(base_url=s.url, headers=auth(), timeout=10) as api:
+            wait_until(lambda: first.state.feed.connected and publisher.is_connected(), 10, "connections")
+            sample = Sample(CNC1, "spindle_speed", 2468.0, "rpm", now)
+            publish(publisher, sample)  # not retained: after the restart only the twin's database has it
+            wait_until(lambda: api.get(f"/api/assets/{CNC1}").json()["signals"].get("spindle_speed"), 10,
+                       "the sample to reach the twin")
+            [stop] = api.get("/api/downtime", params={"asset": CNC1}).json()
+            assert api.post(f"/api/downtime/{stop['id']}/reason", json={"reason": "chip jam"}).status_code == 200
+        second = create_app(cfg, plant())
+        with ServedApp(second) as s, httpx.Client(base_url=s.url, headers=auth(), timeout=10) as api:
+            live = api.get(f"/api/assets/{CNC1}").json()
+            assert live["signals"]["spindle_speed"]["value"] == 2468.0
+            assert live["signals"]["spindle_speed"]["ts"].replace("Z", "+00:00") == now.isoformat()
+            [again] = api.get("/api/downtime", params={"asset": CNC1}).json()
+            assert (again["id"], again["reason"], again["by"]) == (stop["id"], "chip jam", "test-engineer")
+    finally:
+        mqtt.stop(publisher)
