@@ -42,7 +42,7 @@ export async function mount(container, ctx, path) {
 
     // state timeline
     parts.push(el("section", { class: "panel" }, el("h2", {}, "State timeline"),
-      tl ? timeline(tl, start, end, `${asset.name} state timeline`) : el("p", { class: "muted" }, "No timeline served by this twin.")));
+      tl ? timeline(tl.segments || tl, start, end, `${asset.name} state timeline`) : el("p", { class: "muted" }, "No timeline served by this twin.")));
 
     // anomaly score and RUL
     const an = anomaly.find((a) => a.asset === path);

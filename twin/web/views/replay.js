@@ -47,7 +47,8 @@ export async function mount(container, ctx, param) {
       status.textContent = `State at ${fmt.time(snap.at || t)}`;
       container.dataset.replayAt = t.toISOString();
     } catch (e) {
-      status.textContent = e.message;
+      status.textContent = e.status === 429 ? `The twin asks to slow down: ${e.detail}` : e.message;
+      if (e.status === 429) stop();
     } finally {
       busy = false;
       if (pending) { pending = false; show(); }
@@ -59,7 +60,7 @@ export async function mount(container, ctx, param) {
   play.addEventListener("click", () => {
     if (timer) { stop(); return; }
     play.textContent = "⏸ Pause";
-    const tickMs = 500;
+    const tickMs = 1000;  // one replay request a second at most: the twin rate-limits historian reads
     timer = setInterval(() => {
       const [a, b] = range();
       const stepMs = ((b - a) / STEPS);
@@ -70,7 +71,12 @@ export async function mount(container, ctx, param) {
       if (next >= STEPS) stop();
     }, tickMs);
   });
-  slider.addEventListener("input", show);
+  let debounce = null;
+  slider.addEventListener("input", () => {  // while dragging, ask for the instant the thumb rests on
+    at.textContent = fmt.time(instant());
+    clearTimeout(debounce);
+    debounce = setTimeout(show, 150);
+  });
   from.addEventListener("change", show);
   to.addEventListener("change", show);
   if (param) {  // #/replay/<ISO instant>: open at that instant
@@ -82,5 +88,5 @@ export async function mount(container, ctx, param) {
     }
   }
   await show();
-  return stop;
+  return () => { stop(); clearTimeout(debounce); };
 }
