@@ -3,6 +3,7 @@
 import { adoptKeyFromFragment, api, session } from "./api.js";
 import { LiveFeed } from "./live.js";
 import * as alertsView from "./views/alerts.js";
+import { openAlerts } from "./views/alerts.js";
 import * as assetView from "./views/asset.js";
 import * as lineView from "./views/line.js";
 import * as planningView from "./views/planning.js";
@@ -29,7 +30,23 @@ async function signIn() {
   const modes = { websocket: "● live", polling: "◐ polling", offline: "○ offline" };
   ctx.feed.onmode = (m) => { $("feed").textContent = modes[m]; $("feed").dataset.mode = m; };
   ctx.feed.start();
+  countAlerts();
+  ctx.feed.onAlert(countAlerts);
   return true;
+}
+
+let alertTimer = null;
+async function countAlerts() {
+  clearTimeout(alertTimer);
+  if (!ctx.me) return;
+  try {
+    const open = (await openAlerts()).filter((a) => !a.acknowledged && a.state !== "shelved");
+    const badge = $("alert-count");
+    badge.hidden = open.length === 0;
+    badge.textContent = String(open.length);
+    badge.setAttribute("aria-label", `${open.length} unacknowledged`);
+  } catch { /* the next round tries again */ }
+  alertTimer = setTimeout(countAlerts, 10000);
 }
 
 function showLogin(message = "") {

@@ -4,23 +4,25 @@ import { api } from "../api.js";
 import { el, fmt } from "../dom.js";
 
 const CLOSED = new Set(["cleared", "closed", "resolved"]);
+// what a person may do in each state (ISA-18.2); the twin checks again and answers 409 otherwise
 const ACTIONS = [
-  { verb: "ack", label: "Acknowledge", when: (a) => !a.acknowledged && !["acknowledged", "shelved"].includes(a.state) && !CLOSED.has(a.state) },
-  { verb: "shelve", label: "Shelve", when: (a) => a.state !== "shelved" && !CLOSED.has(a.state) },
+  { verb: "ack", label: "Acknowledge", when: (a) => ["active", "cleared_unacked"].includes(a.state) },
+  { verb: "shelve", label: "Shelve", when: (a) => !["shelved", "closed"].includes(a.state), comment: true },
   { verb: "unshelve", label: "Unshelve", when: (a) => a.state === "shelved" },
-  { verb: "clear", label: "Clear", when: (a) => !CLOSED.has(a.state) },
+  { verb: "clear", label: "Clear", when: (a) => ["active", "acknowledged"].includes(a.state), comment: true },
   { verb: "close", label: "Close", when: (a) => a.state === "cleared" },
 ];
+const STATES = ["", "open", "active", "acknowledged", "cleared_unacked", "cleared", "shelved", "closed"];
 
 export async function openAlerts() {
-  const list = await api("/api/alerts", { params: { limit: 500 } });
+  const list = await api("/api/alerts", { params: { state: "open", limit: 500 } });
   return list.filter((a) => !CLOSED.has(a.state));
 }
 
 export async function mount(container, ctx) {
   const engineer = ["engineer", "admin"].includes(ctx.me.role);
-  const state = el("select", { id: "f-state" }, ...["", "active", "acknowledged", "shelved", "cleared", "closed"].map((s) => el("option", { value: s }, s || "any")));
-  const severity = el("select", { id: "f-severity" }, ...["", "critical", "warning", "info"].map((s) => el("option", { value: s }, s || "any")));
+  const state = el("select", { id: "f-state" }, ...STATES.map((s) => el("option", { value: s, selected: s === "open" }, s ? s.replace("_", " ") : "any")));
+  const severity = el("select", { id: "f-severity" }, ...["", "critical", "warning", "info"].map((s) => el("option", { value: s }, s ? `${s} or worse` : "any")));
   const asset = el("input", { id: "f-asset", type: "search", placeholder: "asset path prefix" });
   const tbody = el("tbody");
   const msg = el("p", { role: "status", class: "muted" });
@@ -37,7 +39,7 @@ export async function mount(container, ctx) {
 
   async function act(alert, verb, form) {
     const comment = form.querySelector("input[name=comment]").value.trim();
-    const body = { comment };
+    const body = comment ? { comment } : {};
     if (verb === "shelve") body.duration_s = Number(form.querySelector("select[name=duration]").value);
     try {
       await api(`/api/alerts/${alert.id}/${verb}`, { method: "POST", body });
@@ -54,15 +56,18 @@ export async function mount(container, ctx) {
       el("td", {}, el("span", { class: `sev sev-${a.severity}` }, a.severity === "critical" ? "‼ " : a.severity === "warning" ? "! " : "i ", a.severity)),
       el("td", {}, el("a", { href: `#/asset/${encodeURIComponent(a.asset)}` }, a.asset.split("/").slice(-2).join("/"))),
       el("td", {}, a.message || a.cause || ""),
-      el("td", { "data-role": "alert-state" }, a.state + (a.occurrences > 1 ? ` (×${a.occurrences})` : "")),
+      el("td", { "data-role": "alert-state" }, a.state.replace("_", " ") + (a.occurrences > 1 ? ` (×${a.occurrences})` : "")
+        + (a.shelved_until ? ` until ${fmt.time(a.shelved_until)}` : "")),
     ];
     if (engineer) {
       const form = el("form", { class: "act", onsubmit: (e) => e.preventDefault() },
-        el("input", { name: "comment", "aria-label": `comment on alert ${a.id}`, placeholder: "comment", required: true }),
+        el("input", { name: "comment", "aria-label": `comment on alert ${a.id}`, placeholder: "comment (why)" }),
         el("select", { name: "duration", "aria-label": "shelve for" },
           ...[[900, "15 min"], [3600, "1 h"], [28800, "8 h"]].map(([v, t]) => el("option", { value: v }, t))));
       for (const action of ACTIONS.filter((x) => x.when(a))) {
         form.append(el("button", { type: "button", "data-action": action.verb, onclick: () => {
+          const input = form.querySelector("input[name=comment]");
+          input.setCustomValidity(action.comment && !input.value.trim() ? `Say why you ${action.verb} this alert.` : "");
           if (!form.reportValidity()) return;
           act(a, action.verb, form);
         } }, action.label));
@@ -73,10 +78,7 @@ export async function mount(container, ctx) {
   }
 
   async function load() {
-    const list = await api("/api/alerts", { params: { state: state.value, severity: severity.value, asset: asset.value, limit: 200 } });
-    // the filters are applied here too, for a twin whose API does not filter yet
-    const shown = list.filter((a) => (!state.value || a.state === state.value) && (!severity.value || a.severity === severity.value)
-      && (!asset.value || a.asset.startsWith(asset.value)));
+    const shown = await api("/api/alerts", { params: { state: state.value, severity: severity.value, asset: asset.value, limit: 200 } });
     tbody.replaceChildren(...shown.map(row));
     if (!shown.length) tbody.append(el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No alerts.")));
   }
