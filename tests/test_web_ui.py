@@ -212,6 +212,29 @@ def test_every_page_renders_and_is_saved(page: Any, twin: Twin, artifacts: Path)
     assert "11000" in page.inner_text("#view")  # the asset view shows cnc-2's live spindle speed
 
 
+CONTRAST = """els => els.map(e => {
+    const rgb = c => c.match(/[\\d.]+/g).slice(0, 3).map(Number).map(v => v / 255)
+        .map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+    const lum = c => { const [r, g, b] = rgb(c); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+    let node = e, bg = "rgba(0, 0, 0, 0)";
+    while (node && (bg === "rgba(0, 0, 0, 0)" || bg === "transparent")) {
+        bg = getComputedStyle(node).backgroundColor; node = node.parentElement;
+    }
+    const [a, b] = [lum(getComputedStyle(e).color), lum(bg)].sort((x, y) => y - x);
+    return [e.textContent.trim(), (a + 0.05) / (b + 0.05)];
+})"""
+
+
+def test_state_labels_meet_the_contrast_minimum(page: Any, twin: Twin) -> None:
+    twin.publish(state("cnc-3", "down", datetime.now(UTC)) + state("robot-1", "starved", datetime.now(UTC)))
+    open_ui(page, twin)
+    page.wait_for_selector(f'.card[data-asset="{path("robot-1")}"][data-state=starved]')
+    ratios = page.eval_on_selector_all(".card .state, .card .name, .card .since, header nav a, .card dd", CONTRAST)
+    low = [(text, round(r, 2)) for text, r in ratios if r < 4.5]  # WCAG 2 AA for normal text
+    assert ratios and not low, low
+    twin.publish(state("cnc-3", "producing", datetime.now(UTC)) + state("robot-1", "producing", datetime.now(UTC)))
+
+
 def test_keyboard_alone_reaches_an_asset(page: Any, twin: Twin) -> None:
     open_ui(page, twin)
     for _ in range(40):
