@@ -75,17 +75,18 @@ export async function mount(container, ctx, path) {
       const w = oee.shift;
       const k = w.kpis || {};
       const steps = [];
-      if (w.losses_s) {
-        const L = w.losses_s;
-        steps.push({ label: "Planned busy time", value: L.planned_busy_time / 3600, kind: "total" });
-        for (const [key, lab] of LOSSES) if (L[key]) steps.push({ label: lab, value: L[key] / 3600, kind: "loss" });
-        steps.push({ label: "Fully productive", value: L.fully_productive_time / 3600, kind: "total" });
+      const L = w.losses_s;
+      const [unit, per] = L && L.planned_busy_time < 3 * 3600 ? ["min", 60] : ["h", 3600];
+      if (L) {
+        steps.push({ label: "Planned busy time", value: L.planned_busy_time / per, kind: "total" });
+        for (const [key, lab] of LOSSES) if (L[key]) steps.push({ label: lab, value: L[key] / per, kind: "loss" });
+        steps.push({ label: "Fully productive", value: L.fully_productive_time / per, kind: "total" });
       }
       parts.push(el("section", { class: "panel", id: "oee" }, el("h2", {}, `OEE · ${w.window}`),
         el("dl", { class: "kpis" }, ...[["OEE", k.oee], ["Availability", k.availability], ["Performance", k.performance], ["Quality", k.quality]]
           .flatMap(([n, v]) => [el("dt", {}, n), el("dd", {}, fmt.pct(v))]),
           el("dt", {}, "Good / scrap"), el("dd", {}, `${fmt.int(w.counts.good)} / ${fmt.int(w.counts.scrap)}`)),
-        steps.length ? waterfall(steps, { unit: "h", label: "six losses waterfall" }) : el("p", { class: "muted" }, "No losses yet in this shift.")));
+        steps.length ? waterfall(steps, { unit, label: "six losses waterfall" }) : el("p", { class: "muted" }, "No losses yet in this shift.")));
     }
 
     // SPC of its quality characteristic

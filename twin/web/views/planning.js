@@ -12,9 +12,9 @@ const EXAMPLE = [
 
 export async function mount(container, ctx) {
   const engineer = ["engineer", "admin"].includes(ctx.me.role);
-  const hours = el("input", { id: "p-hours", type: "number", min: 1, max: 1000, value: 40 });
+  const hours = el("input", { id: "p-hours", type: "number", min: 1, max: 1000, value: 8 });
   const reps = el("input", { id: "p-reps", type: "number", min: 2, max: 100, value: 5 });
-  const live = el("input", { id: "p-live", type: "checkbox", checked: true });
+  const live = el("input", { id: "p-live", type: "checkbox" });
   const variants = el("textarea", { id: "p-variants", rows: 8, spellcheck: "false" }, JSON.stringify(EXAMPLE, null, 2));
   const run = el("button", { type: "submit", disabled: !engineer }, "Run scenario");
   const msg = el("p", { role: "status", class: "muted" });
@@ -41,19 +41,25 @@ export async function mount(container, ctx) {
     }
   }
 
+  const results = new Map();  // finished job id -> its full record (the list leaves results out)
   async function refresh() {
-    const jobs = await tryApi("/api/jobs").catch(() => undefined);
+    const jobs = await tryApi("/api/jobs", { params: { limit: 10 } }).catch(() => undefined);
     if (jobs === undefined) { jobsList.replaceChildren(el("p", { class: "muted" }, "No planning jobs on this twin yet.")); return; }
     const list = Array.isArray(jobs) ? jobs : jobs.jobs || [];
-    jobsList.replaceChildren(...list.slice(0, 10).map(jobCard));
+    for (const job of list) {
+      if (job.state === "done" && !results.has(job.id)) results.set(job.id, await api(`/api/jobs/${job.id}`));
+    }
+    jobsList.replaceChildren(...list.map((j) => jobCard(results.get(j.id) || j)));
   }
 
   function jobCard(job) {
-    const pct = typeof job.progress === "number" ? (job.progress <= 1 ? job.progress * 100 : job.progress) : null;
-    const card = el("article", { class: "panel job", "data-job": job.id },
-      el("h2", {}, `Job ${job.id} · ${job.state}`),
+    const p = job.progress;
+    const share = p && typeof p === "object" ? p.share : typeof p === "number" ? (p <= 1 ? p : p / 100) : null;
+    const pct = share === null || share === undefined ? null : 100 * share;
+    const card = el("article", { class: "panel job", "data-job": job.id, "data-state": job.state },
+      el("h2", {}, `Job ${job.id} · ${job.state}`, job.from_live ? " · from the live line" : ""),
       pct !== null ? el("progress", { max: 100, value: pct, "aria-label": `job ${job.id} progress` }, `${pct.toFixed(0)} %`) : "",
-      pct !== null ? el("span", {}, ` ${pct.toFixed(0)} %`) : "");
+      pct !== null ? el("span", {}, ` ${pct.toFixed(0)} %`, p && p.total ? ` (${p.done} of ${p.total} runs)` : "") : "");
     if (engineer && ["queued", "running"].includes(job.state)) {
       card.append(el("button", { type: "button", onclick: async () => { await api(`/api/jobs/${job.id}`, { method: "DELETE" }); refresh(); } }, "Cancel"));
     }
@@ -67,23 +73,26 @@ export async function mount(container, ctx) {
   return () => clearInterval(timer);
 }
 
-/** Charts of the variants' throughput and its difference to the baseline, from whatever the result names. */
+/** The variants side by side: simulated throughput, its difference to the baseline, lead time and WIP. */
 function compare(result) {
-  const rows = Array.isArray(result.variants) ? result.variants
-    : Object.entries(result.variants || result).filter(([, v]) => v && typeof v === "object").map(([name, v]) => ({ name, ...v }));
-  const metric = (r, key) => { const v = r[key]; return v && typeof v === "object" ? v : { mean: v }; };
-  const tp = rows.filter((r) => r.throughput_per_hour !== undefined).map((r) => {
-    const m = metric(r, "throughput_per_hour");
-    return { name: r.name || r.variant || "?", value: m.mean ?? m.value, lo: m.low ?? m.lo, hi: m.high ?? m.hi };
-  }).filter((r) => Number.isFinite(r.value));
-  const delta = rows.filter((r) => r.delta_vs_baseline !== undefined).map((r) => {
-    const m = metric(r, "delta_vs_baseline");
-    return { name: r.name || r.variant || "?", value: m.mean ?? m.value, lo: m.low ?? m.lo, hi: m.high ?? m.hi, cls: (m.mean ?? m.value) >= 0 ? "up" : "down" };
-  }).filter((r) => Number.isFinite(r.value));
+  const rows = Array.isArray(result.variants) ? result.variants : [];
+  const ci = (m) => (m && Array.isArray(m.ci95) ? { lo: m.ci95[0], hi: m.ci95[1] } : {});
+  const tp = rows.filter((r) => r.sim || Number.isFinite(r.estimate)).map((r) => ({
+    name: r.name, value: r.sim ? r.sim.mean : r.estimate, ...ci(r.sim), cls: r.sim ? "" : "estimate" }));
+  const delta = rows.filter((r) => r.delta_vs_baseline).map((r) => ({
+    name: r.name, value: r.delta_vs_baseline.mean, ...ci(r.delta_vs_baseline), cls: r.delta_vs_baseline.mean >= 0 ? "up" : "down" }));
+  const lead = rows.filter((r) => r.kpis && Number.isFinite(r.kpis.lead_time_mean_s)).map((r) => ({
+    name: r.name, value: r.kpis.lead_time_mean_s / 60, lo: r.kpis.lead_time_ci95_s ? r.kpis.lead_time_ci95_s[0] / 60 : undefined,
+    hi: r.kpis.lead_time_ci95_s ? r.kpis.lead_time_ci95_s[1] / 60 : undefined }));
   const out = [];
-  if (tp.length) out.push(el("h3", {}, "Throughput (parts/h, 95 % interval)"), bars(tp, { unit: "/h", label: "throughput by variant" }));
-  if (delta.length) out.push(el("h3", {}, "Difference to baseline"), bars(delta, { unit: "/h", label: "difference to baseline" }));
-  if (!out.length) out.push(el("pre", { class: "result" }, JSON.stringify(result, null, 2).slice(0, 4000)));
-  out.push(el("p", { class: "muted" }, `${rows.length} variants · ${fmt.time(Date.now())}`));
+  if (tp.length) out.push(el("h3", {}, "Throughput (parts/h; bars: mean, lines: 95 % interval; pale: estimate only)"), bars(tp, { unit: "/h", label: "throughput by variant" }));
+  if (delta.length) out.push(el("h3", {}, "Difference to the baseline (same random numbers)"), bars(delta, { unit: "/h", label: "difference to baseline" }));
+  if (lead.length) out.push(el("h3", {}, "Lead time"), bars(lead, { unit: "min", label: "lead time by variant" }));
+  const table = el("table", { class: "alerts-table" }, el("thead", {}, el("tr", {}, ...["Variant", "Estimate /h", "Simulated /h", "Δ /h", "WIP", "Bottleneck"].map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, ...rows.map((r) => el("tr", {}, el("td", {}, r.name), el("td", {}, fmt.value(r.estimate)),
+      el("td", {}, r.sim ? fmt.value(r.sim.mean) : "–"), el("td", {}, r.delta_vs_baseline ? fmt.value(r.delta_vs_baseline.mean) : "–"),
+      el("td", {}, r.kpis ? fmt.value(r.kpis.wip_mean) : "–"), el("td", {}, r.kpis ? String(r.kpis.bottleneck || "–").split("/").pop() : "–")))));
+  out.push(table);
+  if (!rows.length) out.push(el("pre", { class: "result" }, JSON.stringify(result, null, 2).slice(0, 4000)));
   return out;
 }

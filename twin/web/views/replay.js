@@ -11,7 +11,7 @@ export async function mount(container, ctx, param) {
   const now = new Date();
   const from = el("input", { id: "r-from", type: "datetime-local", step: 1, value: toIsoLocalInput(new Date(now - 3600e3)) });
   const to = el("input", { id: "r-to", type: "datetime-local", step: 1, value: toIsoLocalInput(now) });
-  const slider = el("input", { id: "r-slider", type: "range", min: 0, max: STEPS, value: 0, "aria-label": "replay time" });
+  const slider = el("input", { id: "r-slider", type: "range", min: 0, max: STEPS, value: STEPS, "aria-label": "replay time" });
   const at = el("output", { id: "r-at", for: "r-slider" }, "–");
   const play = el("button", { id: "r-play", type: "button" }, "▶ Play");
   const speed = el("select", { id: "r-speed", "aria-label": "playback speed" },
@@ -60,6 +60,7 @@ export async function mount(container, ctx, param) {
   play.addEventListener("click", () => {
     if (timer) { stop(); return; }
     play.textContent = "⏸ Pause";
+    if (Number(slider.value) >= STEPS) slider.value = 0;  // from the start of the range again
     const tickMs = 1000;  // one replay request a second at most: the twin rate-limits historian reads
     timer = setInterval(() => {
       const [a, b] = range();
