@@ -53,7 +53,17 @@ export async function mount(container, ctx, path) {
           `${an.state}: score ${fmt.value(an.score)} / threshold ${fmt.value(an.threshold)}`,
           ratio !== null ? ` (${(100 * ratio).toFixed(0)} % of threshold${ratio >= 1 ? ", ALARM" : ""})` : ""),
         an.score !== null && an.threshold ? el("meter", { min: 0, max: an.threshold * 1.5, high: an.threshold, value: an.score, "aria-label": "anomaly score" }) : "",
-        an.rul !== undefined ? el("p", {}, `Remaining useful life: ${fmt.duration(an.rul)}`) : ""));
+        ""));
+    }
+
+    // remaining useful life: the newest RUL alert's estimate (the twin raises one when maintenance falls due)
+    const rul = mine.filter((a) => a.kind === "rul" && a.detail && Number.isFinite(a.detail.rul_s))
+      .sort((a, b) => Date.parse(b.last_at || b.raised_at) - Date.parse(a.last_at || a.raised_at))[0];
+    if (rul || (an && an.rul !== undefined)) {
+      const d = rul ? rul.detail : { rul_s: an.rul };
+      parts.push(el("section", { class: "panel", id: "rul" }, el("h2", {}, "Remaining useful life"),
+        el("p", { class: "big" }, fmt.duration(d.rul_s), Number.isFinite(d.low_s) ? el("small", {}, ` (at least ${fmt.duration(d.low_s)} at 95 %)`) : ""),
+        rul ? el("p", { class: "muted" }, `${rul.detail.signal || ""} · estimated ${fmt.time(rul.last_at || rul.raised_at)} · alert ${rul.state}`) : ""));
     }
 
     // signal trends
