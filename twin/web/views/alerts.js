@@ -43,7 +43,7 @@ export async function mount(container, ctx) {
     if (verb === "shelve") body.duration_s = Number(form.querySelector("select[name=duration]").value);
     try {
       await api(`/api/alerts/${alert.id}/${verb}`, { method: "POST", body });
-      msg.textContent = `Alert ${alert.id}: ${verb} done.`;
+      msg.textContent = `Alert ${alert.id}: ${ACTIONS.find((x) => x.verb === verb).label.toLowerCase()} done.`;
       await load();
     } catch (e) {
       msg.textContent = `Alert ${alert.id}: ${verb} refused: ${e.detail || e.message}`;
@@ -59,12 +59,13 @@ export async function mount(container, ctx) {
       el("td", { "data-role": "alert-state" }, a.state.replace("_", " ") + (a.occurrences > 1 ? ` (×${a.occurrences})` : "")
         + (a.shelved_until ? ` until ${fmt.time(a.shelved_until)}` : "")),
     ];
-    if (engineer) {
+    const allowed = ACTIONS.filter((x) => x.when(a));
+    if (engineer && allowed.length) {
       const form = el("form", { class: "act", onsubmit: (e) => e.preventDefault() },
         el("input", { name: "comment", "aria-label": `comment on alert ${a.id}`, placeholder: "comment (why)" }),
-        el("select", { name: "duration", "aria-label": "shelve for" },
-          ...[[900, "15 min"], [3600, "1 h"], [28800, "8 h"]].map(([v, t]) => el("option", { value: v }, t))));
-      for (const action of ACTIONS.filter((x) => x.when(a))) {
+        allowed.some((x) => x.verb === "shelve") ? el("select", { name: "duration", "aria-label": "shelve for" },
+          ...[[900, "15 min"], [3600, "1 h"], [28800, "8 h"]].map(([v, t]) => el("option", { value: v }, t))) : "");
+      for (const action of allowed) {
         form.append(el("button", { type: "button", "data-action": action.verb, onclick: () => {
           const input = form.querySelector("input[name=comment]");
           input.setCustomValidity(action.comment && !input.value.trim() ? `Say why you ${action.verb} this alert.` : "");
@@ -73,7 +74,7 @@ export async function mount(container, ctx) {
         } }, action.label));
       }
       cells.push(el("td", {}, form));
-    } else cells.push(el("td"));
+    } else cells.push(el("td", { class: "muted" }, engineer ? "–" : ""));
     return el("tr", { "data-alert": a.id, class: `alert-row state-${a.state}` }, ...cells);
   }
 
