@@ -6,6 +6,7 @@ picture of the line view is one of them.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import time
@@ -101,7 +102,12 @@ def twin(tmp_path_factory: pytest.TempPathFactory, mosquitto: mqtt.BrokerConfig)
                  "lsl": 41.985, "usl": 42.015}]})
     publisher = mqtt.make_client(mosquitto, "web-ui-test-publisher")
     mqtt.start(publisher, mosquitto)
-    with ServedApp(create_app(config, plant())) as served, \
+    planning = {}
+    if "planner" in inspect.signature(create_app).parameters:  # planning jobs run in worker processes
+        from factory_twin.planning import plan_job
+
+        planning["planner"] = plan_job
+    with ServedApp(create_app(config, plant(), **planning)) as served, \
             httpx.Client(base_url=served.url, headers=auth(), timeout=5) as api:
         wait_until(publisher.is_connected, 10, "the publisher to connect")
         wait_until(lambda: api.get("/api/health").json()["broker_connected"], 10, "the twin to connect")
@@ -285,6 +291,28 @@ def test_a_viewer_sees_alerts_but_no_actions(page: Any, twin: Twin) -> None:
     open_ui(page, twin, "alerts", role="viewer")
     assert "may look but not act" in page.inner_text("#view")
     assert page.locator("button[data-action]").count() == 0
+
+
+def test_a_planning_study_runs_from_the_page_and_its_variants_are_compared(page: Any, twin: Twin,
+                                                                           artifacts: Path) -> None:
+    if "planner" not in inspect.signature(create_app).parameters:
+        pytest.skip("this twin runs no planning jobs (create_app takes no planner)")
+    open_ui(page, twin, "planning")
+    page.fill("#p-hours", "4")
+    page.fill("#p-reps", "2")
+    page.fill("#p-variants", json.dumps([{"name": "bigger buffer after turning", "set": {"buf-1.capacity": 16}}]))
+    page.click("form.plan button[type=submit]")
+    job = page.locator("article.job").first
+    job.wait_for()
+    job_id = job.get_attribute("data-job")
+    page.wait_for_selector(f'article.job[data-job="{job_id}"][data-state=done] svg.bars', timeout=120_000)
+    result = twin.api.get(f"/api/jobs/{job_id}").json()["result"]
+    names = [v["name"] for v in result["variants"]]
+    assert names == ["baseline", "bigger buffer after turning"]
+    text = page.locator(f'article.job[data-job="{job_id}"]').inner_text()
+    assert all(n in text for n in names)
+    assert page.locator(f'article.job[data-job="{job_id}"] svg.bars').count() >= 2  # throughput and difference
+    page.screenshot(path=artifacts / "planning.png", full_page=True)
 
 
 def test_replay_slider_shows_the_past_state_from_history(page: Any, twin: Twin, artifacts: Path) -> None:

@@ -145,15 +145,20 @@ export function bars(items, { label = "bars", unit = "" } = {}) {
   const lo = Math.min(...vals);
   const hi = Math.max(...vals) || 1;
   const left = 200;
-  const x = (v) => left + ((v - lo) / (hi - lo || 1)) * (W - left - 60);
+  const x = (v) => left + ((v - lo) / (hi - lo || 1)) * (W - left - 90);
   const svg = el("svg", { viewBox: `0 0 ${W} ${h}`, class: "chart bars", role: "img", "aria-label": label });
+  svg.append(el("line", { x1: x(0), x2: x(0), y1: 4, y2: h - 30, class: "zero" }));
   items.forEach((it, i) => {
     const yy = 10 + i * 34;
+    const hasCi = Number.isFinite(it.lo) && Number.isFinite(it.hi);
+    const right = Math.max(x(it.value), x(0), hasCi ? x(it.hi) : -Infinity);
     svg.append(el("g", { class: `bar ${it.cls || ""}` },
       el("text", { x: left - 8, y: yy + 18, "text-anchor": "end" }, it.name),
-      el("rect", { x: Math.min(x(0), x(it.value)), y: yy, width: Math.abs(x(it.value) - x(0)), height: 24 }),
-      Number.isFinite(it.lo) ? el("line", { x1: x(it.lo), x2: x(it.hi), y1: yy + 12, y2: yy + 12, class: "ci" }) : "",
-      el("text", { x: Math.max(x(it.value), x(0)) + 6, y: yy + 18 }, `${fmt.value(it.value)} ${unit}`)));
+      el("rect", { x: Math.min(x(0), x(it.value)), y: yy + 4, width: Math.abs(x(it.value) - x(0)), height: 16 }),
+      hasCi ? el("g", { class: "ci" }, el("line", { x1: x(it.lo), x2: x(it.hi), y1: yy + 12, y2: yy + 12 }),
+        el("line", { x1: x(it.lo), x2: x(it.lo), y1: yy + 5, y2: yy + 19 }), el("line", { x1: x(it.hi), x2: x(it.hi), y1: yy + 5, y2: yy + 19 })) : "",
+      el("text", { x: right + 6, y: yy + 17 }, `${fmt.value(it.value)} ${unit}`),
+      el("title", {}, `${it.name}: ${fmt.value(it.value)} ${unit}${hasCi ? ` (95 % interval ${fmt.value(it.lo)} to ${fmt.value(it.hi)})` : ""}`)));
   });
   return svg;
 }
