@@ -116,7 +116,11 @@ export class LineDrawing {
       if (card.type === "agv") {
         const pos = sig.position ? Number(sig.position.value) : null;
         const dot = card.root.querySelector(".agv-dot");
-        if (dot && pos !== null) dot.style.left = `${Math.min(100, (pos % 140) / 1.4)}%`;
+        // the route's length is not in the plant model: scale by the farthest position seen so far
+        if (dot && pos !== null) {
+          card.route = Math.max(card.route || 0, pos, 1);
+          dot.style.left = `${(100 * pos) / card.route}%`;
+        }
       }
       card.signals.replaceChildren(...(KEY_SIGNALS[card.type] || []).filter((s) => sig[s]).flatMap((s) => [
         el("dt", {}, LABELS[s] || s), el("dd", { "data-signal": s }, fmt.value(sig[s].value), " ", el("small", {}, sig[s].unit || "")),
