@@ -340,3 +340,28 @@ def test_replay_slider_shows_the_past_state_from_history(page: Any, twin: Twin, 
             assert shown == recorded_state(twin.history, station, at), f"{station} at {at}"
         seen.add(card(page, "cnc-2").get_attribute("data-state"))
     assert seen == {"producing", "down"}  # the slider went through the failure and out of it
+
+
+def test_replay_lists_the_alerts_open_at_the_instant(page: Any, twin: Twin) -> None:
+    before = datetime.now(UTC)
+    twin.publish([Sample(INSPECT, "measured_diameter", 42.0, "mm", before),
+                  Sample(INSPECT, "measured_diameter", 41.95, "mm", before + timedelta(seconds=1))])
+    wait_until(lambda: any(a["asset"] == INSPECT for a in twin.api.get("/api/alerts").json()), 10,
+               "an SPC alert on the inspection station")
+    later = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    expected = {a["id"] for a in twin.api.get("/api/replay", params={"at": later.isoformat()}).json()["alerts"]}
+    assert expected, "the twin's replay knows no alert open after the violation"
+    open_ui(page, twin, f"replay/{later.isoformat()}")
+    page.wait_for_function(f"document.querySelector('#view').dataset.replayAt === {json.dumps(iso_ms(later))}")
+    shown = {int(i) for i in page.eval_on_selector_all(".replay-alerts li[data-alert]",
+                                                        "items => items.map(i => i.dataset.alert)")}
+    assert shown == expected
+    # the slider's start, half an hour before: nothing was open
+    page.eval_on_selector("#r-slider", "s => { s.value = 0; s.dispatchEvent(new Event('input')); }")
+    page.wait_for_selector(".replay-alerts li.muted")  # "none"
+    assert not page.locator(".replay-alerts li[data-alert]").count()
+
+
+def iso_ms(t: datetime) -> str:
+    """An instant as JavaScript's toISOString() writes it."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"

@@ -42,7 +42,8 @@ export async function mount(container, ctx, param) {
       if (snap === undefined) { status.textContent = "This twin does not serve a replay (GET /api/replay)."; return; }
       const assets = new Map(snap.assets.map((a) => [a.id, a]));
       lines.update(assets, { alerts: snap.alerts || [], now: t.getTime() });
-      alertList.replaceChildren(...(snap.alerts || []).map((a) => el("li", {}, `${a.severity || ""} ${a.asset.split("/").pop()}: ${a.message || a.cause || ""}`)));
+      alertList.replaceChildren(...(snap.alerts || []).map((a) => el("li", { "data-alert": a.id },
+        `${a.severity || ""} · ${(a.state || "").replace("_", " ")} · ${a.asset.split("/").pop()}: ${a.message || a.cause || ""}`)));
       if (!(snap.alerts || []).length) alertList.append(el("li", { class: "muted" }, "none"));
       status.textContent = `State at ${fmt.time(snap.at || t)}`;
       container.dataset.replayAt = t.toISOString();
