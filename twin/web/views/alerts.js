@@ -52,7 +52,8 @@ export async function mount(container, ctx) {
 
   function row(a) {
     const cells = [
-      el("td", {}, fmt.time(a.raised_at || a.ts)),
+      el("td", {}, fmt.time(a.raised_at || a.ts), el("br"),
+        el("a", { href: `#/replay/${encodeURIComponent(a.raised_at || a.ts)}`, "aria-label": `replay the line when alert ${a.id} was raised` }, "replay")),
       el("td", {}, el("span", { class: `sev sev-${a.severity}` }, a.severity === "critical" ? "‼ " : a.severity === "warning" ? "! " : "i ", a.severity)),
       el("td", {}, el("a", { href: `#/asset/${encodeURIComponent(a.asset)}` }, a.asset.split("/").slice(-2).join("/"))),
       el("td", {}, a.message || a.cause || ""),
