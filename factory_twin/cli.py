@@ -275,10 +275,11 @@ def twin_serve(
         cfg, plant, calendar = load_twin(config)
     except ConfigError as exc:
         raise _fail(exc) from None
+    from factory_twin.planning import plan_job
     from twin.auth import AuthError
 
     try:
-        app = create_app(cfg, plant, calendar)
+        app = create_app(cfg, plant, calendar, planner=plan_job)
     except AuthError as exc:
         raise _fail(f"{config}: {exc}") from None
     http_port = port or cfg.port

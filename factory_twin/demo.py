@@ -28,6 +28,7 @@ from plantmodel.config import load_config
 from plantmodel.plant import PlantConfig
 from simulators.serve import SimulatorOptions, serve
 from twin.config import load_twin
+from factory_twin.planning import plan_job
 from twin.main import create_app
 from twin.server import serve_http
 
@@ -74,7 +75,7 @@ async def running_line(opts: DemoOptions, plant_opts: SimulatorOptions | None = 
     _set_aside_old_history(data_dir / "history.db")
     sim_opts = replace(plant_opts or SimulatorOptions(speed=opts.speed), opcua_endpoint=endpoint,
                        broker=mqtt.BrokerConfig(port=mqtt_port))
-    agent, app = Agent(agent_cfg), create_app(twin_cfg, plant, calendar, env)
+    agent, app = Agent(agent_cfg), create_app(twin_cfg, plant, calendar, env, planner=plan_job)
 
     async with embedded_broker("127.0.0.1", mqtt_port), contextlib.AsyncExitStack() as parts:
         async def start(name: str, body: Callable[[asyncio.Event, asyncio.Event], Awaitable[object]]) -> None:

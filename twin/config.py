@@ -13,6 +13,7 @@ from plantmodel.config import ConfigError, load_config
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
 from twin.auth import AuthConfig
+from twin.planning import JobsConfig
 
 
 class _Strict(BaseModel):
@@ -67,6 +68,7 @@ class TwinConfig(_Strict):
     database: Path = Field(Path("twin.db"), description="the twin's own SQLite file (relative to the working "
                            "folder): live state, alerts, jobs, audit log, stop reasons; survives restarts")
     auth: AuthConfig = AuthConfig()
+    jobs: JobsConfig = JobsConfig()
 
 
 def load_twin(path: Path, env: Mapping[str, str] | None = None

@@ -16,19 +16,23 @@ from fastapi.responses import RedirectResponse
 from historian.sqlite import SqliteHistorian
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
-from twin.api import assets, health, me
+from twin.api import assets, health, jobs, me
 from twin.api import performance as api_performance
 from twin.auth import Authenticator, require
 from twin.config import TwinConfig
 from twin.db import TwinDatabase
+from twin.jobs import JobRunner, JobStore
 from twin.performance import LinePerformance
+from twin.planning import Planner
 from twin.state import PlantTwin
 from twin.stream import UnsFeed
 
 
 def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarConfig | None = None,
-               env: Mapping[str, str] | None = None) -> FastAPI:
+               env: Mapping[str, str] | None = None, *, planner: Planner | None = None) -> FastAPI:
     """The service; `env` holds the secrets the auth config names (default: the process environment).
+
+    `planner` runs what-if planning jobs (`factory_twin.planning.plan_job`); without one, jobs are refused (503).
 
     Raises `twin.auth.AuthError` when a secret is missing, before anything is opened.
     """
@@ -37,6 +41,8 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     performance = LinePerformance(config, plant, calendar, _site_zone(plant))
     twin = PlantTwin(plant, listeners=[performance.observe])
     feed = UnsFeed(twin, config.broker, [f"{plant.enterprise}/#"], config.client_id)
+    job_store = JobStore(db, config.jobs.keep)
+    job_runner = JobRunner(job_store, planner, config.jobs.workers)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -47,21 +53,24 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
             finally:
                 history.close()
         feed.start(asyncio.get_running_loop())
+        job_runner.start()
         try:
             yield
         finally:
+            await job_runner.stop()
             feed.stop()
             db.close()
 
     app = FastAPI(title="factory-twin", summary="Live digital twin of a production line", lifespan=lifespan)
     app.state.twin, app.state.feed, app.state.performance = twin, feed, performance
     app.state.config, app.state.auth, app.state.db = config, auth, db
+    app.state.plant, app.state.job_store, app.state.job_runner = plant, job_store, job_runner
     if config.auth.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=config.auth.cors_origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type"])
     viewer = [Depends(require("viewer"))]  # every route needs a caller; writes ask for more in their handlers
-    for router in (assets.router, api_performance.router, health.router, me.router):
+    for router in (assets.router, api_performance.router, health.router, me.router, jobs.router):
         app.include_router(router, dependencies=viewer)
 
     @app.get("/", include_in_schema=False)
