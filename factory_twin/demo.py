@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from edge_agent.agent import Agent
 from edge_agent.config import agent_config_model
 from factory_twin.broker import embedded_broker
+from factory_twin.planning import plan_job
 from factory_twin.runtime import config_path, free_port
 from historian.sqlite import SCHEMA_VERSION, file_schema
 from plantmodel import mqtt
@@ -28,7 +29,6 @@ from plantmodel.config import load_config
 from plantmodel.plant import PlantConfig
 from simulators.serve import SimulatorOptions, serve
 from twin.config import load_twin
-from factory_twin.planning import plan_job
 from twin.main import create_app
 from twin.server import serve_http
 

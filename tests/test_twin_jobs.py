@@ -30,8 +30,8 @@ STUDY = {"hours": 8, "replications": 3, "seed": 7,
 
 
 def plant() -> PlantConfig:
-    text = (PROJECT / "configs" / "demo-plant.yaml").read_text().replace("enterprise: acme", f"enterprise: {ENTERPRISE}")
-    return parse_config(text, PlantConfig)
+    text = (PROJECT / "configs" / "demo-plant.yaml").read_text()
+    return parse_config(text.replace("enterprise: acme", f"enterprise: {ENTERPRISE}"), PlantConfig)
 
 
 def app_for(tmp_path: Path, broker: Any, **jobs: Any) -> Any:
@@ -69,7 +69,7 @@ def test_a_job_runs_in_a_worker_reports_progress_and_matches_the_cli(tmp_path: P
         assert any(0 < n < 24 for n in seen), f"no progress seen between start and end: {seen}"
         job = wait_state(c, same.json()["id"], {"done"})
         listed = c.get("/api/jobs", headers=auth("viewer")).json()
-    assert job["result"] == cli | {"line": LINE}  # the same numbers as `factory-twin sim plan` for the same study and seed
+    assert job["result"] == cli | {"line": LINE}  # `factory-twin sim plan`'s numbers for the same study and seed
     assert job["progress"] == {"done": 9, "total": 9, "share": 1.0} and job["owner"] == "test-engineer"
     kpis = job["result"]["variants"][1]["kpis"]
     assert 0 < kpis["oee"]["cnc-2"]["oee"] <= 1 and len(kpis["wip_ci95"]) == 2
@@ -162,8 +162,9 @@ def test_the_simulator_starts_from_a_line_start() -> None:
     line = load_config(PROJECT / "configs" / "demo-plant.yaml", PlantConfig).lines()[0]
     flow = FlowLine(line, 1, record_events=True, start=LineStart(buffers={"buf-1": 3, "buf-2": 99},
                                                                  stations={"cnc-2": StationStart(down_for_s=10)}))
-    assert len(flow.buffers["buf-1"].items) == 3 and len(flow.buffers["buf-2"].items) == line.asset("buf-2").config.capacity
+    capacity = line.asset("buf-2").config.capacity
+    assert len(flow.buffers["buf-1"].items) == 3 and len(flow.buffers["buf-2"].items) == capacity
     flow.env.run(until=0.001)
-    assert flow.ledger.wip >= 3 + line.asset("buf-2").config.capacity
+    assert flow.ledger.wip >= 3 + capacity
     cnc2 = next(s for s in flow.stations if s.id == "cnc-2")
     assert cnc2.state[0] == "down" and cnc2.failures == 0

@@ -77,9 +77,10 @@ async def submit(body: JobRequest, request: Request, response: Response,
 
 
 @router.get("")
-async def list_jobs(request: Request, state: Annotated[str | None, Query(pattern="^(queued|running|done|failed|"
-                                                                            "cancelled)$")] = None,
-                    owner: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+async def list_jobs(request: Request,
+                    state: Annotated[str | None, Query(pattern="^(queued|running|done|failed|cancelled)$")] = None,
+                    owner: str | None = None,
+                    limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
     """Newest first, without results (GET one job for its result)."""
     store, _ = _jobs(request)
     return store.list(state=state, owner=owner, limit=limit)
