@@ -13,6 +13,7 @@ from plantmodel.config import ConfigError, load_config
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
 from twin.auth import AuthConfig
+from twin.control import ControlConfig
 from twin.planning import JobsConfig
 
 
@@ -69,6 +70,7 @@ class TwinConfig(_Strict):
                            "folder): live state, alerts, jobs, audit log, stop reasons; survives restarts")
     auth: AuthConfig = AuthConfig()
     jobs: JobsConfig = JobsConfig()
+    control: ControlConfig | None = Field(None, description="commands to equipment: allow-list and OPC-UA endpoint")
 
 
 def load_twin(path: Path, env: Mapping[str, str] | None = None
