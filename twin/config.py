@@ -55,6 +55,11 @@ class AnomalyConfig(_Strict):
     model_dir: Path | None = Field(None, description="where trained models are kept (skops files)")
 
 
+class RateLimitConfig(_Strict):
+    expensive: str = Field("120/minute", pattern=r"^\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?$",
+                           description="per caller, for historian reads, replay, exports and job submissions")
+
+
 class TwinConfig(_Strict):
     plant: Path = Field(description="plant model YAML; relative paths are taken from this file's folder")
     broker: mqtt.BrokerConfig = mqtt.BrokerConfig()
@@ -69,6 +74,7 @@ class TwinConfig(_Strict):
     database: Path = Field(Path("twin.db"), description="the twin's own SQLite file (relative to the working "
                            "folder): live state, alerts, jobs, audit log, stop reasons; survives restarts")
     auth: AuthConfig = AuthConfig()
+    rate_limits: RateLimitConfig = RateLimitConfig()
     jobs: JobsConfig = JobsConfig()
     control: ControlConfig | None = Field(None, description="commands to equipment: allow-list and OPC-UA endpoint")
 

@@ -17,18 +17,24 @@ from fastapi.responses import RedirectResponse
 from historian.sqlite import SqliteHistorian
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
-from twin.api import assets, commands, health, jobs, me
+from twin.api import assets, commands, health, jobs, me, ws
+from twin.api import history as api_history
 from twin.api import performance as api_performance
+from twin.api.live import asset_live
 from twin.auth import Authenticator, require
 from twin.commands import CommandBook
 from twin.config import TwinConfig
 from twin.db import TwinDatabase
 from twin.equipment import Equipment
+from twin.history import HistoryReader
 from twin.jobs import JobRunner, JobStore
+from twin.limits import CallerLimits
 from twin.performance import LinePerformance
+from twin.persist import StateStore
 from twin.planning import Planner
 from twin.state import PlantTwin
 from twin.stream import UnsFeed
+from twin.stream_ws import LiveStream
 
 
 def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarConfig | None = None,
@@ -43,7 +49,11 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     db = TwinDatabase(config.database)
     performance = LinePerformance(config, plant, calendar, _site_zone(plant))
     twin = PlantTwin(plant, listeners=[performance.observe])
+    live = LiveStream(twin, lambda path, now: asset_live(twin.assets[path], now, performance, performance.now_us()))
+    store = StateStore(db, twin)
+    twin.listeners += [live.observe, store.observe]
     feed = UnsFeed(twin, config.broker, [f"{plant.enterprise}/#"], config.client_id)
+    history = HistoryReader(config.history)
     job_store = JobStore(db, config.jobs.keep)
     job_runner = JobRunner(job_store, planner, config.jobs.workers)
     book = CommandBook(db)
@@ -52,36 +62,50 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if config.history is not None and config.history.exists():
-            history = SqliteHistorian(config.history, readonly=True)
+            past = SqliteHistorian(config.history, readonly=True)
             try:
-                performance.rebuild(history, datetime.now(UTC))
+                performance.rebuild(past, datetime.now(UTC))
             finally:
-                history.close()
+                past.close()
+        store.load()
+        store.restore_reasons(performance.stops)
         feed.start(asyncio.get_running_loop())
         job_runner.start()
         book.interrupted(time.time())
-        expiry = asyncio.create_task(_expire(book), name="command-expiry")
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(live.run(stop), name="live stream"),
+                 asyncio.create_task(store.run(stop), name="state store")]
+        expiry = asyncio.create_task(_expire(book), name="command expiry")
         try:
             yield
         finally:
             expiry.cancel()
+            stop.set()
+            await asyncio.gather(*tasks)
             await job_runner.stop()
             feed.stop()
+            store.flush()
+            history.close()
             db.close()
 
     app = FastAPI(title="factory-twin", summary="Live digital twin of a production line", lifespan=lifespan)
     app.state.twin, app.state.feed, app.state.performance = twin, feed, performance
-    app.state.config, app.state.auth, app.state.db = config, auth, db
-    app.state.plant, app.state.job_store, app.state.job_runner = plant, job_store, job_runner
+    app.state.config, app.state.auth, app.state.db, app.state.plant = config, auth, db, plant
+    app.state.live, app.state.store = live, store
+    app.state.history = history
+    app.state.limits = CallerLimits(config.rate_limits.expensive)
+    app.state.job_store, app.state.job_runner = job_store, job_runner
     app.state.commands, app.state.equipment = book, equipment
     if config.auth.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=config.auth.cors_origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type"])
     viewer = [Depends(require("viewer"))]  # every route needs a caller; writes ask for more in their handlers
-    for router in (assets.router, api_performance.router, health.router, me.router, jobs.router,
-                   commands.router):
+    # history first: its /api/assets/{path}/... routes must match before the catch-all /api/assets/{path}
+    for router in (api_history.router, assets.router, api_performance.router, health.router, me.router,
+                   jobs.router, commands.router):
         app.include_router(router, dependencies=viewer)
+    app.include_router(ws.router)  # authenticates in the handler: a WebSocket has no Request to depend on
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -1,8 +1,8 @@
 """Planning jobs: submit a what-if study, follow its progress, read its result, cancel it.
 
-Engineers submit and cancel; viewers read. Submissions are limited (an expensive endpoint): a caller may
-have `jobs.max_pending_per_caller` jobs queued or running, the service `jobs.max_pending`; beyond that 429
-with Retry-After.
+Engineers submit and cancel; viewers read. Submissions are limited (an expensive endpoint): they count
+against the caller's `rate_limits.expensive`, and a caller may have `jobs.max_pending_per_caller` jobs
+queued or running, the service `jobs.max_pending`; beyond that 429 with Retry-After.
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ async def submit(body: JobRequest, request: Request, response: Response,
                                    "msg": p} for p in exc.problems]) from None
     if not caller.sees(baseline.path):
         raise HTTPException(404, f"no line {baseline.path!r}")
+    limits = request.app.state.limits
+    limits.check(limits.expensive, caller)  # the per-caller request rate of every expensive endpoint
     retry = {"Retry-After": str(cfg.retry_after_s)}
     if store.pending(caller.name) >= cfg.max_pending_per_caller:
         raise HTTPException(429, f"{caller.name} already has {cfg.max_pending_per_caller} jobs queued or running; "
