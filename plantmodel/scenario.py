@@ -38,7 +38,7 @@ class WhatIf(_Strict):
     hours: float = Field(40.0, gt=0)
     warmup_h: float | None = Field(None, ge=0)
     replications: int = Field(10, ge=2)
-    seed: int = 1
+    seed: int = Field(1, ge=0, lt=2**63)
     simulate_top: int | None = Field(None, ge=1, description="simulate only the best N variants by estimate")
     variants: list[Variant] = []
     sweeps: list[Sweep] = []

@@ -7,6 +7,7 @@ database itself refuses to change or delete an entry.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -179,11 +180,19 @@ def _command(r: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers beyond 64 bits (orjson refuses them)
+        return json.dumps(value)
 
 
 def _loads(text: str | None) -> Any:
-    return orjson.loads(text) if text is not None else None
+    if text is None:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # written by json.dumps for integers beyond 64 bits
+        return json.loads(text)
 
 
 def _iso(t: float | None) -> str | None:

@@ -26,6 +26,7 @@ accepts; the equipment's own refusal is recorded with its OPC-UA status.
 from __future__ import annotations
 
 import fnmatch
+import math
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -72,11 +73,20 @@ class CommandSpec(_Strict):
             return (value, None) if isinstance(value, bool) else (None, f"{self.name} needs true or false")
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None, f"{self.name} needs a number ({self.value})"
-        if self.value in ("int32", "int64") and value != int(value):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            return None, f"{self.name} needs a finite number"
+        if self.value in ("int32", "int64") and number != int(number):
             return None, f"{self.name} needs a whole number"
+        bits = {"int32": 31, "int64": 63}.get(self.value)
+        if bits is not None and not -(2**bits) <= int(number) < 2**bits:
+            return None, f"{value} does not fit in an {self.value}"
         if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
             return None, f"{value} is outside the allowed range {self.min} .. {self.max} of {self.name}"
-        return (int(value) if self.value in ("int32", "int64") else float(value)), None
+        return (int(number) if bits is not None else number), None
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

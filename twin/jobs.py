@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import multiprocessing
 import sys
@@ -96,7 +97,7 @@ class JobStore:
         return int(self.db.execute(sql, args).fetchone()[0])
 
     def request(self, job_id: str) -> dict[str, Any]:
-        return orjson.loads(self.db.execute("SELECT request FROM job_jobs WHERE id = ?", (job_id,)).fetchone()[0])
+        return _loads(self.db.execute("SELECT request FROM job_jobs WHERE id = ?", (job_id,)).fetchone()[0])
 
     def state(self, job_id: str) -> str | None:
         row = self.db.execute("SELECT state FROM job_jobs WHERE id = ?", (job_id,)).fetchone()
@@ -132,7 +133,17 @@ _COLUMNS = ("id, owner, state, created, started, finished, done, total, from_liv
 
 
 def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers beyond 64 bits, which a study's variant may carry and orjson refuses
+        return json.dumps(value)
+
+
+def _loads(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # written by json.dumps for integers beyond 64 bits
+        return json.loads(text)
 
 
 def _job(row: tuple[Any, ...], with_result: bool) -> dict[str, Any]:
@@ -145,9 +156,9 @@ def _job(row: tuple[Any, ...], with_result: bool) -> dict[str, Any]:
         "from_live": bool(from_live), "error": error, "runs": runs,
     }
     if with_result:
-        job["scenario"] = orjson.loads(scenario)
-        job["start"] = orjson.loads(start) if start else None
-        job["result"] = orjson.loads(result) if result else None
+        job["scenario"] = _loads(scenario)
+        job["start"] = _loads(start) if start else None
+        job["result"] = _loads(result) if result else None
     return job
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from twin.auth import Principal, check_scope, require
@@ -21,6 +21,7 @@ from twin.commands import PENDING, CommandBook
 from twin.control import ControlConfig
 
 router = APIRouter(prefix="/api", tags=["control"])
+CommandId = Annotated[int, Path(ge=1, le=2**62)]
 
 class CommandRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -87,7 +88,7 @@ async def request_command(body: CommandRequest, request: Request,
 
 
 @router.post("/commands/{command_id}/approve")
-async def approve(command_id: int, body: Decision, request: Request,
+async def approve(command_id: CommandId, body: Decision, request: Request,
                   caller: Annotated[Principal, Depends(require("engineer"))]) -> dict[str, Any]:
     """Approve and execute at once; the answer carries the equipment's response (executed or failed)."""
     book = _book(request)
@@ -110,7 +111,7 @@ async def approve(command_id: int, body: Decision, request: Request,
 
 
 @router.post("/commands/{command_id}/reject")
-async def reject(command_id: int, body: Decision, request: Request,
+async def reject(command_id: CommandId, body: Decision, request: Request,
                  caller: Annotated[Principal, Depends(require("engineer"))]) -> dict[str, Any]:
     book = _book(request)
     _pending(book, command_id, caller)
@@ -140,7 +141,7 @@ async def list_commands(request: Request, caller: Annotated[Principal, Depends(r
 
 
 @router.get("/commands/{command_id}")
-async def get_command(command_id: int, request: Request,
+async def get_command(command_id: CommandId, request: Request,
                       caller: Annotated[Principal, Depends(require("viewer"))]) -> dict[str, Any]:
     command = _book(request).get(command_id)
     if command is None:
@@ -151,8 +152,9 @@ async def get_command(command_id: int, request: Request,
 
 @router.get("/audit")
 async def audit(request: Request, caller: Annotated[Principal, Depends(require("engineer"))],
-                command_id: int | None = None, who: str | None = None,
-                before: Annotated[int | None, Query(description="entries before this seq (paging)")] = None,
+                command_id: Annotated[int | None, Query(ge=1, le=2**62)] = None, who: str | None = None,
+                before: Annotated[int | None, Query(ge=1, le=2**62, description="entries before this seq (paging)")
+                                  ] = None,
                 limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict[str, Any]]:
     """Every request, decision, expiry and result, newest first; append-only in the database."""
     entries = _book(request).audit(command_id=command_id, who=who, limit=limit, before=before)
