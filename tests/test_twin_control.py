@@ -213,3 +213,19 @@ sites: [{id: s, areas: [{id: a, lines: [{id: l, flow: [m1, b1, m2], cells: [{id:
     slowed.stations[1].speed = 0.5
     assert normal.run(hours=1)["throughput_per_hour"] == 179.0
     assert slowed.run(hours=1)["throughput_per_hour"] == 89.0  # a 40 s cycle after the first 10 s
+
+
+def test_a_control_config_naming_no_asset_or_an_impossible_command_is_refused(tmp_path: Path) -> None:
+    from plantmodel.config import ConfigError
+    from twin.config import load_twin
+
+    (tmp_path / "demo-plant.yaml").write_text((PROJECT / "configs" / "demo-plant.yaml").read_text())
+    twin_yaml = tmp_path / "twin.yaml"
+    twin_yaml.write_text("plant: demo-plant.yaml\ncontrol:\n  endpoint: opc.tcp://127.0.0.1:4840/\n  commands:\n"
+                         "    - {name: reset_alarm, assets: ['*/lathe-*'], kind: method, browse_name: ResetAlarm}\n")
+    with pytest.raises(ConfigError, match=r"control\.commands\[0\]\.assets: \['\*/lathe-\*'\] match no asset"):
+        load_twin(twin_yaml)
+    twin_yaml.write_text("plant: demo-plant.yaml\ncontrol:\n  endpoint: opc.tcp://127.0.0.1:4840/\n  commands:\n"
+                         "    - {name: reduce_speed, assets: ['*'], kind: write, browse_name: speed_override}\n")
+    with pytest.raises(ConfigError, match=r"control\.commands\[0\] \(line 5\): a write needs value"):
+        load_twin(twin_yaml)

@@ -94,6 +94,10 @@ def load_twin(path: Path, env: Mapping[str, str] | None = None
             problems.append(f"spc[{i}].signal: a {assets[c.asset].type} has no signal {c.signal!r}")
         if c.lsl is not None and c.usl is not None and c.lsl >= c.usl:
             problems.append(f"spc[{i}]: lsl ({c.lsl}) must be below usl ({c.usl})")
+    if cfg.control is not None:
+        for i, command in enumerate(cfg.control.commands):
+            if not any(command.allows(a) for a in assets):
+                problems.append(f"control.commands[{i}].assets: {command.assets} match no asset of the plant model")
     if problems:
         raise ConfigError(path, problems)
     return cfg, plant, calendar
