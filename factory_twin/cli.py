@@ -335,6 +335,24 @@ def bench_oee(
     _table(result, json_out)
 
 
+@bench_app.command("twin-ops")
+def bench_twin_ops(
+    jobs: Annotated[int, typer.Option(min=1, help="planning jobs submitted at once")] = 20,
+    workers: Annotated[int, typer.Option(min=1, help="job worker processes")] = 1,
+    commands: Annotated[int, typer.Option(min=1, help="request-and-approve rounds to the simulator")] = 50,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Planning jobs per second through the twin's workers; approval to OPC-UA acknowledgement of commands."""
+    import tempfile
+
+    from factory_twin.bench_twin_ops import run as run_bench
+
+    setup_logging("error")
+    with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as tmp:
+        result = asyncio.run(run_bench(jobs, workers, commands, Path(tmp)))
+    _table(result, json_out)
+
+
 def _table(result: dict[str, Any], json_out: Path | None) -> None:
     """A benchmark's results as a two-column table (nested tables indented), and as JSON if asked."""
     width = max(map(len, result))
