@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -168,3 +170,13 @@ def test_the_simulator_starts_from_a_line_start() -> None:
     assert flow.ledger.wip >= 3 + capacity
     cnc2 = next(s for s in flow.stations if s.id == "cnc-2")
     assert cnc2.state[0] == "down" and cnc2.failures == 0
+
+
+def test_the_twin_ops_bench_writes_its_keys(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = subprocess.run([sys.executable, "-m", "factory_twin", "bench", "twin-ops", "--jobs", "2", "--commands",
+                             "3", "--json", str(out)], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    data = orjson.loads(out.read_bytes())
+    assert data["jobs"] == 2 and data["replications_per_job"] == 9 and data["jobs_per_s"] > 0
+    assert data["commands"] == 3 and 0 < data["approve_to_opcua_ack_ms"]["p50"] <= data["approve_http_ms"]["max"]
