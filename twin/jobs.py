@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS job_jobs (
     id TEXT PRIMARY KEY,
     seq INTEGER NOT NULL,
     owner TEXT NOT NULL,
+    line TEXT NOT NULL,
     state TEXT NOT NULL,
     created REAL NOT NULL,
     started REAL,
@@ -65,14 +66,14 @@ class JobStore:
         self.db, self.keep = db, keep
         db.script(SCHEMA)
 
-    def add(self, owner: str, scenario: dict[str, Any], start: dict[str, Any] | None, request: dict[str, Any],
-            now: float) -> str:
+    def add(self, owner: str, line: str, scenario: dict[str, Any], start: dict[str, Any] | None,
+            request: dict[str, Any], now: float) -> str:
         job_id = uuid.uuid4().hex[:16]
         seq = self.db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_jobs").fetchone()[0]
         self.db.execute(
-            "INSERT INTO job_jobs (id, seq, owner, state, created, from_live, scenario, start, request) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (job_id, seq, owner, QUEUED, now, start is not None, _dumps(scenario),
+            "INSERT INTO job_jobs (id, seq, owner, line, state, created, from_live, scenario, start, request) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (job_id, seq, owner, line, QUEUED, now, start is not None, _dumps(scenario),
              _dumps(start) if start is not None else None, _dumps(request)))
         return job_id
 
@@ -128,7 +129,7 @@ class JobStore:
         return [r[0] for r in rows]
 
 
-_COLUMNS = ("id, owner, state, created, started, finished, done, total, from_live, scenario, start, result, "
+_COLUMNS = ("id, owner, line, state, created, started, finished, done, total, from_live, scenario, start, result, "
             "error, runs")
 
 
@@ -147,10 +148,10 @@ def _loads(text: str) -> Any:
 
 
 def _job(row: tuple[Any, ...], with_result: bool) -> dict[str, Any]:
-    (job_id, owner, state, created, started, finished, done, total, from_live, scenario, start, result, error,
+    (job_id, owner, line, state, created, started, finished, done, total, from_live, scenario, start, result, error,
      runs) = row
     job: dict[str, Any] = {
-        "id": job_id, "owner": owner, "state": state, "created": _iso(created), "started": _iso(started),
+        "id": job_id, "owner": owner, "line": line, "state": state, "created": _iso(created), "started": _iso(started),
         "finished": _iso(finished),
         "progress": {"done": done, "total": total, "share": done / total if total else 0.0},
         "from_live": bool(from_live), "error": error, "runs": runs,

@@ -72,27 +72,28 @@ async def submit(body: JobRequest, request: Request, response: Response,
         start = start.model_dump(mode="json")
     plan_request = {"plant": plant.model_dump(mode="json", exclude_defaults=True), "scenario": scenario,
                     "start": start}
-    job_id = store.add(caller.name, scenario, start, plan_request, time.time())
+    job_id = store.add(caller.name, baseline.path, scenario, start, plan_request, time.time())
     runner.submit(job_id)
     response.headers["Location"] = f"/api/jobs/{job_id}"
     return JobCreated(id=job_id, state="queued")
 
 
 @router.get("")
-async def list_jobs(request: Request,
+async def list_jobs(request: Request, caller: Annotated[Principal, Depends(require("viewer"))],
                     state: Annotated[str | None, Query(pattern="^(queued|running|done|failed|cancelled)$")] = None,
                     owner: str | None = None,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
-    """Newest first, without results (GET one job for its result)."""
+    """Newest first, without results (GET one job for its result); a scoped caller sees its lines' jobs."""
     store, _ = _jobs(request)
-    return store.list(state=state, owner=owner, limit=limit)
+    return [j for j in store.list(state=state, owner=owner, limit=limit) if caller.sees(j["line"])]
 
 
 @router.get("/{job_id}")
-async def get_job(job_id: str, request: Request) -> dict[str, Any]:
+async def get_job(job_id: str, request: Request,
+                  caller: Annotated[Principal, Depends(require("viewer"))]) -> dict[str, Any]:
     store, _ = _jobs(request)
     job = store.get(job_id)
-    if job is None:
+    if job is None or not caller.sees(job["line"]):
         raise HTTPException(404, f"no job {job_id!r}")
     return job
 
@@ -103,7 +104,7 @@ async def cancel_job(job_id: str, request: Request,
     """Cancel a queued or running job (a running one's process is stopped at once); 409 once it has finished."""
     store, runner = _jobs(request)
     job = store.get(job_id, with_result=False)
-    if job is None:
+    if job is None or not caller.sees(job["line"]):
         raise HTTPException(404, f"no job {job_id!r}")
     if job["state"] in FINISHED or not runner.cancel(job_id):
         raise HTTPException(409, f"job {job_id} has already finished ({store.state(job_id)})")
