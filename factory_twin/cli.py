@@ -321,6 +321,21 @@ def bench_ingest(
     _table(ingest_mqtt(seconds, rate) if source == "mqtt" else ingest_opcua(seconds, variables), json_out)
 
 
+@bench_app.command("twin")
+def bench_twin(
+    seconds: Annotated[float, typer.Option(min=1, help="how long the HTTP load runs")] = 20.0,
+    rate: Annotated[float, typer.Option(min=1, help="requests per second offered (open loop)")] = 1000.0,
+    ws_clients: Annotated[int, typer.Option(min=1, help="WebSocket clients for the fan-out")] = 200,
+    ws_seconds: Annotated[float, typer.Option(min=1, help="how long the fan-out runs")] = 20.0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """The twin's live endpoints under load from this process, then its WebSocket fan-out, on loopback."""
+    from factory_twin.bench_twin import twin_api
+
+    setup_logging("error")
+    _table(twin_api(seconds, rate, ws_clients, ws_seconds), json_out)
+
+
 @bench_app.command("oee")
 def bench_oee(
     days: Annotated[int, typer.Option(min=1, help="days of event log")] = 30,
