@@ -70,10 +70,7 @@ async def run(jobs: int, workers: int, commands: int, tmp: Path) -> dict[str, An
     await ready.wait()
     url = f"http://127.0.0.1:{port}"
     try:
-        # A connection per request: on a kept-alive loopback connection every request here waits ~40 ms more
-        # (a delayed ACK), which would hide what the twin itself takes.
-        async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_keepalive_connections=0),
-                                     headers={"Authorization": "Bearer bench-engineer"}) as c:
+        async with httpx.AsyncClient(base_url=url, timeout=60, headers={"Authorization": "Bearer bench-engineer"}) as c:
             result = await _jobs(c, jobs, workers)
             result |= await _commands(c, commands)
     finally:
