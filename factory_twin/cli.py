@@ -275,10 +275,11 @@ def twin_serve(
         cfg, plant, calendar = load_twin(config)
     except ConfigError as exc:
         raise _fail(exc) from None
+    from factory_twin.planning import plan_job
     from twin.auth import AuthError
 
     try:
-        app = create_app(cfg, plant, calendar)
+        app = create_app(cfg, plant, calendar, planner=plan_job)
     except AuthError as exc:
         raise _fail(f"{config}: {exc}") from None
     http_port = port or cfg.port
@@ -346,6 +347,24 @@ def bench_oee(
     from factory_twin.bench_oee import run as run_bench
 
     result = run_bench(days, seed)
+    _table(result, json_out)
+
+
+@bench_app.command("twin-ops")
+def bench_twin_ops(
+    jobs: Annotated[int, typer.Option(min=1, help="planning jobs submitted at once")] = 20,
+    workers: Annotated[int, typer.Option(min=1, help="job worker processes")] = 1,
+    commands: Annotated[int, typer.Option(min=1, help="request-and-approve rounds to the simulator")] = 50,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Planning jobs per second through the twin's workers; approval to OPC-UA acknowledgement of commands."""
+    import tempfile
+
+    from factory_twin.bench_twin_ops import run as run_bench
+
+    setup_logging("error")
+    with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as tmp:
+        result = asyncio.run(run_bench(jobs, workers, commands, Path(tmp)))
     _table(result, json_out)
 
 
