@@ -66,8 +66,16 @@ export function lineChart({ series, hlines = [], markers = [], height = 220, lab
       const dn = pts.slice().reverse().map((p) => `${x(p.t)},${y(p.min)}`);
       svg.append(el("path", { d: `M${up.join("L")}L${dn.join("L")}Z`, class: `band s${i}` }));
     }
-    svg.append(el("polyline", { points: pts.map((p) => `${x(p.t)},${y(p.v)}`).join(" "), class: `series s${i} ${s.cls || ""}` },
-      el("title", {}, s.name)));
+    // a window without data (a gap in the history) breaks the line instead of bridging it
+    const runs = [[]];
+    for (const p of s.points) {
+      if (Number.isFinite(p.v)) runs[runs.length - 1].push(p); else if (runs[runs.length - 1].length) runs.push([]);
+    }
+    for (const run of runs.filter((r) => r.length)) {
+      svg.append(run.length === 1 ? el("circle", { cx: x(run[0].t), cy: y(run[0].v), r: 2.5, class: `dot s${i}` })
+        : el("polyline", { points: run.map((p) => `${x(p.t)},${y(p.v)}`).join(" "), class: `series s${i} ${s.cls || ""}` },
+          el("title", {}, s.name)));
+    }
     for (const p of pts.filter((q) => q.flag)) {
       svg.append(el("circle", { cx: x(p.t), cy: y(p.v), r: 5, class: "flagged" }, el("title", {}, p.flag)));
     }
