@@ -61,17 +61,17 @@ export function lineChart({ series, hlines = [], markers = [], height = 220, lab
   }
   series.forEach((s, i) => {
     const pts = s.points.filter((p) => Number.isFinite(p.v));
-    if (pts.some((p) => Number.isFinite(p.min))) {
-      const up = pts.map((p) => `${x(p.t)},${y(p.max)}`);
-      const dn = pts.slice().reverse().map((p) => `${x(p.t)},${y(p.min)}`);
-      svg.append(el("path", { d: `M${up.join("L")}L${dn.join("L")}Z`, class: `band s${i}` }));
-    }
     // a window without data (a gap in the history) breaks the line instead of bridging it
     const runs = [[]];
     for (const p of s.points) {
       if (Number.isFinite(p.v)) runs[runs.length - 1].push(p); else if (runs[runs.length - 1].length) runs.push([]);
     }
     for (const run of runs.filter((r) => r.length)) {
+      if (run.length > 1 && run.every((p) => Number.isFinite(p.min) && Number.isFinite(p.max))) {
+        const up = run.map((p) => `${x(p.t)},${y(p.max)}`);
+        const dn = run.slice().reverse().map((p) => `${x(p.t)},${y(p.min)}`);
+        svg.append(el("path", { d: `M${up.join("L")}L${dn.join("L")}Z`, class: `band s${i}` }));
+      }
       svg.append(run.length === 1 ? el("circle", { cx: x(run[0].t), cy: y(run[0].v), r: 2.5, class: `dot s${i}` })
         : el("polyline", { points: run.map((p) => `${x(p.t)},${y(p.v)}`).join(" "), class: `series s${i} ${s.cls || ""}` },
           el("title", {}, s.name)));
