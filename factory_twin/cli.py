@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +28,15 @@ TWIN_YAML = config_path("twin-demo.yaml")
 LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error")]
 
 
+class LogFormatName(StrEnum):
+    text = "text"
+    json = "json"
+
+
+LogFormat = Annotated[LogFormatName, typer.Option(
+    "--log-format", help="text, or json: one object per line with asset paths (default: $FT_LOG_FORMAT or text)")]
+
+
 def _fail(exc: ConfigError | str) -> typer.Exit:
     typer.echo(str(exc), err=True)
     return typer.Exit(2)
@@ -41,11 +51,12 @@ def demo(
     mqtt_port: Annotated[int, typer.Option(help="embedded broker port (0: any free port)")] = 0,
     opcua_port: Annotated[int, typer.Option(help="simulated line's OPC-UA port (0: any free port)")] = 0,
     log_level: LogLevel = "warning",
+    log_format: LogFormat = LogFormatName.text,
 ) -> None:
     """Run the twin of a simulated line: plant, broker, edge agent, historian and twin in one process."""
     from factory_twin.demo import DemoOptions, run_demo
 
-    setup_logging(log_level)
+    setup_logging(log_level, log_format)
     opts = DemoOptions(port, host, data_dir, speed, mqtt_port, opcua_port)
     raise typer.Exit(run(lambda stop: run_demo(opts, stop)))
 
@@ -112,13 +123,14 @@ def sim_serve(
     start_on_subscribe: Annotated[float, typer.Option(
         help="wait up to this many seconds for a client to monitor every variable before starting")] = 0.0,
     log_level: LogLevel = "info",
+    log_format: LogFormat = LogFormatName.text,
 ) -> None:
     """Serve the simulated line in real time over OPC-UA (and MQTT for devices that use it)."""
     from plantmodel import mqtt
     from plantmodel.plant import PlantConfig
     from simulators.serve import SimulatorOptions, serve
 
-    setup_logging(log_level)
+    setup_logging(log_level, log_format)
     try:
         model = load_config(plant, PlantConfig)
     except ConfigError as exc:
@@ -186,12 +198,13 @@ def sim_signals(
 def edge_run(
     config: Annotated[Path, typer.Argument(help="agent YAML")] = AGENT_YAML,
     log_level: LogLevel = "info",
+    log_format: LogFormat = LogFormatName.text,
 ) -> None:
     """Run the edge agent: sources in, sinks out, until Ctrl-C or SIGTERM."""
     from edge_agent.agent import Agent
     from edge_agent.config import agent_config_model
 
-    setup_logging(log_level)
+    setup_logging(log_level, log_format)
     try:
         cfg = load_config(config, agent_config_model())
     except ConfigError as exc:
@@ -264,13 +277,14 @@ def twin_serve(
     config: Annotated[Path, typer.Argument(help="twin YAML")] = TWIN_YAML,
     port: Annotated[int | None, typer.Option(help="override the configured HTTP port")] = None,
     log_level: LogLevel = "info",
+    log_format: LogFormat = LogFormatName.text,
 ) -> None:
     """Serve the twin's HTTP API, fed from the MQTT unified namespace."""
     from twin.config import load_twin
     from twin.main import create_app
     from twin.server import serve_http
 
-    setup_logging(log_level)
+    setup_logging(log_level, log_format)
     try:
         cfg, plant, calendar = load_twin(config)
     except ConfigError as exc:

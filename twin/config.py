@@ -53,6 +53,22 @@ class AnomalyConfig(_Strict):
     model_dir: Path | None = Field(None, description="where trained models are kept (skops files)")
 
 
+class PeerConfig(_Strict):
+    url: str = Field(pattern=r"^https?://", description="base URL of another twin instance, e.g. http://twin-b:8000")
+    lines: list[str] = Field(min_length=1, description="line paths (enterprise/site/area/line) that instance owns")
+
+
+class PartitionConfig(_Strict):
+    """Several instances share the plant: each takes its lines' stream through a shared subscription and asks
+    its peers for the rest, so any instance answers for every line (see docs/scaling.md)."""
+
+    lines: list[str] = Field(min_length=1, description="line paths (enterprise/site/area/line) this instance owns")
+    group: str = Field("factory-twin", pattern=r"^[^/#+$]+$",
+                       description="MQTT 5 shared subscription group: $share/<group>/<line>/#")
+    peers: list[PeerConfig] = Field(default_factory=list, description="the other instances and the lines they own")
+    timeout_s: float = Field(2.0, gt=0, description="wait this long for a peer's answer")
+
+
 class TwinConfig(_Strict):
     plant: Path = Field(description="plant model YAML; relative paths are taken from this file's folder")
     broker: mqtt.BrokerConfig = mqtt.BrokerConfig()
@@ -67,6 +83,7 @@ class TwinConfig(_Strict):
     database: Path = Field(Path("twin.db"), description="the twin's own SQLite file (relative to the working "
                            "folder): live state, alerts, jobs, audit log, stop reasons; survives restarts")
     auth: AuthConfig = AuthConfig()
+    partition: PartitionConfig | None = Field(None, description="this instance's share of the lines; none: all")
 
 
 def load_twin(path: Path, env: Mapping[str, str] | None = None
@@ -84,6 +101,29 @@ def load_twin(path: Path, env: Mapping[str, str] | None = None
             problems.append(f"spc[{i}].signal: a {assets[c.asset].type} has no signal {c.signal!r}")
         if c.lsl is not None and c.usl is not None and c.lsl >= c.usl:
             problems.append(f"spc[{i}]: lsl ({c.lsl}) must be below usl ({c.usl})")
+    problems += _partition_problems(cfg, plant)
     if problems:
         raise ConfigError(path, problems)
     return cfg, plant, calendar
+
+
+def _partition_problems(cfg: TwinConfig, plant: PlantConfig) -> list[str]:
+    part = cfg.partition
+    if part is None:
+        return []
+    problems = []
+    if cfg.broker.protocol != "5":
+        problems.append('broker.protocol: a partition uses MQTT 5 shared subscriptions; expected "5"')
+    lines = {line.path for line in plant.lines()}
+    owners: dict[str, str] = {}
+    for where, owned in [("partition.lines", part.lines)] + [(f"partition.peers[{i}].lines", p.lines)
+                                                             for i, p in enumerate(part.peers)]:
+        for j, line in enumerate(owned):
+            if line not in lines:
+                problems.append(f"{where}[{j}]: {line!r} is not a line of the plant model "
+                                f"(expected one of {', '.join(sorted(lines))})")
+            elif line in owners:
+                problems.append(f"{where}[{j}]: {line!r} is already owned by {owners[line]}")
+            else:
+                owners[line] = where
+    return problems

@@ -17,10 +17,13 @@ from historian.sqlite import SqliteHistorian
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
 from twin.api import assets, health, me
+from twin.api import metrics as api_metrics
 from twin.api import performance as api_performance
 from twin.auth import Authenticator, require
 from twin.config import TwinConfig
 from twin.db import TwinDatabase
+from twin.metrics import MetricsMiddleware, TwinMetrics
+from twin.peers import PeerRouting, feed_topics
 from twin.performance import LinePerformance
 from twin.state import PlantTwin
 from twin.stream import UnsFeed
@@ -36,7 +39,7 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     db = TwinDatabase(config.database)
     performance = LinePerformance(config, plant, calendar, _site_zone(plant))
     twin = PlantTwin(plant, listeners=[performance.observe])
-    feed = UnsFeed(twin, config.broker, [f"{plant.enterprise}/#"], config.client_id)
+    feed = UnsFeed(twin, config.broker, feed_topics(config, plant), config.client_id)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,8 +64,12 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type"])
     viewer = [Depends(require("viewer"))]  # every route needs a caller; writes ask for more in their handlers
-    for router in (assets.router, api_performance.router, health.router, me.router):
+    for router in (assets.router, api_performance.router, health.router, me.router, api_metrics.router):
         app.include_router(router, dependencies=viewer)
+    if config.partition is not None and config.partition.peers:
+        app.add_middleware(PeerRouting, partition=config.partition)
+    app.state.metrics = TwinMetrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: times the peers' answers too
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
