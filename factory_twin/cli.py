@@ -480,6 +480,31 @@ def bench_faults(
     _table(result, json_out)
 
 
+@bench_app.command("scale")
+def bench_scale(
+    lines: Annotated[str, typer.Option(help="comma-separated line counts, one run each")] = "1,2,4,8",
+    twins: Annotated[int | None, typer.Option(min=1, help="twin instances (default: 1 for one line, else 2)")] = None,
+    seconds: Annotated[float, typer.Option(min=1, help="measured window per run")] = 20.0,
+    warmup: Annotated[float, typer.Option(min=0, help="seconds of flow before the window")] = 5.0,
+    speed: Annotated[float, typer.Option(min=1, help="simulated seconds per wall second")] = 10.0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """N lines x M machines, one agent per line, partitioned twins: samples/s, CPU, RSS, end-to-end latency."""
+    import tempfile
+
+    from factory_twin.bench_scale import bench_scale as run_bench
+    from factory_twin.bench_scale import table
+
+    try:
+        counts = [int(n) for n in lines.split(",")]
+    except ValueError:
+        raise typer.BadParameter(f"expected numbers like 1,2,4,8, got {lines!r}", param_hint="--lines") from None
+    with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as tmp:
+        result = run_bench(Path(tmp), counts, twins, seconds, warmup, speed)
+    typer.echo(table(result))
+    _write_json(json_out, result)
+
+
 certs_app = typer.Typer(no_args_is_help=True, help="The agent's OPC-UA certificates and the servers it trusts.")
 edge_app.add_typer(certs_app, name="certs")
 
