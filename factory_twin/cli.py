@@ -194,6 +194,24 @@ def sim_signals(
     typer.echo(" ".join(f"{k}={v}" for k, v in counts.items()) + f" -> {out}")
 
 
+@sim_app.command("replicate")
+def sim_replicate(
+    config: Annotated[Path, typer.Argument(help="plant model YAML; its first line is copied")] = PLANT_YAML,
+    lines: Annotated[int, typer.Option(min=1, help="copies: line1 ... lineN")] = 2,
+    out: Annotated[Path, typer.Option(help="folder for plant.yaml and one plant-line<k>.yaml per line")]
+    = Path("plant"),
+) -> None:
+    """A plant of N copies of a line (distinct paths and seeds), and one file per line for its simulator."""
+    from factory_twin import plant_gen
+
+    plant = plant_gen.replicate(plant_gen.load(config), lines)
+    header = f"# {lines} copies of the first line of {config.name} (factory-twin sim replicate)\n"
+    written = [plant_gen.dump(plant, out / "plant.yaml", header)]
+    written += [plant_gen.dump(plant_gen.only_line(plant, i), out / f"plant-line{i + 1}.yaml", header)
+                for i in range(lines)]
+    typer.echo(" ".join(str(p) for p in written))
+
+
 @edge_app.command("run")
 def edge_run(
     config: Annotated[Path, typer.Argument(help="agent YAML")] = AGENT_YAML,

@@ -58,7 +58,7 @@ def load(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def dump(plant: dict[str, Any], path: Path) -> Path:
+def dump(plant: dict[str, Any], path: Path, header: str = "") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(plant, sort_keys=False), encoding="utf-8")
+    path.write_text(header + yaml.safe_dump(plant, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
