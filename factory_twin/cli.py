@@ -155,11 +155,13 @@ def sim_run(
     warmup: Annotated[float | None, typer.Option(help="warm-up hours (default: the line's warmup_h)")] = None,
     line_id: Annotated[str | None, typer.Option("--line", help="line id (default: the first line)")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the report here")] = None,
+    dask: Annotated[str | None, typer.Option(
+        help="run the replications on Dask: 'local' (a local cluster of --workers) or tcp://scheduler:8786")] = None,
 ) -> None:
     """Simulate a line as fast as possible: throughput, WIP, lead time, per-station OEE, bottleneck."""
     from factory_twin.sim_cli import run_and_report
 
-    raise typer.Exit(run_and_report(config, hours, replications, seed, workers, warmup, line_id, json_out))
+    raise typer.Exit(run_and_report(config, hours, replications, seed, workers, warmup, line_id, json_out, dask))
 
 
 @sim_app.command("plan")
@@ -521,6 +523,27 @@ def bench_scale(
         result = run_bench(Path(tmp), counts, twins, seconds, warmup, speed)
     typer.echo(table(result))
     _write_json(json_out, result)
+
+
+@bench_app.command("dask")
+def bench_dask(
+    config: Annotated[Path, typer.Argument(help="plant model YAML")] = PLANT_YAML,
+    hours: Annotated[float, typer.Option(min=0.01, help="simulated hours per replication")] = 8.0,
+    replications: Annotated[int, typer.Option(min=1)] = 200,
+    workers: Annotated[int | None, typer.Option(min=1, help="processes / Dask workers (default: all cores)")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Planning replications in a process pool vs on a local Dask cluster: wall time, identical results."""
+    import os
+
+    from factory_twin.sim_cli import pick_line
+    from factory_twin.sim_dask import bench_dask as run_bench
+
+    try:
+        line = pick_line(config, None)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    _table(run_bench(line, hours, replications, workers or os.cpu_count() or 1), json_out)
 
 
 certs_app = typer.Typer(no_args_is_help=True, help="The agent's OPC-UA certificates and the servers it trusts.")
