@@ -146,6 +146,7 @@ def run_lines(workdir: Path, n_lines: int, n_twins: int, seconds: float, warmup:
         assert broker.proc is not None
         watches["mosquitto"] = ("broker", ProcWatch(broker.proc.pid))
         cpu0 = {n: w.cpu_s() for n, (_, w) in watches.items()}
+        load0 = os.getloadavg()[0]
         before = [_metrics(p, key) for p in twin_ports]
         agent0 = sum(_agent_samples(p) for p in agents)
         t0 = time.monotonic()
@@ -157,6 +158,7 @@ def run_lines(workdir: Path, n_lines: int, n_twins: int, seconds: float, warmup:
         after = [_metrics(p, key) for p in twin_ports]
         agent1 = sum(_agent_samples(p) for p in agents)
         dt = time.monotonic() - t0
+        load1 = os.getloadavg()[0]
         cpu = {n: (w.cpu_s() - cpu0[n]) / dt * 100 for n, (_, w) in watches.items()}
         for c in children:
             c.check()
@@ -189,6 +191,7 @@ def run_lines(workdir: Path, n_lines: int, n_twins: int, seconds: float, warmup:
         "latency_samples": window[-1][1] if window else 0,
         "cpu_pct_total": round(sum(cpu.values()), 1),
         "rss_mb_total": round(sum(max(w.rss_mb) for _, w in watches.values()), 1),
+        "load_avg_1m": [round(load0, 1), round(load1, 1)],  # the machine's, at the window's start and end
         "by_role": roles,
     }
 
@@ -227,5 +230,6 @@ def table(result: dict[str, Any]) -> str:
                     f"{r['twin_samples_per_s']:>8.0f} {r['latency_p50_ms']!s:>7} {r['latency_p99_ms']!s:>7} "
                     f"{r['cpu_pct_total']:>6.0f} {r['rss_mb_total']:>7.0f}  "
                     f"{per('cpu_pct_per_process')} | {per('rss_mb_per_process')}")
-    rows.append(f"({result['cores']} cores; {result['load_note']})")
+    loads = ", ".join(f"{r['lines']} lines: {r['load_avg_1m'][0]}-{r['load_avg_1m'][1]}" for r in result["runs"])
+    rows.append(f"({result['cores']} cores; {result['load_note']}; load average {loads})")
     return "\n".join(rows)
