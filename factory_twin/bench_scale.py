@@ -47,14 +47,17 @@ class _Child:
         if self.proc.poll() is not None:
             raise RuntimeError(f"{self.name} exited ({self.proc.returncode}): {self.err.read_text()[-1500:]}")
 
-    def stop(self) -> None:
+    def interrupt(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+
+    def stop(self) -> None:
+        self.interrupt()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def _agent_yaml(path: Path, line: int, opcua_port: int, mqtt_port: int, health: int) -> Path:
@@ -163,7 +166,9 @@ def run_lines(workdir: Path, n_lines: int, n_twins: int, seconds: float, warmup:
         for c in children:
             c.check()
     finally:
-        for c in reversed(children):
+        for c in children:  # all at once: each takes a moment to shut down in order
+            c.interrupt()
+        for c in children:
             c.stop()
         broker.stop()
     window = _bucket_delta(before, after)
