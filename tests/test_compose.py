@@ -256,6 +256,8 @@ def test_mosquitto_acl_lets_each_role_do_only_its_part(tmp_path: Path) -> None:
         wait_until(lambda: twin_got and edge_got, 5, "the edge's message at the twin's shared subscription")
         assert [p for _, p in twin_got] == [b"from-edge"]  # the twin reads but cannot write
         assert [p for _, p in edge_got] == [b"from-edge"]
+        twin.subscribe("$SYS/broker/uptime", qos=0)  # what the compose health check reads
+        wait_until(lambda: any(t == "$SYS/broker/uptime" for t, _ in twin_got), 15, "the broker's uptime")
     finally:
         for c in clients:
             c.disconnect()
