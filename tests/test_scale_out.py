@@ -174,6 +174,7 @@ def test_metrics_need_a_viewer_key_and_count_what_came_in(tmp_path: Path, mosqui
         publisher.publish(f"{cnc(ent, 1)}/spindle_speed", b"{not json", qos=1).wait_for_publish(5)
         wait_until(lambda: app.state.feed.messages == 6, 10, "six messages")
         assert api.get("/api/assets").status_code == 200
+        app.state.performance.alerts.condition("anomaly", cnc(ent, 1), "mewma", datetime.now(UTC), "test", "critical")
         r = api.get("/metrics")
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
         text = r.text
@@ -182,7 +183,9 @@ def test_metrics_need_a_viewer_key_and_count_what_came_in(tmp_path: Path, mosqui
         assert "factory_twin_twin_broker_connected 1" in text
         assert "factory_twin_twin_broker_reconnects_total 0" in text
         assert "factory_twin_twin_ingest_latency_seconds_count 5" in text
-        assert 'factory_twin_twin_alerts_open{severity="critical"} 0' in text
+        assert 'factory_twin_twin_alerts_open{severity="critical"} 1' in text
+        assert 'factory_twin_twin_alerts_open{severity="warning"} 0' in text
+        assert "factory_twin_twin_alerts_raised_total 1" in text
         assert "factory_twin_twin_websocket_clients 0" in text
         assert ('factory_twin_twin_http_request_duration_seconds_count{method="GET",route="/api/assets",'
                 'status="200"} 1') in text

@@ -102,14 +102,7 @@ class TwinMetrics:
                   "# HELP factory_twin_twin_ingest_latency_seconds source timestamp of a sample to the twin's state",
                   "# TYPE factory_twin_twin_ingest_latency_seconds histogram",
                   *feed.latency.exposition("factory_twin_twin_ingest_latency_seconds")]
-        alerts = getattr(getattr(app.state, "performance", None), "alerts", None)
-        if alerts is not None:
-            open_by = Counter(a["severity"] for a in list(alerts.alerts) if a.get("state") == "active")
-            lines += ["# TYPE factory_twin_twin_alerts_open gauge",
-                      *(f'factory_twin_twin_alerts_open{{severity="{s}"}} {open_by.get(s, 0)}'
-                        for s in ("info", "warning", "critical")),
-                      "# TYPE factory_twin_twin_alerts_raised_total counter",
-                      f"factory_twin_twin_alerts_raised_total {_raised(alerts)}"]
+        lines += _alert_lines(getattr(getattr(app.state, "performance", None), "alerts", None))
         lines += ["# TYPE factory_twin_twin_websocket_clients gauge",
                   f"factory_twin_twin_websocket_clients {self.websockets}",
                   "# HELP factory_twin_twin_http_request_duration_seconds HTTP requests by route template",
@@ -120,9 +113,20 @@ class TwinMetrics:
         return "\n".join(lines) + "\n"
 
 
-def _raised(alerts: Any) -> int:
-    """Alerts ever raised: the log numbers them from 1."""
-    return max((a["id"] for a in list(alerts.alerts)), default=0)
+def _alert_lines(alerts: Any) -> list[str]:
+    """Open alerts by severity and alerts ever raised (the log numbers them from 1); nothing if the alert log
+    is not of the shape these are read from."""
+    try:
+        kept = list(alerts.alerts)
+        open_by = Counter(a["severity"] for a in kept if a.get("state") == "active")
+        raised = max((int(a["id"]) for a in kept), default=0)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return []
+    return ["# TYPE factory_twin_twin_alerts_open gauge",
+            *(f'factory_twin_twin_alerts_open{{severity="{s}"}} {open_by.get(s, 0)}'
+              for s in ("info", "warning", "critical")),
+            "# TYPE factory_twin_twin_alerts_raised_total counter",
+            f"factory_twin_twin_alerts_raised_total {raised}"]
 
 
 def _esc(value: str) -> str:
