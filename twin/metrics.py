@@ -30,6 +30,13 @@ LATENCY_BUCKETS = (0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 
                    0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 
 
+# end-to-end latency: fine steps where a healthy pipeline sits (tens to hundreds of ms), so p50 and p99 are
+# read to within a few per cent rather than a factor between coarse bounds
+INGEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.125, 0.15, 0.175, 0.2,
+                  0.225, 0.25, 0.275, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0,
+                  4.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 60.0)
+
+
 class Histogram:
     """Cumulative buckets as Prometheus wants them, plus sum and count."""
 

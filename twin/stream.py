@@ -16,7 +16,7 @@ from paho.mqtt.properties import Properties
 from plantmodel import mqtt
 from plantmodel.telemetry import Sample, to_micros
 from plantmodel.uns import ASSET_DEPTH, PayloadError, decode
-from twin.metrics import Histogram
+from twin.metrics import INGEST_BUCKETS, Histogram
 from twin.state import PlantTwin, Rejected
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class UnsFeed:
         self.connects = 0
         self.messages = 0
         self.messages_by_line: Counter[str] = Counter()
-        self.latency = Histogram()  # a sample's source timestamp to its application to the twin's state
+        self.latency = Histogram(INGEST_BUCKETS)  # a sample's source timestamp to its application to the twin's state
         self.rejected_counts: Counter[str] = Counter()
         self.rejected: deque[RejectedMessage] = deque(maxlen=keep)
         self.subscribed = False  # the broker confirmed the live subscriptions of the current connection
