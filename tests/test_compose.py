@@ -201,7 +201,8 @@ def test_the_system_health_dashboard_reads_the_provisioned_prometheus() -> None:
     assert all(p["datasource"]["uid"] == uid for p in dash["panels"])
     for series in ("factory_twin_twin_messages_total", "factory_twin_twin_ingest_latency_seconds_bucket",
                    "factory_twin_agent_samples_in_total", "factory_twin_agent_sink_spool_depth_records",
-                   "factory_twin_twin_broker_reconnects_total", "factory_twin_twin_alerts_open",
+                   "factory_twin_twin_broker_reconnects_total", "factory_twin_agent_source_reconnects_total",
+                   "factory_twin_twin_alerts_open",
                    "factory_twin_twin_http_request_duration_seconds_bucket", "factory_twin_twin_websocket_clients"):
         assert any(series in e for e in exprs), f"no panel shows {series}"
 
