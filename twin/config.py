@@ -69,6 +69,11 @@ class PartitionConfig(_Strict):
     timeout_s: float = Field(2.0, gt=0, description="wait this long for a peer's answer")
 
 
+class RateLimitConfig(_Strict):
+    expensive: str = Field("120/minute", pattern=r"^\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?$",
+                           description="per caller, for historian reads, replay, exports and job submissions")
+
+
 class TwinConfig(_Strict):
     plant: Path = Field(description="plant model YAML; relative paths are taken from this file's folder")
     broker: mqtt.BrokerConfig = mqtt.BrokerConfig()
@@ -83,6 +88,7 @@ class TwinConfig(_Strict):
     database: Path = Field(Path("twin.db"), description="the twin's own SQLite file (relative to the working "
                            "folder): live state, alerts, jobs, audit log, stop reasons; survives restarts")
     auth: AuthConfig = AuthConfig()
+    rate_limits: RateLimitConfig = RateLimitConfig()
     partition: PartitionConfig | None = Field(None, description="this instance's share of the lines; none: all")
 
 
