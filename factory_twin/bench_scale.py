@@ -107,6 +107,27 @@ def _agent_samples(port: int) -> int:
     return int(httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).json()["samples_in"])
 
 
+def _uns_sink(port: int) -> dict[str, Any]:
+    return httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).json()["sinks"]["uns"]
+
+
+def _delivery(children: list[_Child], agents: list[int], twin_ports: list[int], key: str) -> dict[str, int]:
+    """Stop the plant, let the agents drain, and compare what they published with what the twins took in."""
+    for c in children:
+        if c.role == "simulator":
+            c.interrupt()
+    wait_for(lambda: all(_uns_sink(p)["spool_depth"] == 0 for p in agents), 120, "the agents to drain")
+    written = sum(_uns_sink(p)["written"] for p in agents)
+    totals: list[int] = []
+
+    def settled() -> bool:
+        totals.append(sum(_metrics(p, key)[0] for p in twin_ports))
+        return totals[-1] >= written or (len(totals) > 20 and totals[-1] == totals[-21])  # or a second unchanged
+
+    wait_for(settled, 60, "the twins to take in what the agents published")
+    return {"published_by_agents": written, "taken_in_by_twins": totals[-1], "missing": written - totals[-1]}
+
+
 def run_lines(workdir: Path, n_lines: int, n_twins: int, seconds: float, warmup: float, speed: float
               ) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
@@ -165,6 +186,7 @@ def run_lines(workdir: Path, n_lines: int, n_twins: int, seconds: float, warmup:
         cpu = {n: (w.cpu_s() - cpu0[n]) / dt * 100 for n, (_, w) in watches.items()}
         for c in children:
             c.check()
+        delivery = _delivery(children, agents, twin_ports, key)
     finally:
         for c in children:  # all at once: each takes a moment to shut down in order
             c.interrupt()
@@ -196,6 +218,7 @@ def run_lines(workdir: Path, n_lines: int, n_twins: int, seconds: float, warmup:
         "latency_samples": window[-1][1] if window else 0,
         "cpu_pct_total": round(sum(cpu.values()), 1),
         "rss_mb_total": round(sum(max(w.rss_mb) for _, w in watches.values()), 1),
+        **delivery,
         "load_avg_1m": [round(load0, 1), round(load1, 1)],  # the machine's, at the window's start and end
         "by_role": roles,
     }
@@ -223,7 +246,7 @@ def bench_scale(workdir: Path, lines: list[int], twins: int | None, seconds: flo
 
 def table(result: dict[str, Any]) -> str:
     head = (f"{'lines':>5} {'machines':>8} {'twins':>5} {'agent S/s':>9} {'twin S/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
-            f"{'CPU %':>6} {'RSS MB':>7}  per process: sim/agent/twin/broker CPU % | RSS MB")
+            f"{'CPU %':>6} {'RSS MB':>7} {'missing':>7}  per process: sim/agent/twin/broker CPU % | RSS MB")
     rows = [head]
     for r in result["runs"]:
         roles = r["by_role"]
@@ -233,7 +256,7 @@ def table(result: dict[str, Any]) -> str:
 
         rows.append(f"{r['lines']:>5} {r['machines']:>8} {r['twins']:>5} {r['agent_samples_per_s']:>9.0f} "
                     f"{r['twin_samples_per_s']:>8.0f} {r['latency_p50_ms']!s:>7} {r['latency_p99_ms']!s:>7} "
-                    f"{r['cpu_pct_total']:>6.0f} {r['rss_mb_total']:>7.0f}  "
+                    f"{r['cpu_pct_total']:>6.0f} {r['rss_mb_total']:>7.0f} {r['missing']:>7}  "
                     f"{per('cpu_pct_per_process')} | {per('rss_mb_per_process')}")
     loads = ", ".join(f"{r['lines']} lines: {r['load_avg_1m'][0]}-{r['load_avg_1m'][1]}" for r in result["runs"])
     rows.append(f"({result['cores']} cores; {result['load_note']}; load average {loads})")
