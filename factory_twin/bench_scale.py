@@ -119,13 +119,33 @@ def _delivery(children: list[_Child], agents: list[int], twin_ports: list[int], 
     wait_for(lambda: all(_uns_sink(p)["spool_depth"] == 0 for p in agents), 120, "the agents to drain")
     written = sum(_uns_sink(p)["written"] for p in agents)
     totals: list[int] = []
+    changed = [time.monotonic()]
 
     def settled() -> bool:
         totals.append(sum(_metrics(p, key)[0] for p in twin_ports))
-        return totals[-1] >= written or (len(totals) > 20 and totals[-1] == totals[-21])  # or a second unchanged
+        if len(totals) > 1 and totals[-1] != totals[-2]:
+            changed[0] = time.monotonic()
+        return totals[-1] >= written or time.monotonic() - changed[0] > 5  # or unchanged for 5 s
 
     wait_for(settled, 60, "the twins to take in what the agents published")
-    return {"published_by_agents": written, "taken_in_by_twins": totals[-1], "missing": written - totals[-1]}
+    reconnects = sum(_reconnects(p, key) for p in twin_ports)
+    by_line = {}
+    for i, p in enumerate(agents):
+        by_line[f"line{i + 1}"] = {"published": _uns_sink(p)["written"]}
+    for p in twin_ports:
+        text = httpx.get(f"http://127.0.0.1:{p}/metrics", headers={"Authorization": f"Bearer {key}"}, timeout=10).text
+        for line in text.splitlines():
+            if line.startswith("factory_twin_twin_messages_total{"):
+                name = line.split('line="')[1].split('"')[0].rsplit("/", 1)[1]
+                by_line.setdefault(name, {})[f"taken_in:{p}"] = int(line.rsplit(" ", 1)[1])
+    return {"published_by_agents": written, "taken_in_by_twins": totals[-1], "missing": written - totals[-1],
+            "twin_reconnects": reconnects, "by_line": by_line}
+
+
+def _reconnects(port: int, key: str) -> int:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {key}"}, timeout=10).text
+    return sum(int(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("factory_twin_twin_broker_reconnects_total"))
 
 
 def run_lines(workdir: Path, n_lines: int, n_twins: int, seconds: float, warmup: float, speed: float
