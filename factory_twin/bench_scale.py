@@ -175,6 +175,16 @@ def run_lines(workdir: Path, n_lines: int, n_twins: int, seconds: float, warmup:
             _twin_yaml(workdir / f"twin{k + 1}.yaml", broker.port, twin_ports[k], shares[k], peers, f"twin{k + 1}")
             children.append(_Child("twin", f"twin{k + 1}", ["twin", "serve", f"twin{k + 1}.yaml", "--log-level",
                                                             "error"], workdir, env))
+        started = list(children)
+
+        def twins_listening() -> bool:
+            for c in started:
+                c.check()
+            return all(httpx.get(f"http://127.0.0.1:{p}/api/health", headers={"Authorization": f"Bearer {key}"},
+                                 timeout=5).json()["broker_connected"] for p in twin_ports)
+
+        # agents only once the twins subscribe: what is published before has no subscriber to go to
+        wait_for(twins_listening, 120, "the twins to connect to the broker")
         for i in range(n_lines):
             children.append(_Child("agent", f"agent{i + 1}", ["edge", "run", f"agent{i + 1}.yaml", "--log-level",
                                                               "error"], workdir, env))
