@@ -144,7 +144,8 @@ def health_app(health: AgentHealth) -> FastAPI:
 async def serve_health(health: AgentHealth, settings: HealthSettings, stop: asyncio.Event) -> None:
     server = uvicorn.Server(uvicorn.Config(health_app(health), log_level="warning", lifespan="off"))
     server.capture_signals = _no_signals  # type: ignore[method-assign]  # the agent owns SIGINT/SIGTERM
-    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET, socket.SOCK_STREAM,
+                         socket.IPPROTO_TCP)  # TCP by name, so asyncio sets TCP_NODELAY on its connections
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((settings.host, settings.port))
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -309,10 +309,11 @@ def twin_serve(
         cfg, plant, calendar = load_twin(config)
     except ConfigError as exc:
         raise _fail(exc) from None
+    from factory_twin.planning import plan_job
     from twin.auth import AuthError
 
     try:
-        app = create_app(cfg, plant, calendar)
+        app = create_app(cfg, plant, calendar, planner=plan_job)
     except AuthError as exc:
         raise _fail(f"{config}: {exc}") from None
     http_port = port or cfg.port
@@ -354,6 +355,21 @@ def bench_ingest(
     _table(ingest_mqtt(seconds, rate) if source == "mqtt" else ingest_opcua(seconds, variables), json_out)
 
 
+@bench_app.command("twin")
+def bench_twin(
+    seconds: Annotated[float, typer.Option(min=1, help="how long the HTTP load runs")] = 20.0,
+    rate: Annotated[float, typer.Option(min=1, help="requests per second offered (open loop)")] = 1000.0,
+    ws_clients: Annotated[int, typer.Option(min=1, help="WebSocket clients for the fan-out")] = 200,
+    ws_seconds: Annotated[float, typer.Option(min=1, help="how long the fan-out runs")] = 20.0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """The twin's live endpoints under load from this process, then its WebSocket fan-out, on loopback."""
+    from factory_twin.bench_twin import twin_api
+
+    setup_logging("error")
+    _table(twin_api(seconds, rate, ws_clients, ws_seconds), json_out)
+
+
 @bench_app.command("oee")
 def bench_oee(
     days: Annotated[int, typer.Option(min=1, help="days of event log")] = 30,
@@ -365,6 +381,24 @@ def bench_oee(
     from factory_twin.bench_oee import run as run_bench
 
     result = run_bench(days, seed)
+    _table(result, json_out)
+
+
+@bench_app.command("twin-ops")
+def bench_twin_ops(
+    jobs: Annotated[int, typer.Option(min=1, help="planning jobs submitted at once")] = 20,
+    workers: Annotated[int, typer.Option(min=1, help="job worker processes")] = 1,
+    commands: Annotated[int, typer.Option(min=1, help="request-and-approve rounds to the simulator")] = 50,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Planning jobs per second through the twin's workers; approval to OPC-UA acknowledgement of commands."""
+    import tempfile
+
+    from factory_twin.bench_twin_ops import run as run_bench
+
+    setup_logging("error")
+    with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as tmp:
+        result = asyncio.run(run_bench(jobs, workers, commands, Path(tmp)))
     _table(result, json_out)
 
 

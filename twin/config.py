@@ -13,6 +13,8 @@ from plantmodel.config import ConfigError, load_config
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
 from twin.auth import AuthConfig
+from twin.control import ControlConfig
+from twin.planning import JobsConfig
 
 
 class _Strict(BaseModel):
@@ -89,6 +91,8 @@ class TwinConfig(_Strict):
                            "folder): live state, alerts, jobs, audit log, stop reasons; survives restarts")
     auth: AuthConfig = AuthConfig()
     rate_limits: RateLimitConfig = RateLimitConfig()
+    jobs: JobsConfig = JobsConfig()
+    control: ControlConfig | None = Field(None, description="commands to equipment: allow-list and OPC-UA endpoint")
     partition: PartitionConfig | None = Field(None, description="this instance's share of the lines; none: all")
 
 
@@ -107,6 +111,10 @@ def load_twin(path: Path, env: Mapping[str, str] | None = None
             problems.append(f"spc[{i}].signal: a {assets[c.asset].type} has no signal {c.signal!r}")
         if c.lsl is not None and c.usl is not None and c.lsl >= c.usl:
             problems.append(f"spc[{i}]: lsl ({c.lsl}) must be below usl ({c.usl})")
+    if cfg.control is not None:
+        for i, command in enumerate(cfg.control.commands):
+            if not any(command.allows(a) for a in assets):
+                problems.append(f"control.commands[{i}].assets: {command.assets} match no asset of the plant model")
     problems += _partition_problems(cfg, plant)
     if problems:
         raise ConfigError(path, problems)
