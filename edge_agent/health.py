@@ -42,9 +42,18 @@ class AgentHealth:
         self.agent = agent
         self.started = time.monotonic()
         self._history: deque[tuple[float, dict[str, int]]] = deque(maxlen=61)
+        self._was_connected: dict[str, bool] = {}
+        self.reconnects: dict[str, int] = {}  # connections regained, as seen by the once-a-second tick
 
     def tick(self) -> None:
         self._history.append((time.monotonic(), dict(self.agent.stats)))
+        for s in self.agent.sources:
+            name = s.config.name
+            before = self._was_connected.get(name)  # None: never connected yet
+            if s.connected and before is False:
+                self.reconnects[name] = self.reconnects.get(name, 0) + 1
+            if s.connected or before is not None:
+                self._was_connected[name] = bool(s.connected)
 
     def _rate(self, key: str) -> float:
         if len(self._history) < 2:
@@ -66,6 +75,7 @@ class AgentHealth:
         for (src, reason), count in list(a.quarantine.counts.items()):  # mutated by MQTT threads
             rejected.setdefault(src, {})[reason] = count
         sources = {s.config.name: {"type": s.config.type, "connected": s.connected,
+                                   "reconnects": self.reconnects.get(s.config.name, 0),
                                    "last_error": getattr(s, "last_error", None),
                                    "rejected": rejected.get(s.config.name, {})} for s in a.sources}
         ok = all(v["connected"] for v in sources.values()) and not any(
@@ -85,6 +95,9 @@ class AgentHealth:
             f'factory_twin_agent_samples_in_total{{agent="{agent}"}} {snap["samples_in"]}',
             "# TYPE factory_twin_agent_source_connected gauge",
             *(f'factory_twin_agent_source_connected{{agent="{agent}",source="{n}"}} {int(s["connected"])}'
+              for n, s in snap["sources"].items()),
+            "# TYPE factory_twin_agent_source_reconnects_total counter",
+            *(f'factory_twin_agent_source_reconnects_total{{agent="{agent}",source="{n}"}} {s["reconnects"]}'
               for n, s in snap["sources"].items()),
             "# TYPE factory_twin_agent_rejected_total counter",
             *(f'factory_twin_agent_rejected_total{{agent="{agent}",source="{n}",reason="{r}"}} {c}'

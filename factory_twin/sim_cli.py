@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import orjson
@@ -38,14 +38,21 @@ def progress_bar(total: int, what: str) -> Iterator[Callable[[int], None]]:
 
 
 def run_and_report(config: Path, hours: float, replications: int, seed: int, workers: int | None,
-                   warmup: float | None, line_id: str | None, json_out: Path | None) -> int:
+                   warmup: float | None, line_id: str | None, json_out: Path | None, dask: str | None = None) -> int:
     try:
         line = pick_line(config, line_id)
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         return 2
-    with progress_bar(replications, "replications") as advance:
-        results = replicate(line, hours, replications, seed, workers=workers, warmup_h=warmup, progress=advance)
+    with ExitStack() as stack:
+        executor = None
+        if dask:
+            from factory_twin.sim_dask import dask_executor
+
+            executor, workers = stack.enter_context(dask_executor(dask, workers))
+        advance = stack.enter_context(progress_bar(replications, "replications"))
+        results = replicate(line, hours, replications, seed, workers=workers, warmup_h=warmup, progress=advance,
+                            executor=executor)
     rep = report(results, hours=hours, seed=seed)
     rep["line"] = line.path
     typer.echo(table(rep))

@@ -33,7 +33,20 @@ from plantmodel.telemetry import Event, EventKind, Quality, Record, Sample
 
 DASHBOARDS = PROJECT / "dashboards"
 BOARDS = sorted((DASHBOARDS / "json").glob("*.json"))
-DATASOURCE_UID = "factory-influx"
+DATASOURCE_UID = "factory-influx"  # the InfluxDB data source; other dashboards (system health) read Prometheus
+
+
+def provisioned() -> dict[str, dict[str, Any]]:
+    """Every provisioned data source by uid."""
+    out = {}
+    for f in (DASHBOARDS / "provisioning" / "datasources").glob("*.yaml"):
+        out |= {d["uid"]: d for d in yaml.safe_load(f.read_text())["datasources"]}
+    return out
+
+
+def influx_boards() -> list[Path]:
+    return [p for p in BOARDS if any(t.get("datasource", {}).get("uid") == DATASOURCE_UID
+                                     for pn in load(p)["panels"] for t in pn.get("targets", []))]
 GRAFANA_MACROS = {"timeFilter", "__interval", "__interval_ms", "__from", "__to", "col", "tag_asset", "measurement"}
 
 
@@ -209,13 +222,14 @@ def expand(query: str, options: dict[str, list[str]]) -> list[str]:
 
 
 def test_there_is_a_dashboard_for_each_view() -> None:
-    titles = {load(p)["title"] for p in BOARDS}
+    titles = {load(p)["title"] for p in influx_boards()}
     assert titles == {"Line overview", "Asset detail", "OEE and throughput", "Alarms and data quality"}
 
 
 @pytest.mark.parametrize("path", BOARDS, ids=lambda p: p.name)
 def test_dashboard_structure(path: Path) -> None:
     board = load(path)
+    sources = provisioned()
     assert board["uid"] and len(board["uid"]) <= 40 and board["schemaVersion"] >= 36
     ids = [p["id"] for p in panels(board)]
     assert len(ids) == len(set(ids)), "panel ids must be unique"
@@ -234,7 +248,8 @@ def test_dashboard_structure(path: Path) -> None:
                 used = set(re.findall(r"\$(\w+)", t["expression"]))
                 assert used <= set(refs) - {t["refId"]}, f"{p['title']}: expression uses {used}"
             else:
-                assert ds == {"type": "influxdb", "uid": DATASOURCE_UID} and t["rawQuery"] is True
+                assert ds["uid"] in sources and ds["type"] == sources[ds["uid"]]["type"], f"{p['title']}: {ds}"
+                assert ds["type"] != "influxdb" or t["rawQuery"] is True
         if "repeat" in p:
             assert p["repeat"] in {v["name"] for v in board["templating"]["list"]}
     names = [v["name"] for v in board["templating"]["list"]]
@@ -248,7 +263,7 @@ def test_dashboard_uids_are_unique() -> None:
     assert len(uids) == len(set(uids))
 
 
-@pytest.mark.parametrize("path", BOARDS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", influx_boards(), ids=lambda p: p.name)
 def test_every_query_names_only_what_the_agent_writes(path: Path) -> None:
     board = load(path)
     variables = {v["name"] for v in board["templating"]["list"]}
@@ -259,16 +274,28 @@ def test_every_query_names_only_what_the_agent_writes(path: Path) -> None:
 
 
 def test_provisioning_takes_the_token_from_the_environment() -> None:
-    sources = yaml.safe_load((DASHBOARDS / "provisioning" / "datasources" / "factory-twin.yaml").read_text())
-    [ds] = sources["datasources"]
-    assert ds["uid"] == DATASOURCE_UID and ds["type"] == "influxdb" and ds["jsonData"]["version"] == "InfluxQL"
+    ds = provisioned()[DATASOURCE_UID]
+    assert ds["type"] == "influxdb" and ds["jsonData"]["version"] == "InfluxQL"
     assert ds["secureJsonData"]["httpHeaderValue1"] == "Token ${INFLUX_TOKEN}"
     assert ds["jsonData"]["httpHeaderName1"] == "Authorization"
-    assert all(str(v).startswith("${") for v in (ds["url"], ds["jsonData"]["dbName"]))
+    assert (ds["url"], ds["jsonData"]["dbName"]) == ("${INFLUX_URL}", "${INFLUX_BUCKET}")
     providers = yaml.safe_load((DASHBOARDS / "provisioning" / "dashboards" / "factory-twin.yaml").read_text())
     [provider] = providers["providers"]
-    assert provider["type"] == "file" and provider["folder"] == "factory-twin"
-    assert provider["options"]["path"] == "${FT_GRAFANA_DASHBOARDS}"
+    assert provider["type"] == "file" and provider["folder"] == "factory-twin" and provider["options"]["path"]
+
+
+def test_the_compose_stack_gives_grafana_every_variable_the_provisioning_uses() -> None:
+    compose = PROJECT / "docker-compose.yml"
+    if not compose.exists():
+        pytest.skip("no docker-compose.yml in this tree")
+    grafana = yaml.safe_load(compose.read_text())["services"]["grafana"]
+    env = set(grafana.get("environment") or {})
+    used = {v for f in (DASHBOARDS / "provisioning").rglob("*.yaml")
+            for v in re.findall(r"\$\{(\w+)\}", f.read_text())}
+    assert used and used <= env, f"not set for grafana in docker-compose.yml: {sorted(used - env)}"
+    mounts = {m.split(":")[0]: m.split(":")[1] for m in grafana["volumes"] if m.startswith("./")}
+    providers = yaml.safe_load((DASHBOARDS / "provisioning" / "dashboards" / "factory-twin.yaml").read_text())
+    assert mounts["./dashboards/json"] == providers["providers"][0]["options"]["path"]
 
 
 # -- every query on a real InfluxDB, over a line's history -------------------------------------------------
@@ -311,7 +338,7 @@ def grafana_fill(query: str) -> str:
             .replace("$asset", "cnc-1").replace("$station", "(cnc-1|cnc-2|robot-1)"))
 
 
-@pytest.mark.parametrize("path", BOARDS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", influx_boards(), ids=lambda p: p.name)
 def test_every_query_runs_and_finds_data(path: Path, history: InfluxHistorian) -> None:
     board = load(path)
     options = custom_options(board)

@@ -55,6 +55,22 @@ class AnomalyConfig(_Strict):
     model_dir: Path | None = Field(None, description="where trained models are kept (skops files)")
 
 
+class PeerConfig(_Strict):
+    url: str = Field(pattern=r"^https?://", description="base URL of another twin instance, e.g. http://twin-b:8000")
+    lines: list[str] = Field(min_length=1, description="line paths (enterprise/site/area/line) that instance owns")
+
+
+class PartitionConfig(_Strict):
+    """Several instances share the plant: each takes its lines' stream through a shared subscription and asks
+    its peers for the rest, so any instance answers for every line (see docs/scaling.md)."""
+
+    lines: list[str] = Field(min_length=1, description="line paths (enterprise/site/area/line) this instance owns")
+    group: str = Field("factory-twin", pattern=r"^[^/#+$]+$",
+                       description="MQTT 5 shared subscription group: $share/<group>/<line>/#")
+    peers: list[PeerConfig] = Field(default_factory=list, description="the other instances and the lines they own")
+    timeout_s: float = Field(2.0, gt=0, description="wait this long for a peer's answer")
+
+
 class RateLimitConfig(_Strict):
     expensive: str = Field("120/minute", pattern=r"^\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?$",
                            description="per caller, for historian reads, replay, exports and job submissions")
@@ -77,6 +93,7 @@ class TwinConfig(_Strict):
     rate_limits: RateLimitConfig = RateLimitConfig()
     jobs: JobsConfig = JobsConfig()
     control: ControlConfig | None = Field(None, description="commands to equipment: allow-list and OPC-UA endpoint")
+    partition: PartitionConfig | None = Field(None, description="this instance's share of the lines; none: all")
 
 
 def load_twin(path: Path, env: Mapping[str, str] | None = None
@@ -98,6 +115,29 @@ def load_twin(path: Path, env: Mapping[str, str] | None = None
         for i, command in enumerate(cfg.control.commands):
             if not any(command.allows(a) for a in assets):
                 problems.append(f"control.commands[{i}].assets: {command.assets} match no asset of the plant model")
+    problems += _partition_problems(cfg, plant)
     if problems:
         raise ConfigError(path, problems)
     return cfg, plant, calendar
+
+
+def _partition_problems(cfg: TwinConfig, plant: PlantConfig) -> list[str]:
+    part = cfg.partition
+    if part is None:
+        return []
+    problems = []
+    if cfg.broker.protocol != "5":
+        problems.append('broker.protocol: a partition uses MQTT 5 shared subscriptions; expected "5"')
+    lines = {line.path for line in plant.lines()}
+    owners: dict[str, str] = {}
+    for where, owned in [("partition.lines", part.lines)] + [(f"partition.peers[{i}].lines", p.lines)
+                                                             for i, p in enumerate(part.peers)]:
+        for j, line in enumerate(owned):
+            if line not in lines:
+                problems.append(f"{where}[{j}]: {line!r} is not a line of the plant model "
+                                f"(expected one of {', '.join(sorted(lines))})")
+            elif line in owners:
+                problems.append(f"{where}[{j}]: {line!r} is already owned by {owners[line]}")
+            else:
+                owners[line] = where
+    return problems

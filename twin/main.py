@@ -20,6 +20,7 @@ from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
 from twin.api import assets, commands, health, jobs, me, ws
 from twin.api import history as api_history
+from twin.api import metrics as api_metrics
 from twin.api import performance as api_performance
 from twin.api.live import asset_live
 from twin.auth import Authenticator, require
@@ -30,6 +31,8 @@ from twin.equipment import Equipment
 from twin.history import HistoryReader
 from twin.jobs import JobRunner, JobStore
 from twin.limits import CallerLimits
+from twin.metrics import MetricsMiddleware, TwinMetrics
+from twin.peers import PeerRouting, feed_topics
 from twin.performance import LinePerformance
 from twin.persist import StateStore
 from twin.planning import Planner
@@ -55,7 +58,7 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     live = LiveStream(twin, lambda path, now: asset_live(twin.assets[path], now, performance, performance.now_us()))
     store = StateStore(db, twin)
     twin.listeners += [live.observe, store.observe]
-    feed = UnsFeed(twin, config.broker, [f"{plant.enterprise}/#"], config.client_id)
+    feed = UnsFeed(twin, config.broker, feed_topics(config, plant), config.client_id)
     history = HistoryReader(config.history)
     job_store = JobStore(db, config.jobs.keep)
     job_runner = JobRunner(job_store, planner, config.jobs.workers)
@@ -106,9 +109,13 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     viewer = [Depends(require("viewer"))]  # every route needs a caller; writes ask for more in their handlers
     # history first: its /api/assets/{path}/... routes must match before the catch-all /api/assets/{path}
     for router in (api_history.router, assets.router, api_performance.router, health.router, me.router,
-                   jobs.router, commands.router):
+                   jobs.router, commands.router, api_metrics.router):
         app.include_router(router, dependencies=viewer)
     app.include_router(ws.router)  # authenticates in the handler: a WebSocket has no Request to depend on
+    if config.partition is not None and config.partition.peers:
+        app.add_middleware(PeerRouting, partition=config.partition)
+    app.state.metrics = TwinMetrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: times the peers' answers too
 
     # the web UI: static files shipped in the package, mounted last so /api and /docs match first
     app.mount("/", StaticFiles(directory=WEB, html=True), name="web")
