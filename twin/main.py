@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -16,6 +18,8 @@ from fastapi.responses import RedirectResponse
 from historian.sqlite import SqliteHistorian
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
+from twin.alerting import Clock, Notifier
+from twin.api import alerts as api_alerts
 from twin.api import assets, health, me
 from twin.api import performance as api_performance
 from twin.auth import Authenticator, require
@@ -25,16 +29,23 @@ from twin.performance import LinePerformance
 from twin.state import PlantTwin
 from twin.stream import UnsFeed
 
+log = logging.getLogger(__name__)
+
 
 def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarConfig | None = None,
-               env: Mapping[str, str] | None = None) -> FastAPI:
+               env: Mapping[str, str] | None = None, clock: Clock | None = None) -> FastAPI:
     """The service; `env` holds the secrets the auth config names (default: the process environment).
+
+    `clock` drives the alert lifecycle (escalation, shelving); tests give a hand-moved one.
 
     Raises `twin.auth.AuthError` when a secret is missing, before anything is opened.
     """
-    auth = Authenticator(config.auth, os.environ if env is None else env)
+    env = os.environ if env is None else env
+    auth = Authenticator(config.auth, env)
+    notifier = Notifier(config.alerts.notify, config.alerts.retry, config.alerts.queue, config.broker,
+                        config.client_id, env)
     db = TwinDatabase(config.database)
-    performance = LinePerformance(config, plant, calendar, _site_zone(plant))
+    performance = LinePerformance(config, plant, calendar, _site_zone(plant), db, clock, notifier)
     twin = PlantTwin(plant, listeners=[performance.observe])
     feed = UnsFeed(twin, config.broker, [f"{plant.enterprise}/#"], config.client_id)
 
@@ -46,22 +57,29 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
                 performance.rebuild(history, datetime.now(UTC))
             finally:
                 history.close()
+        await notifier.start()
+        ticking = asyncio.create_task(_tick(performance, config.alerts.tick_s), name="alert-tick")
         feed.start(asyncio.get_running_loop())
         try:
             yield
         finally:
             feed.stop()
+            ticking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticking
+            await notifier.stop()
             db.close()
 
     app = FastAPI(title="factory-twin", summary="Live digital twin of a production line", lifespan=lifespan)
     app.state.twin, app.state.feed, app.state.performance = twin, feed, performance
     app.state.config, app.state.auth, app.state.db = config, auth, db
+    app.state.alerts = performance.alerts
     if config.auth.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=config.auth.cors_origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type"])
     viewer = [Depends(require("viewer"))]  # every route needs a caller; writes ask for more in their handlers
-    for router in (assets.router, api_performance.router, health.router, me.router):
+    for router in (assets.router, api_performance.router, api_alerts.router, health.router, me.router):
         app.include_router(router, dependencies=viewer)
 
     @app.get("/", include_in_schema=False)
@@ -69,6 +87,16 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
         return RedirectResponse("/docs")
 
     return app
+
+
+async def _tick(performance: LinePerformance, every_s: float) -> None:
+    """Time passing for the alerts: shelves run out, escalations fall due, OEE targets are judged."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            performance.alerts.tick()
+        except Exception:  # the next tick tries again; the service stays up
+            log.exception("alert tick failed")
 
 
 def _site_zone(plant: PlantConfig) -> tzinfo:

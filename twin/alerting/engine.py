@@ -118,17 +118,17 @@ class AlertEngine:
             before = a.state
             a.condition, a.cleared_at, a.last_at = False, c.ts, max(a.last_at, c.ts)
             if c.value is not None:
-                a.value = c.value
+                a.value = _finite(c.value)
             self._changed(a, "clear", before, f"rule:{rule.id}", "condition returned to normal", now)
             self._annunciate("cleared", a, now, counted=False)
             return a
         severity = c.severity if c.severity is not None else Severity[rule.severity]
         message = self._message(rule.id, c, severity)
-        detail = {k: v for k, v in c.fields.items() if k not in ("asset", "asset_name")}
+        detail = {k: _finite(v) for k, v in c.fields.items() if k not in ("asset", "asset_name")}
         if a is None:
             a = Alert(id=self._next_id, rule=rule.id, kind=rule.type, asset=c.asset, severity=severity,
                       priority=rule.priority, message=message, raised_at=c.ts, last_at=c.ts, active_since=now,
-                      condition=not c.event, value=c.value, detail=detail)
+                      condition=not c.event, value=_finite(c.value), detail=detail)
             self._next_id += 1
             self.open[key] = self.by_id[a.id] = a
             self.raised[severity.name] += 1
@@ -136,7 +136,7 @@ class AlertEngine:
             self._annunciate("raised", a, now)
             return a
         before = a.state
-        a.message, a.value, a.detail, a.last_at = message, c.value, detail, max(a.last_at, c.ts)
+        a.message, a.value, a.detail, a.last_at = message, _finite(c.value), detail, max(a.last_at, c.ts)
         a.severity = max(a.severity, severity)
         if c.event and not a.acked:  # one more occurrence of an alert nobody has seen yet
             a.occurrences += 1
@@ -310,3 +310,8 @@ class AlertEngine:
                 "notifications_failed_total": dict(n.failed) if n else {},
                 "notifications_dropped_total": dict(n.dropped) if n else {},
                 "notifications_suppressed_total": self.flood.suppressed_total, "flooding": self.flood.flooding}
+
+
+def _finite(v: Any) -> Any:
+    """JSON has no infinity (an RUL with no crossing in sight) nor NaN: such a number is null."""
+    return None if isinstance(v, float) and not math.isfinite(v) else v

@@ -39,6 +39,11 @@ _COLUMNS = ("id", "rule", "kind", "asset", "severity", "priority", "message", "s
             "escalation", "value", "detail", "updated_at")
 
 
+def _prefix(path: str) -> str:
+    """A LIKE pattern for everything under `path`."""
+    return path.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+
+
 def _us(ts: datetime | None) -> int | None:
     return None if ts is None else to_micros(ts)
 
@@ -83,15 +88,21 @@ class AlertStore:
         return None if row is None else self._alert(row)
 
     def select(self, *, states: list[str] | None = None, asset: str = "", severity: Severity | None = None,
-               since: datetime | None = None, limit: int = 100) -> list[Alert]:
-        """Newest first; `asset` is a path prefix, `since` the last change, `severity` a minimum."""
-        where, params = ["1 = 1"], []
+               since: datetime | None = None, limit: int = 100, scope: list[str] | None = None) -> list[Alert]:
+        """Newest first; `asset` a path prefix, `since` the last change, `severity` a minimum, `scope` the
+        path prefixes a caller may see (none: all)."""
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
         if states:
             where.append(f"state IN ({', '.join('?' * len(states))})")
             params += states
         if asset:
             where.append("(asset = ? OR asset LIKE ? ESCAPE '\\')")
-            params += [asset, asset.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"]
+            params += [asset, _prefix(asset)]
+        if scope:
+            where.append("(" + " OR ".join("asset = ? OR asset LIKE ? ESCAPE '\\'" for _ in scope) + ")")
+            for s in scope:
+                params += [s.rstrip("/"), _prefix(s)]
         if severity is not None:
             where.append("severity >= ?")
             params.append(int(severity))
