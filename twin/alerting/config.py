@@ -135,7 +135,8 @@ class SpcRule(_Rule):
     """A control-chart run rule violated by a quality characteristic (each violation is one occurrence)."""
 
     type: Literal["spc"]
-    rules: list[str] = Field(default_factory=list, description="Nelson rules to alert on; empty: all")
+    rules: list[Literal["nelson1", "nelson2", "nelson3", "nelson4", "nelson5", "nelson6", "nelson7", "nelson8"]] = \
+        Field(default_factory=list, description="Nelson rules to alert on; empty: all")
     message: str = "{asset_name}: {signal}: {description}"
     fields: ClassVar[frozenset[str]] = frozenset({"signal", "spc_rule", "description", "value"})
 
