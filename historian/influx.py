@@ -206,9 +206,10 @@ class InfluxHistorian:
                        for w in range(first_w, last_w + 1))
         return out
 
-    def latest(self, asset: str = "*", signal: str = "*") -> list[Sample]:
+    def latest(self, asset: str = "*", signal: str = "*", at: datetime | None = None) -> list[Sample]:
+        until = None if at is None else at + timedelta(microseconds=1)  # _where's end is exclusive
         (result,) = self.query(f'SELECT "value", "text", "quality" FROM {_measurements(signal)} WHERE '
-                               f'{_where(asset, None, None)} GROUP BY "path", "unit" ORDER BY time DESC LIMIT 1')
+                               f'{_where(asset, None, until)} GROUP BY "path", "unit" ORDER BY time DESC LIMIT 1')
         out = [Sample(s["tags"]["path"], s["name"], float(value) if text is None else text, s["tags"].get("unit", ""),
                       _ts(ns), Quality(q)) for s in _series(result) for ns, value, text, q in s["values"][:1]]
         return sorted(out, key=lambda s: (s.asset, s.signal))

@@ -307,12 +307,13 @@ class SqliteHistorian:
                                           last_v if last_t is None else last_t))
         return out
 
-    def latest(self, asset: str = "*", signal: str = "*") -> list[Sample]:
+    def latest(self, asset: str = "*", signal: str = "*", at: datetime | None = None) -> list[Sample]:
         out: list[Sample] = []
+        hi = _FAR if at is None else to_micros(at)
         with self._lock:
             for sid, a, sig, unit, _ in self._matching_locked(asset, signal):
-                row = self._db.execute("SELECT ts, value, text, quality FROM samples WHERE series = ?"
-                                       " ORDER BY ts DESC LIMIT 1", (sid,)).fetchone()
+                row = self._db.execute("SELECT ts, value, text, quality FROM samples WHERE series = ? AND ts <= ?"
+                                       " ORDER BY ts DESC LIMIT 1", (sid, hi)).fetchone()
                 if row:
                     ts, v, t, q = row
                     out.append(Sample(a, sig, v if t is None else t, unit, EPOCH + timedelta(microseconds=ts),

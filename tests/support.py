@@ -95,6 +95,7 @@ class ServedApp:
 
         from twin.server import serve_http
 
+        self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._loop = asyncio.new_event_loop()

@@ -46,7 +46,7 @@ def test_demo_runs_the_live_twin_and_stops_cleanly(tmp_path: Path) -> None:
             assert a["id"].startswith("acme/plant1/machining/line1/")
             assert set(a) >= {"id", "type", "state", "parts", "signals"}
             for sig in a["signals"].values():
-                assert set(sig) == {"value", "unit", "ts", "quality"}
+                assert set(sig) >= {"value", "unit", "ts", "quality", "age_s"}
 
         def values(snapshot: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
             return {(a["id"], n): (s["value"], s["ts"]) for a in snapshot for n, s in a["signals"].items()}

@@ -69,6 +69,10 @@ def test_round_trip_and_idempotent_writes(historian: Historian) -> None:
     latest = {(s.asset, s.signal): (s.value, s.unit) for s in historian.latest()}
     assert latest == {(CNC, "spindle_speed"): (8099.0, "rpm"), (ROBOT, "cycle_time"): (129.0, "s"),
                       (CNC, "state"): ("producing", "")}
+    # replay: the newest at or before an instant (a sample exactly at it counts)
+    past = {(s.asset, s.signal): s.value for s in historian.latest(at=at(40) + timedelta(microseconds=7))}
+    assert past == {(CNC, "spindle_speed"): 8040.0, (ROBOT, "cycle_time"): 70.0, (CNC, "state"): "producing"}
+    assert historian.latest(at=T0 - timedelta(seconds=1)) == []
 
 
 def test_wildcards_on_the_path_and_the_signal(historian: Historian) -> None:

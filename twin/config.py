@@ -55,6 +55,11 @@ class AnomalyConfig(_Strict):
     model_dir: Path | None = Field(None, description="where trained models are kept (skops files)")
 
 
+class RateLimitConfig(_Strict):
+    expensive: str = Field("120/minute", pattern=r"^\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?$",
+                           description="per caller, for historian reads, replay, exports and job submissions")
+
+
 class TwinConfig(_Strict):
     plant: Path = Field(description="plant model YAML; relative paths are taken from this file's folder")
     broker: mqtt.BrokerConfig = mqtt.BrokerConfig()
@@ -70,6 +75,7 @@ class TwinConfig(_Strict):
                            "folder): live state, alerts, jobs, audit log, stop reasons; survives restarts")
     auth: AuthConfig = AuthConfig()
     alerts: AlertsConfig = Field(AlertsConfig(), description="alert rules, notification targets, escalation, floods")
+    rate_limits: RateLimitConfig = RateLimitConfig()
 
 
 def load_twin(path: Path, env: Mapping[str, str] | None = None

@@ -20,14 +20,20 @@ from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
 from twin.alerting import Clock, Notifier
 from twin.api import alerts as api_alerts
-from twin.api import assets, health, me
+from twin.api import assets, health, me, ws
+from twin.api import history as api_history
 from twin.api import performance as api_performance
+from twin.api.live import asset_live
 from twin.auth import Authenticator, require
 from twin.config import TwinConfig
 from twin.db import TwinDatabase
+from twin.history import HistoryReader
+from twin.limits import CallerLimits
 from twin.performance import LinePerformance
+from twin.persist import StateStore
 from twin.state import PlantTwin
 from twin.stream import UnsFeed
+from twin.stream_ws import LiveStream
 
 log = logging.getLogger(__name__)
 
@@ -47,40 +53,61 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     db = TwinDatabase(config.database)
     performance = LinePerformance(config, plant, calendar, _site_zone(plant), db, clock, notifier)
     twin = PlantTwin(plant, listeners=[performance.observe])
+    live = LiveStream(twin, lambda path, now: asset_live(twin.assets[path], now, performance, performance.now_us()))
+    store = StateStore(db, twin)
+    twin.listeners += [live.observe, store.observe]
     feed = UnsFeed(twin, config.broker, [f"{plant.enterprise}/#"], config.client_id)
+    history = HistoryReader(config.history)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if config.history is not None and config.history.exists():
-            history = SqliteHistorian(config.history, readonly=True)
+            past = SqliteHistorian(config.history, readonly=True)
             try:
-                performance.rebuild(history, datetime.now(UTC))
+                performance.rebuild(past, datetime.now(UTC))
             finally:
-                history.close()
+                past.close()
+        store.load()
+        store.restore_reasons(performance.stops)
         await notifier.start()
         ticking = asyncio.create_task(_tick(performance, config.alerts.tick_s), name="alert-tick")
         feed.start(asyncio.get_running_loop())
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(live.run(stop), name="live stream"),
+                 asyncio.create_task(store.run(stop), name="state store")]
         try:
             yield
         finally:
+            stop.set()
+            await asyncio.gather(*tasks)
             feed.stop()
             ticking.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticking
             await notifier.stop()
+            store.flush()
+            history.close()
             db.close()
 
     app = FastAPI(title="factory-twin", summary="Live digital twin of a production line", lifespan=lifespan)
     app.state.twin, app.state.feed, app.state.performance = twin, feed, performance
-    app.state.config, app.state.auth, app.state.db = config, auth, db
+    app.state.config, app.state.auth, app.state.db, app.state.plant = config, auth, db, plant
+    app.state.live, app.state.store = live, store
+    app.state.history = history
+    app.state.limits = CallerLimits(config.rate_limits.expensive)
     app.state.alerts = performance.alerts
+    app.state.alerts_at = performance.alerts.store.at  # replay: the alerts open at a past instant
+    performance.alerts.listeners.append(live.alert)  # the WebSocket pushes every alert change
     if config.auth.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=config.auth.cors_origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type"])
     viewer = [Depends(require("viewer"))]  # every route needs a caller; writes ask for more in their handlers
-    for router in (assets.router, api_performance.router, api_alerts.router, health.router, me.router):
+    # history first: its /api/assets/{path}/... routes must match before the catch-all /api/assets/{path}
+    for router in (api_history.router, assets.router, api_performance.router, api_alerts.router, health.router,
+                   me.router):
         app.include_router(router, dependencies=viewer)
+    app.include_router(ws.router)  # authenticates in the handler: a WebSocket has no Request to depend on
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -113,6 +113,14 @@ class AlertStore:
                f"ORDER BY updated_at DESC, id DESC LIMIT ?")
         return [self._alert(r) for r in self.db.execute(sql, (*params, limit))]
 
+    def at(self, instant: datetime) -> list[dict[str, Any]]:
+        """The alerts open at `instant` (the twin's clock), each with the state it had then: for replay."""
+        rows = self.db.execute(
+            f"SELECT {', '.join('a.' + c for c in _COLUMNS)}, t.to_state FROM alert_alerts a JOIN alert_transitions t "
+            "ON t.id = (SELECT MAX(id) FROM alert_transitions WHERE alert_id = a.id AND at <= ?) "
+            "WHERE t.to_state != 'closed' ORDER BY a.id", (to_micros(instant),))
+        return [self._alert(r[:-1]).as_dict() | {"state": r[-1]} for r in rows]
+
     def transitions(self, alert_id: int) -> list[Transition]:
         rows = self.db.execute("SELECT alert_id, at, action, from_state, to_state, who, comment "
                                "FROM alert_transitions WHERE alert_id = ? ORDER BY id", (alert_id,))
@@ -149,3 +157,4 @@ class AlertStore:
                      cleared_at=_dt(d["cleared_at"]), escalation=d["escalation"],
                      value=json.loads(d["value"]) if d["value"] is not None else None,
                      detail=json.loads(d["detail"]), updated_at=_dt(d["updated_at"]))
+

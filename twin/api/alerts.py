@@ -10,7 +10,7 @@ import io
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -22,6 +22,7 @@ router = APIRouter(prefix="/api", tags=["alerts"])
 Viewer = Annotated[Principal, Depends(require("viewer"))]
 Engineer = Annotated[Principal, Depends(require("engineer"))]
 Action = Literal["ack", "shelve", "unshelve", "clear", "close"]
+AlertId = Annotated[int, Path(ge=1, le=2**62)]
 CSV_COLUMNS = ("id", "rule", "kind", "asset", "severity", "priority", "state", "message", "occurrences",
                "raised_at", "last_at", "cleared_at", "acknowledged", "shelved_until", "escalation", "value",
                "updated_at")
@@ -99,7 +100,7 @@ async def notifications(request: Request, caller: Viewer, failed: bool = False,
 
 
 @router.get("/alerts/{alert_id}")
-async def get_alert(alert_id: int, request: Request, caller: Viewer) -> dict[str, Any]:
+async def get_alert(alert_id: AlertId, request: Request, caller: Viewer) -> dict[str, Any]:
     engine = _engine(request)
     a = _visible(engine, alert_id, caller)
     return a.as_dict() | {"transitions": [t.as_dict() for t in engine.store.transitions(alert_id)]}
@@ -107,11 +108,11 @@ async def get_alert(alert_id: int, request: Request, caller: Viewer) -> dict[str
 
 class ActionIn(BaseModel):
     comment: str | None = Field(None, max_length=2000, description="why; required to shelve or clear by hand")
-    duration_s: float | None = Field(None, gt=0, description="shelve only: for how long")
+    duration_s: float | None = Field(None, gt=0, allow_inf_nan=False, description="shelve only: for how long")
 
 
 @router.post("/alerts/{alert_id}/{action}")
-async def act(alert_id: int, action: Action, request: Request, caller: Engineer,
+async def act(alert_id: AlertId, action: Action, request: Request, caller: Engineer,
               body: ActionIn | None = None) -> dict[str, Any]:
     """ack, shelve (with duration_s), unshelve, clear (the condition is over, by hand) or close."""
     engine = _engine(request)

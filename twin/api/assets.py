@@ -1,26 +1,96 @@
-"""Assets and their live state.
+"""The plant's ISA-95 tree, and every asset's live state.
 
 Handlers are async: they run on the event loop, the single writer of the twin's state.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+
+from plantmodel.catalog import signal_spec
+from plantmodel.plant import PATH_SEP, PlantConfig
+from twin.api.live import asset_live, json_response, visible
+from twin.api.schemas import AssetDetail, AssetOut, PlantOut, SignalLive
+from twin.auth import Principal, check_scope, require
 
 router = APIRouter(prefix="/api", tags=["assets"])
+Viewer = Annotated[Principal, Depends(require("viewer"))]
 
 
-@router.get("/assets")
-async def list_assets(request: Request) -> list[dict[str, Any]]:
-    """Every asset of the plant with its state, part counts and latest signal values."""
-    return request.app.state.twin.snapshot()
+@router.get("/plant", response_model=PlantOut)
+async def plant_tree(request: Request, caller: Viewer) -> Response:
+    """Enterprise, sites, areas, lines (with their flow order), cells and assets, as far as the caller may see."""
+    plant: PlantConfig = request.app.state.plant
+    sites = []
+    for site in plant.sites:
+        areas = []
+        for area in site.areas:
+            lines = []
+            for line in area.lines:
+                path = PATH_SEP.join((plant.enterprise, site.id, area.id, line.id))
+                if not caller.sees(path):
+                    continue
+                where = {a.id: f"{path}/{c.id}/{a.id}" for c in line.cells for a in c.assets}
+                lines.append({"id": line.id, "path": path, "name": line.name or line.id,
+                              "flow": [where[a] for a in line.flow],
+                              "cells": [{"id": c.id, "name": c.name or c.id, "assets": [
+                                  {"id": a.id, "path": where[a.id], "name": a.name or a.id, "type": str(a.type)}
+                                  for a in c.assets]} for c in line.cells]})
+            if lines:
+                areas.append({"id": area.id, "name": area.name or area.id, "lines": lines})
+        if areas:
+            sites.append({"id": site.id, "name": site.name or site.id, "timezone": site.timezone, "areas": areas})
+    return json_response({"enterprise": plant.enterprise, "sites": sites})
 
 
-@router.get("/assets/{path:path}")
-async def get_asset(path: str, request: Request) -> dict[str, Any]:
+@router.get("/assets", response_model=list[AssetOut])
+async def list_assets(request: Request, caller: Viewer,
+                      prefix: Annotated[str, Query(max_length=500, description="an ISA-95 path prefix")] = ""
+                      ) -> Response:
+    """Every asset (under `prefix`) with its state, time in state, part counts, latest values and OEE."""
+    app = request.app
+    now, oee_now = _now(app)
+    return json_response([asset_live(t, now, app.state.performance, oee_now)
+                          for t in visible(app.state.twin.assets, caller, prefix)])
+
+
+@router.get("/assets/{path:path}/signals/{signal}", response_model=SignalLive)
+async def get_signal(path: str, signal: str, request: Request, caller: Viewer) -> Response:
+    """One property path: its metadata and live value (its history is at `.../history`, same path)."""
+    twin = _asset(request, caller, path)
+    spec = signal_spec(twin.asset.type, signal)
+    if spec is None:
+        raise HTTPException(404, f"a {twin.asset.type} has no signal {signal!r}")
+    now, _ = _now(request.app)
+    live = asset_live(twin, now)["signals"].get(signal)
+    return json_response({"asset": path, "signal": signal, "live": live, "meta": {
+        "name": spec.name, "unit": spec.unit, "kind": str(spec.kind), "description": spec.description}})
+
+
+@router.get("/assets/{path:path}", response_model=AssetDetail)
+async def get_asset(path: str, request: Request, caller: Viewer) -> Response:
+    """One asset's live state, with the metadata of every signal its type carries and its plant-model entry."""
+    twin = _asset(request, caller, path)
+    app = request.app
+    now, oee_now = _now(app)
+    d = asset_live(twin, now, app.state.performance, oee_now)
+    d["signal_meta"] = [{"name": s.name, "unit": s.unit, "kind": str(s.kind), "description": s.description}
+                        for s in twin.asset.signals]
+    d["config"] = twin.asset.config.model_dump(mode="json", exclude_none=True)
+    return json_response(d)
+
+
+def _asset(request: Request, caller: Principal, path: str) -> Any:
+    check_scope(caller, path)
     twin = request.app.state.twin.assets.get(path)
     if twin is None:
         raise HTTPException(404, f"no asset {path!r}")
-    return twin.as_dict()
+    return twin
+
+
+def _now(app: Any) -> tuple[datetime, int]:
+    now = datetime.now(UTC)
+    return now, app.state.performance.now_us()

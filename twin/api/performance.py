@@ -82,9 +82,11 @@ class ReasonIn(BaseModel):
 async def qualify_stop(stop_id: str, body: ReasonIn, request: Request, caller: Engineer) -> dict[str, Any]:
     perf = _perf(request)
     by = caller.name if body.by is None else f"{body.by} (entered by {caller.name})"
-    stop = perf.stops.qualify(stop_id, body.reason, by, body.comment, datetime.now(UTC))
+    at = datetime.now(UTC)
+    stop = perf.stops.qualify(stop_id, body.reason, by, body.comment, at)
     if stop is None:
         raise HTTPException(404, f"no stop {stop_id!r}")
+    request.app.state.store.save_reason(stop_id, body.reason, by, body.comment, at)
     return stop.as_dict(perf.now_us())
 
 

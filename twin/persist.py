@@ -1,0 +1,99 @@
+"""The twin's live state and people's input, kept in the twin's database so a restart forgets nothing.
+
+Latest values are written behind (every `flush_s`, one upsert per changed signal), so the hot path of a
+sample stays a dict update. Stop reasons given by people are written at once: they exist nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+import orjson
+
+from plantmodel.telemetry import Quality, Record, Sample, from_micros, to_micros
+from twin.db import TwinDatabase
+from twin.downtime import StopLog
+from twin.state import PlantTwin, SignalState
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS twin_signal (
+    asset TEXT NOT NULL, signal TEXT NOT NULL, value TEXT NOT NULL, unit TEXT NOT NULL, ts INTEGER NOT NULL,
+    quality TEXT NOT NULL, PRIMARY KEY (asset, signal)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS twin_asset (asset TEXT PRIMARY KEY, state_since INTEGER) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS twin_stop_reason (
+    stop_id TEXT PRIMARY KEY, reason TEXT NOT NULL, by TEXT NOT NULL, comment TEXT, at INTEGER NOT NULL);
+"""
+
+
+class StateStore:
+    def __init__(self, db: TwinDatabase, twin: PlantTwin, flush_s: float = 1.0) -> None:
+        self.db, self.twin, self.flush_s = db, twin, flush_s
+        db.script(_SCHEMA)
+        self._dirty: set[tuple[str, str]] = set()
+        self.flushes = 0
+
+    def observe(self, record: Record) -> None:
+        if isinstance(record, Sample):
+            self._dirty.add((record.asset, record.signal))
+
+    def load(self) -> int:
+        """Put the last saved state back into the twin (before the feed starts); the count of signals restored."""
+        n = 0
+        for asset, signal, value, unit, ts, quality in self.db.execute(
+                "SELECT asset, signal, value, unit, ts, quality FROM twin_signal"):
+            twin = self.twin.assets.get(asset)
+            if twin is None:
+                continue  # the plant model no longer has it
+            twin.signals[signal] = SignalState(orjson.loads(value), unit, from_micros(ts), Quality(quality))
+            n += 1
+        for asset, since in self.db.execute("SELECT asset, state_since FROM twin_asset"):
+            if asset in self.twin.assets and since is not None:
+                self.twin.assets[asset].state_since = from_micros(since)
+        log.info("restored %d signal values from %s", n, self.db.path)
+        return n
+
+    def flush(self) -> int:
+        dirty, self._dirty = self._dirty, set()
+        rows, assets = [], set()
+        for asset, signal in dirty:
+            twin = self.twin.assets.get(asset)
+            s = twin.signals.get(signal) if twin else None
+            if s is None:
+                continue
+            rows.append((asset, signal, orjson.dumps(s.value).decode(), s.unit, to_micros(s.ts), str(s.quality)))
+            assets.add(asset)
+        if not rows:
+            return 0
+        since = [(a, to_micros(t.state_since) if (t := self.twin.assets[a]).state_since else None) for a in assets]
+        with self.db.transaction() as conn:
+            conn.executemany("INSERT OR REPLACE INTO twin_signal VALUES (?, ?, ?, ?, ?, ?)", rows)
+            conn.executemany("INSERT OR REPLACE INTO twin_asset VALUES (?, ?)", since)
+        self.flushes += 1
+        return len(rows)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), self.flush_s)
+            except TimeoutError:
+                pass
+            try:
+                self.flush()
+            except Exception:  # a full disk must not stop the twin; the next flush tries again
+                log.exception("could not save the twin's state to %s", self.db.path)
+
+    # Stop reasons given by people
+
+    def save_reason(self, stop_id: str, reason: str, by: str, comment: str | None, at: datetime) -> None:
+        self.db.execute("INSERT OR REPLACE INTO twin_stop_reason VALUES (?, ?, ?, ?, ?)",
+                        (stop_id, reason, by, comment, to_micros(at)))
+
+    def restore_reasons(self, stops: StopLog) -> int:
+        n = 0
+        for stop_id, reason, by, comment, at in self.db.execute("SELECT * FROM twin_stop_reason"):
+            n += stops.qualify(stop_id, reason, by, comment, from_micros(at)) is not None
+        return n
