@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets.sync.client as ws_client
 from support import API_KEYS, AUTH_CONFIG, PROJECT, ServedApp, auth, free_port, wait_until
 from test_twin_oee import CNC, ENTERPRISE, LINE, calendar_ending_shift_at, config, parts, plant, state
 
@@ -66,6 +67,7 @@ def test_lifecycle_transitions_with_who_when_and_why_and_invalid_ones_refused() 
     eng.act(a.id, "ack", "eve", "looking at it")
     with pytest.raises(InvalidTransition, match="already acknowledged"):
         eng.act(a.id, "ack", "eve")
+    clock.advance(30)
     eng.observe(temp(60, 70))
     assert a.state is State.CLEARED
     eng.act(a.id, "close", "eve", "fan replaced")
@@ -78,6 +80,9 @@ def test_lifecycle_transitions_with_who_when_and_why_and_invalid_ones_refused() 
     ts = eng.store.transitions(a.id)
     assert ts[0].at == T0 and ts[1].at == T0 + timedelta(seconds=30) and ts[1].comment == "looking at it"
     assert [d["state"] for d in told] == ["active", "acknowledged", "cleared", "closed"]
+    assert [d["state"] for d in eng.store.at(T0 + timedelta(seconds=10))] == ["active"]  # for replay
+    assert [d["state"] for d in eng.store.at(T0 + timedelta(seconds=30))] == ["acknowledged"]
+    assert eng.store.at(T0 - timedelta(seconds=1)) == [] and eng.store.at(clock.now()) == []
 
     # back to normal before anyone saw it: only an acknowledgement ends it
     eng.observe(temp(100, 90))
@@ -426,7 +431,11 @@ def test_api_actions_roles_scopes_filters_and_csv(tmp_path: Path, mosquitto: mqt
         assert "duration_s" in api.post(url + "/shelve", json={"comment": "x"}).json()["detail"]
         assert "comment" in api.post(url + "/shelve", json={"duration_s": 60}).json()["detail"]
         assert api.post(url + "/nope", json={}).status_code == 422
-        r = api.post(url + "/ack", json={"comment": "on it"})
+        with ws_client.connect(f"ws://127.0.0.1:{served.port}/api/ws?asset={LINE}&token={API_KEYS['viewer']}") as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "snapshot"
+            r = api.post(url + "/ack", json={"comment": "on it"})
+            pushed = json.loads(ws.recv(timeout=10))  # the change reaches the live stream
+        assert [(x["id"], x["state"]) for x in pushed["alerts"]] == [(a["id"], "acknowledged")]
         assert r.status_code == 200 and r.json()["state"] == "acknowledged"
         assert r.json()["transitions"][-1] | {"at": None} == {"at": None, "action": "ack", "from": "active",
                                                               "to": "acknowledged", "who": "test-engineer",
@@ -452,7 +461,6 @@ def test_api_actions_roles_scopes_filters_and_csv(tmp_path: Path, mosquitto: mqt
         assert api.get("/api/alerts", headers=other).json() == []
         assert api.get(url, headers=other).status_code == 404
         assert api.get("/api/alerts/summary", headers=other).json()["open"] == 0
-    assert API_KEYS["viewer"]
 
 
 def test_alert_config_errors_name_the_key_path(tmp_path: Path) -> None:
