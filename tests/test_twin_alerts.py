@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -491,3 +493,14 @@ alerts:
     msg = str(err.value)
     assert "alerts.rules[0] (grip).signal: none of the matched assets (cnc_machine) has a signal" in msg
     assert "alerts.rules[1] (none).assets: ['*/press-*'] match no asset" in msg
+
+
+def test_alerts_bench_writes_its_keys(tmp_path: Path) -> None:
+    out = tmp_path / "alerts.json"
+    result = subprocess.run([sys.executable, "-m", "factory_twin", "bench", "alerts", "--samples", "5000",
+                             "--notifications", "5", "--json", str(out)], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    assert {"us_per_sample", "samples_per_s", "transitions", "us_per_persisted_transition"} <= set(data["engine"])
+    assert data["engine"]["transitions"] > 0 and data["webhook_latency"]["p50_ms"] > 0
+    assert data["mqtt_latency"]["p50_ms"] > 0

@@ -54,6 +54,8 @@ class Channel(Protocol):
 
     async def start(self) -> None: ...
 
+    def connected(self) -> bool: ...
+
     async def send(self, n: Notification) -> None: ...
 
     async def close(self) -> None: ...
@@ -70,6 +72,9 @@ class WebhookChannel:
 
     async def start(self) -> None:
         self.client = httpx.AsyncClient(timeout=self.target.timeout_s, headers=self.headers)
+
+    def connected(self) -> bool:
+        return self.client is not None  # a connection per request: known only by sending
 
     async def send(self, n: Notification) -> None:
         assert self.client is not None
@@ -88,6 +93,9 @@ class MqttChannel:
 
     async def start(self) -> None:
         mqtt.start(self.client, self.broker)
+
+    def connected(self) -> bool:
+        return self.client.is_connected()
 
     async def send(self, n: Notification) -> None:
         a = n.alert or {}
@@ -214,7 +222,8 @@ class Notifier:
                 self.outcome(n, name, error is None, attempts, error)
 
     def status(self) -> list[dict[str, Any]]:
-        return [{"target": lane.channel.name, "type": lane.target.type, "sent": self.sent[lane.channel.name],
+        return [{"target": lane.channel.name, "type": lane.target.type, "connected": lane.channel.connected(),
+                 "sent": self.sent[lane.channel.name],
                  "failed": self.failed[lane.channel.name], "dropped": self.dropped[lane.channel.name],
                  "retries": self.retries[lane.channel.name],
                  "queued": (lane.queue.qsize() if lane.queue is not None else len(lane.waiting)),
