@@ -42,11 +42,11 @@ def _samples(plant: PlantConfig, n: int, seed: int) -> list[Sample]:
     while len(out) < n:
         ts = T0 + timedelta(seconds=i)
         for path in cncs:
-            hot = 55.0 if (i // 300) % 4 == 3 else 46.0  # a hot spell every 20 minutes
+            hot = 55.0 if (i // 90) % 4 == 3 else 46.0  # a 90-s hot spell every 6 minutes
             out += [Sample(path, "spindle_temperature", hot + rng.normal(0, 0.3), "°C", ts),
                     Sample(path, "spindle_load", 50 + rng.normal(0, 2), "%", ts),
                     Sample(path, "tool_wear", (i * 0.02) % 100, "%", ts),
-                    Sample(path, "alarm_code", "E101" if i % 900 == 450 else "none", "", ts)]
+                    Sample(path, "alarm_code", "E101" if i % 300 == 150 else "none", "", ts)]
         for path in robots:
             out.append(Sample(path, "gripper_pressure", 6.0 + rng.normal(0, 0.04), "bar", ts))
         i += 1
