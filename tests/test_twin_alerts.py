@@ -413,6 +413,42 @@ def test_alert_floods_are_rate_limited_and_summarised() -> None:
     assert not flood["flooding"] and flood["floods"] == 1 and eng.metrics()["notifications_suppressed_total"] == 5
 
 
+def test_escalation_reaches_the_named_target_only_and_cleared_alerts_auto_close() -> None:
+    clock = ManualClock(T0)
+    with hook_server() as mes, hook_server() as pager:
+        eng = notifying(clock, [{"name": "mes", "type": "webhook", "url": mes.url},
+                                {"name": "pager", "type": "webhook", "url": pager.url, "escalation_only": True}],
+                        escalation=[{"after_s": 60, "severity": "critical", "notify": ["pager"]}], auto_close_s=300)
+        notifier = eng.notifier
+        assert notifier is not None
+
+        async def run() -> None:
+            await notifier.start()
+            try:
+                eng.observe(temp(0, 90))
+                await until(lambda: mes.delivered(), 10, "the alert at the MES")
+                clock.advance(60)
+                eng.tick()
+                await until(lambda: pager.delivered(), 10, "the escalation at the pager")
+                a = eng.open[("hot", CNC)]
+                eng.act(a.id, "ack", "eve")
+                eng.observe(temp(10, 60))
+                await until(lambda: len(mes.delivered()) == 2, 10, "the clearing at the MES")
+                clock.advance(299)
+                eng.tick()
+                assert a.state is State.CLEARED
+                clock.advance(1)
+                eng.tick()
+                assert a.state is State.CLOSED and eng.store.transitions(a.id)[-1].who == "system"
+            finally:
+                await notifier.stop()
+
+        asyncio.run(run())
+        assert [b["event"] for b in mes.delivered()] == ["raised", "cleared"]
+        [page] = pager.delivered()
+        assert page["event"] == "escalated" and page["severity"] == "critical" and page["alert"]["escalation"] == 1
+
+
 # ---- the API ------------------------------------------------------------------------------------------------
 
 
