@@ -27,6 +27,7 @@ from plantmodel import mqtt
 from plantmodel.config import ConfigError, parse_config
 from plantmodel.telemetry import Event, EventKind, Sample
 from twin.alerting import AlertEngine, AlertsConfig, InvalidTransition, ManualClock, Notifier, Severity, State
+from twin.auth import AuthError
 from twin.config import TwinConfig, load_twin
 from twin.db import TwinDatabase
 from twin.main import create_app
@@ -529,6 +530,10 @@ alerts:
     msg = str(err.value)
     assert "alerts.rules[0] (grip).signal: none of the matched assets (cnc_machine) has a signal" in msg
     assert "alerts.rules[1] (none).assets: ['*/press-*'] match no asset" in msg
+    cfg = config(database=str(tmp_path / "twin.db"), alerts={"notify": [
+        {"name": "mes", "type": "webhook", "url": "http://127.0.0.1:9/x", "headers_env": {"X-Token": "FT_NOPE"}}]})
+    with pytest.raises(AuthError, match=r"alerts.notify \(mes\).headers_env: environment variable\(s\) FT_NOPE"):
+        create_app(cfg, plant(), env={k: v for k, v in os.environ.items() if k != "FT_NOPE"})
 
 
 def test_alerts_bench_writes_its_keys(tmp_path: Path) -> None:

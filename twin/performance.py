@@ -40,6 +40,7 @@ class LinePerformance:
         self.alerts = AlertEngine(config.alerts, plant, db or TwinDatabase(":memory:"), clock, notifier,
                                   stations=list(self.oee.assets))
         self.alerts.oee_figure, self.alerts.oee_now_us = self._oee_figure, self.now_us
+        self._alerting = True
         self.anomaly = AnomalyMonitor(config.anomaly, plant, self.alerts.anomaly)
         self.spc = SpcMonitor([Characteristic(c.asset, c.signal, c.lsl, c.usl, c.target, c.sigma, c.baseline)
                                for c in config.spc], self._spc_alert)
@@ -53,7 +54,8 @@ class LinePerformance:
             self.stops.observe(record)
             self.spc.observe(record)
             self.anomaly.observe(record)
-        self.alerts.observe(record)
+        if self._alerting:
+            self.alerts.observe(record)
 
     def _spc_alert(self, a: SpcAlert) -> None:
         self.alerts.spc_violation(a.asset, a.signal, a.rule, a.description, a.value, a.ts)
@@ -77,8 +79,12 @@ class LinePerformance:
         """Replay today's events (and the day before, for a night shift) from the historian."""
         start = from_micros(to_micros(now) - 2 * DAY_US)
         events = sorted(historian.events(start=start), key=lambda e: e.ts)
-        for e in events:
-            self.observe(e)
+        alerts, self._alerting = self._alerting, False  # the alerts of the past are in the database already
+        try:
+            for e in events:
+                self.observe(e)
+        finally:
+            self._alerting = alerts
         log.info("rebuilt OEE and stops from %d historian events", len(events))
         return len(events)
 

@@ -23,6 +23,7 @@ from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from plantmodel import mqtt
 from twin.alerting.config import MqttTarget, RetryConfig, Severity, Target, WebhookTarget
+from twin.auth import AuthError
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +65,10 @@ class Channel(Protocol):
 class WebhookChannel:
     def __init__(self, target: WebhookTarget, env: Mapping[str, str]) -> None:
         self.name, self.target = target.name, target
-        missing = [v for v in target.headers_env.values() if v not in env]
+        missing = [v for v in target.headers_env.values() if not env.get(v)]
         if missing:
-            raise ValueError(f"alerts.notify {target.name}: environment variable(s) {missing} not set")
+            raise AuthError(f"alerts.notify ({target.name}).headers_env: environment variable(s) "
+                            f"{', '.join(missing)} not set")
         self.headers = {"Content-Type": "application/json"} | {h: env[v] for h, v in target.headers_env.items()}
         self.client: httpx.AsyncClient | None = None
 
@@ -89,7 +91,10 @@ class WebhookChannel:
 class MqttChannel:
     def __init__(self, target: MqttTarget, broker: mqtt.BrokerConfig, client_id: str) -> None:
         self.name, self.target, self.broker = target.name, target, broker
-        self.client = mqtt.make_client(broker, client_id)
+        try:
+            self.client = mqtt.make_client(broker, client_id)
+        except ValueError as exc:  # its password's variable is not set
+            raise AuthError(f"alerts.notify ({target.name}).broker: {exc}") from None
 
     async def start(self) -> None:
         mqtt.start(self.client, self.broker)
