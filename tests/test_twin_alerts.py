@@ -21,10 +21,11 @@ import httpx
 import pytest
 import websockets.sync.client as ws_client
 from support import API_KEYS, AUTH_CONFIG, PROJECT, ServedApp, auth, free_port, wait_until
-from test_twin_oee import CNC, ENTERPRISE, LINE, calendar_ending_shift_at, config, parts, plant, state
+from test_twin_oee import CNC, LINE, calendar_ending_shift_at, config, parts, plant, state
 
 from plantmodel import mqtt
 from plantmodel.config import ConfigError, parse_config
+from plantmodel.plant import PlantConfig
 from plantmodel.telemetry import Event, EventKind, Sample
 from twin.alerting import AlertEngine, AlertsConfig, InvalidTransition, ManualClock, Notifier, Severity, State
 from twin.auth import AuthError
@@ -39,7 +40,16 @@ CNC2 = f"{LINE}/milling/cnc-2"
 ROBOT = f"{LINE}/assembly/robot-1"
 HOT = {"id": "hot", "type": "threshold", "assets": ["*/cnc-*"], "signal": "spindle_temperature", "high": 80,
        "deadband": 2}
+# the served apps' own namespace on the shared broker: no other test's message reaches them
+SERVED = "alerttest"
+S_LINE = f"{SERVED}/plant1/machining/line1"
+S_CNC, S_CNC2, S_ROBOT = f"{S_LINE}/turning/cnc-1", f"{S_LINE}/milling/cnc-2", f"{S_LINE}/assembly/robot-1"
 FAST_RETRY = {"attempts": 4, "backoff_s": 0.01, "backoff_max_s": 0.05}
+
+
+def served_plant() -> PlantConfig:
+    text = (PROJECT / "configs" / "demo-plant.yaml").read_text().replace("enterprise: acme", f"enterprise: {SERVED}")
+    return parse_config(text, PlantConfig)
 
 
 def temp(s: float, v: float, asset: str = CNC) -> Sample:
@@ -232,28 +242,28 @@ def test_restart_recovers_open_alerts_states_shelves_and_transitions(tmp_path: P
                                                                      mosquitto: mqtt.BrokerConfig) -> None:
     cfg = config(broker=mosquitto.model_dump(), database=str(tmp_path / "twin.db"),
                  alerts={"rules": [HOT, {"id": "alarm", "type": "machine_alarm"}]})
-    app = create_app(cfg, plant())
-    for r in [temp(0, 90), temp(0, 90, CNC2), Sample(ROBOT, "alarm_code", "E402", "", T0)]:
+    app = create_app(cfg, served_plant())
+    for r in [temp(0, 90, S_CNC), temp(0, 90, S_CNC2), Sample(S_ROBOT, "alarm_code", "E402", "", T0)]:
         app.state.twin.apply(r)
     with ServedApp(app) as served, httpx.Client(base_url=served.url, headers=auth(), timeout=5) as api:
         ids = {a["asset"]: a["id"] for a in api.get("/api/alerts").json()}
-        assert api.post(f"/api/alerts/{ids[CNC]}/ack", json={"comment": "seen"}).status_code == 200
-        r = api.post(f"/api/alerts/{ids[CNC2]}/shelve", json={"comment": "probe swap", "duration_s": 3600})
+        assert api.post(f"/api/alerts/{ids[S_CNC]}/ack", json={"comment": "seen"}).status_code == 200
+        r = api.post(f"/api/alerts/{ids[S_CNC2]}/shelve", json={"comment": "probe swap", "duration_s": 3600})
         assert r.status_code == 200, r.text
         before = {i: api.get(f"/api/alerts/{i}").json() for i in ids.values()}
 
-    again = create_app(cfg, plant())  # the same database file
+    again = create_app(cfg, served_plant())  # the same database file
     eng = again.state.alerts
-    assert {(a.asset, a.state) for a in eng.by_id.values()} == {(CNC, "acknowledged"), (CNC2, "shelved"),
-                                                                (ROBOT, "active")}
-    again.state.twin.apply(temp(100, 60))  # the recovered alert is still known active: its end is seen
+    assert {(a.asset, a.state) for a in eng.by_id.values()} == {(S_CNC, "acknowledged"), (S_CNC2, "shelved"),
+                                                                (S_ROBOT, "active")}
+    again.state.twin.apply(temp(100, 60, S_CNC))  # the recovered alert is still known active: its end is seen
     with ServedApp(again) as served, httpx.Client(base_url=served.url, headers=auth(), timeout=5) as api:
         after = {i: api.get(f"/api/alerts/{i}").json() for i in ids.values()}
-        assert after[ids[CNC2]] == before[ids[CNC2]] and after[ids[ROBOT]] == before[ids[ROBOT]]
-        assert after[ids[CNC]]["state"] == "cleared"
-        assert after[ids[CNC]]["transitions"][:2] == before[ids[CNC]]["transitions"]
-        assert after[ids[CNC2]]["shelved_until"] is not None
-        assert api.post(f"/api/alerts/{ids[CNC]}/close", json={}).status_code == 200
+        assert after[ids[S_CNC2]] == before[ids[S_CNC2]] and after[ids[S_ROBOT]] == before[ids[S_ROBOT]]
+        assert after[ids[S_CNC]]["state"] == "cleared"
+        assert after[ids[S_CNC]]["transitions"][:2] == before[ids[S_CNC]]["transitions"]
+        assert after[ids[S_CNC2]]["shelved_until"] is not None
+        assert api.post(f"/api/alerts/{ids[S_CNC]}/close", json={}).status_code == 200
 
 
 # ---- notifications ------------------------------------------------------------------------------------------
@@ -455,11 +465,11 @@ def test_escalation_reaches_the_named_target_only_and_cleared_alerts_auto_close(
 
 def test_api_actions_roles_scopes_filters_and_csv(tmp_path: Path, mosquitto: mqtt.BrokerConfig) -> None:
     scoped = {"name": "line2-viewer", "role": "viewer", "key_env": "FT_TEST_SCOPED_KEY",
-              "scope": [f"{ENTERPRISE}/plant1/machining/line2"]}
+              "scope": [f"{SERVED}/plant1/machining/line2"]}
     cfg = config(broker=mosquitto.model_dump(), database=str(tmp_path / "twin.db"), alerts={"rules": [HOT]},
                  auth={"api_keys": [*AUTH_CONFIG["api_keys"], scoped]})
-    app = create_app(cfg, plant(), env={**os.environ, "FT_TEST_SCOPED_KEY": "scoped-key"})
-    app.state.twin.apply(temp(0, 90))
+    app = create_app(cfg, served_plant(), env={**os.environ, "FT_TEST_SCOPED_KEY": "scoped-key"})
+    app.state.twin.apply(temp(0, 90, S_CNC))
     with ServedApp(app) as served, httpx.Client(base_url=served.url, headers=auth(), timeout=5) as api:
         [a] = api.get("/api/alerts").json()
         url = f"/api/alerts/{a['id']}"
@@ -470,7 +480,7 @@ def test_api_actions_roles_scopes_filters_and_csv(tmp_path: Path, mosquitto: mqt
         assert "duration_s" in api.post(url + "/shelve", json={"comment": "x"}).json()["detail"]
         assert "comment" in api.post(url + "/shelve", json={"duration_s": 60}).json()["detail"]
         assert api.post(url + "/nope", json={}).status_code == 422
-        with ws_client.connect(f"ws://127.0.0.1:{served.port}/api/ws?asset={LINE}&token={API_KEYS['viewer']}") as ws:
+        with ws_client.connect(f"ws://127.0.0.1:{served.port}/api/ws?asset={S_LINE}&token={API_KEYS['viewer']}") as ws:
             assert json.loads(ws.recv(timeout=10))["type"] == "snapshot"
             r = api.post(url + "/ack", json={"comment": "on it"})
             pushed = json.loads(ws.recv(timeout=10))  # the change reaches the live stream
@@ -484,8 +494,8 @@ def test_api_actions_roles_scopes_filters_and_csv(tmp_path: Path, mosquitto: mqt
         assert api.get("/api/alerts", params={"state": "active"}).json() == []
         assert api.get("/api/alerts", params={"state": "bogus"}).status_code == 422
         assert api.get("/api/alerts", params={"severity": "critical"}).json() == []
-        assert len(api.get("/api/alerts", params={"asset": LINE}).json()) == 1
-        assert api.get("/api/alerts", params={"asset": LINE + "x"}).json() == []
+        assert len(api.get("/api/alerts", params={"asset": S_LINE}).json()) == 1
+        assert api.get("/api/alerts", params={"asset": S_LINE + "x"}).json() == []
         assert api.get("/api/alerts", params={"since": "2100-01-01T00:00:00Z"}).json() == []
         assert api.get("/api/alerts/999").status_code == 404
         summary = api.get("/api/alerts/summary").json()
@@ -494,7 +504,7 @@ def test_api_actions_roles_scopes_filters_and_csv(tmp_path: Path, mosquitto: mqt
         csv = api.get("/api/alerts", params={"format": "csv"})
         assert csv.headers["content-type"].startswith("text/csv")
         header, row = csv.text.strip().splitlines()
-        assert header.startswith("id,rule,kind,asset,severity") and row.startswith(f"{a['id']},hot,threshold,{CNC}")
+        assert header.startswith("id,rule,kind,asset,severity") and row.startswith(f"{a['id']},hot,threshold,{S_CNC}")
 
         other = {"Authorization": "Bearer scoped-key"}
         assert api.get("/api/alerts", headers=other).json() == []
