@@ -42,9 +42,18 @@ class AgentHealth:
         self.agent = agent
         self.started = time.monotonic()
         self._history: deque[tuple[float, dict[str, int]]] = deque(maxlen=61)
+        self._was_connected: dict[str, bool] = {}
+        self.reconnects: dict[str, int] = {}  # connections regained, as seen by the once-a-second tick
 
     def tick(self) -> None:
         self._history.append((time.monotonic(), dict(self.agent.stats)))
+        for s in self.agent.sources:
+            name = s.config.name
+            before = self._was_connected.get(name)  # None: never connected yet
+            if s.connected and before is False:
+                self.reconnects[name] = self.reconnects.get(name, 0) + 1
+            if s.connected or before is not None:
+                self._was_connected[name] = bool(s.connected)
 
     def _rate(self, key: str) -> float:
         if len(self._history) < 2:
@@ -66,6 +75,7 @@ class AgentHealth:
         for (src, reason), count in list(a.quarantine.counts.items()):  # mutated by MQTT threads
             rejected.setdefault(src, {})[reason] = count
         sources = {s.config.name: {"type": s.config.type, "connected": s.connected,
+                                   "reconnects": self.reconnects.get(s.config.name, 0),
                                    "last_error": getattr(s, "last_error", None),
                                    "rejected": rejected.get(s.config.name, {})} for s in a.sources}
         ok = all(v["connected"] for v in sources.values()) and not any(
@@ -85,6 +95,9 @@ class AgentHealth:
             f'factory_twin_agent_samples_in_total{{agent="{agent}"}} {snap["samples_in"]}',
             "# TYPE factory_twin_agent_source_connected gauge",
             *(f'factory_twin_agent_source_connected{{agent="{agent}",source="{n}"}} {int(s["connected"])}'
+              for n, s in snap["sources"].items()),
+            "# TYPE factory_twin_agent_source_reconnects_total counter",
+            *(f'factory_twin_agent_source_reconnects_total{{agent="{agent}",source="{n}"}} {s["reconnects"]}'
               for n, s in snap["sources"].items()),
             "# TYPE factory_twin_agent_rejected_total counter",
             *(f'factory_twin_agent_rejected_total{{agent="{agent}",source="{n}",reason="{r}"}} {c}'
@@ -131,7 +144,8 @@ def health_app(health: AgentHealth) -> FastAPI:
 async def serve_health(health: AgentHealth, settings: HealthSettings, stop: asyncio.Event) -> None:
     server = uvicorn.Server(uvicorn.Config(health_app(health), log_level="warning", lifespan="off"))
     server.capture_signals = _no_signals  # type: ignore[method-assign]  # the agent owns SIGINT/SIGTERM
-    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET, socket.SOCK_STREAM,
+                         socket.IPPROTO_TCP)  # TCP by name, so asyncio sets TCP_NODELAY on its connections
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((settings.host, settings.port))
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -50,7 +50,8 @@ class Quarantine:
                     " VALUES (?, ?, ?, ?, ?, ?, ?)", (time.time(), source, reason, field, detail, topic, payload))
                 if cur.lastrowid and cur.lastrowid % 1000 == 0:
                     self._db.execute("DELETE FROM rejected WHERE id <= ?", (cur.lastrowid - self.keep,))
-        log.warning("rejected from %s (%s) %s: %s", source, topic or "-", field, detail)
+        log.warning("rejected from %s (%s) %s: %s", source, topic or "-", field, detail,
+                    extra={"source": source, "topic": topic, "reason": reason, "field": field})
 
     def recent(self, limit: int = 100) -> list[Rejection]:
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +28,15 @@ TWIN_YAML = config_path("twin-demo.yaml")
 LogLevel = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error")]
 
 
+class LogFormatName(StrEnum):
+    text = "text"
+    json = "json"
+
+
+LogFormat = Annotated[LogFormatName, typer.Option(
+    "--log-format", help="text, or json: one object per line with asset paths (default: $FT_LOG_FORMAT or text)")]
+
+
 def _fail(exc: ConfigError | str) -> typer.Exit:
     typer.echo(str(exc), err=True)
     return typer.Exit(2)
@@ -41,11 +51,12 @@ def demo(
     mqtt_port: Annotated[int, typer.Option(help="embedded broker port (0: any free port)")] = 0,
     opcua_port: Annotated[int, typer.Option(help="simulated line's OPC-UA port (0: any free port)")] = 0,
     log_level: LogLevel = "warning",
+    log_format: LogFormat = LogFormatName.text,
 ) -> None:
     """Run the twin of a simulated line: plant, broker, edge agent, historian and twin in one process."""
     from factory_twin.demo import DemoOptions, run_demo
 
-    setup_logging(log_level)
+    setup_logging(log_level, log_format)
     opts = DemoOptions(port, host, data_dir, speed, mqtt_port, opcua_port)
     raise typer.Exit(run(lambda stop: run_demo(opts, stop)))
 
@@ -112,13 +123,14 @@ def sim_serve(
     start_on_subscribe: Annotated[float, typer.Option(
         help="wait up to this many seconds for a client to monitor every variable before starting")] = 0.0,
     log_level: LogLevel = "info",
+    log_format: LogFormat = LogFormatName.text,
 ) -> None:
     """Serve the simulated line in real time over OPC-UA (and MQTT for devices that use it)."""
     from plantmodel import mqtt
     from plantmodel.plant import PlantConfig
     from simulators.serve import SimulatorOptions, serve
 
-    setup_logging(log_level)
+    setup_logging(log_level, log_format)
     try:
         model = load_config(plant, PlantConfig)
     except ConfigError as exc:
@@ -143,11 +155,13 @@ def sim_run(
     warmup: Annotated[float | None, typer.Option(help="warm-up hours (default: the line's warmup_h)")] = None,
     line_id: Annotated[str | None, typer.Option("--line", help="line id (default: the first line)")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the report here")] = None,
+    dask: Annotated[str | None, typer.Option(
+        help="run the replications on Dask: 'local' (a local cluster of --workers) or tcp://scheduler:8786")] = None,
 ) -> None:
     """Simulate a line as fast as possible: throughput, WIP, lead time, per-station OEE, bottleneck."""
     from factory_twin.sim_cli import run_and_report
 
-    raise typer.Exit(run_and_report(config, hours, replications, seed, workers, warmup, line_id, json_out))
+    raise typer.Exit(run_and_report(config, hours, replications, seed, workers, warmup, line_id, json_out, dask))
 
 
 @sim_app.command("plan")
@@ -182,16 +196,35 @@ def sim_signals(
     typer.echo(" ".join(f"{k}={v}" for k, v in counts.items()) + f" -> {out}")
 
 
+@sim_app.command("replicate")
+def sim_replicate(
+    config: Annotated[Path, typer.Argument(help="plant model YAML; its first line is copied")] = PLANT_YAML,
+    lines: Annotated[int, typer.Option(min=1, help="copies: line1 ... lineN")] = 2,
+    out: Annotated[Path, typer.Option(help="folder for plant.yaml and one plant-line<k>.yaml per line")]
+    = Path("plant"),
+) -> None:
+    """A plant of N copies of a line (distinct paths and seeds), and one file per line for its simulator."""
+    from factory_twin import plant_gen
+
+    plant = plant_gen.replicate(plant_gen.load(config), lines)
+    header = f"# {lines} copies of the first line of {config.name} (factory-twin sim replicate)\n"
+    written = [plant_gen.dump(plant, out / "plant.yaml", header)]
+    written += [plant_gen.dump(plant_gen.only_line(plant, i), out / f"plant-line{i + 1}.yaml", header)
+                for i in range(lines)]
+    typer.echo(" ".join(str(p) for p in written))
+
+
 @edge_app.command("run")
 def edge_run(
     config: Annotated[Path, typer.Argument(help="agent YAML")] = AGENT_YAML,
     log_level: LogLevel = "info",
+    log_format: LogFormat = LogFormatName.text,
 ) -> None:
     """Run the edge agent: sources in, sinks out, until Ctrl-C or SIGTERM."""
     from edge_agent.agent import Agent
     from edge_agent.config import agent_config_model
 
-    setup_logging(log_level)
+    setup_logging(log_level, log_format)
     try:
         cfg = load_config(config, agent_config_model())
     except ConfigError as exc:
@@ -264,21 +297,23 @@ def twin_serve(
     config: Annotated[Path, typer.Argument(help="twin YAML")] = TWIN_YAML,
     port: Annotated[int | None, typer.Option(help="override the configured HTTP port")] = None,
     log_level: LogLevel = "info",
+    log_format: LogFormat = LogFormatName.text,
 ) -> None:
     """Serve the twin's HTTP API, fed from the MQTT unified namespace."""
     from twin.config import load_twin
     from twin.main import create_app
     from twin.server import serve_http
 
-    setup_logging(log_level)
+    setup_logging(log_level, log_format)
     try:
         cfg, plant, calendar = load_twin(config)
     except ConfigError as exc:
         raise _fail(exc) from None
+    from factory_twin.planning import plan_job
     from twin.auth import AuthError
 
     try:
-        app = create_app(cfg, plant, calendar)
+        app = create_app(cfg, plant, calendar, planner=plan_job)
     except AuthError as exc:
         raise _fail(f"{config}: {exc}") from None
     http_port = port or cfg.port
@@ -320,6 +355,21 @@ def bench_ingest(
     _table(ingest_mqtt(seconds, rate) if source == "mqtt" else ingest_opcua(seconds, variables), json_out)
 
 
+@bench_app.command("twin")
+def bench_twin(
+    seconds: Annotated[float, typer.Option(min=1, help="how long the HTTP load runs")] = 20.0,
+    rate: Annotated[float, typer.Option(min=1, help="requests per second offered (open loop)")] = 1000.0,
+    ws_clients: Annotated[int, typer.Option(min=1, help="WebSocket clients for the fan-out")] = 200,
+    ws_seconds: Annotated[float, typer.Option(min=1, help="how long the fan-out runs")] = 20.0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """The twin's live endpoints under load from this process, then its WebSocket fan-out, on loopback."""
+    from factory_twin.bench_twin import twin_api
+
+    setup_logging("error")
+    _table(twin_api(seconds, rate, ws_clients, ws_seconds), json_out)
+
+
 @bench_app.command("oee")
 def bench_oee(
     days: Annotated[int, typer.Option(min=1, help="days of event log")] = 30,
@@ -347,6 +397,24 @@ def bench_alerts(
 
     with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as tmp:
         _table(run_bench(samples, notifications, Path(tmp)), json_out)
+
+
+@bench_app.command("twin-ops")
+def bench_twin_ops(
+    jobs: Annotated[int, typer.Option(min=1, help="planning jobs submitted at once")] = 20,
+    workers: Annotated[int, typer.Option(min=1, help="job worker processes")] = 1,
+    commands: Annotated[int, typer.Option(min=1, help="request-and-approve rounds to the simulator")] = 50,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Planning jobs per second through the twin's workers; approval to OPC-UA acknowledgement of commands."""
+    import tempfile
+
+    from factory_twin.bench_twin_ops import run as run_bench
+
+    setup_logging("error")
+    with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as tmp:
+        result = asyncio.run(run_bench(jobs, workers, commands, Path(tmp)))
+    _table(result, json_out)
 
 
 def _table(result: dict[str, Any], json_out: Path | None) -> None:
@@ -479,6 +547,52 @@ def bench_faults(
     except ConfigError as exc:
         raise _fail(exc) from None
     _table(result, json_out)
+
+
+@bench_app.command("scale")
+def bench_scale(
+    lines: Annotated[str, typer.Option(help="comma-separated line counts, one run each")] = "1,2,4,8",
+    twins: Annotated[int | None, typer.Option(min=1, help="twin instances (default: 1 for one line, else 2)")] = None,
+    seconds: Annotated[float, typer.Option(min=1, help="measured window per run")] = 20.0,
+    warmup: Annotated[float, typer.Option(min=0, help="seconds of flow before the window")] = 5.0,
+    speed: Annotated[float, typer.Option(min=1, help="simulated seconds per wall second")] = 10.0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """N lines x M machines, one agent per line, partitioned twins: samples/s, CPU, RSS, end-to-end latency."""
+    import tempfile
+
+    from factory_twin.bench_scale import bench_scale as run_bench
+    from factory_twin.bench_scale import table
+
+    try:
+        counts = [int(n) for n in lines.split(",")]
+    except ValueError:
+        raise typer.BadParameter(f"expected numbers like 1,2,4,8, got {lines!r}", param_hint="--lines") from None
+    with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as tmp:
+        result = run_bench(Path(tmp), counts, twins, seconds, warmup, speed)
+    typer.echo(table(result))
+    _write_json(json_out, result)
+
+
+@bench_app.command("dask")
+def bench_dask(
+    config: Annotated[Path, typer.Argument(help="plant model YAML")] = PLANT_YAML,
+    hours: Annotated[float, typer.Option(min=0.01, help="simulated hours per replication")] = 8.0,
+    replications: Annotated[int, typer.Option(min=1)] = 200,
+    workers: Annotated[int | None, typer.Option(min=1, help="processes / Dask workers (default: all cores)")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Planning replications in a process pool vs on a local Dask cluster: wall time, identical results."""
+    import os
+
+    from factory_twin.sim_cli import pick_line
+    from factory_twin.sim_dask import bench_dask as run_bench
+
+    try:
+        line = pick_line(config, None)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    _table(run_bench(line, hours, replications, workers or os.cpu_count() or 1), json_out)
 
 
 certs_app = typer.Typer(no_args_is_help=True, help="The agent's OPC-UA certificates and the servers it trusts.")

@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from edge_agent.agent import Agent
 from edge_agent.config import agent_config_model
 from factory_twin.broker import embedded_broker
+from factory_twin.planning import plan_job
 from factory_twin.runtime import config_path, free_port
 from historian.sqlite import SCHEMA_VERSION, file_schema
 from plantmodel import mqtt
@@ -74,7 +75,7 @@ async def running_line(opts: DemoOptions, plant_opts: SimulatorOptions | None = 
     _set_aside_old_history(data_dir / "history.db")
     sim_opts = replace(plant_opts or SimulatorOptions(speed=opts.speed), opcua_endpoint=endpoint,
                        broker=mqtt.BrokerConfig(port=mqtt_port))
-    agent, app = Agent(agent_cfg), create_app(twin_cfg, plant, calendar, env)
+    agent, app = Agent(agent_cfg), create_app(twin_cfg, plant, calendar, env, planner=plan_job)
 
     async with embedded_broker("127.0.0.1", mqtt_port), contextlib.AsyncExitStack() as parts:
         async def start(name: str, body: Callable[[asyncio.Event, asyncio.Event], Awaitable[object]]) -> None:

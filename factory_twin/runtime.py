@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
+
+import orjson
 
 from plantmodel.config import ConfigError
 
@@ -27,9 +31,33 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line for log shippers (Loki, Elasticsearch, journald): time, level, logger, message,
+    and whatever the call site passed as `extra` (asset, topic, reason, field)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {"ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+               "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        out |= {k: v for k, v in vars(record).items() if k not in _RECORD_ATTRS and not k.startswith("_")}
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(out, default=str).decode()
+
+
+def setup_logging(level: str, log_format: str = "text") -> None:
+    """`log_format` text (for people) or json (one object per line); FT_LOG_FORMAT overrides the default."""
+    log_format = os.environ.get("FT_LOG_FORMAT", log_format) if log_format == "text" else log_format
+    if log_format not in ("text", "json"):
+        raise ValueError(f"log format {log_format!r}: expected text or json")
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     for noisy in ("asyncua", "amqtt", "transitions", "uvicorn.error"):
         logging.getLogger(noisy).setLevel(logging.ERROR if level.upper() != "DEBUG" else logging.DEBUG)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import orjson
@@ -38,14 +38,21 @@ def progress_bar(total: int, what: str) -> Iterator[Callable[[int], None]]:
 
 
 def run_and_report(config: Path, hours: float, replications: int, seed: int, workers: int | None,
-                   warmup: float | None, line_id: str | None, json_out: Path | None) -> int:
+                   warmup: float | None, line_id: str | None, json_out: Path | None, dask: str | None = None) -> int:
     try:
         line = pick_line(config, line_id)
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         return 2
-    with progress_bar(replications, "replications") as advance:
-        results = replicate(line, hours, replications, seed, workers=workers, warmup_h=warmup, progress=advance)
+    with ExitStack() as stack:
+        executor = None
+        if dask:
+            from factory_twin.sim_dask import dask_executor
+
+            executor, workers = stack.enter_context(dask_executor(dask, workers))
+        advance = stack.enter_context(progress_bar(replications, "replications"))
+        results = replicate(line, hours, replications, seed, workers=workers, warmup_h=warmup, progress=advance,
+                            executor=executor)
     rep = report(results, hours=hours, seed=seed)
     rep["line"] = line.path
     typer.echo(table(rep))
@@ -56,9 +63,8 @@ def run_and_report(config: Path, hours: float, replications: int, seed: int, wor
 
 def plan(scenario_path: Path, workers: int | None, out_dir: Path | None) -> int:
     """Estimate every variant, simulate the baseline and the chosen variants, print, write JSON and HTML."""
-    from factory_twin.line_estimate import estimate
     from factory_twin.plan_chart import render
-    from factory_twin.sim_plan import compare, load_scenario, variant_lines
+    from factory_twin.sim_plan import load_scenario, plan_total, run_plan, variant_lines
 
     try:
         scenario = load_scenario(scenario_path)
@@ -66,26 +72,9 @@ def plan(scenario_path: Path, workers: int | None, out_dir: Path | None) -> int:
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         return 2
-    est = {name: estimate(line)["throughput_per_hour"] for name, line in variants}
-    chosen = sorted(variants, key=lambda v: -est[v[0]])[: scenario.simulate_top or len(variants)]
-    chosen_names = {name for name, _ in chosen}
-    todo = [("baseline", baseline), *[(n, ln) for n, ln in variants if n in chosen_names]]
-    results: dict[str, list] = {}
-    with progress_bar(len(todo) * scenario.replications, "replications") as advance:
-        for name, line in todo:
-            results[name] = replicate(line, scenario.hours, scenario.replications, scenario.seed, workers=workers,
-                                      warmup_h=scenario.warmup_h, progress=advance)
-    rows = [{"name": "baseline", "estimate": estimate(baseline)["throughput_per_hour"],
-             "sim": compare(results["baseline"], results["baseline"])["throughput_per_hour"]}]
-    for name, _ in variants:
-        row: dict = {"name": name, "estimate": est[name]}
-        if name in results:
-            cmp = compare(results["baseline"], results[name])
-            row |= {"sim": cmp["throughput_per_hour"], "delta_vs_baseline": cmp["delta_vs_baseline"],
-                    "wip_mean": cmp["wip_mean"], "lead_time_mean_s": cmp["lead_time_mean_s"]}
-        rows.append(row)
-    result = {"line": baseline.path, "hours": scenario.hours, "replications": scenario.replications,
-              "seed": scenario.seed, "variants": rows}
+    with progress_bar(plan_total(scenario, variants), "replications") as advance:
+        result = run_plan(scenario, baseline, variants, workers=workers, progress=advance)
+    rows = result["variants"]
     typer.echo(f"{'variant':<34}{'estimate/h':>11}{'simulated/h':>13}{'95% CI':>18}{'vs baseline':>13}{'95% CI':>18}")
     for r in rows:
         sim, delta = r.get("sim"), r.get("delta_vs_baseline")

@@ -21,109 +21,35 @@ interval than either result alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
 from factory_twin.line_estimate import estimate
+from factory_twin.sim_report import report
 from plantmodel.config import ConfigError, load_config
 from plantmodel.plant import Line, PlantConfig
+from plantmodel.scenario import LineStart, ScenarioError, Sweep, Variant, WhatIf
+from plantmodel.scenario import variant_lines as apply_variants
 from simulators.flow.estimate import mean_ci
+from simulators.flow.replications import replicate
+
+__all__ = ["PlanScenario", "Sweep", "Variant", "compare", "load_scenario", "run_plan", "variant_lines"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Variant(_Strict):
-    name: str = Field(min_length=1)
-    set: dict[str, Any] = Field(min_length=1, description="key path -> new value")
-
-
-class Sweep(_Strict):
-    key: str
-    values: list[Any] = Field(min_length=1)
-
-
-class PlanScenario(_Strict):
-    plant: Path
-    line: str | None = None
-    hours: float = Field(40.0, gt=0)
-    warmup_h: float | None = Field(None, ge=0)
-    replications: int = Field(10, ge=2)
-    seed: int = 1
-    simulate_top: int | None = Field(None, ge=1, description="simulate only the best N variants by estimate")
-    variants: list[Variant] = []
-    sweeps: list[Sweep] = []
-
-
-def _set(tree: dict[str, Any], key: str, value: Any) -> None:
-    """Set `value` at dotted `key` inside one line's data: an asset id first, or 'simulation'."""
-    head, _, rest = key.partition(".")
-    if head == "simulation":
-        target: dict[str, Any] = tree.setdefault("simulation", {})
-    else:
-        found = [a for c in tree["cells"] for a in c["assets"] if a["id"] == head]
-        if not found:
-            raise KeyError(f"{head!r} is neither an asset of the line nor 'simulation'")
-        target = found[0]
-    parts = rest.split(".") if rest else []
-    if not parts:
-        raise KeyError("name a field after the asset id, e.g. cnc-1.sim.mttr_s")
-    for part in parts[:-1]:
-        inner = target.get(part)
-        if inner is None:
-            inner = target[part] = {}
-        if not isinstance(inner, dict):
-            raise KeyError(f"{part!r} holds no fields")
-        target = inner
-    target[parts[-1]] = value
+class PlanScenario(WhatIf):
+    plant: Path = Field(description="plant model YAML, relative to the scenario file")
 
 
 def variant_lines(path: Path, scenario: PlanScenario) -> tuple[Line, list[tuple[str, Line]]]:
     """The baseline line and every variant's, each validated like any plant file; errors name the variant."""
     plant = load_config(path.parent / scenario.plant, PlantConfig)
-    data = plant.model_dump(mode="json", exclude_defaults=True)
-    lines = plant.lines()
-    index = 0 if scenario.line is None else next(
-        (i for i, ln in enumerate(lines) if ln.config.id == scenario.line), -1)
-    if index < 0:
-        raise ConfigError(path, [f"line: {scenario.line!r} is not a line of {scenario.plant}"])
-    changes: list[tuple[str, str, dict[str, Any]]] = [(v.name, f"variants[{i}].set", v.set)
-                                                       for i, v in enumerate(scenario.variants)]
-    for i, sweep in enumerate(scenario.sweeps):
-        changes += [(f"{sweep.key}={value}", f"sweeps[{i}].key", {sweep.key: value}) for value in sweep.values]
-    out: list[tuple[str, Line]] = []
-    for name, where, sets in changes:
-        tree = _copy(data)
-        line_data = _line_data(tree, index)
-        for key, value in sets.items():
-            try:
-                _set(line_data, key, value)
-            except KeyError as exc:
-                raise ConfigError(path, [f"{where}.{key}: {exc.args[0]}"]) from None
-        try:
-            varied = PlantConfig.model_validate(tree).lines()[index]
-        except ValidationError as exc:
-            problems = [f"{where} (variant {name!r}): {'.'.join(map(str, e['loc']))}: {e['msg']}"
-                        for e in exc.errors()]
-            raise ConfigError(path, problems) from None
-        out.append((name, varied))
-    return lines[index], out
-
-
-def _copy(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {k: _copy(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_copy(v) for v in data]
-    return data
-
-
-def _line_data(tree: dict[str, Any], index: int) -> dict[str, Any]:
-    lines = [ln for site in tree["sites"] for area in site["areas"] for ln in area["lines"]]
-    return lines[index]
+    try:
+        return apply_variants(plant, scenario)
+    except ScenarioError as exc:
+        raise ConfigError(path, exc.problems) from None
 
 
 def compare(baseline: list[dict[str, Any]], variant: list[dict[str, Any]]) -> dict[str, Any]:
@@ -141,3 +67,47 @@ def load_scenario(path: Path) -> PlanScenario:
 
 def estimates(lines: list[tuple[str, Line]]) -> dict[str, dict[str, Any]]:
     return {name: estimate(line) for name, line in lines}
+
+
+def plan_total(scenario: WhatIf, variants: list[tuple[str, Line]]) -> int:
+    """Replications a plan runs: the baseline's and those of every variant it simulates."""
+    simulated = min(scenario.simulate_top or len(variants), len(variants))
+    return (1 + simulated) * scenario.replications
+
+
+def run_plan(scenario: WhatIf, baseline: Line, variants: list[tuple[str, Line]], *, workers: int | None = None,
+             progress: Callable[[int], None] | None = None, start: LineStart | None = None) -> dict[str, Any]:
+    """Estimate every variant, simulate the baseline and the best ones: what `sim plan` prints and writes.
+
+    Each simulated variant also carries its line KPIs with 95 % intervals (WIP, lead time, per-station OEE).
+    """
+    est = {name: estimate(line)["throughput_per_hour"] for name, line in variants}
+    chosen = sorted(variants, key=lambda v: -est[v[0]])[: scenario.simulate_top or len(variants)]
+    chosen_names = {name for name, _ in chosen}
+    todo = [("baseline", baseline), *[(n, ln) for n, ln in variants if n in chosen_names]]
+    results: dict[str, list[dict[str, Any]]] = {}
+    for name, line in todo:
+        results[name] = replicate(line, scenario.hours, scenario.replications, scenario.seed, workers=workers,
+                                  warmup_h=scenario.warmup_h, progress=progress, start=start)
+    rows: list[dict[str, Any]] = [{"name": "baseline", "estimate": estimate(baseline)["throughput_per_hour"],
+                                   "sim": compare(results["baseline"], results["baseline"])["throughput_per_hour"],
+                                   "kpis": _kpis(results["baseline"], scenario)}]
+    for name, _ in variants:
+        row: dict[str, Any] = {"name": name, "estimate": est[name]}
+        if name in results:
+            cmp = compare(results["baseline"], results[name])
+            row |= {"sim": cmp["throughput_per_hour"], "delta_vs_baseline": cmp["delta_vs_baseline"],
+                    "wip_mean": cmp["wip_mean"], "lead_time_mean_s": cmp["lead_time_mean_s"],
+                    "kpis": _kpis(results[name], scenario)}
+        rows.append(row)
+    return {"line": baseline.path, "hours": scenario.hours, "replications": scenario.replications,
+            "seed": scenario.seed, "variants": rows}
+
+
+def _kpis(results: list[dict[str, Any]], scenario: WhatIf) -> dict[str, Any]:
+    rep = report(results, hours=scenario.hours, seed=scenario.seed)
+    return {"wip_mean": rep["wip_mean"], "wip_ci95": rep["wip_ci95"], "lead_time_mean_s": rep["lead_time_mean_s"],
+            "lead_time_ci95_s": rep["lead_time_ci95_s"], "bottleneck": rep["bottleneck"]["station"],
+            "oee": {sid: {"oee": st["oee"], "ci95": st["oee_ci95"], "availability": st["availability"],
+                          "performance": st["performance"], "quality": st["quality"]}
+                    for sid, st in rep["stations"].items()}}

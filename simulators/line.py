@@ -71,6 +71,10 @@ class LineModel:
     def now_us(self) -> int:
         return self.start_us + round(self.env.now * self.time_scale * 1_000_000)
 
+    def controls(self) -> dict[str, StationModel]:
+        """The machines a controller can command (the AGV takes its orders from its fleet manager instead)."""
+        return {path: m for path, m in self.assets.items() if type(m) is StationModel}
+
     def emit(self, asset: Asset, signal: str, value: Value) -> None:
         """Record an observation; two at the same instant for the same signal keep the last."""
         spec = signal_spec(asset.type, signal)
@@ -168,6 +172,24 @@ class StationModel(AssetModel):
         """Failures carry a reason code, so downtime can be attributed; 'none' when the alarm clears."""
         self.alarm_code = code
         self.model.emit(self.asset, "alarm_code", code)
+
+    # --- what the controller accepts from outside (simulators.opcua_server.MachineControl) -----------
+    @property
+    def speed_override(self) -> float:
+        """Feed-rate override in percent of the programmed rate: 50 makes every cycle take twice as long."""
+        return self.station.speed * 100.0
+
+    @speed_override.setter
+    def speed_override(self, percent: float) -> None:
+        self.station.speed = percent / 100.0
+
+    def stop_for_maintenance(self, seconds: float) -> None:
+        """Finish the cycle under way, then stand in a planned stop (reason 'maintenance') for `seconds`."""
+        self.station.hold(seconds / self.model.time_scale)  # wall seconds, as the timestamps show them
+
+    def reset_alarm(self) -> bool:
+        """Reset the active alarm, ending the stop it caused; False when no alarm is active."""
+        return self.station.reset_alarm()
 
     def observe_all(self) -> None:
         for name, value in (("state", str(self.state)), ("parts_good", self.parts_good),

@@ -7,16 +7,25 @@ are folders, every asset is an object, and every signal a variable with its engi
 
 Values are written with the source timestamp the model gave them, and only when they change: OPC-UA
 reports by exception, so a write of an unchanged value would reach no client.
+
+A machine given a `MachineControl` also takes commands, as a CNC controller does: a writable
+``speed_override`` (feed-rate override, percent) and the methods ``ResetAlarm()`` → Boolean and
+``StopForMaintenance(seconds: Double)``. The override is a *property* of the machine object, not a data
+variable: a client that maps every data variable as telemetry (the edge agent) does not take a setting
+for a measurement. Refusals carry the OPC-UA status a controller would give: BadOutOfRange for a value
+outside its range, BadInvalidState for a reset with no alarm active.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 from asyncua import Server, ua
 from asyncua.common.callback import CallbackType, ServerItemCallback
+from asyncua.server.address_space import NodeData
 
 from plantmodel.plant import PATH_SEP, Asset
 from plantmodel.telemetry import Sample, Value, utc
@@ -24,6 +33,17 @@ from plantmodel.telemetry import Sample, Value, utc
 NAMESPACE_URI = "urn:factory-twin:simulator"
 _UNECE = "http://www.opcfoundation.org/UA/units/un/cefact"
 log = logging.getLogger(__name__)
+SPEED_OVERRIDE_RANGE = (10.0, 150.0)  # percent, as a CNC's feed-rate override switch
+MAINTENANCE_RANGE_S = (1.0, 86_400.0)
+
+
+class MachineControl(Protocol):
+    """What a machine's controller does on command (simulators.line.StationModel)."""
+
+    speed_override: float
+
+    def stop_for_maintenance(self, seconds: float) -> None: ...
+    def reset_alarm(self) -> bool: ...
 
 
 def _variant(value: Value) -> ua.Variant:
@@ -39,8 +59,11 @@ def _variant(value: Value) -> ua.Variant:
 class PlantServer:
     """Serves the given assets; `publish` writes samples and returns those that were new values."""
 
-    def __init__(self, assets: Iterable[Asset], endpoint: str, name: str = "factory-twin line simulator"):
+    def __init__(self, assets: Iterable[Asset], endpoint: str, name: str = "factory-twin line simulator",
+                 controls: Mapping[str, MachineControl] | None = None):
         self.assets = list(assets)
+        self.controls = dict(controls or {})
+        self.commands = 0  # writes and method calls accepted
         self.endpoint, self.name = endpoint, name
         self.server = Server()
         self.nodes: dict[tuple[str, str], ua.NodeId] = {}
@@ -81,6 +104,9 @@ class PlantServer:
                 self.nodes[(asset.path, spec.name)] = nodeid
                 await self._write(nodeid, sample)
                 written.append(sample)
+            control = self.controls.get(asset.path)
+            if control is not None:
+                await self._add_controls(obj, asset.path, idx, control)
         self.server.subscribe_server_callback(CallbackType.ItemSubscriptionCreated, self._on_items)
         await self.server.start()
         log.info("OPC-UA server listening on %s with %d variables", self.endpoint, len(self.nodes))
@@ -88,6 +114,52 @@ class PlantServer:
 
     async def stop(self) -> None:
         await self.server.stop()
+
+    async def _add_controls(self, obj: Any, path: str, idx: int, control: MachineControl) -> None:
+        override = await obj.add_property(ua.NodeId(f"{path}/speed_override", idx), ua.QualifiedName(
+            "speed_override", idx), ua.Variant(float(control.speed_override), ua.VariantType.Double))
+        await override.set_writable()
+
+        def set_override(node: NodeData, attr: ua.AttributeIds, value: ua.DataValue) -> None:
+            percent = value.Value.Value if value.Value is not None else None
+            low, high = SPEED_OVERRIDE_RANGE
+            if not isinstance(percent, float) or not low <= percent <= high:
+                raise ua.UaStatusCodeError(ua.StatusCodes.BadOutOfRange)
+            control.speed_override = percent
+            node.attributes[attr].value = value
+            self.commands += 1
+            log.info("%s: speed override set to %.0f %%", path, percent)
+
+        self.server.set_attribute_value_setter(override.nodeid, set_override)
+
+        async def reset_alarm(parent: ua.NodeId, *args: ua.Variant) -> list[ua.Variant] | ua.StatusCode:
+            if args:
+                return ua.StatusCode(ua.StatusCodes.BadTooManyArguments)
+            if not control.reset_alarm():
+                return ua.StatusCode(ua.StatusCodes.BadInvalidState)
+            self.commands += 1
+            log.info("%s: alarm reset", path)
+            return [ua.Variant(True, ua.VariantType.Boolean)]
+
+        async def stop_for_maintenance(parent: ua.NodeId, *args: ua.Variant) -> list[ua.Variant] | ua.StatusCode:
+            if len(args) != 1:
+                return ua.StatusCode(ua.StatusCodes.BadArgumentsMissing if not args else
+                                     ua.StatusCodes.BadTooManyArguments)
+            seconds = args[0].Value
+            if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+                return ua.StatusCode(ua.StatusCodes.BadTypeMismatch)
+            if not MAINTENANCE_RANGE_S[0] <= seconds <= MAINTENANCE_RANGE_S[1]:
+                return ua.StatusCode(ua.StatusCodes.BadOutOfRange)
+            control.stop_for_maintenance(float(seconds))
+            self.commands += 1
+            log.info("%s: stopped for maintenance for %.0f s", path, seconds)
+            return []
+
+        await obj.add_method(ua.NodeId(f"{path}/ResetAlarm", idx), ua.QualifiedName("ResetAlarm", idx),
+                             reset_alarm, [], [ua.VariantType.Boolean])
+        await obj.add_method(ua.NodeId(f"{path}/StopForMaintenance", idx),
+                             ua.QualifiedName("StopForMaintenance", idx), stop_for_maintenance,
+                             [ua.Argument(Name="seconds", DataType=ua.NodeId(ua.ObjectIds.Double), ValueRank=-1)], [])
 
     async def publish(self, samples: Iterable[Sample]) -> list[Sample]:
         written = []

@@ -100,7 +100,9 @@ async def serve(plant: PlantConfig, opts: SimulatorOptions, stop: asyncio.Event,
         raise ValueError("assets publish over MQTT but no broker was given")
     if any(a.type is not AssetType.AGV for a in mqtt_assets):
         raise ValueError("only AGVs can publish over MQTT in this simulator")
-    server = PlantServer([a for a in assets if a.config.sim.interface == "opcua"], opts.opcua_endpoint)
+    controls = {path: c for model in models for path, c in model.controls().items()}
+    server = PlantServer([a for a in assets if a.config.sim.interface == "opcua"], opts.opcua_endpoint,
+                         controls=controls)
     recorder = Recorder(opts.record)
     recorder.write(await server.start(initial))
     fleet = AgvFleet(mqtt_assets, opts.broker, plant.enterprise) if mqtt_assets and opts.broker else None

@@ -40,3 +40,15 @@ def test_ingest_bench_counts_what_reached_the_tsdb(tmp_path: Path) -> None:
         data = orjson.loads(out.read_bytes())
         assert {"samples_per_s", "loss", "rss_mb", "produced", "stored"} | keys <= set(data)
         assert data["produced"] > 0 and data["loss"] == 0, data
+
+
+def test_twin_bench_loads_the_api_and_fans_out(tmp_path: Path) -> None:
+    out = tmp_path / "twin.json"
+    result = subprocess.run([sys.executable, "-m", "factory_twin", "bench", "twin", "--seconds", "2", "--rate", "100",
+                             "--ws-clients", "3", "--ws-seconds", "2", "--json", str(out)],
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    data = orjson.loads(out.read_bytes())
+    assert {"requests_per_s", "p99_ms", "ws_clients", "ws_latency_p99_ms", "http", "websocket"} <= set(data)
+    assert data["http"]["errors"] == 0 and data["http"]["answered_ok"] == 200
+    assert data["websocket"]["clients_failed"] == 0 and data["websocket"]["values_delivered"] > 0

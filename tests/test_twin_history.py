@@ -13,6 +13,7 @@ import httpx
 import pytest
 from support import AUTH_CONFIG, PROJECT, ServedApp, auth
 
+from factory_twin.planning import plan_job
 from historian.sqlite import SqliteHistorian
 from plantmodel.config import load_config
 from plantmodel.plant import PlantConfig
@@ -45,7 +46,7 @@ def build(tmp_path: Path, **extra: Any) -> Any:
     cfg = TwinConfig.model_validate({"plant": "demo-plant.yaml", "broker": {"port": 1}, "auth": AUTH_CONFIG,
                                      "database": str(tmp_path / "twin.db"), "history": str(tmp_path / "history.db")}
                                     | extra)
-    return create_app(cfg, load_config(PROJECT / "configs" / "demo-plant.yaml", PlantConfig))
+    return create_app(cfg, load_config(PROJECT / "configs" / "demo-plant.yaml", PlantConfig), planner=plan_job)
 
 
 @pytest.fixture()

@@ -20,7 +20,11 @@ from plantmodel.mqtt import BrokerConfig
 def twin_schema(tmp_path_factory: pytest.TempPathFactory, mosquitto: BrokerConfig) -> Iterator[Any]:
     tmp: Path = tmp_path_factory.mktemp("schema")
     # generous limits: the fuzzer is one caller making hundreds of requests
-    app = build(tmp, broker=mosquitto.model_dump(), rate_limits={"expensive": "100000/minute"})
+    app = build(tmp, broker=mosquitto.model_dump(), rate_limits={"expensive": "100000/minute"},
+                control={"endpoint": "opc.tcp://127.0.0.1:1/none/", "timeout_s": 1, "commands": [
+                    {"name": "reduce_speed", "assets": ["*/cnc-*"], "kind": "write", "browse_name": "speed_override",
+                     "value": "double", "min": 50, "max": 100},
+                    {"name": "reset_alarm", "assets": ["*"], "kind": "method", "browse_name": "ResetAlarm"}]})
     with ServedApp(app) as served:
         yield schemathesis.openapi.from_url(f"{served.url}/openapi.json")
 

@@ -15,6 +15,8 @@ from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
 from twin.alerting.config import AlertsConfig
 from twin.auth import AuthConfig
+from twin.control import ControlConfig
+from twin.planning import JobsConfig
 
 
 class _Strict(BaseModel):
@@ -55,6 +57,22 @@ class AnomalyConfig(_Strict):
     model_dir: Path | None = Field(None, description="where trained models are kept (skops files)")
 
 
+class PeerConfig(_Strict):
+    url: str = Field(pattern=r"^https?://", description="base URL of another twin instance, e.g. http://twin-b:8000")
+    lines: list[str] = Field(min_length=1, description="line paths (enterprise/site/area/line) that instance owns")
+
+
+class PartitionConfig(_Strict):
+    """Several instances share the plant: each takes its lines' stream through a shared subscription and asks
+    its peers for the rest, so any instance answers for every line (see docs/scaling.md)."""
+
+    lines: list[str] = Field(min_length=1, description="line paths (enterprise/site/area/line) this instance owns")
+    group: str = Field("factory-twin", pattern=r"^[^/#+$]+$",
+                       description="MQTT 5 shared subscription group: $share/<group>/<line>/#")
+    peers: list[PeerConfig] = Field(default_factory=list, description="the other instances and the lines they own")
+    timeout_s: float = Field(2.0, gt=0, description="wait this long for a peer's answer")
+
+
 class RateLimitConfig(_Strict):
     expensive: str = Field("120/minute", pattern=r"^\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?$",
                            description="per caller, for historian reads, replay, exports and job submissions")
@@ -76,6 +94,9 @@ class TwinConfig(_Strict):
     auth: AuthConfig = AuthConfig()
     alerts: AlertsConfig = Field(AlertsConfig(), description="alert rules, notification targets, escalation, floods")
     rate_limits: RateLimitConfig = RateLimitConfig()
+    jobs: JobsConfig = JobsConfig()
+    control: ControlConfig | None = Field(None, description="commands to equipment: allow-list and OPC-UA endpoint")
+    partition: PartitionConfig | None = Field(None, description="this instance's share of the lines; none: all")
 
 
 def load_twin(path: Path, env: Mapping[str, str] | None = None
@@ -94,6 +115,11 @@ def load_twin(path: Path, env: Mapping[str, str] | None = None
         if c.lsl is not None and c.usl is not None and c.lsl >= c.usl:
             problems.append(f"spc[{i}]: lsl ({c.lsl}) must be below usl ({c.usl})")
     problems += alert_problems(cfg.alerts, plant)
+    if cfg.control is not None:
+        for i, command in enumerate(cfg.control.commands):
+            if not any(command.allows(a) for a in assets):
+                problems.append(f"control.commands[{i}].assets: {command.assets} match no asset of the plant model")
+    problems += _partition_problems(cfg, plant)
     if problems:
         raise ConfigError(path, problems)
     return cfg, plant, calendar
@@ -113,4 +139,26 @@ def alert_problems(alerts: AlertsConfig, plant: PlantConfig) -> list[str]:
         if r.type in ("threshold", "rul") and matched and not any(signal_spec(a.type, signal) for a in matched):
             types = sorted({str(a.type) for a in matched})
             problems.append(f"{where}.signal: none of the matched assets ({', '.join(types)}) has a signal {signal!r}")
+    return problems
+
+
+def _partition_problems(cfg: TwinConfig, plant: PlantConfig) -> list[str]:
+    part = cfg.partition
+    if part is None:
+        return []
+    problems = []
+    if cfg.broker.protocol != "5":
+        problems.append('broker.protocol: a partition uses MQTT 5 shared subscriptions; expected "5"')
+    lines = {line.path for line in plant.lines()}
+    owners: dict[str, str] = {}
+    for where, owned in [("partition.lines", part.lines)] + [(f"partition.peers[{i}].lines", p.lines)
+                                                             for i, p in enumerate(part.peers)]:
+        for j, line in enumerate(owned):
+            if line not in lines:
+                problems.append(f"{where}[{j}]: {line!r} is not a line of the plant model "
+                                f"(expected one of {', '.join(sorted(lines))})")
+            elif line in owners:
+                problems.append(f"{where}[{j}]: {line!r} is already owned by {owners[line]}")
+            else:
+                owners[line] = where
     return problems

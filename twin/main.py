@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, tzinfo
@@ -20,17 +21,24 @@ from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
 from twin.alerting import Clock, Notifier
 from twin.api import alerts as api_alerts
-from twin.api import assets, health, me, ws
+from twin.api import assets, commands, health, jobs, me, ws
 from twin.api import history as api_history
+from twin.api import metrics as api_metrics
 from twin.api import performance as api_performance
 from twin.api.live import asset_live
 from twin.auth import Authenticator, require
+from twin.commands import CommandBook
 from twin.config import TwinConfig
 from twin.db import TwinDatabase
+from twin.equipment import Equipment
 from twin.history import HistoryReader
+from twin.jobs import JobRunner, JobStore
 from twin.limits import CallerLimits
+from twin.metrics import MetricsMiddleware, TwinMetrics
+from twin.peers import PeerRouting, feed_topics
 from twin.performance import LinePerformance
 from twin.persist import StateStore
+from twin.planning import Planner
 from twin.state import PlantTwin
 from twin.stream import UnsFeed
 from twin.stream_ws import LiveStream
@@ -39,9 +47,11 @@ log = logging.getLogger(__name__)
 
 
 def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarConfig | None = None,
-               env: Mapping[str, str] | None = None, clock: Clock | None = None) -> FastAPI:
+               env: Mapping[str, str] | None = None, *, planner: Planner | None = None,
+               clock: Clock | None = None) -> FastAPI:
     """The service; `env` holds the secrets the auth config names (default: the process environment).
 
+    `planner` runs what-if planning jobs (`factory_twin.planning.plan_job`); without one, jobs are refused (503).
     `clock` drives the alert lifecycle (escalation, shelving); tests give a hand-moved one.
 
     Raises `twin.auth.AuthError` when a secret is missing, before anything is opened.
@@ -56,8 +66,12 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     live = LiveStream(twin, lambda path, now: asset_live(twin.assets[path], now, performance, performance.now_us()))
     store = StateStore(db, twin)
     twin.listeners += [live.observe, store.observe]
-    feed = UnsFeed(twin, config.broker, [f"{plant.enterprise}/#"], config.client_id)
+    feed = UnsFeed(twin, config.broker, feed_topics(config, plant), config.client_id)
     history = HistoryReader(config.history)
+    job_store = JobStore(db, config.jobs.keep)
+    job_runner = JobRunner(job_store, planner, config.jobs.workers)
+    book = CommandBook(db)
+    equipment = Equipment(config.control, os.environ if env is None else env) if config.control else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,14 +86,19 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
         await notifier.start()
         ticking = asyncio.create_task(_tick(performance, config.alerts.tick_s), name="alert-tick")
         feed.start(asyncio.get_running_loop())
+        job_runner.start()
+        book.interrupted(time.time())
         stop = asyncio.Event()
         tasks = [asyncio.create_task(live.run(stop), name="live stream"),
                  asyncio.create_task(store.run(stop), name="state store")]
+        expiry = asyncio.create_task(_expire(book), name="command expiry")
         try:
             yield
         finally:
+            expiry.cancel()
             stop.set()
             await asyncio.gather(*tasks)
+            await job_runner.stop()
             feed.stop()
             ticking.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -98,6 +117,8 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     app.state.alerts = performance.alerts
     app.state.alerts_at = performance.alerts.store.at  # replay: the alerts open at a past instant
     performance.alerts.listeners.append(live.alert)  # the WebSocket pushes every alert change
+    app.state.job_store, app.state.job_runner = job_store, job_runner
+    app.state.commands, app.state.equipment = book, equipment
     if config.auth.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=config.auth.cors_origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
@@ -105,9 +126,13 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     viewer = [Depends(require("viewer"))]  # every route needs a caller; writes ask for more in their handlers
     # history first: its /api/assets/{path}/... routes must match before the catch-all /api/assets/{path}
     for router in (api_history.router, assets.router, api_performance.router, api_alerts.router, health.router,
-                   me.router):
+                   me.router, jobs.router, commands.router, api_metrics.router):
         app.include_router(router, dependencies=viewer)
     app.include_router(ws.router)  # authenticates in the handler: a WebSocket has no Request to depend on
+    if config.partition is not None and config.partition.peers:
+        app.add_middleware(PeerRouting, partition=config.partition)
+    app.state.metrics = TwinMetrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: times the peers' answers too
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
@@ -124,6 +149,13 @@ async def _tick(performance: LinePerformance, every_s: float) -> None:
             performance.alerts.tick()
         except Exception:  # the next tick tries again; the service stays up
             log.exception("alert tick failed")
+
+
+async def _expire(book: CommandBook, every_s: float = 1.0) -> None:
+    """Unapproved requests expire on time even when nobody asks for the list (which also expires them)."""
+    while True:
+        await asyncio.sleep(every_s)
+        book.expire_due(time.time())
 
 
 def _site_zone(plant: PlantConfig) -> tzinfo:

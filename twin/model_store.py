@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy
-import sklearn
-import skops
-import skops.io as sio
+
+# skops, scipy and scikit-learn are imported where a model is saved or loaded: together they take seconds to
+# import, and a twin starting up should show the live line first.
 
 #: Types a model file may contain beyond skops' own defaults (numpy, builtins, common scikit-learn ones).
 TRUSTED_PREFIXES = ("analytics.anomaly.",)
@@ -43,6 +42,10 @@ class ModelMetadata:
 
 
 def metadata_for(model: Any, asset: str, trained_rows: int, trained_from: str, trained_to: str) -> ModelMetadata:
+    import scipy
+    import sklearn
+    import skops
+
     return ModelMetadata(
         asset=asset, signals=list(getattr(model, "signal_names_", [])), trained_rows=trained_rows,
         trained_from=trained_from, trained_to=trained_to, detector=type(model).__name__,
@@ -53,6 +56,8 @@ def metadata_for(model: Any, asset: str, trained_rows: int, trained_from: str, t
 
 
 def save_model(path: Path, model: Any, metadata: ModelMetadata) -> None:
+    import skops.io as sio
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     sio.dump({"format": FORMAT, "model": model, "metadata": asdict(metadata)}, tmp)
@@ -60,6 +65,8 @@ def save_model(path: Path, model: Any, metadata: ModelMetadata) -> None:
 
 
 def load_model(path: Path) -> tuple[Any, ModelMetadata]:
+    import skops.io as sio
+
     untrusted = sio.get_untrusted_types(file=path)
     refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES) and t not in TRUSTED_TYPES]
     if refused:

@@ -10,9 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as paho
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from plantmodel import mqtt
-from plantmodel.uns import PayloadError, decode
+from plantmodel.telemetry import Sample, to_micros
+from plantmodel.uns import ASSET_DEPTH, PayloadError, decode
+from twin.metrics import INGEST_BUCKETS, Histogram
 from twin.state import PlantTwin, Rejected
 
 log = logging.getLogger(__name__)
@@ -28,43 +32,108 @@ class RejectedMessage:
     payload: str
 
 
+SHARED_PREFIX = "$share/"
+_LIVE, _CATCH_UP = 1, 2  # MQTT 5 subscription identifiers
+
+
+def shared_filter(topic: str) -> str | None:
+    """The topic filter inside `$share/<group>/<filter>`, or None for an ordinary subscription."""
+    if not topic.startswith(SHARED_PREFIX):
+        return None
+    parts = topic.split("/", 2)
+    return parts[2] if len(parts) == 3 else None
+
+
 class UnsFeed:
+    """With shared subscriptions (`$share/<group>/<line>/#`, MQTT 5), the broker hands each message of a line to
+    one member of its group; the retained values of those lines are fetched once per connection through an
+    ordinary subscription (some brokers do not send retained messages to shared subscriptions), keeping
+    only what the shared subscription did not already bring."""
+
     def __init__(self, twin: PlantTwin, broker: mqtt.BrokerConfig, topics: list[str], client_id: str,
                  keep: int = 1000) -> None:
         self.twin, self.broker, self.topics = twin, broker, topics
+        shared = [f for t in topics if (f := shared_filter(t)) is not None]
+        if shared and broker.protocol != "5":
+            raise ValueError("shared subscriptions ($share/...) need MQTT 5: set broker.protocol to \"5\"")
+        self.catch_up_filters = shared
         self.client = mqtt.make_client(broker, client_id)
         self.connected = False
+        self.connects = 0
         self.messages = 0
+        self.messages_by_line: Counter[str] = Counter()
+        self.latency = Histogram(INGEST_BUCKETS)  # a sample's source timestamp to its application to the twin's state
         self.rejected_counts: Counter[str] = Counter()
         self.rejected: deque[RejectedMessage] = deque(maxlen=keep)
+        self.subscribed = False  # the broker confirmed the live subscriptions of the current connection
+        self._live_mid: int | None = None
+        self._seen: set[str] = set()  # topics received since connecting, while the catch-up is under way
+        self._catching_up = False
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        v5 = self.broker.protocol == "5"
+
+        def subscribe_props(ident: int) -> Properties | None:
+            if not v5:
+                return None
+            props = Properties(PacketTypes.SUBSCRIBE)
+            props.SubscriptionIdentifier = ident
+            return props
+
         def on_connect(client: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
             if not rc.is_failure:
                 self.connected = True
-                client.subscribe([(t, 1) for t in self.topics])
+                self.connects += 1
+                self._seen.clear()
+                _, self._live_mid = client.subscribe([(t, 1) for t in self.topics], properties=subscribe_props(_LIVE))
+                if self.catch_up_filters:
+                    self._catching_up = True
+                    client.subscribe([(t, 1) for t in self.catch_up_filters], properties=subscribe_props(_CATCH_UP))
+
+        def on_subscribe(client: paho.Client, userdata: Any, mid: int, codes: Any, props: Any = None) -> None:
+            if mid == self._live_mid:
+                self.subscribed = True
+            # the retained messages of a new subscription follow its SUBACK, before the UNSUBACK of this
+            elif self._catching_up:
+                self._catching_up = False
+                client.unsubscribe(self.catch_up_filters)
 
         def on_disconnect(*_: Any) -> None:
-            self.connected = False
+            self.connected = self.subscribed = False
 
         def on_message(client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+            if self.catch_up_filters:
+                ids = getattr(msg.properties, "SubscriptionIdentifier", None) or [_LIVE]
+                if _LIVE not in ids:
+                    if not msg.retain or msg.topic in self._seen:
+                        return  # live traffic comes through the shared subscription; this one already came
+                if msg.retain:
+                    self._seen.add(msg.topic)
             if msg.payload:  # an empty retained message only clears a topic
-                loop.call_soon_threadsafe(self.handle, msg.topic, msg.payload)
+                loop.call_soon_threadsafe(self.handle, msg.topic, msg.payload, bool(msg.retain))
 
         self.client.on_connect, self.client.on_disconnect = on_connect, on_disconnect
-        self.client.on_message = on_message
+        self.client.on_message, self.client.on_subscribe = on_message, on_subscribe
         mqtt.start(self.client, self.broker)
 
     def stop(self) -> None:
         mqtt.stop(self.client)
 
-    def handle(self, topic: str, payload: bytes) -> None:
-        """On the event loop, so the twin's state has a single writer."""
+    def handle(self, topic: str, payload: bytes, retained: bool = False) -> None:
+        """On the event loop, so the twin's state has a single writer; a retained value is old news, so it
+        does not count towards the latency."""
         self.messages += 1
+        self.messages_by_line["/".join(topic.split("/", 4)[:4])] += 1
         try:
-            self.twin.apply(decode(topic, payload))
+            record = decode(topic, payload)
+            self.twin.apply(record)
         except (PayloadError, Rejected) as exc:
             self.rejected_counts[exc.reason] += 1
             self.rejected.append(RejectedMessage(time.time(), topic, exc.reason, exc.field, exc.detail,
                                                  payload[:2000].decode("utf-8", "replace")))
-            log.warning("rejected UNS message on %s: %s: %s", topic, exc.field, exc.detail)
+            log.warning("rejected UNS message on %s: %s: %s", topic, exc.field, exc.detail,
+                        extra={"asset": "/".join(topic.split("/")[:ASSET_DEPTH]), "topic": topic,
+                               "reason": exc.reason, "field": exc.field})
+            return
+        if isinstance(record, Sample) and not retained:
+            self.latency.observe(max(0.0, time.time() - to_micros(record.ts) / 1e6))

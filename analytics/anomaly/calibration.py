@@ -13,7 +13,6 @@ from typing import Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.stats import genpareto
 
 
 class ThresholdRule(Protocol):
@@ -51,6 +50,8 @@ class PotThreshold:
             return float(s.max())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # the optimiser probes invalid shapes on its way
+            from scipy.stats import genpareto  # seconds to import: only when a threshold is fitted
+
             shape, _, scale = genpareto.fit(excess, floc=0)
         ratio = self.risk * len(s) / len(excess)
         if abs(shape) < 1e-8:

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.signal import lfilter
 
 from analytics.anomaly.streaming import StreamingDetector
 
@@ -60,6 +59,8 @@ class EwmaResidual(StreamingDetector):
         x = x[start:]
         if len(x) == 0:
             return out
+        from scipy.signal import lfilter  # a second to import; only batches need it
+
         a = self.alpha
         means, _ = lfilter([a], [1, -(1 - a)], x, zi=[(1 - a) * self.mean_])
         prev_mean = np.concatenate(([self.mean_], means[:-1]))

@@ -19,6 +19,20 @@ class FailureClock:
         self.wear = mode.wear
         self.left = self.drawn = self.draw_ttf()
 
+    def age(self, seconds: float, tries: int = 1000) -> None:
+        """Start as a clock that has already run `seconds` without failing: a life drawn given it exceeds them.
+
+        Rejection sampling; when no draw in `tries` exceeds the age (a life far past its mean) the clock
+        starts fresh, which is also exact for the memoryless exponential.
+        """
+        if self.by_cycles or seconds <= 0:
+            return  # cycles since the last failure are not known from the outside
+        for _ in range(tries):
+            life = self.draw_ttf()
+            if life > seconds:
+                self.drawn, self.left = life, life - seconds
+                return
+
     def renew(self) -> None:
         self.left = self.drawn = self.draw_ttf()
 

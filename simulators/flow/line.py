@@ -23,6 +23,7 @@ import simpy
 
 from plantmodel.catalog import AssetType
 from plantmodel.plant import Line
+from plantmodel.scenario import LineStart
 from plantmodel.telemetry import AssetState, Event, EventKind, from_micros
 from simulators.flow.buffer import Buffer
 from simulators.flow.parts import Ledger, Part
@@ -42,6 +43,15 @@ class Observer(Protocol):
     def on_alarm(self, station: Station, code: str, active: bool) -> None: ...
 
 
+def _remaining(draw: Any, elapsed: float, tries: int = 1000) -> float:
+    """What is left of a duration already `elapsed` long: drawn given it exceeds that; a fresh draw if none does."""
+    for _ in range(tries):
+        total = float(draw())
+        if total > elapsed:
+            return total - elapsed
+    return float(draw())
+
+
 def stream(seed: np.random.SeedSequence, i: int) -> np.random.Generator:
     """Random stream `i` of a replication: independent of how many streams or workers there are."""
     return np.random.default_rng(np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, i)))
@@ -49,7 +59,8 @@ def stream(seed: np.random.SeedSequence, i: int) -> np.random.Generator:
 
 class FlowLine:
     def __init__(self, line: Line, seed: np.random.SeedSequence | int, *, record_events: bool = False,
-                 start_us: int = 0, signal_period_s: float | None = None, observer: Observer | None = None) -> None:
+                 start_us: int = 0, signal_period_s: float | None = None, observer: Observer | None = None,
+                 start: LineStart | None = None) -> None:
         self.env = env = simpy.Environment()
         self.line = line
         seed = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
@@ -94,10 +105,31 @@ class FlowLine:
                 cls = Conveyor
             self.stations.append(cls(self, asset, stream(seed, 2 + len(self.stations)), inbound, outbound))
             inbound = outbound
+        if start is not None:
+            self._begin_from(start)
         if self.source:
             self.source.start()
         for station in self.stations:
             station.start()
+
+    def _begin_from(self, start: LineStart) -> None:
+        """Initial conditions: parts already waiting in buffers, repairs under way, failure clocks aged."""
+        for buffer_id, level in start.buffers.items():
+            buffer = self.buffers.get(buffer_id)
+            if buffer is None:
+                continue  # a variant may have removed it
+            for _ in range(int(min(level, buffer.limit))):
+                buffer.items.append(self.new_part())
+        for station in self.stations:
+            s = start.stations.get(station.id)
+            if s is None:
+                continue
+            if s.since_failure_s is not None:
+                for clocks in station.clocks:
+                    for clock in clocks:
+                        clock.age(s.since_failure_s)
+            if s.down_for_s is not None and station.clocks[0]:
+                station.initial_repair_s = _remaining(station.clocks[0][0].draw_ttr, s.down_for_s)
 
     # --- parts ------------------------------------------------------------------------------------
     def new_part(self, product: str | None = None) -> Part:

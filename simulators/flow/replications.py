@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from typing import Any
 
 import numpy as np
 
 from plantmodel.plant import Line
+from plantmodel.scenario import LineStart
 from simulators.flow.line import FlowLine
 
 
@@ -21,22 +22,30 @@ def replication_seed(seed: int, r: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed, spawn_key=(r,))
 
 
-def run_replication(line: Line, hours: float, warmup_h: float | None, seed: int, r: int) -> dict[str, Any]:
-    return FlowLine(line, replication_seed(seed, r)).run(hours, warmup_h)
+def run_replication(line: Line, hours: float, warmup_h: float | None, seed: int, r: int,
+                    start: LineStart | None = None) -> dict[str, Any]:
+    return FlowLine(line, replication_seed(seed, r), start=start).run(hours, warmup_h)
 
 
-def _run_chunk(line: Line, hours: float, warmup_h: float | None, seed: int, rs: list[int]) -> list[dict[str, Any]]:
-    return [run_replication(line, hours, warmup_h, seed, r) for r in rs]
+def _run_chunk(line: Line, hours: float, warmup_h: float | None, seed: int, rs: list[int],
+               start: LineStart | None) -> list[dict[str, Any]]:
+    return [run_replication(line, hours, warmup_h, seed, r, start) for r in rs]
 
 
 def replicate(line: Line, hours: float, replications: int, seed: int, *, workers: int | None = None,
-              warmup_h: float | None = None, progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-    """Results of replications 0..n-1 in that order; `progress` is called with how many just finished."""
+              warmup_h: float | None = None, progress: Callable[[int], None] | None = None,
+              start: LineStart | None = None, executor: Executor | None = None) -> list[dict[str, Any]]:
+    """Results of replications 0..n-1 in that order; `progress` is called with how many just finished.
+
+    With `start`, every replication begins from those initial conditions instead of an empty line.
+    `executor` runs the chunks elsewhere (e.g. a Dask cluster's `client.get_executor()`, `workers` then being
+    its worker count); by default a process pool on this machine's cores.
+    """
     workers = max(1, min(workers or os.cpu_count() or 1, replications))
-    if workers == 1:
+    if workers == 1 and executor is None:
         results = []
         for r in range(replications):
-            results.append(run_replication(line, hours, warmup_h, seed, r))
+            results.append(run_replication(line, hours, warmup_h, seed, r, start))
             if progress:
                 progress(1)
         return results
@@ -44,11 +53,15 @@ def replicate(line: Line, hours: float, replications: int, seed: int, *, workers
     size = max(1, replications // (workers * 8))
     chunks = [list(range(i, min(i + size, replications))) for i in range(0, replications, size)]
     out: dict[int, dict[str, Any]] = {}
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(_run_chunk, line, hours, warmup_h, seed, rs): rs for rs in chunks}
+    pool = executor or ProcessPoolExecutor(max_workers=workers)
+    try:
+        futures = {pool.submit(_run_chunk, line, hours, warmup_h, seed, rs, start): rs for rs in chunks}
         for future in as_completed(futures):
             for r, result in zip(futures[future], future.result(), strict=True):
                 out[r] = result
             if progress:
                 progress(len(futures[future]))
+    finally:
+        if executor is None:
+            pool.shutdown()
     return [out[r] for r in range(replications)]

@@ -93,6 +93,11 @@ class Station:
         self.time: dict[AssetState, float] = dict.fromkeys(AssetState, 0.0)
         self.reset_counters()
         line.calendar.listeners.append(self.on_calendar)
+        # Set from outside: a repair already under way when the run starts, and a controller's commands.
+        self.initial_repair_s: float | None = None
+        self.speed = 1.0  # share of the programmed feed rate (a CNC's override): cycles take 1/speed as long
+        self.held: simpy.Event | None = None  # stopped for maintenance until this event
+        self.resets: list[simpy.Event | None] = [None] * self.n  # an alarm reset ends that server's repair
 
     def reset_counters(self) -> None:
         self.flush(self.env.now)
@@ -151,6 +156,8 @@ class Station:
         inbound, single = self.inbound, self.batch == 1 and type(self).take is Station.take
         judged = bool(self.scrap_p or self.rework_p or self.tool_life)
         plain_hand_on = type(self).hand_on is Station.hand_on
+        if k == 0 and self.initial_repair_s is not None:
+            yield from self.initial_repair(k, self.initial_repair_s)
         while True:
             if single and inbound is not None:
                 event = inbound.get()
@@ -168,6 +175,9 @@ class Station:
             while not cal.open:
                 self.set_state(k, PLANNED, cal.reason)
                 yield cal.reopened
+            while self.held is not None:
+                self.set_state(k, PLANNED, "maintenance")
+                yield self.held
             product = part.product if single and inbound is not None else parts[0].product
             if self.draw_setup is not None and self.last_product[k] not in (None, product):
                 yield from self.changeover(k)
@@ -186,6 +196,8 @@ class Station:
             if self.micro_p and self.random() < self.micro_p:
                 assert self.draw_micro is not None
                 t += self.draw_micro()
+            if self.speed != 1.0:
+                t /= self.speed
             if time_clocks:
                 yield from self.operate(k, t, time_clocks)
             else:
@@ -258,11 +270,50 @@ class Station:
         request = None
         if "repair" in self.operator_for:  # waiting for the maintainer is down time too
             request = yield from self.operator(k, DOWN)
-        yield self.env.timeout(clock.draw_ttr())
+        repaired = self.env.timeout(clock.draw_ttr())
+        if self.line.watching:  # a live machine's alarm may be reset, which ends the stop there and then
+            self.resets[k] = reset = self.env.event()
+            yield repaired | reset
+            self.resets[k] = None
+        else:
+            yield repaired
         if request is not None:
             self.line.operators.release(request)
         if self.line.watching:
             self.line.record_alarm(self, clock.reason, False)
+
+    def initial_repair(self, k: int, seconds: float) -> Process:
+        """The rest of a repair that began before the run did (not counted as a failure of the run)."""
+        self.set_state(k, DOWN, "down_at_start")
+        yield self.env.timeout(seconds)
+
+    # --- a controller's commands (the live model) --------------------------------------------------
+    def hold(self, seconds: float) -> None:
+        """Stop before the next cycle for `seconds` of maintenance; a machine waiting for parts stops now."""
+        if self.held is None:
+            self.held = self.env.event()
+            for k in range(self.n):
+                if self.waiting[k] is not None:
+                    self.set_state(k, PLANNED, "maintenance")
+        held = self.held
+
+        def release() -> Process:
+            yield self.env.timeout(seconds)
+            if self.held is held:
+                self.held = None
+                held.succeed()
+                for k in range(self.n):
+                    if self.waiting[k] is not None:
+                        self.wait_on(k, self.waiting[k])  # type: ignore[arg-type]
+
+        self.env.process(release())
+
+    def reset_alarm(self) -> bool:
+        """End every repair under way (the alarm is reset); False when there was none to reset."""
+        pending = [e for e in self.resets if e is not None and not e.triggered]
+        for event in pending:
+            event.succeed()
+        return bool(pending)
 
     def changeover(self, k: int) -> Process:
         assert self.draw_setup is not None

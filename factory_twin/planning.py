@@ -1,0 +1,28 @@
+"""The twin's planner: a planning job's request run by the line simulator, as `sim plan` runs a scenario file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from factory_twin.sim_plan import plan_total, run_plan
+from plantmodel.plant import PlantConfig
+from plantmodel.scenario import LineStart, WhatIf, variant_lines
+from twin.planning import Progress
+
+
+def plan_job(request: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """The same result as `factory-twin sim plan` for the same plant and study; replications one after another
+    (the twin bounds how many jobs run at once)."""
+    plant = PlantConfig.model_validate(request["plant"])
+    study = WhatIf.model_validate(request["scenario"])
+    start = LineStart.model_validate(request["start"]) if request.get("start") is not None else None
+    baseline, variants = variant_lines(plant, study)
+    total, done = plan_total(study, variants), 0
+    progress(0, total)
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        progress(done, total)
+
+    return run_plan(study, baseline, variants, workers=1, progress=advance, start=start)

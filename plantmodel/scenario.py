@@ -1,0 +1,131 @@
+"""What-if studies of a line: variants as changes by key path, and the state a study may start from.
+
+Shared by the planner (``factory-twin sim plan``), the simulator (which starts a run from a `LineStart`)
+and the twin (which validates a study before queueing it, and turns its live state into a `LineStart`).
+Pure data: nothing here runs a simulation.
+
+A key starts with an asset id (then its fields, e.g. ``buf-2.capacity``, ``cnc-1.sim.mtbf_s``) or with
+``simulation`` (e.g. ``simulation.calendar``, ``simulation.products``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from plantmodel.plant import Line, PlantConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Variant(_Strict):
+    name: str = Field(min_length=1)
+    set: dict[str, Any] = Field(min_length=1, description="key path -> new value")
+
+
+class Sweep(_Strict):
+    key: str
+    values: list[Any] = Field(min_length=1)
+
+
+class WhatIf(_Strict):
+    """A study of one line of a plant model: the baseline and every variant, run with the same seeds."""
+
+    line: str | None = Field(None, description="line id; default: the plant's first line")
+    hours: float = Field(40.0, gt=0)
+    warmup_h: float | None = Field(None, ge=0)
+    replications: int = Field(10, ge=2)
+    seed: int = Field(1, ge=0, lt=2**63)
+    simulate_top: int | None = Field(None, ge=1, description="simulate only the best N variants by estimate")
+    variants: list[Variant] = []
+    sweeps: list[Sweep] = []
+
+    def changes(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(variant name, where it was written, key path -> value) for every variant and sweep value."""
+        out = [(v.name, f"variants[{i}].set", v.set) for i, v in enumerate(self.variants)]
+        for i, sweep in enumerate(self.sweeps):
+            out += [(f"{sweep.key}={value}", f"sweeps[{i}].key", {sweep.key: value}) for value in sweep.values]
+        return out
+
+
+class StationStart(_Strict):
+    """How a station is when a run starts, as far as the run needs to know."""
+
+    down_for_s: float | None = Field(None, ge=0, description="under repair, for this long already; none: working")
+    since_failure_s: float | None = Field(None, ge=0, description="time since its last failure ended; none: "
+                                          "unknown, its failure clocks start as new")
+
+
+class LineStart(_Strict):
+    """A run's initial conditions, by asset id: parts waiting in buffers, stations down or aged."""
+
+    buffers: dict[str, int] = Field(default_factory=dict, description="buffer id -> parts in it")
+    stations: dict[str, StationStart] = Field(default_factory=dict)
+
+
+class ScenarioError(ValueError):
+    """Variants that do not make a valid line; `problems` name the variant and the key path."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def variant_lines(plant: PlantConfig, study: WhatIf) -> tuple[Line, list[tuple[str, Line]]]:
+    """The baseline line and every variant's, each validated like any plant file."""
+    data = plant.model_dump(mode="json", exclude_defaults=True)
+    lines = plant.lines()
+    index = 0 if study.line is None else next((i for i, ln in enumerate(lines) if ln.config.id == study.line), -1)
+    if index < 0:
+        raise ScenarioError([f"line: {study.line!r} is not a line of the plant; have "
+                             f"{[ln.config.id for ln in lines]}"])
+    out: list[tuple[str, Line]] = []
+    for name, where, sets in study.changes():
+        tree = _copy(data)
+        line_data = [ln for site in tree["sites"] for area in site["areas"] for ln in area["lines"]][index]
+        for key, value in sets.items():
+            try:
+                _set(line_data, key, value)
+            except KeyError as exc:
+                raise ScenarioError([f"{where}.{key}: {exc.args[0]}"]) from None
+        try:
+            varied = PlantConfig.model_validate(tree).lines()[index]
+        except ValidationError as exc:
+            raise ScenarioError([f"{where} (variant {name!r}): {'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                 for e in exc.errors()]) from None
+        out.append((name, varied))
+    return lines[index], out
+
+
+def _set(tree: dict[str, Any], key: str, value: Any) -> None:
+    """Set `value` at dotted `key` inside one line's data: an asset id first, or 'simulation'."""
+    head, _, rest = key.partition(".")
+    if head == "simulation":
+        target: dict[str, Any] = tree.setdefault("simulation", {})
+    else:
+        found = [a for c in tree["cells"] for a in c["assets"] if a["id"] == head]
+        if not found:
+            raise KeyError(f"{head!r} is neither an asset of the line nor 'simulation'")
+        target = found[0]
+    parts = rest.split(".") if rest else []
+    if not parts:
+        raise KeyError("name a field after the asset id, e.g. cnc-1.sim.mttr_s")
+    for part in parts[:-1]:
+        inner = target.get(part)
+        if inner is None:
+            inner = target[part] = {}
+        if not isinstance(inner, dict):
+            raise KeyError(f"{part!r} holds no fields")
+        target = inner
+    target[parts[-1]] = value
+
+
+def _copy(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _copy(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_copy(v) for v in data]
+    return data
