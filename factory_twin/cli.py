@@ -384,6 +384,21 @@ def bench_oee(
     _table(result, json_out)
 
 
+@bench_app.command("alerts")
+def bench_alerts(
+    samples: Annotated[int, typer.Option(min=1000, help="samples through the demo config's alert rules")] = 200_000,
+    notifications: Annotated[int, typer.Option(min=2, help="notifications timed per channel")] = 200,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Alert engine: cost per sample and per persisted transition; webhook and MQTT notification latency."""
+    import tempfile
+
+    from factory_twin.bench_alerts import run as run_bench
+
+    with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as tmp:
+        _table(run_bench(samples, notifications, Path(tmp)), json_out)
+
+
 @bench_app.command("twin-ops")
 def bench_twin_ops(
     jobs: Annotated[int, typer.Option(min=1, help="planning jobs submitted at once")] = 20,

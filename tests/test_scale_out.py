@@ -174,7 +174,9 @@ def test_metrics_need_a_viewer_key_and_count_what_came_in(tmp_path: Path, mosqui
         publisher.publish(f"{cnc(ent, 1)}/spindle_speed", b"{not json", qos=1).wait_for_publish(5)
         wait_until(lambda: app.state.feed.messages == 6, 10, "six messages")
         assert api.get("/api/assets").status_code == 200
-        app.state.performance.alerts.condition("anomaly", cnc(ent, 1), "mewma", datetime.now(UTC), "test", "critical")
+        engine = app.state.performance.alerts  # changed on the app's own loop, its single writer
+        served._loop.call_soon_threadsafe(engine.anomaly, cnc(ent, 1), datetime.now(UTC), True, 10.0, 2.0, ["vib"])
+        wait_until(lambda: engine.open, 10, "the anomaly alert")
         r = api.get("/metrics")
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
         text = r.text
@@ -186,6 +188,8 @@ def test_metrics_need_a_viewer_key_and_count_what_came_in(tmp_path: Path, mosqui
         assert 'factory_twin_twin_alerts_open{severity="critical"} 1' in text
         assert 'factory_twin_twin_alerts_open{severity="warning"} 0' in text
         assert "factory_twin_twin_alerts_raised_total 1" in text
+        assert 'factory_twin_twin_alerts_state{state="active"} 1' in text
+        assert "factory_twin_twin_alerts_flooding 0" in text
         assert "factory_twin_twin_websocket_clients 0" in text
         assert ('factory_twin_twin_http_request_duration_seconds_count{method="GET",route="/api/assets",'
                 'status="200"} 1') in text

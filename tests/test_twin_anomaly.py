@@ -14,9 +14,10 @@ from test_twin_oee import CNC, config, plant
 from historian.sqlite import SqliteHistorian
 from plantmodel import mqtt
 from plantmodel.telemetry import Sample
-from twin.alerts import AlertLog
-from twin.anomaly import CAUSE, AnomalyMonitor
+from twin.alerting import AlertEngine, AlertsConfig
+from twin.anomaly import AnomalyMonitor
 from twin.config import AnomalyConfig
+from twin.db import TwinDatabase
 from twin.main import create_app
 
 T0 = datetime(2026, 7, 1, 8, tzinfo=UTC)
@@ -39,10 +40,10 @@ def seconds(rng: np.random.Generator, start: int, n: int, vibration_shift: float
     return out
 
 
-def monitor(tmp: Path) -> tuple[AnomalyMonitor, AlertLog]:
-    alerts = AlertLog()
+def monitor(tmp: Path) -> tuple[AnomalyMonitor, AlertEngine]:
+    alerts = AlertEngine(AlertsConfig(), plant(), TwinDatabase(":memory:"))
     cfg = AnomalyConfig(assets=[CNC], baseline_rows=600, model_dir=tmp / "models")
-    return AnomalyMonitor(cfg, plant(), alerts), alerts
+    return AnomalyMonitor(cfg, plant(), alerts.anomaly), alerts
 
 
 def test_learns_raises_one_alert_naming_vibration_and_clears(tmp_path: Path) -> None:
@@ -54,15 +55,17 @@ def test_learns_raises_one_alert_naming_vibration_and_clears(tmp_path: Path) -> 
     assert st.model is not None and st.trained["rows"] == 600
     for s in seconds(rng, 600, 1800):  # half an hour still healthy: no alert
         mon.observe(s)
-    assert not alerts.alerts
+    assert not alerts.store.select()
     for s in seconds(rng, 2400, 60, vibration_shift=0.4):  # a bearing starting to fail
         mon.observe(s)
-    [alert] = list(alerts.alerts)
-    assert alert["kind"] == "anomaly" and alert["state"] == "active" and alert["occurrences"] > 5
-    assert alert["signals"][0]["signal"] == "vibration_rms"
-    for s in seconds(rng, 2460, 120):  # repaired
+    [alert] = alerts.store.select()  # one alert while the score stays high, not one per row
+    assert alert.kind == "anomaly" and alert.state == "active" and alert.occurrences == 1
+    assert alert.detail["signals"].startswith("vibration_rms") and "vibration_rms" in alert.message
+    assert mon.assets[CNC].last_alarm is not None
+    for s in seconds(rng, 2460, 120):  # repaired: back to normal, still to be acknowledged
         mon.observe(s)
-    assert alert["state"] == "cleared" and not alerts.is_open(CNC, CAUSE)
+    [alert] = alerts.store.select()
+    assert alert.state == "cleared_unacked" and not alerts.is_active("anomaly", CNC)
 
     again, _ = monitor(tmp_path)  # a restart: the saved model is used at once
     assert again.assets[CNC].model is not None and again.assets[CNC].trained["source"] == "file"

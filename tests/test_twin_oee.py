@@ -107,7 +107,9 @@ def test_spc_rule_violations_become_alerts() -> None:
     twin = PlantTwin(plant(), listeners=[perf.observe])
     for i, v in enumerate([42.0, 42.001, 41.999, 42.0, 42.02]):
         twin.apply(diameter(i, v))
-    assert [(a["rule"], a["value"]) for a in perf.alerts.alerts] == [("nelson1", 42.02)]
+    [alert] = perf.alerts.store.select()
+    assert (alert.kind, alert.detail["spc_rule"], alert.value) == ("spc", "nelson1", 42.02)
+    assert alert.state == "cleared_unacked"  # a violation is an event: seen to, it is done
 
 
 @pytest.fixture()
@@ -162,7 +164,7 @@ def test_api_live_oee_downtime_reasons_pareto_and_spc(tmp_path: Path, mosquitto:
         spc = wait_until(lambda: [c for c in api.get("/api/spc").json() if c["n"] == 9], 10, "9 measurements")
         assert spc[0]["capability"]["cpk"] is not None and spc[0]["ucl"] == pytest.approx(42.012)
         alerts = api.get("/api/alerts").json()
-        assert alerts and alerts[0]["rule"] == "nelson1" and alerts[0]["asset"] == INSPECT
+        assert alerts and alerts[0]["detail"]["spc_rule"] == "nelson1" and alerts[0]["asset"] == INSPECT
         json.dumps(api.get(f"/api/oee/{CNC}").json())  # serialisable all the way down
         assert api.get("/api/oee/nope").status_code == 404
 

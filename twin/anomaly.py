@@ -5,13 +5,14 @@ and hold). Each asset learns from its first `baseline_rows` rows (or from a hist
 API, or from a saved model), then scores every row with an online MEWMA chart. A score over the threshold
 (the largest healthy score × `threshold_margin`) for `on_delay_rows` rows in a row raises one alert per
 asset, naming the signals that drove it; it clears when the score falls under `off_ratio` of the threshold.
+The alarm and its end go to a sink (the alert engine's anomaly rules).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,12 +24,12 @@ from analytics.anomaly import Mewma, QuantileThreshold, explain
 from plantmodel.catalog import SignalKind
 from plantmodel.plant import Asset, PlantConfig
 from plantmodel.telemetry import Quality, Sample, to_micros
-from twin.alerts import AlertLog
 from twin.config import AnomalyConfig
 from twin.model_store import load_model, metadata_for, save_model
 
 log = logging.getLogger(__name__)
-CAUSE = "anomaly:mewma"
+#: (asset, source time, alarm on?, score, threshold, signals that drove it, largest share first)
+AnomalySink = Callable[[str, datetime, bool, float | None, float | None, list[str]], None]
 
 
 @dataclass(slots=True)
@@ -60,8 +61,8 @@ def monitored_signals(asset: Asset, chosen: list[str] | None) -> list[str]:
 
 
 class AnomalyMonitor:
-    def __init__(self, config: AnomalyConfig, plant: PlantConfig, alerts: AlertLog) -> None:
-        self.config, self.alerts = config, alerts
+    def __init__(self, config: AnomalyConfig, plant: PlantConfig, sink: AnomalySink | None = None) -> None:
+        self.config, self.sink = config, sink
         self.assets: dict[str, AssetAnomaly] = {}
         for a in plant.assets():
             if any(fnmatch.fnmatchcase(a.path, g) for g in config.assets):
@@ -120,12 +121,11 @@ class AnomalyMonitor:
             alarm = explain(st.score, threshold, st.signals, contrib[0])
             top = [{"signal": n, "share": s} for n, s in alarm.contributions[:3]]
             st.last_alarm = {"ts": sample.ts, "score": st.score, "severity": alarm.severity, "signals": top}
-            self.alerts.condition("anomaly", st.asset.path, CAUSE, sample.ts,
-                                  f"unusual behaviour, driven by {', '.join(alarm.top(3))}",
-                                  "critical" if alarm.severity >= 3 else "warning",
-                                  score=st.score, threshold=threshold, signals=top)
-        elif st.score < self.config.off_ratio * threshold and self.alerts.is_open(st.asset.path, CAUSE):
-            self.alerts.clear(st.asset.path, CAUSE, sample.ts)
+            if self.sink is not None:
+                self.sink(st.asset.path, sample.ts, True, st.score, threshold, list(alarm.top(3)))
+        elif st.score < self.config.off_ratio * threshold:  # the sink knows whether an alarm is open to end
+            if self.sink is not None:
+                self.sink(st.asset.path, sample.ts, False, st.score, threshold, [])
 
     def fit(self, st: AssetAnomaly, rows: np.ndarray, start: datetime, end: datetime, source: str) -> None:
         rate = [n for n in self.config.rate_signals.get(str(st.asset.type), []) if n in st.signals]

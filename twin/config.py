@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from plantmodel.catalog import signal_spec
 from plantmodel.config import ConfigError, load_config
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
+from twin.alerting.config import AlertsConfig
 from twin.auth import AuthConfig
 from twin.control import ControlConfig
 from twin.planning import JobsConfig
@@ -90,6 +92,7 @@ class TwinConfig(_Strict):
     database: Path = Field(Path("twin.db"), description="the twin's own SQLite file (relative to the working "
                            "folder): live state, alerts, jobs, audit log, stop reasons; survives restarts")
     auth: AuthConfig = AuthConfig()
+    alerts: AlertsConfig = Field(AlertsConfig(), description="alert rules, notification targets, escalation, floods")
     rate_limits: RateLimitConfig = RateLimitConfig()
     jobs: JobsConfig = JobsConfig()
     control: ControlConfig | None = Field(None, description="commands to equipment: allow-list and OPC-UA endpoint")
@@ -111,6 +114,7 @@ def load_twin(path: Path, env: Mapping[str, str] | None = None
             problems.append(f"spc[{i}].signal: a {assets[c.asset].type} has no signal {c.signal!r}")
         if c.lsl is not None and c.usl is not None and c.lsl >= c.usl:
             problems.append(f"spc[{i}]: lsl ({c.lsl}) must be below usl ({c.usl})")
+    problems += alert_problems(cfg.alerts, plant)
     if cfg.control is not None:
         for i, command in enumerate(cfg.control.commands):
             if not any(command.allows(a) for a in assets):
@@ -119,6 +123,23 @@ def load_twin(path: Path, env: Mapping[str, str] | None = None
     if problems:
         raise ConfigError(path, problems)
     return cfg, plant, calendar
+
+
+def alert_problems(alerts: AlertsConfig, plant: PlantConfig) -> list[str]:
+    """Rules that could never fire on this plant: globs that match nothing, signals no matched asset has."""
+    problems = []
+    assets = list(plant.assets())
+    paths = [a.path for a in assets] + [ln.path for ln in plant.lines()]
+    for i, r in enumerate(alerts.rules):
+        where = f"alerts.rules[{i}] ({r.id})"
+        matched = [a for a in assets if any(fnmatch.fnmatchcase(a.path, g) for g in r.assets)]
+        if not any(fnmatch.fnmatchcase(p, g) for p in paths for g in r.assets):
+            problems.append(f"{where}.assets: {r.assets} match no asset of the plant model")
+        signal = getattr(r, "signal", None)
+        if r.type in ("threshold", "rul") and matched and not any(signal_spec(a.type, signal) for a in matched):
+            types = sorted({str(a.type) for a in matched})
+            problems.append(f"{where}.signal: none of the matched assets ({', '.join(types)}) has a signal {signal!r}")
+    return problems
 
 
 def _partition_problems(cfg: TwinConfig, plant: PlantConfig) -> list[str]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -18,6 +20,8 @@ from fastapi.staticfiles import StaticFiles
 from historian.sqlite import SqliteHistorian
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
+from twin.alerting import Clock, Notifier
+from twin.api import alerts as api_alerts
 from twin.api import assets, commands, health, jobs, me, ws
 from twin.api import history as api_history
 from twin.api import metrics as api_metrics
@@ -41,19 +45,25 @@ from twin.stream import UnsFeed
 from twin.stream_ws import LiveStream
 
 WEB = Path(__file__).parent / "web"  # the browser UI (plain HTML, CSS and JS modules: no build step)
+log = logging.getLogger(__name__)
 
 
 def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarConfig | None = None,
-               env: Mapping[str, str] | None = None, *, planner: Planner | None = None) -> FastAPI:
+               env: Mapping[str, str] | None = None, *, planner: Planner | None = None,
+               clock: Clock | None = None) -> FastAPI:
     """The service; `env` holds the secrets the auth config names (default: the process environment).
 
     `planner` runs what-if planning jobs (`factory_twin.planning.plan_job`); without one, jobs are refused (503).
+    `clock` drives the alert lifecycle (escalation, shelving); tests give a hand-moved one.
 
     Raises `twin.auth.AuthError` when a secret is missing, before anything is opened.
     """
-    auth = Authenticator(config.auth, os.environ if env is None else env)
+    env = os.environ if env is None else env
+    auth = Authenticator(config.auth, env)
+    notifier = Notifier(config.alerts.notify, config.alerts.retry, config.alerts.queue, config.broker,
+                        config.client_id, env)
     db = TwinDatabase(config.database)
-    performance = LinePerformance(config, plant, calendar, _site_zone(plant))
+    performance = LinePerformance(config, plant, calendar, _site_zone(plant), db, clock, notifier)
     twin = PlantTwin(plant, listeners=[performance.observe])
     live = LiveStream(twin, lambda path, now: asset_live(twin.assets[path], now, performance, performance.now_us()))
     store = StateStore(db, twin)
@@ -75,6 +85,8 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
                 past.close()
         store.load()
         store.restore_reasons(performance.stops)
+        await notifier.start()
+        ticking = asyncio.create_task(_tick(performance, config.alerts.tick_s), name="alert-tick")
         feed.start(asyncio.get_running_loop())
         job_runner.start()
         book.interrupted(time.time())
@@ -90,6 +102,10 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
             await asyncio.gather(*tasks)
             await job_runner.stop()
             feed.stop()
+            ticking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticking
+            await notifier.stop()
             store.flush()
             history.close()
             db.close()
@@ -100,6 +116,9 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     app.state.live, app.state.store = live, store
     app.state.history = history
     app.state.limits = CallerLimits(config.rate_limits.expensive)
+    app.state.alerts = performance.alerts
+    app.state.alerts_at = performance.alerts.store.at  # replay: the alerts open at a past instant
+    performance.alerts.listeners.append(live.alert)  # the WebSocket pushes every alert change
     app.state.job_store, app.state.job_runner = job_store, job_runner
     app.state.commands, app.state.equipment = book, equipment
     if config.auth.cors_origins:
@@ -108,8 +127,8 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
                            allow_headers=["Authorization", "X-API-Key", "Content-Type"])
     viewer = [Depends(require("viewer"))]  # every route needs a caller; writes ask for more in their handlers
     # history first: its /api/assets/{path}/... routes must match before the catch-all /api/assets/{path}
-    for router in (api_history.router, assets.router, api_performance.router, health.router, me.router,
-                   jobs.router, commands.router, api_metrics.router):
+    for router in (api_history.router, assets.router, api_performance.router, api_alerts.router, health.router,
+                   me.router, jobs.router, commands.router, api_metrics.router):
         app.include_router(router, dependencies=viewer)
     app.include_router(ws.router)  # authenticates in the handler: a WebSocket has no Request to depend on
     if config.partition is not None and config.partition.peers:
@@ -120,6 +139,16 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     # the web UI: static files shipped in the package, mounted last so /api and /docs match first
     app.mount("/", StaticFiles(directory=WEB, html=True), name="web")
     return app
+
+
+async def _tick(performance: LinePerformance, every_s: float) -> None:
+    """Time passing for the alerts: shelves run out, escalations fall due, OEE targets are judged."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            performance.alerts.tick()
+        except Exception:  # the next tick tries again; the service stays up
+            log.exception("alert tick failed")
 
 
 async def _expire(book: CommandBook, every_s: float = 1.0) -> None:

@@ -7,7 +7,10 @@ Served at `/metrics` to a caller with the viewer role: Prometheus sends the view
 - `factory_twin_twin_rejected_total{reason}`: messages refused (kept at `/api/rejected`)
 - `factory_twin_twin_broker_connected`, `factory_twin_twin_broker_reconnects_total`
 - `factory_twin_twin_ingest_latency_seconds`: histogram of a sample's source timestamp to the twin's state
-- `factory_twin_twin_alerts_open{severity}`, `factory_twin_twin_alerts_raised_total`
+- `factory_twin_twin_alerts_open{severity}` (not closed), `factory_twin_twin_alerts_raised_total` (since start),
+  `factory_twin_twin_alerts_state{state}`, `factory_twin_twin_alerts_flooding`,
+  `factory_twin_twin_alert_notifications_total{target,outcome}` (sent, failed, dropped),
+  `factory_twin_twin_alert_notifications_suppressed_total` (held back in floods)
 - `factory_twin_twin_http_request_duration_seconds{method,route,status}`: histogram per route template
 - `factory_twin_twin_websocket_clients`: WebSocket connections open now
 """
@@ -16,7 +19,6 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -121,19 +123,28 @@ class TwinMetrics:
 
 
 def _alert_lines(alerts: Any) -> list[str]:
-    """Open alerts by severity and alerts ever raised (the log numbers them from 1); nothing if the alert log
-    is not of the shape these are read from."""
+    """The alert engine's counts (`AlertEngine.metrics()`); nothing if there is no engine of that shape."""
     try:
-        kept = list(alerts.alerts)
-        open_by = Counter(a["severity"] for a in kept if a.get("state") == "active")
-        raised = max((int(a["id"]) for a in kept), default=0)
+        m = alerts.metrics()
+        open_by, raised = m["open_by_severity"], sum(m["raised_total"].values())
     except (AttributeError, KeyError, TypeError, ValueError):
         return []
-    return ["# TYPE factory_twin_twin_alerts_open gauge",
-            *(f'factory_twin_twin_alerts_open{{severity="{s}"}} {open_by.get(s, 0)}'
-              for s in ("info", "warning", "critical")),
-            "# TYPE factory_twin_twin_alerts_raised_total counter",
-            f"factory_twin_twin_alerts_raised_total {raised}"]
+    lines = ["# TYPE factory_twin_twin_alerts_open gauge",
+             *(f'factory_twin_twin_alerts_open{{severity="{s}"}} {open_by.get(s, 0)}'
+               for s in ("info", "warning", "critical")),
+             "# TYPE factory_twin_twin_alerts_raised_total counter",
+             f"factory_twin_twin_alerts_raised_total {raised}",
+             "# TYPE factory_twin_twin_alerts_state gauge",
+             *(f'factory_twin_twin_alerts_state{{state="{_esc(st)}"}} {n}' for st, n in m["open"].items()),
+             "# TYPE factory_twin_twin_alerts_flooding gauge",
+             f"factory_twin_twin_alerts_flooding {int(m['flooding'])}",
+             "# TYPE factory_twin_twin_alert_notifications_total counter"]
+    for outcome in ("sent", "failed", "dropped"):
+        lines += [f'factory_twin_twin_alert_notifications_total{{target="{_esc(t)}",outcome="{outcome}"}} {n}'
+                  for t, n in sorted(m[f"notifications_{outcome}_total"].items())]
+    lines += ["# TYPE factory_twin_twin_alert_notifications_suppressed_total counter",
+              f"factory_twin_twin_alert_notifications_suppressed_total {m['notifications_suppressed_total']}"]
+    return lines
 
 
 def _esc(value: str) -> str:

@@ -14,9 +14,10 @@ from historian.base import Historian
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
 from plantmodel.telemetry import Event, EventKind, Record, from_micros, to_micros
-from twin.alerts import AlertLog
+from twin.alerting import AlertEngine, Clock, Notifier
 from twin.anomaly import AnomalyMonitor
 from twin.config import TwinConfig
+from twin.db import TwinDatabase
 from twin.downtime import StopLog
 from twin.oee import DAY_US, OeeMonitor, OeeSettings
 from twin.spc import Characteristic, SpcAlert, SpcMonitor
@@ -25,16 +26,22 @@ log = logging.getLogger(__name__)
 
 
 class LinePerformance:
+    """`db` keeps the alerts (default: an in-memory database, for analysis without a service)."""
+
     def __init__(self, config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarConfig | None,
-                 default_tz: tzinfo = UTC) -> None:
+                 default_tz: tzinfo = UTC, db: TwinDatabase | None = None, clock: Clock | None = None,
+                 notifier: Notifier | None = None) -> None:
         tz: tzinfo = calendar.tz if calendar else default_tz
         self.calendar = ShiftCalendar(calendar, tz) if calendar else None
         o = config.oee
         self.oee = OeeMonitor(plant, self.calendar, tz, OeeSettings(o.minor_stop_s, o.startup_s,
                                                                     o.clamp_performance))
         self.stops = StopLog(o.reasons, o.minor_stop_s)
-        self.alerts = AlertLog()
-        self.anomaly = AnomalyMonitor(config.anomaly, plant, self.alerts)
+        self.alerts = AlertEngine(config.alerts, plant, db or TwinDatabase(":memory:"), clock, notifier,
+                                  stations=list(self.oee.assets))
+        self.alerts.oee_figure, self.alerts.oee_now_us = self._oee_figure, self.now_us
+        self._alerting = True
+        self.anomaly = AnomalyMonitor(config.anomaly, plant, self.alerts.anomaly)
         self.spc = SpcMonitor([Characteristic(c.asset, c.signal, c.lsl, c.usl, c.target, c.sigma, c.baseline)
                                for c in config.spc], self._spc_alert)
 
@@ -47,17 +54,37 @@ class LinePerformance:
             self.stops.observe(record)
             self.spc.observe(record)
             self.anomaly.observe(record)
+        if self._alerting:
+            self.alerts.observe(record)
 
     def _spc_alert(self, a: SpcAlert) -> None:
-        self.alerts.event("spc", a.asset, f"spc:{a.signal}:{a.rule}", a.ts, f"{a.signal}: {a.description}",
-                          signal=a.signal, rule=a.rule, value=a.value)
+        self.alerts.spc_violation(a.asset, a.signal, a.rule, a.description, a.value, a.ts)
+
+    def _oee_figure(self, path: str) -> tuple[str, float, float] | None:
+        """The current shift's OEE of a station or line, and how much planned time with a known state it has."""
+        now = self.now_us()
+        if path in self.oee.assets:
+            w = self.oee.current(path, "shift", now)
+            if w is None or w.kpis.oee is None:
+                return None
+            return w.key, w.kpis.oee, (w.time.pbt - w.time.unknown) / 1e6
+        if path in self.oee.lines:
+            lo = self.oee.line(path, "shift", now)
+            if lo.oee is None:
+                return None
+            return self.oee.series["shift"].window_at(now - 1).key, lo.oee, lo.planned_busy_time_s
+        return None
 
     def rebuild(self, historian: Historian, now: datetime) -> int:
         """Replay today's events (and the day before, for a night shift) from the historian."""
         start = from_micros(to_micros(now) - 2 * DAY_US)
         events = sorted(historian.events(start=start), key=lambda e: e.ts)
-        for e in events:
-            self.observe(e)
+        alerts, self._alerting = self._alerting, False  # the alerts of the past are in the database already
+        try:
+            for e in events:
+                self.observe(e)
+        finally:
+            self._alerting = alerts
         log.info("rebuilt OEE and stops from %d historian events", len(events))
         return len(events)
 

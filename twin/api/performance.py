@@ -1,4 +1,4 @@
-"""OEE, downtime, SPC and alerts."""
+"""OEE, downtime, SPC and anomaly detection (alerts have their own router)."""
 
 from __future__ import annotations
 
@@ -112,12 +112,6 @@ async def downtime_pareto(request: Request, by: Literal["reason", "asset", "kind
 async def spc(request: Request) -> list[dict[str, Any]]:
     """Control chart, limits and capability of every configured quality characteristic."""
     return [c.as_dict() for c in _perf(request).spc.by_key.values()]
-
-
-@router.get("/alerts")
-async def alerts(request: Request, limit: Annotated[int, Query(ge=1)] = 100) -> list[dict[str, Any]]:
-    """Newest first. SPC rule violations for now; the full alert lifecycle builds on this."""
-    return list(_perf(request).alerts.alerts)[::-1][:limit]
 
 
 @router.get("/anomaly")

@@ -1,0 +1,247 @@
+"""Rules turn the twin's data into conditions: an alert's cause is present, or gone, at a source instant.
+
+Each watch keeps only the timers its rule needs (on-delay, off-delay, the trend window); whether an alert is
+already active is asked of the engine, which restores it from the database after a restart, so a restart
+neither re-raises nor loses an alert.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from analytics.maintenance import maintenance_alert, remaining_useful_life
+from plantmodel.catalog import signal_spec
+from plantmodel.plant import Asset, PlantConfig
+from plantmodel.telemetry import Event, EventKind, Quality, Sample, from_micros, to_micros
+from twin.alerting.config import (
+    AnomalyRule,
+    MachineAlarmRule,
+    OeeRule,
+    RulRule,
+    Severity,
+    SpcRule,
+    ThresholdRule,
+)
+
+ALARM_SIGNAL = "alarm_code"
+NO_ALARM = ("none", "", "0")
+IsActive = Callable[[str, str], bool]  # (rule id, asset) -> whether its alert's condition is present
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """The rule's cause is present (or gone) on the asset at `ts`; `event`: a one-off occurrence."""
+
+    rule: str
+    asset: str
+    present: bool
+    ts: datetime
+    fields: dict[str, Any] = field(default_factory=dict)
+    value: float | str | None = None
+    severity: Severity | None = None  # overrides the rule's
+    event: bool = False
+
+
+def matches(path: str, globs: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(path, g) for g in globs)
+
+
+def _number(sample: Sample) -> float | None:
+    v = sample.value
+    if sample.quality is Quality.BAD or isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    return float(v) if math.isfinite(v) else None
+
+
+class ThresholdWatch:
+    def __init__(self, rule: ThresholdRule, assets: list[Asset]) -> None:
+        self.rule = rule
+        self.assets = {a.path for a in assets if matches(a.path, rule.assets) and signal_spec(a.type, rule.signal)}
+        self._since: dict[str, int] = {}  # asset -> when the pending change (raise or clear) began, µs
+
+    def observe(self, sample: Sample, active: IsActive) -> Condition | None:
+        if sample.signal != self.rule.signal or sample.asset not in self.assets:
+            return None
+        v = _number(sample)
+        if v is None:
+            return None
+        r, ts = self.rule, to_micros(sample.ts)
+        if active(r.id, sample.asset):
+            inside = ((r.high is None or v <= r.high - r.deadband) and (r.low is None or v >= r.low + r.deadband))
+            delay = r.off_delay_s
+        else:
+            inside = not ((r.high is not None and v > r.high) or (r.low is not None and v < r.low))
+            delay = r.on_delay_s
+        if inside != active(r.id, sample.asset):  # no change pending
+            self._since.pop(sample.asset, None)
+            return None
+        since = self._since.setdefault(sample.asset, ts)
+        if ts - since < delay * 1_000_000:
+            return None
+        self._since.pop(sample.asset, None)
+        high = r.high is not None and v > r.high
+        limit = r.high if high or r.low is None else r.low
+        return Condition(r.id, sample.asset, not inside, sample.ts, value=v,
+                         fields={"signal": r.signal, "value": v, "unit": sample.unit, "limit": limit,
+                                 "direction": "over" if high else "under" if not inside else "back inside"})
+
+
+class MachineAlarmWatch:
+    def __init__(self, rule: MachineAlarmRule, assets: list[Asset]) -> None:
+        self.rule = rule
+        self.assets = {a.path for a in assets if matches(a.path, rule.assets)}
+
+    def observe(self, record: Sample | Event, active: IsActive) -> Condition | None:
+        if record.asset not in self.assets:
+            return None
+        if isinstance(record, Event):
+            if record.kind is not EventKind.ALARM:
+                return None
+            code = str(record.data.get("alarm_code", "")) if record.data.get("active", True) else "none"
+        elif record.signal == ALARM_SIGNAL and record.quality is not Quality.BAD:
+            code = str(record.value)
+        else:
+            return None
+        r = self.rule
+        present = code.strip().lower() not in NO_ALARM and matches(code, r.codes)
+        if not present and not active(r.id, record.asset):
+            return None
+        sev = Severity[r.severities[code]] if present and code in r.severities else None
+        return Condition(r.id, record.asset, present, record.ts, value=code if present else None,
+                         fields={"code": code}, severity=sev)
+
+
+class SpcWatch:
+    def __init__(self, rule: SpcRule) -> None:
+        self.rule = rule
+
+    def violation(self, asset: str, signal: str, spc_rule: str, description: str, value: float,
+                  ts: datetime) -> Condition | None:
+        r = self.rule
+        if not matches(asset, r.assets) or (r.rules and spc_rule not in r.rules):
+            return None
+        return Condition(r.id, asset, True, ts, value=value, event=True,
+                         fields={"signal": signal, "spc_rule": spc_rule, "description": description, "value": value})
+
+
+class AnomalyWatch:
+    def __init__(self, rule: AnomalyRule) -> None:
+        self.rule = rule
+
+    def score(self, asset: str, ts: datetime, present: bool, score: float | None, threshold: float | None,
+              signals: list[str], active: IsActive) -> Condition | None:
+        r = self.rule
+        if not matches(asset, r.assets):
+            return None
+        ratio = score / threshold if score is not None and threshold else None
+        if present and ratio is not None and ratio < r.min_ratio:
+            present = False
+        if not present:
+            return Condition(r.id, asset, False, ts) if active(r.id, asset) else None
+        crit = r.critical_ratio is not None and ratio is not None and ratio >= r.critical_ratio
+        return Condition(r.id, asset, True, ts, value=score, severity=Severity.critical if crit else None,
+                         fields={"score": score, "threshold": threshold, "ratio": ratio,
+                                 "signals": ", ".join(signals)})
+
+
+@dataclass(slots=True)
+class _Trend:
+    times: deque[float] = field(default_factory=deque)
+    values: deque[float] = field(default_factory=deque)
+    next_us: int = 0
+
+
+class RulWatch:
+    """Fits the rule's wear signal over a moving window (analytics.maintenance) and judges the RUL's short end.
+
+    A drop of more than 5 % of the failure level (a tool change, a repair) starts the window afresh.
+    """
+
+    def __init__(self, rule: RulRule, assets: list[Asset]) -> None:
+        self.rule = rule
+        self.assets = {a.path for a in assets if matches(a.path, rule.assets) and signal_spec(a.type, rule.signal)}
+        self._trends: dict[str, _Trend] = {}
+        self.estimates: dict[str, dict[str, Any]] = {}
+
+    def observe(self, sample: Sample, active: IsActive) -> Condition | None:
+        r = self.rule
+        if sample.signal != r.signal or sample.asset not in self.assets:
+            return None
+        v = _number(sample)
+        if v is None:
+            return None
+        tr = self._trends.setdefault(sample.asset, _Trend())
+        t = to_micros(sample.ts) / 1e6
+        if tr.values and v < tr.values[-1] - 0.05 * abs(r.failure_threshold):
+            tr.times.clear()
+            tr.values.clear()
+        tr.times.append(t)
+        tr.values.append(v)
+        while tr.times and tr.times[0] < t - r.window_s:
+            tr.times.popleft()
+            tr.values.popleft()
+        ts_us = to_micros(sample.ts)
+        if ts_us < tr.next_us or len(tr.times) < r.min_points:
+            return None
+        tr.next_us = ts_us + int(r.every_s * 1_000_000)
+        return self.judge(sample.asset, sample.ts, np.asarray(tr.times), np.asarray(tr.values), active)
+
+    def judge(self, asset: str, ts: datetime, times: np.ndarray, values: np.ndarray,
+              active: IsActive) -> Condition | None:
+        """One estimate from a window of the wear signal; public so a replay can feed a whole window."""
+        r = self.rule
+        try:
+            est = remaining_useful_life(times - times[0], values, r.failure_threshold, model=r.model, level=r.level,
+                                        horizon=10 * r.horizon_s)
+        except ValueError:
+            return None
+        self.estimates[asset] = {"at": ts, "rul_s": est.rul, "low_s": est.low, "high_s": est.high}
+        due = maintenance_alert(asset, est, r.horizon_s)
+        if due is None:
+            return Condition(r.id, asset, False, ts) if active(r.id, asset) else None
+        return Condition(r.id, asset, True, ts, value=round(est.rul, 1),
+                         fields={"signal": r.signal, "rul_s": est.rul, "low_s": est.low, "rul_h": est.rul / 3600,
+                                 "low_h": est.low / 3600, "failure_threshold": r.failure_threshold,
+                                 "value": float(values[-1])})
+
+
+class OeeWatch:
+    """Judged on the clock (OEE changes as time passes, data or not) through a function giving the figure."""
+
+    def __init__(self, rule: OeeRule, plant: PlantConfig, stations: list[str]) -> None:
+        self.rule = rule
+        lines = [ln.path for ln in plant.lines()]
+        self.paths = [p for p in [*lines, *stations] if matches(p, rule.assets)]
+        self._window: dict[str, str] = {}
+
+    def judge(self, oee: Callable[[str], tuple[str, float, float] | None], active: IsActive,
+              now_us: int) -> list[Condition]:
+        """`oee(path)` gives (window key, OEE, seconds elapsed in the window) or None."""
+        r, out = self.rule, []
+        ts = from_micros(now_us)
+        for path in self.paths:
+            found = oee(path)
+            if found is None:
+                continue
+            key, value, elapsed = found
+            on = active(r.id, path)
+            if on and self._window.get(path, key) != key:  # its shift is over: the next one is judged afresh
+                out.append(Condition(r.id, path, False, ts, fields={"window": key}))
+                on = False
+            if elapsed < r.min_elapsed_s or not math.isfinite(value):
+                continue
+            if not on and value < r.target:
+                self._window[path] = key
+                out.append(Condition(r.id, path, True, ts, value=round(value, 4),
+                                     fields={"oee": value, "target": r.target, "window": key}))
+            elif on and value >= r.target + r.deadband:
+                out.append(Condition(r.id, path, False, ts, value=round(value, 4)))
+        return out
