@@ -77,13 +77,8 @@ class Principal:
     role: Role
     scope: tuple[str, ...] = ()
 
-    def allows(self, path: str) -> bool:
-        """Whether an asset (or line, or cell) path is inside this principal's scope."""
-        return not self.scope or any(path == s or path.startswith(s.rstrip("/") + "/") or s.startswith(path + "/")
-                                     for s in self.scope)
-
     def sees(self, path: str) -> bool:
-        """Strictly inside the scope (a line's asset, not merely the site above a scoped line)."""
+        """Whether a path (asset, cell or line) is inside the scope: a scoped line's assets, not the site above."""
         return not self.scope or any(path == s or path.startswith(s.rstrip("/") + "/") for s in self.scope)
 
     def as_dict(self) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from historian.sqlite import SqliteHistorian
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
 from twin.alerting import Clock, Notifier
@@ -73,16 +72,12 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     job_store = JobStore(db, config.jobs.keep)
     job_runner = JobRunner(job_store, planner, config.jobs.workers)
     book = CommandBook(db)
-    equipment = Equipment(config.control, os.environ if env is None else env) if config.control else None
+    equipment = Equipment(config.control, env) if config.control else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if config.history is not None and config.history.exists():
-            past = SqliteHistorian(config.history, readonly=True)
-            try:
-                performance.rebuild(past, datetime.now(UTC))
-            finally:
-                past.close()
+            performance.rebuild(history.historian(), datetime.now(UTC))
         store.load()
         store.restore_reasons(performance.stops)
         await notifier.start()
