@@ -173,3 +173,12 @@ sites:
         events += d.observe(_sample("tablets_ok", v, 3 + i)) + d.observe(_sample("parts_good", v * 2, 3 + i))
     assert [e.data["to"] for e in events if e.kind == "state_change"] == ["idle", "producing"]
     assert _parts(events) == {"good": 2}
+
+
+def test_one_spelling_per_unit_reaches_the_namespace() -> None:
+    from edge_agent.sources.mqtt import FieldMapping
+    from edge_agent.sources.opcua_tags import OpcUaTag
+
+    assert FieldMapping(unit="degC").unit == FieldMapping(unit="°C").unit == "°C"
+    assert OpcUaTag(node="ns=2;i=1", asset="a", signal="b", unit="celsius").unit == "°C"
+    assert Mapper(None, "deg_C").apply(21.5)[0].unit == "°C"  # a unit read from the server at run time

@@ -199,7 +199,7 @@ def _signal_spec(var: Variable, rule: SignalRule) -> dict[str, Any]:
     if spec["kind"] == "analog" and var.unit:
         spec["unit"] = units.normalise(var.unit)
     if var.is_array and not (rule.map and rule.map.field):
-        spec["array"] = 1024
+        spec["array"] = max(1, min(var.length or 1024, 1024))
     spec["description"] = f"OPC UA {var.datatype_name or 'variable'} {var.name}"
     return spec
 
