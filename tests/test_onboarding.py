@@ -136,7 +136,7 @@ def _line_of(plant_text: str) -> dict[str, Any]:
 
 
 def test_plant_check_names_file_key_and_reason(tmp_path: Path) -> None:
-    (tmp_path / "plant.yaml").write_text(f"""
+    (tmp_path / "plant.yaml").write_text("""
 enterprise: acme
 sites:
   - id: plant1
@@ -148,7 +148,7 @@ sites:
             cells:
               - id: line-1
                 assets:
-                  - {{id: p1, type: press, ideal_cycle_time_s: 2}}
+                  - {id: p1, type: press, ideal_cycle_time_s: 2}
 """)
     (tmp_path / "tags.yaml").write_text(f"""
 tags:
