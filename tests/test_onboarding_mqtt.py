@@ -79,7 +79,8 @@ def test_vendor_json_with_a_status_word(mosquitto: mqtt.BrokerConfig, tmp_path: 
     t0 = datetime.now(UTC).replace(microsecond=0)
     messages = [  # statusWord: bit 0 running, bit 2 fault
         (0b001, 100, 3, 122.0, "none"), (0b001, 104, 3, 131.0, "none"),
-        (0b101, 106, 4, 140.0, "E17-HYDRAULIC-PRESSURE"), (0b000, 106, 4, 130.0, "none"), (0b001, 110, 5, "hot", "none"),
+        (0b101, 106, 4, 140.0, "E17-HYDRAULIC-PRESSURE"), (0b000, 106, 4, 130.0, "none"),
+        (0b001, 110, 5, "hot", "none"),
     ]
 
     async def scenario() -> None:
