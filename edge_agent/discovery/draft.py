@@ -8,6 +8,7 @@ made into an ISA-95 id, and each change is reported, so the draft can be reviewe
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from plantmodel.catalog import AssetRole, SignalKind, builtin
 _TEXT_TYPES = {"String", "LocalizedText", "QualifiedName", "DateTime", "NodeId", "Guid", "ByteString", "XmlElement"}
 _INTEGER_TYPES = {"SByte", "Byte", "Int16", "UInt16", "Int32", "UInt32", "Int64", "UInt64"}
 DEFAULT_CELL = "cell"
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")  # SerialNumber -> Serial_Number
 
 
 @dataclass
@@ -114,9 +116,7 @@ async def _instance(client: Client, draft: Draft, obj: Object, tree: Object, spe
     mapped = {id(v) for v, _ in found.values()}
     a.unmapped = sum(1 for o in obj.walk() for v in o.variables if id(v) not in mapped)
     if spec.identification:
-        nameplate = obj.find(tuple(spec.identification.split("/")))
-        if isinstance(nameplate, Object):
-            a.identification = await _nameplate(client, nameplate)
+        a.identification = await _nameplate(client, obj.nodeid, spec.identification.split("/"))
     missing = sorted(set(spec.signals) - set(found))
     if "state" in missing:
         draft.warnings.append(f"{asset_id}: recognised as {spec.title} but no state variable found "
@@ -173,7 +173,7 @@ def _variables(obj: Object, rel: tuple[str, ...], deep: bool) -> list[tuple[tupl
 
 def signal_name(browse: tuple[str, ...]) -> str:
     """A signal name from a relative browse path: snake case per level, levels joined by dots."""
-    parts = [isa95.sanitise(p, "value")[0].replace("-", "_") for p in browse]
+    parts = [isa95.sanitise(_CAMEL.sub("_", p), "value")[0].replace("-", "_") for p in browse]
     return ".".join(p if p[0].isalnum() else f"v{p}" for p in parts)[:64]
 
 
@@ -220,13 +220,23 @@ def _tag(draft: Draft, a: DraftAsset, signal: str, var: Variable, rule: SignalRu
     return tag
 
 
-async def _nameplate(client: Client, obj: Object) -> dict[str, str]:
-    values = await client.read_values([client.get_node(v.nodeid) for v in obj.variables]) if obj.variables else []
+async def _nameplate(client: Client, instance: ua.NodeId, path: list[str]) -> dict[str, str]:
+    """The values of the nameplate object's variables and properties (the walk skips properties)."""
+    node = client.get_node(instance)
+    for name in path:
+        refs = await node.get_children_descriptions(refs=ua.ObjectIds.HierarchicalReferences)
+        hit = next((r.NodeId for r in refs if r.BrowseName.Name == name), None)
+        if hit is None:
+            return {}
+        node = client.get_node(hit)
+    refs = [r for r in await node.get_children_descriptions(refs=ua.ObjectIds.HierarchicalReferences)
+            if r.NodeClass == ua.NodeClass.Variable]
+    values = await client.read_values([client.get_node(r.NodeId) for r in refs]) if refs else []
     out = {}
-    for var, value in zip(obj.variables, values, strict=True):
+    for ref, value in zip(refs, values, strict=True):
         text = value.Text if isinstance(value, ua.LocalizedText) else value
         if isinstance(text, str | int | float) and not isinstance(text, bool) and str(text):
-            out[signal_name((var.name,))] = str(text)[:200]
+            out[signal_name((ref.BrowseName.Name,))] = str(text)[:200]
     return out
 
 
