@@ -108,12 +108,14 @@ async def _instance(client: Client, draft: Draft, obj: Object, tree: Object, spe
     a = DraftAsset(asset_id, obj.name, cell, spec.asset_type, spec.id)
     type_spec = builtin().type(spec.asset_type)
     found = spec.variables(obj)
-    for signal, (var, rule) in found.items():
+    for signal, feeds in found.items():
         known = type_spec.signal(signal)
-        if known is None:
-            a.signals[signal] = _signal_spec(var, rule)
-        a.tags.append(_tag(draft, a, signal, var, rule, known.unit if known else None))
-    mapped = {id(v) for v, _ in found.values()}
+        for var, m in feeds:
+            rule = SignalRule(paths=[var.name], map=m)
+            if known is None and signal not in a.signals:
+                a.signals[signal] = _signal_spec(var, rule)
+            a.tags.append(_tag(draft, a, signal, var, rule, known.unit if known else None))
+    mapped = {id(v) for feeds in found.values() for v, _ in feeds}
     a.unmapped = sum(1 for o in obj.walk() for v in o.variables if id(v) not in mapped)
     if spec.identification:
         a.identification = await _nameplate(client, obj.nodeid, spec.identification.split("/"))
@@ -208,8 +210,7 @@ def _tag(draft: Draft, a: DraftAsset, signal: str, var: Variable, rule: SignalRu
          target_unit: str | None) -> dict[str, Any]:
     tag: dict[str, Any] = {"node": var.node, "asset": draft.asset_path(a), "signal": signal,
                            "unit": units.normalise(var.unit)}
-    m: dict[str, Any] = dict(rule.map) if isinstance(rule.map, dict) else (
-        rule.map.model_dump(exclude_defaults=True) if rule and rule.map is not None else {})
+    m: dict[str, Any] = rule.map.model_dump(exclude_defaults=True) if rule and rule.map is not None else {}
     if target_unit and var.unit and units.normalise(var.unit) != target_unit and units.convertible(var.unit,
                                                                                                    target_unit):
         m["to_unit"] = target_unit
