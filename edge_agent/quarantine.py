@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from plantmodel.files import private_file
+
 log = logging.getLogger(__name__)
 
 
@@ -30,6 +32,7 @@ class Rejection:
 class Quarantine:
     def __init__(self, path: Path | str, keep: int = 100_000) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(

@@ -280,6 +280,8 @@ def edge_status(
         return
     typer.echo(f"agent {snap['agent']}: {snap['status']}, up {snap['uptime_s']:.0f} s, "
                f"{snap['samples_in']} samples in ({snap['samples_in_per_s']}/s)")
+    for problem in snap.get("problems", []):
+        typer.echo(f"  ! {problem}")
     for name, src in snap["sources"].items():
         rejected = ", ".join(f"{r} {c}" for r, c in src["rejected"].items()) or "none rejected"
         typer.echo(f"  source {name:<16} {src['type']:<8} {'connected' if src['connected'] else 'DISCONNECTED'}"

@@ -7,6 +7,7 @@ Passwords come from an environment variable named in the config, never from the 
 from __future__ import annotations
 
 import os
+import secrets
 import ssl
 from typing import Literal
 
@@ -71,3 +72,15 @@ def start(client: mqtt.Client, cfg: BrokerConfig, session_expiry_s: int | None =
 def stop(client: mqtt.Client) -> None:
     client.disconnect()
     client.loop_stop()
+
+
+def restart(client: mqtt.Client, cfg: BrokerConfig, session_expiry_s: int | None = None) -> None:
+    """A fresh connection (and so fresh subscriptions, made by the client's on_connect); blocks briefly."""
+    stop(client)
+    start(client, cfg, session_expiry_s)
+
+
+def unique_client_id(base: str) -> str:
+    """`base` with a random suffix: a client with a clean session, one id per running instance, so a second
+    instance (or anyone who guesses the name) cannot take over its connection and subscriptions."""
+    return f"{base}-{secrets.token_hex(4)}"
