@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plantmodel.files import private_file
+from plantmodel.logbudget import LogBudget
 
 log = logging.getLogger(__name__)
+_budget = LogBudget(log)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +55,8 @@ class Quarantine:
                     " VALUES (?, ?, ?, ?, ?, ?, ?)", (time.time(), source, reason, field, detail, topic, payload))
                 if cur.lastrowid and cur.lastrowid % 1000 == 0:
                     self._db.execute("DELETE FROM rejected WHERE id <= ?", (cur.lastrowid - self.keep,))
-        log.warning("rejected from %s (%s) %s: %s", source, topic or "-", field, detail,
-                    extra={"source": source, "topic": topic, "reason": reason, "field": field})
+        _budget.warning(f"{source}/{reason}", "rejected from %s (%s) %s: %s", source, topic[:200] or "-", field,
+                        detail[:500], extra={"source": source, "topic": topic[:200], "reason": reason, "field": field})
 
     def recent(self, limit: int = 100) -> list[Rejection]:
         with self._lock:

@@ -26,6 +26,8 @@ class TwinDatabase:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a process crash
         self.conn.execute("PRAGMA busy_timeout=5000")
+        # INSERT OR REPLACE then fires delete triggers, so the append-only audit log cannot be rewritten that way
+        self.conn.execute("PRAGMA recursive_triggers=ON")
 
     def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)

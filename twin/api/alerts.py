@@ -123,7 +123,7 @@ async def act(alert_id: AlertId, action: Action, request: Request, caller: Engin
     if action != "shelve" and body.duration_s is not None:
         raise HTTPException(422, "duration_s: only shelving takes a duration")
     try:
-        a = engine.act(alert_id, action, caller.name, body.comment, body.duration_s)
+        a = engine.act(alert_id, action, caller.identity, body.comment, body.duration_s)
     except NotFound:
         raise HTTPException(404, f"no alert {alert_id}") from None
     except InvalidTransition as exc:

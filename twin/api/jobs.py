@@ -61,8 +61,8 @@ async def submit(body: JobRequest, request: Request, response: Response,
     limits = request.app.state.limits
     limits.check(limits.expensive, caller)  # the per-caller request rate of every expensive endpoint
     retry = {"Retry-After": str(cfg.retry_after_s)}
-    if store.pending(caller.name) >= cfg.max_pending_per_caller:
-        raise HTTPException(429, f"{caller.name} already has {cfg.max_pending_per_caller} jobs queued or running; "
+    if store.pending(caller.identity) >= cfg.max_pending_per_caller:
+        raise HTTPException(429, f"{caller.identity} already has {cfg.max_pending_per_caller} jobs queued or running; "
                             "wait for one to finish or cancel one", headers=retry)
     if store.pending() >= cfg.max_pending:
         raise HTTPException(429, f"{cfg.max_pending} jobs are queued or running; try again later", headers=retry)
@@ -71,8 +71,8 @@ async def submit(body: JobRequest, request: Request, response: Response,
         start = live_start(request.app.state.twin, request.app.state.performance.stops, baseline)
         start = start.model_dump(mode="json")
     plan_request = {"plant": plant.model_dump(mode="json", exclude_defaults=True), "scenario": scenario,
-                    "start": start}
-    job_id = store.add(caller.name, baseline.path, scenario, start, plan_request, time.time())
+                    "start": start, "limits": cfg.limits()}
+    job_id = store.add(caller.identity, baseline.path, scenario, start, plan_request, time.time())
     runner.submit(job_id)
     response.headers["Location"] = f"/api/jobs/{job_id}"
     return JobCreated(id=job_id, state="queued")
