@@ -28,6 +28,8 @@ class AgentSettings(BaseModel):
 
     name: Ident
     data_dir: Path = Field(description="where the agent keeps its spool, quarantine and other state")
+    plant: Path | None = Field(None, description="the plant model: which signals carry state and parts, per asset "
+                                                 "type (default: the namespace's conventions)")
     batch_size: int = Field(500, ge=1, description="records per write to a sink")
     flush_interval_s: float = Field(0.2, gt=0, description="longest a record waits for its batch to fill")
     source_ready_timeout_s: float = Field(10.0, gt=0, description="wait per source before starting the next")

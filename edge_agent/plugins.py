@@ -13,7 +13,7 @@ import pkgutil
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, get_args
 
@@ -42,6 +42,8 @@ class PluginContext:
     data_dir: Path
     emit: Emit  # call on the event loop's thread
     quarantine: Quarantine
+    #: (asset, signal) -> the largest value of a counter that wraps, as a source's mapping declares it
+    rollovers: dict[tuple[str, str], int] = field(default_factory=dict)
     instance: str = ""  # this agent's own id (kept in data_dir): part of its MQTT client ids
 
     def client_id(self, plugin: str) -> str:

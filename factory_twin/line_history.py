@@ -16,8 +16,8 @@ from itertools import pairwise
 
 import numpy as np
 
-from plantmodel.catalog import AssetType
-from plantmodel.plant import STATION_TYPES, Asset, PlantConfig
+from plantmodel.catalog import AssetRole, AssetType
+from plantmodel.plant import Asset, PlantConfig
 from plantmodel.telemetry import Event, EventKind, Record, Sample
 
 # analog signals read every period: name -> (level producing, level otherwise, noise sd, digits)
@@ -76,13 +76,13 @@ class LineHistory:
     def chunks(self, chunk_s: int = 3600) -> Iterator[list[Record]]:
         rng = np.random.default_rng(self.seed)
         stations = {a.path: _station(a, self.seconds, rng) for a in self.assets
-                    if a.type in STATION_TYPES or a.type is AssetType.AGV}
-        buffers = [a for a in self.assets if a.type is AssetType.BUFFER]
+                    if a.role is AssetRole.STATION or a.role is AssetRole.TRANSPORT}
+        buffers = [a for a in self.assets if a.role is AssetRole.BUFFER]
         feeders: dict[str, str] = {}  # buffer path -> station before it in the flow
         for line in self.lines:
             flow = [line.asset(i) for i in line.config.flow]
             for before, this in pairwise(flow):
-                if this.type is AssetType.BUFFER:
+                if this.role is AssetRole.BUFFER:
                     feeders[this.path] = before.path
         counts = {p: [0, 0] for p in stations}
         wear = {p: float(rng.uniform(0, 30)) for p in stations}

@@ -62,7 +62,7 @@ def parse_config(text: str, model: type[M], source: Path | str = "<config>",
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(source, [_describe(err, node) for err in exc.errors()]) from None
+        raise ConfigError(source, [p for err in exc.errors() for p in _describe(err, node)]) from None
 
 
 def _substitute(value: Any, env: Mapping[str, str], loc: tuple[Any, ...], problems: list[str],
@@ -87,8 +87,9 @@ def _substitute(value: Any, env: Mapping[str, str], loc: tuple[Any, ...], proble
     return _ENV_REF.sub(replace, value)
 
 
-def _describe(err: Any, root: yaml.Node | None) -> str:
-    path, line = _locate(root, err["loc"])
+def _describe(err: Any, root: yaml.Node | None) -> list[str]:
+    """One line per problem; a validator's message may hold several, each starting with its own key path
+    below the error's location (``sites[0].areas[0].lines[0].flow[2]: ...``), which is then located too."""
     kind, msg = err["type"], err["msg"]
     if kind == "missing":
         msg = "required key is missing"
@@ -99,7 +100,23 @@ def _describe(err: Any, root: yaml.Node | None) -> str:
     got = err.get("input")
     if kind not in ("missing", "extra_forbidden") and not isinstance(got, dict | list):
         msg += f"; got {got!r}"
-    return f"{path or '(top level)'}{line}: {msg}"
+    out = []
+    for part in msg.split("\n"):
+        loc, text = tuple(err["loc"]), part
+        m = _LEADING_PATH.match(part)
+        if m:
+            loc, text = (*loc, *_path_items(m.group(1))), m.group(2)
+        path, line = _locate(root, loc)
+        out.append(f"{path or '(top level)'}{line}: {text}")
+    return out
+
+
+_LEADING_PATH = re.compile(r"^([A-Za-z_][\w-]*(?:\[\d+\]|\.[\w-]+)*): (.*)$", re.DOTALL)
+_PATH_ITEM = re.compile(r"\[(\d+)\]|\.?([\w-]+)")
+
+
+def _path_items(path: str) -> list[str | int]:
+    return [int(m.group(1)) if m.group(1) is not None else m.group(2) for m in _PATH_ITEM.finditer(path)]
 
 
 def _locate(root: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[str, str]:

@@ -51,6 +51,7 @@ from asyncua.crypto import security_policies
 from cryptography.hazmat.primitives.serialization import Encoding
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from edge_agent.mapping import Mapper, MappingError
 from edge_agent.plugins import PluginConfig, PluginContext, Source, source
 from edge_agent.sources.opcua_pki import TrustList
 from edge_agent.sources.opcua_tags import Deadband, OpcUaTag, TagFile, browse, resolve
@@ -223,7 +224,9 @@ class OpcUaConnection:
         self.subscribed = False  # at least once: from then on no change is missed while connected
         self.gaps = 0
         self.by_handle: dict[int, OpcUaTag] = {}
-        self.last: dict[str, Sample] = {}  # node -> last sample, repeated as bad when the connection drops
+        self.mappers: dict[str, Mapper] = {t.node: Mapper(t.map, t.unit) for t in tags}
+        self.last: dict[tuple[str, str], Sample] = {}  # last sample per series, repeated as bad when the
+        self.last_raw: dict[str, Any] = {}  # connection drops; node -> last raw value (a bad value repeats it)
         self.subscriptions: list[Subscription] = []
         self.namespaces: list[str] = []
         self._handle = 0
@@ -364,23 +367,29 @@ class OpcUaConnection:
         ts = dv.SourceTimestamp or dv.ServerTimestamp
         server_ts = utc(dv.ServerTimestamp) if dv.ServerTimestamp else None
         name = self.config.name
-        if val is None and quality is not Quality.GOOD and tag.node in self.last and ts is not None:
-            val = self.last[tag.node].value  # a bad value without a value: the signal keeps its last one, as bad
-        if isinstance(val, bool | int | float | str) and ts is not None:
-            if isinstance(val, float) and val != val:
-                self.owner.ctx.quarantine.reject(name, "not_finite", f"{tag.asset}/{tag.signal}", "value is NaN",
-                                                 tag.node)
-                return
-            sample = Sample(tag.asset, tag.signal, val, tag.unit, utc(ts), quality, status, server_ts)
-            self.last[tag.node] = sample
+        if val is None and quality is not Quality.GOOD and tag.node in self.last_raw and ts is not None:
+            val = self.last_raw[tag.node]  # a bad value without a value: the signal keeps its last one, as bad
+        if val is None or ts is None:
+            reason = "no_timestamp" if ts is None else "no_value"
+            self.owner.ctx.quarantine.reject(name, reason, f"{tag.asset}/{tag.signal}",
+                                             f"cannot store value {val!r:.80} (status {dv.StatusCode})", tag.node)
+            return
+        try:
+            mapped = self.mappers[tag.node].apply(val)
+        except MappingError as exc:
+            self.owner.ctx.quarantine.reject(name, exc.reason, f"{tag.asset}/{tag.signal}", exc.detail, tag.node)
+            return
+        self.last_raw[tag.node] = val
+        when = utc(ts)
+        for m in mapped:
+            q = quality if m.quality is None or quality is not Quality.GOOD else m.quality
+            sample = Sample(tag.asset, tag.signal + m.suffix, m.value, m.unit, when, q, status, server_ts)
+            self.last[(sample.asset, sample.signal)] = sample
             self._pending.append(sample)
-            if len(self._pending) == 1:  # one emit per notification message, not per value
-                asyncio.get_running_loop().call_soon(self._flush)
-        else:
-            reason = "no_timestamp" if ts is None else "no_value" if val is None else "unsupported_type"
-            self.owner.ctx.quarantine.reject(
-                name, reason, f"{tag.asset}/{tag.signal}",
-                f"cannot store {type(val).__name__} value {val!r} (status {dv.StatusCode})", tag.node)
+        if tag.map is not None and tag.map.counter is not None and tag.map.counter.rollover is not None:
+            self.owner.ctx.rollovers[(tag.asset, tag.signal)] = tag.map.counter.rollover
+        if self._pending and len(self._pending) == len(mapped):  # one emit per notification message
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
         batch, self._pending = self._pending, []

@@ -28,6 +28,8 @@ import yaml
 from asyncua import Client, Node, ua
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from edge_agent.mapping import ValueMap
+
 _NSU = re.compile(r"^nsu=(?P<uri>.+?);(?P<id>[isgb]=.*)$", re.DOTALL)
 _NS = re.compile(r"^ns=(?P<ns>\d+);(?P<id>[isgb]=.*)$", re.DOTALL)
 _HAS_PROPERTY = ua.NodeId(ua.ObjectIds.HasProperty)
@@ -61,6 +63,7 @@ class OpcUaTag(BaseModel):
     sampling_interval_ms: float | None = Field(None, ge=0, description="default: the source's")
     queue_size: int | None = Field(None, ge=1, description="default: the source's")
     deadband: Deadband | None = None
+    map: ValueMap | None = Field(None, description="how the raw value becomes the signal's (see edge_agent/mapping.py)")
 
 
 class TagFile(BaseModel):

@@ -19,7 +19,6 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from plantmodel.catalog import signal_spec
 from plantmodel.telemetry import Sample
 from twin.api.live import asset_live, json_response, visible
 from twin.api.times import in_range
@@ -89,7 +88,7 @@ async def signal_history(
     twin = request.app.state.twin.assets.get(path)
     if twin is None:
         raise HTTPException(404, f"no asset {path!r}")
-    spec = signal_spec(twin.asset.type, signal)
+    spec = twin.asset.signal(signal)
     if spec is None:
         raise HTTPException(404, f"a {twin.asset.type} has no signal {signal!r}")
     lo, hi = _range(start, end)
@@ -144,7 +143,7 @@ async def state_timeline(path: str, request: Request, caller: Caller, start: dat
     a = twin.asset
 
     def body(h: Any) -> bytes:
-        segments = timeline(h, path, a.type, a.config.capacity, lo, hi)
+        segments = timeline(h, a, lo, hi)
         return orjson.dumps({"asset": path, "start": lo, "end": hi, "segments": [s.as_dict() for s in segments]},
                             option=orjson.OPT_UTC_Z)
 
