@@ -15,6 +15,7 @@ do not speak the namespace's vocabulary is onboarded by configuration, not code:
       counter: {rollover: 65535}  # a part counter that wraps after this value
       array: explode              # an array: signal.0, signal.1, ... (default) or json: one text value
       max_length: 256             # text longer than this is cut, and marked uncertain
+      type: number                # a switch as 0/1, numeric text as a number; or text: any value as text
 
 Every step is checked when the configuration loads (a state that is not a state of the twin, a unit pint
 cannot read, a conversion between dimensions) and every value that cannot be mapped at run time is
@@ -127,6 +128,8 @@ class ValueMap(BaseModel):
     counter: Counter | None = None
     array: Literal["explode", "json"] = "explode"
     max_length: int = Field(256, ge=1, le=65536, description="longest text kept")
+    type: Literal["number", "text"] | None = Field(None, description="number: switches as 0/1, numeric text as "
+                                                                     "numbers; text: any value as its text")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -220,7 +223,11 @@ class Mapper:
             return self._lookup(value)
         if self.bits:
             return self._word(value)
-        if isinstance(value, bool) or isinstance(value, str):
+        if self.m.type == "text":
+            return str(value).lower() if isinstance(value, bool) else str(value)
+        if self.m.type == "number" and isinstance(value, bool | str):
+            value = _number(value)
+        if isinstance(value, bool | str):
             return value
         if isinstance(value, int | float):
             if isinstance(value, float) and not math.isfinite(value):
@@ -279,6 +286,15 @@ def plain(raw: Any) -> Any:
     if isinstance(raw, bytes | bytearray):
         raise MappingError("unsupported_type", f"a byte string of {len(raw)} bytes")
     return str(raw)
+
+
+def _number(value: bool | str) -> int | float:
+    if isinstance(value, bool):
+        return int(value)
+    try:
+        return int(value) if value.strip().lstrip("+-").isdigit() else float(value)
+    except ValueError:
+        raise MappingError("wrong_type", f"expected a number, got {value!r:.60}") from None
 
 
 def _member(value: Any, step: str | int) -> Any:

@@ -49,13 +49,13 @@ from asyncua.client.ua_client import UaClientState
 from asyncua.common.subscription import Subscription
 from asyncua.crypto import security_policies
 from cryptography.hazmat.primitives.serialization import Encoding
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
 from edge_agent.mapping import Mapper, MappingError
 from edge_agent.plugins import PluginConfig, PluginContext, Source, source
 from edge_agent.sources.opcua_pki import TrustList
 from edge_agent.sources.opcua_tags import Deadband, OpcUaTag, TagFile, browse, resolve
-from plantmodel.config import load_config
+from plantmodel.config import load_config, relative_to_config
 from plantmodel.telemetry import NO_COMMUNICATION, Quality, Sample, utc
 
 log = logging.getLogger(__name__)
@@ -101,13 +101,13 @@ class OpcUaSourceConfig(PluginConfig):
     _file_tags: list[OpcUaTag] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
-    def _check(self) -> Self:
+    def _check(self, info: ValidationInfo) -> Self:
         if not (self.root or self.object_types or self.tags or self.tags_file):
             raise ValueError("say what to read: root, object_types, tags or tags_file")
         if self.password_env and not self.username:
             raise ValueError("password_env needs a username")
         if self.tags_file is not None:  # a broken tag file stops start-up, naming its own file and line
-            self._file_tags = load_config(self.tags_file, TagFile).tags
+            self._file_tags = load_config(relative_to_config(self.tags_file, info), TagFile).tags
         return self
 
     def configured_tags(self) -> list[OpcUaTag]:

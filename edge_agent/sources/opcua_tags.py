@@ -64,6 +64,8 @@ class OpcUaTag(BaseModel):
     queue_size: int | None = Field(None, ge=1, description="default: the source's")
     deadband: Deadband | None = None
     map: ValueMap | None = Field(None, description="how the raw value becomes the signal's (see edge_agent/mapping.py)")
+    enum: dict[int, str] | None = Field(None, description="the values the server declared for this enumeration "
+                                                          "when it was discovered; a value map must cover them")
 
 
 class TagFile(BaseModel):
