@@ -6,8 +6,10 @@ Passwords come from an environment variable named in the config, never from the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import socket
 import ssl
 from typing import Literal
 
@@ -74,10 +76,13 @@ def stop(client: mqtt.Client) -> None:
     client.loop_stop()
 
 
-def restart(client: mqtt.Client, cfg: BrokerConfig, session_expiry_s: int | None = None) -> None:
-    """A fresh connection (and so fresh subscriptions, made by the client's on_connect); blocks briefly."""
-    stop(client)
-    start(client, cfg, session_expiry_s)
+def reconnect(client: mqtt.Client) -> None:
+    """Drop the connection under a running client: its network loop notices and reconnects by itself (with the
+    same session settings), and its on_connect subscribes again."""
+    sock = client.socket()
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def unique_client_id(base: str) -> str:

@@ -1,7 +1,8 @@
 """Outer guards of the HTTP service, before any routing, authentication or parsing.
 
 - `BodyLimit`: a request body larger than `max_bytes` is refused with 413 as soon as that is known (from
-  Content-Length, or while a chunked body streams in), so an anonymous 200 MB POST costs the twin nothing.
+  Content-Length, or while a chunked body streams in: such a body is gathered here, up to the limit), so an
+  anonymous 200 MB POST costs the twin nothing.
 - `SecurityHeaders`: a Content-Security-Policy that allows the web UI's own files only (no inline script or
   style, no framing), and the usual companions. The OpenAPI page at /docs loads Swagger UI from its CDN and
   gets a policy that allows that, still without framing.
@@ -18,10 +19,6 @@ DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.j
             "img-src 'self' data: https://fastapi.tiangolo.com; "
             "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 DOCS_PATHS = ("/docs", "/redoc")
-
-
-class _TooLarge(Exception):
-    pass
 
 
 async def _refuse(send: Send, status: int, text: str) -> None:
@@ -51,28 +48,32 @@ class BodyLimit:
             if length > self.max_bytes:
                 await _refuse(send, 413, too_large)
                 return
-        seen = 0
-        started = False
-
-        async def counted() -> Message:
-            nonlocal seen
+            await self.app(scope, receive, send)  # the server reads no more than Content-Length
+            return
+        # no length given (chunked): gather the body here, up to the limit, then hand it on in one piece
+        pieces: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted, watched)
-        except _TooLarge:
-            if not started:
+            if message["type"] != "http.request":
+                return  # the client went away
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
                 await _refuse(send, 413, too_large)
+                return
+            pieces.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        whole: Message | None = {"type": "http.request", "body": b"".join(pieces), "more_body": False}
+
+        async def replay() -> Message:
+            nonlocal whole
+            if whole is not None:
+                message, whole = whole, None
+                return message
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 class SecurityHeaders:

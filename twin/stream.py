@@ -141,8 +141,8 @@ class UnsFeed:
     def problems(self) -> list[str]:
         out = [] if self.connected else [f"not connected to the broker at {self.broker.url}"]
         if self.silent:
-            out.append(f"no live message for {time.monotonic() - self.last_live:.0f} s (silence_s: "
-                       f"{self.silence_s:g}): reconnected and subscribed again {self.silence_restarts} times")
+            out.append(f"no live UNS message for {self.silence_s:g} s (feed_silence_s): reconnected and "
+                       f"subscribed again ({self.silence_restarts} times so far)")
         return out
 
     async def watch_silence(self) -> None:
@@ -157,7 +157,7 @@ class UnsFeed:
             self.silent = True
             self.silence_restarts += 1
             log.warning("no live UNS message for %.0f s: reconnecting to %s", quiet, self.broker.url)
-            await asyncio.to_thread(mqtt.restart, self.client, self.broker)
+            mqtt.reconnect(self.client)
             self.last_live = time.monotonic()
 
     def handle(self, topic: str, payload: bytes, retained: bool = False) -> None:

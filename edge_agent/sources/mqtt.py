@@ -297,8 +297,7 @@ class MqttSource(Source):
             log.warning("source %s: no message for %.0f s: reconnecting to %s", self.config.name, quiet,
                         self.config.broker.url)
             self.restarts += 1
-            persistent = None if self.config.clean_session else self.config.session_expiry_s
-            await asyncio.to_thread(mqtt.restart, self.client, self.config.broker, persistent)
+            mqtt.reconnect(self.client)
             self.last_message = time.monotonic()
 
     def decode(self, topic: str, payload: bytes) -> list[Sample]:
