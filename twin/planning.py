@@ -42,7 +42,7 @@ class JobsConfig(BaseModel):
     max_wall_s: float = Field(1800.0, gt=0, description="a job running longer is stopped and failed")
     max_cpu_s: float = Field(1800.0, gt=0, description="CPU seconds a job's process may use (a hard limit set "
                              "in the process); beyond, it is stopped and failed")
-    max_events_per_run: int = Field(200_000_000, ge=1000, description="simulation events one replication may "
+    max_events_per_run: int = Field(20_000_000, ge=1000, description="simulation events one replication may "
                                     "process; a model whose failures or arrivals come absurdly often fails fast")
     max_runs: int = Field(2, ge=1, description="times a job is started: one interrupted by restarts more often "
                           "is failed, not queued again")
