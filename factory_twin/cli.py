@@ -420,6 +420,26 @@ def bench_twin(
     _table(twin_api(seconds, rate, ws_clients, ws_seconds), json_out)
 
 
+@bench_app.command("abuse")
+def bench_abuse(
+    seconds: Annotated[float, typer.Option(min=1, help="how long the hostile client runs beside normal load")] = 60.0,
+    rate: Annotated[float, typer.Option(min=1, help="live-state requests per second (open loop)")] = 20.0,
+    devices: Annotated[int, typer.Option(min=1, help="good devices sending a QoS 1 message a second")] = 20,
+    junk_per_s: Annotated[float, typer.Option(min=1, help="junk MQTT topics per second, for the agent and the twin")]
+    = 50.0,
+    history_days: Annotated[float, typer.Option(min=0.01, help="days of 1 Hz history the heavy queries read")] = 31.0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """A hostile client beside normal load: live-state p99, event-loop stall, RSS, good samples lost, forgeries."""
+    import tempfile
+
+    from factory_twin.bench_abuse import abuse
+
+    setup_logging("error")
+    with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as tmp:
+        _table(abuse(Path(tmp), seconds, rate, devices, junk_per_s, history_days), json_out)
+
+
 @bench_app.command("oee")
 def bench_oee(
     days: Annotated[int, typer.Option(min=1, help="days of event log")] = 30,

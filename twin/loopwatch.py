@@ -28,9 +28,9 @@ class LoopWatch:
         while self._recent[0][0] < now - self.window_s:
             self._recent.popleft()
 
-    def recent_max_s(self) -> float:
-        """The longest stall in the last `window_s`."""
-        cutoff = time.monotonic() - self.window_s
+    def recent_max_s(self, within_s: float | None = None) -> float:
+        """The longest stall in the last `within_s` (at most `window_s`, the default)."""
+        cutoff = time.monotonic() - min(within_s or self.window_s, self.window_s)
         return max((s for t, s in self._recent if t >= cutoff), default=0.0)
 
     async def run(self, stop: asyncio.Event) -> None:

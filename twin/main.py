@@ -34,6 +34,7 @@ from twin.db import TwinDatabase
 from twin.equipment import Equipment
 from twin.guard import BodyLimit, SecurityHeaders
 from twin.history import HistoryReader
+from twin.history_work import HeavyReads
 from twin.jobs import JobRunner, JobStore
 from twin.limits import CallerLimits
 from twin.loopwatch import LoopWatch
@@ -121,6 +122,7 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
                 await ticking
             await notifier.stop()
             store.flush()
+            await asyncio.to_thread(heavy.close)
             history.close()
             db.close()
 
@@ -131,6 +133,7 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     app.state.history = history
     app.state.loop_watch = loop_watch
     app.state.heavy_reads = asyncio.Semaphore(config.rate_limits.concurrent_reads)
+    app.state.heavy = heavy = HeavyReads(config.rate_limits.concurrent_reads)
     app.state.limits = CallerLimits(config.rate_limits.expensive)
     app.state.alerts = performance.alerts
     app.state.alerts_at = performance.alerts.store.at  # replay: the alerts open at a past instant

@@ -14,7 +14,8 @@ Served at `/metrics` to a caller with the viewer role: Prometheus sends the view
 - `factory_twin_twin_http_request_duration_seconds{method,route,status}`: histogram per route template
 - `factory_twin_twin_websocket_clients`: WebSocket connections open now
 - `factory_twin_twin_event_loop_stall_seconds`: histogram of how late the event loop ran a 50 ms timer;
-  `factory_twin_twin_event_loop_stall_max_seconds{window}`: the longest stall since start and in the last minute
+  `factory_twin_twin_event_loop_stall_max_seconds{window}`: the longest stall since start, in the last minute
+  and in the last 10 s
 - `factory_twin_twin_feed_silent`, `factory_twin_twin_feed_silence_restarts_total`
 
 Every label takes a bounded set of values: lines of the plant model (other topics count as `other`), reasons,
@@ -127,7 +128,8 @@ class TwinMetrics:
                       *watch.stalls.exposition("factory_twin_twin_event_loop_stall_seconds"),
                       "# TYPE factory_twin_twin_event_loop_stall_max_seconds gauge",
                       f'factory_twin_twin_event_loop_stall_max_seconds{{window="start"}} {watch.max_s}',
-                      f'factory_twin_twin_event_loop_stall_max_seconds{{window="60s"}} {watch.recent_max_s()}']
+                      f'factory_twin_twin_event_loop_stall_max_seconds{{window="60s"}} {watch.recent_max_s()}',
+                      f'factory_twin_twin_event_loop_stall_max_seconds{{window="10s"}} {watch.recent_max_s(10)}']
         lines += _alert_lines(getattr(getattr(app.state, "performance", None), "alerts", None))
         lines += ["# TYPE factory_twin_twin_websocket_clients gauge",
                   f"factory_twin_twin_websocket_clients {self.websockets}",

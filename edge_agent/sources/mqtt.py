@@ -401,7 +401,7 @@ def _int64(text: str) -> int | float:
     try:
         return float(value)
     except OverflowError:
-        return math.copysign(math.inf, value)
+        return math.inf if value > 0 else -math.inf
 
 
 def _loads(payload: bytes) -> Any:

@@ -97,6 +97,7 @@ def test_poison_payloads_are_quarantined_alone_and_acks_keep_flowing(tmp_path: P
         snap = agent_health(hp)
         rejected = snap["sources"]["gauges"]["rejected"]
         assert rejected.get("not_finite", 0) >= 36 and rejected.get("wrong_type", 0) >= 24, rejected
+        assert "internal_error" not in rejected, rejected  # each field judged, none crashed the decoder
         assert snap["status"] == "ok", snap["problems"]
         assert snap["spool"]["commit_error"] is None
     finally:

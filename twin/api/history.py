@@ -1,15 +1,14 @@
 """History through the twin: series with downsampling, state timelines, CSV, and the line at a past instant.
 
 The same property path as the live API: ``/api/assets/{asset}/signals/{signal}`` is now, and
-``/api/assets/{asset}/signals/{signal}/history`` is then. These read the historian, so they are rate-limited,
-bounded per request, and run (reading and serialising) in worker threads, a few at a time.
+``/api/assets/{asset}/signals/{signal}/history`` is then. These read the historian, so they are rate-limited and
+bounded per request; series (the large ones) are read and serialised in worker processes, timelines and replays
+in worker threads, a few at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import math
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,11 +18,11 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from plantmodel.telemetry import Sample
 from twin.api.live import asset_live, json_response, visible
 from twin.api.times import in_range
 from twin.auth import Principal, check_scope
 from twin.history import NoHistory, line_at, timeline
+from twin.history_work import series
 from twin.limits import expensive
 
 router = APIRouter(prefix="/api", tags=["history"])
@@ -31,7 +30,6 @@ Caller = Annotated[Principal, Depends(expensive)]
 T = TypeVar("T")
 MAX_RANGE = timedelta(days=31)
 MAX_WINDOWS = 50_000  # a minute's windows over the longest range; a chart needs a few hundred
-CSV_CHUNK = 2000  # rows per piece of a streamed export
 
 
 async def _read(request: Request, fn: Callable[[Any], T]) -> T:
@@ -54,22 +52,6 @@ def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, date
     return start, end
 
 
-def newest_samples(h: Any, asset: str, signal: str, lo: datetime, hi: datetime, limit: int
-                   ) -> tuple[list[Sample], bool]:
-    """The newest `limit` raw samples in [lo, hi), reading no more than about that many: the minute counts
-    (from the historian's rollups) tell where to start. True when older samples were left out."""
-    lo_m = lo.replace(second=0, microsecond=0)
-    hi_m = hi.replace(second=0, microsecond=0) + (timedelta(minutes=1) if hi.second or hi.microsecond else timedelta())
-    total, start = 0, lo
-    for w in reversed(h.windows(asset, signal, lo_m, hi_m, 60)):
-        total += w.count
-        if total > limit:
-            start = max(lo, w.start)
-            break
-    samples = h.samples(asset, signal, start, hi)
-    return samples[-limit:], start > lo or len(samples) > limit
-
-
 @router.get("/assets/{path:path}/signals/{signal}/history")
 async def signal_history(
     path: str, signal: str, request: Request, caller: Caller,
@@ -83,7 +65,7 @@ async def signal_history(
     """A signal's samples (or mean/min/max/last per `step_s` window) over [start, end), as JSON or CSV (streamed).
 
     Bounded per request: at most 31 days, `limit` raw points, or 50,000 windows (a 422 says so); read and
-    serialised off the event loop."""
+    serialised in a worker process (`twin.history_work`)."""
     check_scope(caller, path)
     twin = request.app.state.twin.assets.get(path)
     if twin is None:
@@ -98,25 +80,18 @@ async def signal_history(
                                    f"{span_s / step_s:.0f} windows asked for; at most {MAX_WINDOWS} per request: "
                                    f"a step_s of at least {math.ceil(span_s / MAX_WINDOWS)} or a shorter range"}])
 
-    def points(h: Any) -> tuple[list[dict[str, Any]], bool]:
-        if step_s is None:
-            samples, truncated = newest_samples(h, path, signal, lo, hi, limit)
-            return [{"ts": s.ts, "value": s.value, "quality": str(s.quality)} for s in samples], truncated
-        return [{"ts": w.start, "count": w.count, "mean": w.mean, "min": w.min, "max": w.max, "last": w.last}
-                for w in h.windows(path, signal, lo, hi, step_s)], False
-
+    history = request.app.state.history.path
+    if history is None:
+        raise HTTPException(409, "the twin has no historian configured (history: in its config)")
+    try:
+        body = await request.app.state.heavy.run(series, str(history), path, signal, spec.unit, lo, hi, step_s, limit,
+                                                 format)
+    except NoHistory as exc:
+        raise HTTPException(409, str(exc)) from None
     if format == "csv":
-        rows, _ = await _read(request, points)
-        return StreamingResponse(_csv_chunks(rows), media_type="text/csv", headers={
+        return StreamingResponse(_pieces(body), media_type="text/csv", headers={
             "Content-Disposition": f'attachment; filename="{path.replace("/", "_")}_{signal}.csv"'})
-
-    def body(h: Any) -> bytes:
-        rows, truncated = points(h)
-        return orjson.dumps({"asset": path, "signal": signal, "unit": spec.unit, "start": lo, "end": hi,
-                             "step_s": step_s, "truncated": truncated, "points": rows},
-                            option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z)
-
-    return Response(await _read(request, body), media_type="application/json")
+    return Response(body, media_type="application/json")
 
 
 @router.get("/history/{path:path}")
@@ -164,17 +139,7 @@ async def replay(request: Request, caller: Caller, at: datetime,
     return json_response({"at": at, "assets": assets, "alerts": alerts})
 
 
-def _csv_chunks(points: list[dict[str, Any]]) -> Iterator[str]:
-    """The export in pieces; Starlette runs a plain generator in a worker thread, off the event loop."""
-    if not points:
-        return
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(points[0]))
-    writer.writeheader()
-    for i in range(0, len(points), CSV_CHUNK):
-        for p in points[i:i + CSV_CHUNK]:
-            writer.writerow({k: (v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v)
-                             for k, v in p.items()})
-        yield out.getvalue()
-        out.seek(0)
-        out.truncate()
+def _pieces(body: bytes, size: int = 1 << 16) -> Iterator[bytes]:
+    """A finished export handed to the socket in pieces, so one slow client holds no more than its buffer."""
+    for i in range(0, len(body), size):
+        yield body[i:i + size]
