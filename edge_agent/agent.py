@@ -49,8 +49,7 @@ class Agent:
         """Called on the event loop by sources, with samples already in the telemetry schema; `committed` runs
         once they are in the spool (a source that can, acknowledges its input only then)."""
         records: list[Record] = list(samples)
-        for sample in samples:
-            records.extend(self.deriver.observe(sample))
+        records.extend(self.deriver.observe_batch(samples))
         self.stats["samples_in"] += len(samples)
         self.stats["events_derived"] += len(records) - len(samples)
         self.spool.append(records, committed)

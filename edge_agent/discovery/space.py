@@ -34,6 +34,7 @@ class Variable:
     value_rank: int = -1
     unit: str = ""
     enum: dict[int, str] | None = None  # the values an enumeration declares
+    length: int | None = None  # an array's length when it was read
 
     @property
     def is_array(self) -> bool:
@@ -171,6 +172,11 @@ class AddressSpace:
                         v.unit = value.DisplayName.Text
                 if isinstance(v.datatype, ua.NodeId):
                     v.datatype_name, v.enum = await self._datatype(v.datatype)
+            arrays = [v for v in part if v.is_array]
+            if arrays:  # the length an array has now: the catalogue declares it
+                values = await self.client.read_values([self.client.get_node(v.nodeid) for v in arrays])
+                for v, value in zip(arrays, values, strict=True):
+                    v.length = len(value) if isinstance(value, list) else None
 
     async def _datatype(self, datatype: ua.NodeId) -> tuple[str, dict[int, str] | None]:
         """The data type's name and, for an enumeration, its values (EnumStrings or EnumValues)."""

@@ -64,12 +64,12 @@ from typing import Any, Literal, Self
 
 import orjson
 import paho.mqtt.client as paho
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from edge_agent.mapping import Mapper, MappingError, ValueMap
 from edge_agent.plugins import PluginConfig, PluginContext, Source, source
 from edge_agent.sources.sparkplug import NAMESPACE, PartialPayload, SparkplugDecoder, SparkplugMapping
-from plantmodel import mqtt
+from plantmodel import mqtt, units
 from plantmodel.catalog import SignalName
 from plantmodel.telemetry import Quality, Sample
 from plantmodel.uns import PayloadError, parse_ts
@@ -85,6 +85,8 @@ class FieldMapping(BaseModel):
     type: Literal["number", "integer", "text", "boolean", "any"] = Field(
         "number", description="what the field holds; any: let the mapping decide (arrays, structures)")
     map: ValueMap | None = Field(None, description="how the raw value becomes the signal's (edge_agent/mapping.py)")
+
+    _unit = field_validator("unit")(lambda unit: units.normalise(unit))  # one spelling per unit in the namespace
 
 
 class TopicMapping(BaseModel):
