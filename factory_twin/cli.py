@@ -193,6 +193,9 @@ def sim_serve(
     opcua_port: int = 4840,
     mqtt_host: str = "127.0.0.1",
     mqtt_port: int = 1883,
+    mqtt_username: Annotated[str | None, typer.Option(help="broker user of the simulated devices (AGVs)")] = None,
+    mqtt_password_env: Annotated[str | None, typer.Option(
+        help="environment variable holding that user's password")] = None,
     speed: Annotated[float, typer.Option(min=0.01)] = 1.0,
     duration: Annotated[float | None, typer.Option(help="stop producing after this many wall seconds")] = None,
     record: Annotated[Path | None, typer.Option(help="write every published sample here (JSON lines)")] = None,
@@ -212,7 +215,8 @@ def sim_serve(
     except ConfigError as exc:
         raise _fail(exc) from None
     opts = SimulatorOptions(f"opc.tcp://{opcua_host}:{opcua_port}/factory-twin/",
-                            mqtt.BrokerConfig(host=mqtt_host, port=mqtt_port), speed, duration, record,
+                            mqtt.BrokerConfig(host=mqtt_host, port=mqtt_port, username=mqtt_username,
+                                              password_env=mqtt_password_env), speed, duration, record,
                             start_on_subscribe)
 
     async def main(stop: asyncio.Event) -> None:
@@ -356,6 +360,8 @@ def edge_status(
         return
     typer.echo(f"agent {snap['agent']}: {snap['status']}, up {snap['uptime_s']:.0f} s, "
                f"{snap['samples_in']} samples in ({snap['samples_in_per_s']}/s)")
+    for problem in snap.get("problems", []):
+        typer.echo(f"  ! {problem}")
     for name, src in snap["sources"].items():
         rejected = ", ".join(f"{r} {c}" for r, c in src["rejected"].items()) or "none rejected"
         typer.echo(f"  source {name:<16} {src['type']:<8} {'connected' if src['connected'] else 'DISCONNECTED'}"
@@ -395,6 +401,50 @@ def twin_serve(
     http_port = port or cfg.port
     typer.echo(f"twin serving on http://{cfg.host}:{http_port}/api/assets")
     raise typer.Exit(run(lambda stop: serve_http(app, cfg.host, http_port, stop)))
+
+
+audit_app = typer.Typer(no_args_is_help=True, help="The twin's audit log of commands and other audited actions.")
+twin_app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def twin_audit_verify(
+    config: Annotated[Path, typer.Argument(help="twin YAML (for its database and audit_key_env)")] = TWIN_YAML,
+    database: Annotated[Path | None, typer.Option(help="the twin's database file, instead of the config's")] = None,
+) -> None:
+    """Check the audit log's hash chain: exit 0 if intact, 1 naming the first entry changed, inserted or removed."""
+    import os
+    import sqlite3
+
+    from twin.commands import verify
+    from twin.config import TwinConfig
+
+    try:
+        cfg = load_config(config, TwinConfig)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    path = database or cfg.database
+    if not path.exists():
+        raise _fail(f"{path}: no such database")
+    key = None
+    if cfg.audit_key_env:
+        if not os.environ.get(cfg.audit_key_env):
+            raise _fail(f"{config}: audit_key_env: environment variable {cfg.audit_key_env} is not set")
+        key = os.environ[cfg.audit_key_env].encode()
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        check = verify(conn, key)
+    except sqlite3.Error as exc:
+        raise _fail(f"{path}: cannot read the audit log: {exc}") from None
+    finally:
+        conn.close()
+    how = "HMAC-SHA256" if check.keyed else "SHA-256"
+    legacy = f", {check.legacy} older entries before the chain began" if check.legacy else ""
+    if not check.intact:
+        typer.echo(f"{path}: audit log NOT intact: {check.problem} ({check.entries} entries read, {how})", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{path}: audit log intact: {check.entries} entries{legacy}; head entry {check.head_seq}, "
+               f"hash {check.head_hash} ({how})")
 
 
 @bench_app.command("pipeline")
@@ -444,6 +494,26 @@ def bench_twin(
 
     setup_logging("error")
     _table(twin_api(seconds, rate, ws_clients, ws_seconds), json_out)
+
+
+@bench_app.command("abuse")
+def bench_abuse(
+    seconds: Annotated[float, typer.Option(min=1, help="how long the hostile client runs beside normal load")] = 60.0,
+    rate: Annotated[float, typer.Option(min=1, help="live-state requests per second (open loop)")] = 20.0,
+    devices: Annotated[int, typer.Option(min=1, help="good devices sending a QoS 1 message a second")] = 20,
+    junk_per_s: Annotated[float, typer.Option(min=1, help="junk MQTT topics per second, for the agent and the twin")]
+    = 50.0,
+    history_days: Annotated[float, typer.Option(min=0.01, help="days of 1 Hz history the heavy queries read")] = 31.0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """A hostile client beside normal load: live-state p99, event-loop stall, RSS, good samples lost, forgeries."""
+    import tempfile
+
+    from factory_twin.bench_abuse import abuse
+
+    setup_logging("error")
+    with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as tmp:
+        _table(abuse(Path(tmp), seconds, rate, devices, junk_per_s, history_days), json_out)
 
 
 @bench_app.command("oee")

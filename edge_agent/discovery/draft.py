@@ -292,18 +292,23 @@ def agent_yaml(d: Draft, name: str, security: str = "None") -> str:
             "health": {"port": "${FT_AGENT_HEALTH_PORT:-0}"}, "sources": [source],
             "sinks": [{"type": "historian", "name": "history", "path": "${FT_DATA_DIR:-./data}/history.db"},
                       {"type": "uns", "name": "uns", "broker": {"host": "${FT_MQTT_HOST:-127.0.0.1}",
-                                                                "port": "${FT_MQTT_PORT:-1883}"},
+                                                                "port": "${FT_MQTT_PORT:-1883}",
+                                                                "username": "${FT_MQTT_EDGE_USER:-}",
+                                                                "password_env": "FT_MQTT_EDGE_PASSWORD"},
                        "qos": 1, "retain": True}]}
     return f"# Edge agent drafted by `factory-twin edge discover` at {_now()}.\n" + _dump(body)
 
 
 def twin_yaml(d: Draft) -> str:
-    body = {"plant": "plant.yaml", "broker": {"host": "${FT_MQTT_HOST:-127.0.0.1}", "port": "${FT_MQTT_PORT:-1883}"},
+    body = {"plant": "plant.yaml", "broker": {"host": "${FT_MQTT_HOST:-127.0.0.1}", "port": "${FT_MQTT_PORT:-1883}",
+                                             "username": "${FT_MQTT_TWIN_USER:-}",
+                                             "password_env": "FT_MQTT_TWIN_PASSWORD"},
             "host": "${FT_HTTP_HOST:-127.0.0.1}", "port": "${FT_HTTP_PORT:-8000}",
             "history": "${FT_DATA_DIR:-./data}/history.db", "database": "${FT_DATA_DIR:-./data}/twin.db",
             "oee": {"minor_stop_s": 120},
-            "auth": {"api_keys": [{"name": "admin", "role": "admin", "key_env": "FT_ADMIN_KEY"},
-                                  {"name": "engineer", "role": "engineer", "key_env": "FT_ENGINEER_KEY"},
+            "auth": {"api_keys": [{"name": "plant-admin", "role": "admin", "key_env": "FT_ADMIN_KEY"},
+                                  {"name": "engineer-a", "role": "engineer", "key_env": "FT_ENGINEER_KEY"},
+                                  {"name": "engineer-b", "role": "engineer", "key_env": "FT_ENGINEER2_KEY"},
                                   {"name": "viewer", "role": "viewer", "key_env": "FT_VIEWER_KEY"}]}}
     return f"# Twin service drafted by `factory-twin edge discover` at {_now()}.\n" + _dump(body)
 
