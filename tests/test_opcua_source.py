@@ -77,7 +77,7 @@ def test_browse_maps_every_variable_with_units_and_namespace_uris() -> None:
             (f"acme/line1/{m}/spindle", "temp") for m in ("m1", "m2")}
         assert tags[(M1, "speed")].node == f"nsu={NS};s={M1}/speed"
         assert (tags[(M1, "speed")].unit, tags[(M1, "count")].unit, tags[(f"{M1}/spindle", "temp")].unit) == (
-            "rpm", "", "degC")
+            "rpm", "", "°C")  # the server says degC
         # by ObjectType: each instance is an asset, nested variables keep their relative browse path
         assert typed == {(f"acme/line1/{m}", s) for m in ("m1", "m2") for s in ("speed", "count", "spindle.temp")}
 
