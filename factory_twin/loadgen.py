@@ -69,17 +69,20 @@ def _remaining_length(n: int) -> bytes:
             return bytes(out)
 
 
-def _publish_packet(topic: bytes, mid: int, payload: bytes) -> bytes:
+def _publish_packet(topic: bytes, mid: int, payload: bytes, qos: int) -> bytes:
+    if qos == 0:
+        body = struct.pack("!H", len(topic)) + topic + payload
+        return b"\x30" + _remaining_length(len(body)) + body
     body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", mid) + payload
     return b"\x32" + _remaining_length(len(body)) + body  # PUBLISH, QoS 1
 
 
-def mqtt_load(port: int, seconds: float, rate: float, fields: int, topics: int) -> dict[str, float]:
-    """QoS 1 messages of `MqttShape` at up to `rate`/s, written straight onto an MQTT 3.1.1 socket.
+def mqtt_load(port: int, seconds: float, rate: float, fields: int, topics: int, qos: int = 1) -> dict[str, float]:
+    """Messages of `MqttShape` (QoS 1, or 0) at up to `rate`/s, written straight onto an MQTT 3.1.1 socket.
 
     A load generator only: it must not be what limits the measurement, so it builds its PUBLISH packets by
     hand and sends them in bursts of a millisecond, with the broker's acknowledgements read on another thread.
-    The counts it prints are what the broker acknowledged.
+    The counts it prints are what it sent and, at QoS 1, what the broker acknowledged.
     """
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -116,18 +119,19 @@ def mqtt_load(port: int, seconds: float, rate: float, fields: int, topics: int) 
         if n >= due:
             time.sleep(0.001)  # pacing the load
             continue
-        burst = b"".join(_publish_packet(names[k % topics], k % 65535 + 1, shape.payload(k)) for k in range(n, due))
+        burst = b"".join(_publish_packet(names[k % topics], k % 65535 + 1, shape.payload(k), qos)
+                         for k in range(n, due))
         sock.sendall(burst)
         n = due
     elapsed = time.monotonic() - start
     deadline = time.monotonic() + 60
-    while acked[0] < n and time.monotonic() < deadline:
+    while qos and acked[0] < n and time.monotonic() < deadline:
         time.sleep(0.05)
     with contextlib.suppress(OSError):
         sock.sendall(b"\xe0\x00")  # DISCONNECT
         sock.close()
-    return {"messages": n, "samples": n * fields, "seconds": elapsed, "acked": acked[0], "t0_ms": t0_ms,
-            "fields": fields, "topics": topics}
+    return {"messages": n, "samples": n * fields, "seconds": elapsed, "acked": acked[0] if qos else None,
+            "t0_ms": t0_ms, "fields": fields, "topics": topics, "qos": qos}
 
 
 async def opcua_load(port: int, variables: int, seconds: float) -> dict[str, float]:
@@ -152,7 +156,7 @@ async def opcua_load(port: int, variables: int, seconds: float) -> dict[str, flo
         print("ready", flush=True)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, sys.stdin.readline)
-        start = time.monotonic()
+        start, started_at = time.monotonic(), time.time()
         n = 0
         while time.monotonic() - start < seconds:
             for nd in nodes:
@@ -162,7 +166,7 @@ async def opcua_load(port: int, variables: int, seconds: float) -> dict[str, flo
                 await server.write_attribute_value(nd.nodeid, value)
             await asyncio.sleep(0)
         elapsed = time.monotonic() - start
-        print(orjson.dumps({"changes": n, "seconds": elapsed}).decode(), flush=True)
+        print(orjson.dumps({"changes": n, "seconds": elapsed, "started_at": started_at}).decode(), flush=True)
         await loop.run_in_executor(None, sys.stdin.readline)  # stay up until the reader has taken everything
     return {"changes": n, "samples": n, "seconds": elapsed}
 
@@ -176,13 +180,14 @@ def main(argv: list[str] | None = None) -> None:
     m.add_argument("--rate", type=float, default=5000)
     m.add_argument("--fields", type=int, default=10)
     m.add_argument("--topics", type=int, default=20)
+    m.add_argument("--qos", type=int, choices=(0, 1), default=1)
     o = sub.add_parser("opcua")
     o.add_argument("--port", type=int, required=True)
     o.add_argument("--variables", type=int, default=1000)
     o.add_argument("--seconds", type=float, default=20)
     a = p.parse_args(argv)
     if a.kind == "mqtt":
-        result = mqtt_load(a.port, a.seconds, a.rate, a.fields, a.topics)
+        result = mqtt_load(a.port, a.seconds, a.rate, a.fields, a.topics, a.qos)
     else:
         result = asyncio.run(opcua_load(a.port, a.variables, a.seconds))
     sys.stdout.write(orjson.dumps(result).decode() + "\n")
