@@ -37,6 +37,9 @@ from plantmodel.telemetry import Event, EventKind, Quality, Record, Sample, from
 log = logging.getLogger(__name__)
 
 
+URGENT_S = 0.002  # a commit that a source waits on: soon, yet late enough for many messages to share it
+
+
 class OverflowPolicy(StrEnum):
     DROP_OLDEST = "drop_oldest"  # keep the newest data; the slowest sink loses the oldest
     DROP_NEWEST = "drop_newest"  # keep what is spooled; refuse new records while full
@@ -227,8 +230,8 @@ class Spool:
         return kept, encode(kept) if kept else b"[]"
 
     def _schedule(self) -> None:
-        """Commit after `commit_interval_s`, or as soon as the loop is free when a source waits to acknowledge
-        (the broker holds back its next messages until then); either way many records share one commit."""
+        """Commit after `commit_interval_s`, or within URGENT_S when a source waits to acknowledge (the broker
+        holds back its next messages until then); either way many records share one commit."""
         urgent = bool(self._callbacks)
         if self._flush_handle is not None and not (urgent and not self._flush_urgent):
             return
@@ -240,7 +243,7 @@ class Spool:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
         self._flush_urgent = urgent
-        self._flush_handle = loop.call_later(0 if urgent else self.commit_interval_s, self.flush)
+        self._flush_handle = loop.call_later(URGENT_S if urgent else self.commit_interval_s, self.flush)
 
     def flush(self) -> None:
         """Commit what was gathered; only then may sinks see it, and only then are sources told."""

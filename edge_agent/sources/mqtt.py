@@ -16,7 +16,7 @@ and a Sparkplug B edge node)::
         password_env: MQTT_PASSWORD                # the environment variable, never the password
         protocol: "5"                              # or "3.1.1" (paho; for brokers without MQTT 5)
       qos: 1                      # default per subscription: 0, 1 or 2
-      receive_max: 5000           # MQTT 5: messages the broker may send ahead of our acknowledgements
+      receive_max: 20000          # MQTT 5: messages the broker may send ahead of our acknowledgements
       clean_session: false        # a persistent session: the broker keeps QoS 1/2 messages while we are away
       session_expiry_s: 86400     # MQTT 5: how long the broker keeps that session
       silence_s: 30               # no message for this long: health degraded, then reconnect (0: never)
@@ -147,7 +147,7 @@ class MqttSourceConfig(PluginConfig):
     client_id: str | None = None
     clean_session: bool = False
     session_expiry_s: int = Field(86400, ge=0, description="MQTT 5: how long the broker keeps our session")
-    receive_max: int = Field(5000, ge=1, le=65535, description="MQTT 5: messages the broker may send ahead of our "
+    receive_max: int = Field(20000, ge=1, le=65535, description="MQTT 5: messages the broker may send ahead of our "
                              "acknowledgements, which wait for the spool's commit")
     silence_s: float = Field(0, ge=0, description="no message for this long on a feed that always publishes: "
                              "health degraded, then reconnect and subscribe again; 0: never")
