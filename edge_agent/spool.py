@@ -19,6 +19,7 @@ again, so nothing is lost or acknowledged before it is durable.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import sqlite3
 import time
@@ -335,9 +336,8 @@ class Spool:
         out: list[Record] = []
         last = start
         if self._cache and self._cache[0].seq <= start + 1:
-            for r in self._cache:
-                if r.seq <= start:
-                    continue
+            # rows in the cache have consecutive seqs: start at the first row after `start`, not at the oldest
+            for r in itertools.islice(self._cache, start + 1 - self._cache[0].seq, None):
                 out.extend(r.records)
                 last = r.seq
                 if len(out) >= limit:
@@ -353,11 +353,19 @@ class Spool:
             self._new[sink].clear()  # read up to the newest committed row
         return last, out
 
+    def _cached(self, seq: int) -> _Row | None:
+        """The cached row `seq`, found by its offset from the oldest (the cache's seqs are consecutive)."""
+        if not self._cache:
+            return None
+        i = seq - self._cache[0].seq
+        return self._cache[i] if 0 <= i < len(self._cache) else None
+
     def ack(self, sink: str, seq: int) -> None:
         c = self.cursors[sink]
         if seq <= c.seq:
             return
-        cum = next((r.cum for r in self._cache if r.seq == seq), None)
+        cached = self._cached(seq)
+        cum = cached.cum if cached is not None else None
         if cum is None:
             row = self._db.execute("SELECT cum FROM rows WHERE seq = ?", (seq,)).fetchone()
             if row is None:
@@ -394,7 +402,7 @@ class Spool:
         c = self.cursors[sink]
         if c.seq >= self.last_seq:
             return None
-        r = next((r for r in self._cache if r.seq > c.seq), None)
+        r = self._cached(c.seq + 1)
         if r is None:
             r = next((p for p in self._pending if p.seq > c.seq), None)
         if r is not None:
