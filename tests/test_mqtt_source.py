@@ -95,6 +95,54 @@ def test_tls_with_password_and_client_certificate(mosquitto_tls: mqtt.BrokerConf
     run(scenario)
 
 
+class Holding(Running):
+    """A source whose commits wait until the test releases them, as a slow spool would."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.held: list[Callable[[], None]] = []
+
+    def _emit(self, samples: list[Sample], committed: Callable[[], None] | None = None) -> None:
+        self.samples.extend(samples)
+        if committed is not None:
+            self.held.append(committed)
+
+    def release(self) -> None:
+        held, self.held = self.held, []
+        for committed in held:
+            committed()
+
+
+@pytest.mark.parametrize("qos", [1, 2])
+def test_mqtt5_session_acknowledges_only_what_was_committed(mosquitto: mqtt.BrokerConfig, tmp_path: Path,
+                                                           qos: int) -> None:
+    """With MQTT 5 the broker sends at most Receive Maximum messages ahead of our acknowledgements, and those
+    wait for the spool's commit: nothing more arrives while commits are held, everything once they are done,
+    each message once."""
+    broker = mosquitto.model_copy(update={"protocol": "5"})
+
+    async def scenario() -> None:
+        async with Holding(tmp_path, broker, subscriptions=[STATE], qos=qos, receive_max=10,
+                           client_id=f"held-{qos}") as src:
+            await until(src.source.ready.is_set, 15, "the source to subscribe")
+            pub = publisher(mosquitto, f"held-pub-{qos}")
+            await asyncio.wait_for(pub.connected_event.wait(), 10)
+            infos = [pub.publish("dev/m1/state", state(float(i)), qos=qos) for i in range(30)]
+            await until(lambda: len(src.samples) >= 10, 10, "the first ten messages")
+            await asyncio.sleep(1.0)  # what the broker would send on without acknowledgements (none may come)
+            assert len(src.samples) == 10, "the broker sent beyond Receive Maximum, or we acknowledged early"
+            while len(src.samples) < 30:
+                src.release()
+                await until(lambda: src.held or len(src.samples) >= 30, 10, "more messages after the commit")
+            src.release()
+            for info in infos:
+                info.wait_for_publish(5)
+            mqtt.stop(pub)
+            assert sorted(s.value for s in src.samples) == [float(i) for i in range(30)]
+
+    run(scenario)
+
+
 @pytest.mark.parametrize(("protocol", "qos"), [("3.1.1", 1), ("5", 2)])
 def test_persistent_session_keeps_messages_while_the_agent_is_away(mosquitto: mqtt.BrokerConfig, tmp_path: Path,
                                                                    protocol: str, qos: int) -> None:
