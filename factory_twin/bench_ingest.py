@@ -39,18 +39,23 @@ SETTLE_S = 10.0  # the TSDB's count unchanged this long after the load: the inge
 
 
 class ProcWatch:
-    """CPU seconds and resident memory of one process and its children, sampled once a second."""
+    """CPU seconds and resident memory of processes and their children, summed, sampled once a second."""
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
+    def __init__(self, *pids: int) -> None:
+        self.roots = pids
         self.rss_mb = [self._rss()]
 
+    @property
+    def pid(self) -> int:
+        return self.roots[0]
+
     def _pids(self) -> list[int]:
-        out = [self.pid]
-        with contextlib.suppress(OSError):
-            for task in Path(f"/proc/{self.pid}/task").iterdir():
-                children = (task / "children").read_text().split()
-                out.extend(int(c) for c in children)
+        out = list(self.roots)
+        for pid in self.roots:
+            with contextlib.suppress(OSError):
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    children = (task / "children").read_text().split()
+                    out.extend(int(c) for c in children)
         return out
 
     def _rss(self) -> float:
@@ -79,15 +84,15 @@ class Ingester:
     """What reads the source and writes the TSDB: started as a process, ready once it listens."""
 
     name: str
-    start: Callable[[Path, dict[str, Any]], subprocess.Popen[bytes]]  # (workdir, endpoints) -> the process
+    start: Callable[[Path, dict[str, Any]], list[subprocess.Popen[bytes]]]  # (workdir, endpoints) -> processes
     ready: Callable[[], bool]
 
 
-def _agent_yaml(tmp: Path, vm: str, health: int, source: str) -> Path:
-    path = tmp / "agent.yaml"
+def _agent_yaml(tmp: Path, vm: str, health: int, source: str, k: int = 0) -> Path:
+    path = tmp / f"agent{k}.yaml"
     path.write_text(f"""
 name: bench
-data_dir: {tmp / "agent"}
+data_dir: {tmp / f"agent{k}"}
 batch_size: 5000
 health: {{port: {health}, telemetry_interval_s: 0}}
 sources:
@@ -100,31 +105,37 @@ sinks:
     return path
 
 
-def agent(source_yaml: Callable[[dict[str, Any]], str]) -> Ingester:
-    """The edge agent, its one source given by `source_yaml(endpoints)`, writing to the TSDB."""
-    hp = free_port()
+def agent(source_yaml: Callable[[dict[str, Any]], str], count: int = 1) -> Ingester:
+    """`count` edge agents, each with its own spool and the one source given by `source_yaml(endpoints)`,
+    writing to the TSDB."""
+    ports = [free_port() for _ in range(count)]
 
-    def start(tmp: Path, endpoints: dict[str, Any]) -> subprocess.Popen[bytes]:
-        cfg = _agent_yaml(tmp, endpoints["tsdb"], hp, source_yaml(endpoints))
-        return subprocess.Popen([sys.executable, "-m", "factory_twin", "edge", "run", str(cfg), "--log-level",
-                                 "error"], stdout=subprocess.DEVNULL, stderr=(tmp / "agent.err").open("wb"))
+    def start(tmp: Path, endpoints: dict[str, Any]) -> list[subprocess.Popen[bytes]]:
+        procs = []
+        for k, hp in enumerate(ports):
+            cfg = _agent_yaml(tmp, endpoints["tsdb"], hp, source_yaml(endpoints), k)
+            procs.append(subprocess.Popen([sys.executable, "-m", "factory_twin", "edge", "run", str(cfg),
+                                           "--log-level", "error"], stdout=subprocess.DEVNULL,
+                                          stderr=(tmp / f"agent{k}.err").open("wb")))
+        return procs
 
     def ready() -> bool:
-        sources = httpx.get(f"http://127.0.0.1:{hp}/health", timeout=5).json()["sources"]
-        return all(s["connected"] for s in sources.values())
+        return all(s["connected"] for hp in ports
+                   for s in httpx.get(f"http://127.0.0.1:{hp}/health", timeout=5).json()["sources"].values())
 
-    return Ingester("agent", start, ready)
+    return Ingester("agent" if count == 1 else f"{count} agents", start, ready)
 
 
-def mqtt_source(fields: int, qos: int, protocol: str) -> Callable[[dict[str, Any]], str]:
+def mqtt_source(fields: int, qos: int, protocol: str, share_group: str | None = None
+                ) -> Callable[[dict[str, Any]], str]:
     """The agent's source for `MqttShape`: one subscription per signal for one value per message (the signal is
-    the topic's last level), one with every field otherwise."""
+    the topic's last level), one with every field otherwise; agents of a `share_group` split the messages."""
     def yaml(endpoints: dict[str, Any]) -> str:
         head = f"""  - type: mqtt
     name: load
     broker: {{port: {endpoints["mqtt_port"]}, protocol: "{protocol}"}}
     qos: {qos}
-    clean_session: false
+    clean_session: false{f"{chr(10)}    share_group: {share_group}" if share_group else ""}
     subscriptions:"""
         if fields == 1:
             subs = "".join(f"""
@@ -174,19 +185,21 @@ def _until_settled(vm: VictoriaMetrics, match: str, expected: int, watch: ProcWa
 
 
 def ingest_mqtt(seconds: float, rate: float, fields: int = 10, topics: int = 20, qos: int = 1,
-                protocol: str = "5", ingester: Ingester | None = None, workdir: Path | None = None) -> dict[str, Any]:
-    """MQTT: `rate` messages/s of `fields` values on `topics` topics into the ingester (the agent by default)."""
+                protocol: str = "5", ingester: Ingester | None = None, workdir: Path | None = None,
+                agents: int = 1) -> dict[str, Any]:
+    """MQTT: `rate` messages/s of `fields` values on `topics` topics into the ingester (the agent by default;
+    `agents` > 1: that many agent processes in one MQTT 5 shared subscription)."""
     with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as t:
         tmp = workdir or Path(t)
         vm = VictoriaMetrics(tmp / "vm").start()
         broker = Mosquitto(tmp / "mqtt", defaults=True).start()
-        ing = ingester or agent(mqtt_source(fields, qos, protocol))
-        proc = ing.start(tmp, {"mqtt_port": broker.port, "tsdb": vm.url})
+        ing = ingester or agent(mqtt_source(fields, qos, protocol, "ingest" if agents > 1 else None), agents)
+        procs = ing.start(tmp, {"mqtt_port": broker.port, "tsdb": vm.url})
         match = '{__name__=~"s[0-9]_value"}' if fields == 1 else '{__name__=~"f[0-9]+_value"}'
         try:
             wait_for(ing.ready, 90, f"{ing.name} to connect")
             time.sleep(2.0)  # subscribed and settled
-            watch = ProcWatch(proc.pid)
+            watch = ProcWatch(*(p.pid for p in procs))
             load_before = load()
             cpu0, t0 = watch.cpu_s(), time.monotonic()
             gen = subprocess.Popen([sys.executable, "-m", "factory_twin.loadgen", "mqtt", "--port", str(broker.port),
@@ -204,16 +217,13 @@ def ingest_mqtt(seconds: float, rate: float, fields: int = 10, topics: int = 20,
             cpu = watch.cpu_s() - cpu0
             counted = delivery(shape.produced(sent["messages"]), _stored(vm, match, lambda m: _series(shape, m)))
         finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            _stop(procs)
             broker.stop()
             vm.stop()
         messages = sent["messages"]
         return {
-            "source": "mqtt", "ingester": ing.name, "protocol": protocol if ing.name == "agent" else None,
+            "source": "mqtt", "ingester": ing.name, "processes": len(procs),
+            "protocol": protocol if ingester is None else None,
             "qos": qos, "fields": fields, "topics": topics, "broker": "mosquitto defaults (20 in flight, 1,000 queued)",
             "offered_msgs_per_s": rate, "seconds": seconds, "messages": messages, "acked_by_broker": sent["acked"],
             "sent_msgs_per_s": round(messages / sent["seconds"], 1),
@@ -224,6 +234,17 @@ def ingest_mqtt(seconds: float, rate: float, fields: int = 10, topics: int = 20,
             "rss_mb": round(max(watch.rss_mb), 1), "rss_start_mb": round(watch.rss_mb[0], 1),
             "load_before": load_before, "load_end_of_load": load_end,
         }
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 class _OpcuaServer:
@@ -319,12 +340,12 @@ def ingest_opcua(seconds: float, variables: int) -> dict[str, Any]:
     root: bench
     publishing_interval_ms: 100
     queue_size: 1000""")
-        proc = ing.start(tmp, {"tsdb": vm.url})
+        procs = ing.start(tmp, {"tsdb": vm.url})
         match = '{__name__=~"v[0-9]+_value"}'
         try:
             wait_for(ing.ready, 90, "the agent to connect")
             wait_for(lambda: vm.series_count(match) >= variables, 60, "the agent to store every initial value")
-            watch = ProcWatch(proc.pid)
+            watch = ProcWatch(*(p.pid for p in procs))
             load_before = load()
             cpu0, t0 = watch.cpu_s(), time.monotonic()
             srv.go()
@@ -340,8 +361,7 @@ def ingest_opcua(seconds: float, variables: int) -> dict[str, Any]:
                       for m, values, _ in vm.export(match) for v in values if v > 0]
             counted = delivery(produced, stored)
         finally:
-            proc.terminate()
-            proc.wait(30)
+            _stop(procs)
             srv.stop()
             vm.stop()
         per_s = (counted["stored"] - counted["extra"] - counted["duplicates"]) / done["seconds"]

@@ -483,6 +483,8 @@ def bench_ingest(
     = 20,
     qos: Annotated[int, typer.Option(min=0, max=1, help="mqtt: QoS of the load and of the agent's subscription")] = 1,
     protocol: Annotated[str, typer.Option(help="mqtt: the agent's MQTT protocol, 5 or 3.1.1")] = "5",
+    agents: Annotated[int, typer.Option(min=1, help="mqtt: agent processes sharing one MQTT 5 shared subscription")]
+    = 1,
     variables: Annotated[int, typer.Option(help="opcua: variables the server keeps changing")] = 1000,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
 ) -> None:
@@ -494,9 +496,22 @@ def bench_ingest(
     if protocol not in ("5", "3.1.1"):
         raise typer.BadParameter("expected 5 or 3.1.1", param_hint="--protocol")
     setup_logging("error")
-    result = (ingest_mqtt(seconds, rate, fields, topics, qos, protocol) if source == "mqtt"
+    result = (ingest_mqtt(seconds, rate, fields, topics, qos, protocol, agents=agents) if source == "mqtt"
               else ingest_opcua(seconds, variables))
     _table(result, json_out)
+
+
+@bench_app.command("table")
+def bench_table(
+    name: Annotated[str, typer.Argument(help="ingest or opcua-ratio")],
+    files: Annotated[list[Path], typer.Argument(help="result files written with --json")],
+) -> None:
+    """A Markdown table rendered from committed result files (the README quotes these, never hand-copied)."""
+    from factory_twin.bench_tables import TABLES, render
+
+    if name not in TABLES:
+        raise typer.BadParameter(f"expected one of {sorted(TABLES)}", param_hint="NAME")
+    typer.echo(render(name, files))
 
 
 @bench_app.command("twin")

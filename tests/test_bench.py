@@ -16,8 +16,8 @@ def test_pipeline_bench_writes_its_keys_and_loses_nothing(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     assert "samples_per_s" in result.stdout
     data = orjson.loads(out.read_bytes())
-    assert {"time_to_live_state_s", "samples_per_s", "produced", "stored", "loss", "rss_mb"} <= set(data)
-    assert data["produced"] > 100 and data["loss"] == 0 and data["stored"] == data["produced"]
+    assert {"time_to_live_state_s", "samples_per_s", "produced", "stored", "missing", "extra", "rss_mb"} <= set(data)
+    assert data["produced"] > 100 and data["missing"] == data["extra"] == 0 and data["stored"] == data["produced"]
 
 
 def test_oee_bench_live_equals_batch(tmp_path: Path) -> None:

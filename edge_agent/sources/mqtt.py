@@ -19,6 +19,7 @@ and a Sparkplug B edge node)::
       receive_max: 20000          # MQTT 5: messages the broker may send ahead of our acknowledgements
       clean_session: false        # a persistent session: the broker keeps QoS 1/2 messages while we are away
       session_expiry_s: 86400     # MQTT 5: how long the broker keeps that session
+      share_group: null           # e.g. ingest: agents of one group split the messages (MQTT shared subscription)
       silence_s: 30               # no message for this long: health degraded, then reconnect (0: never)
       subscriptions:
         - topic: uagv/v2/acme/{serial}/state       # {name} matches one topic level
@@ -153,15 +154,22 @@ class MqttSourceConfig(PluginConfig):
                              "health degraded, then reconnect and subscribe again; 0: never")
     subscriptions: list[TopicMapping] = Field([], description="JSON and plain-number topics")
     sparkplug: list[SparkplugMapping] = Field([], description="Sparkplug B groups")
+    share_group: str | None = Field(None, pattern=r"^[^/#+$]+$", description="subscribe as a member of this "
+                                    "shared subscription ($share/<group>/<filter>): the agents of one group split "
+                                    "the messages between them, each into its own spool")
 
     @model_validator(mode="after")
     def _something(self) -> Self:
         if not self.subscriptions and not self.sparkplug:
             raise ValueError("give subscriptions, sparkplug groups or both")
+        if self.share_group and self.sparkplug:
+            raise ValueError("share_group splits messages between agents; Sparkplug needs every message of a node "
+                             "(births, aliases, deaths) in one agent: use a source of its own for sparkplug")
         return self
 
     def filters(self) -> list[tuple[str, int]]:
-        return [*((m.filter, self.qos if m.qos is None else m.qos) for m in self.subscriptions),
+        share = f"$share/{self.share_group}/" if self.share_group else ""
+        return [*((share + m.filter, self.qos if m.qos is None else m.qos) for m in self.subscriptions),
                 *((g.filter, self.qos) for g in self.sparkplug)]
 
 
