@@ -11,7 +11,8 @@ subscriptions. Measured over a window after a warm-up:
   changed, to the sample's application to a twin's state; from the twins' latency histograms
   (`factory_twin_twin_ingest_latency_seconds`, the window's bucket deltas, interpolated within a bucket)
 - delivery against the simulators' own record (`sim serve --record`, every value put on the wire, each
-  simulator starting once its agent monitors every variable): what the agents' historians hold as sets of
+  simulator producing for a fixed time from when its agent monitors every variable, then serving on):
+  what the agents' historians hold as sets of
   (asset, signal, ts, value), and whether the twins' final state of every signal is the last value
   recorded for it; the twins' counters (messages taken in, which they count before validating) only beside.
 """
@@ -40,6 +41,7 @@ from plantmodel.uns import format_ts
 from twin.metrics import quantile
 
 LATENCY = "factory_twin_twin_ingest_latency_seconds"
+PRODUCING_MARGIN_S = 20.0  # the simulators produce this much longer than warm-up and window: until all flow
 
 
 class _Child:
@@ -118,11 +120,11 @@ def _uns_sink(port: int) -> dict[str, Any]:
     return httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).json()["sinks"]["uns"]
 
 
-def _delivery(children: list[_Child], agents: list[int], twin_ports: list[int], key: str) -> dict[str, int]:
-    """Stop the plant, let the agents drain, and compare what they published with what the twins took in."""
-    for c in children:
-        if c.role == "simulator":
-            c.interrupt()
+def _delivery(workdir: Path, n_lines: int, agents: list[int], twin_ports: list[int], key: str) -> dict[str, int]:
+    """Once the plant has stopped producing (its records closed; its servers still up), let the agents drain and
+    set what they published beside what the twins took in."""
+    records = [workdir / f"sim{i + 1}.jsonl" for i in range(n_lines)]
+    wait_for(lambda: all(r.exists() for r in records), 300, "the simulators to finish producing")
     wait_for(lambda: all(_uns_sink(p)["spool_depth"] == 0 for p in agents), 120, "the agents to drain")
     written = sum(_uns_sink(p)["written"] for p in agents)
     totals: list[int] = []
@@ -159,7 +161,6 @@ def _against_record(workdir: Path, n_lines: int, agents: list[int], twin_port: i
     against the final state a twin shows (it answers for the whole plant). The bench's agents read OPC-UA only,
     so the MQTT devices' values (the AGVs') are left out of both."""
     records = [workdir / f"sim{i + 1}.jsonl" for i in range(n_lines)]
-    wait_for(lambda: all(r.exists() for r in records), 60, "the simulators to close their records")
     wait_for(lambda: all(d == 0 for p in agents
                          for d in (s["spool_depth"] for s in httpx.get(f"http://127.0.0.1:{p}/health",
                                                                        timeout=10).json()["sinks"].values())),
@@ -213,6 +214,7 @@ def run_lines(workdir: Path, n_lines: int, n_twins: int, seconds: float, warmup:
             children.append(_Child("simulator", f"sim{i + 1}", [
                 "sim", "serve", f"plant{i + 1}.yaml", "--opcua-port", str(opcua), "--mqtt-port", str(broker.port),
                 "--speed", str(speed), "--record", f"sim{i + 1}.jsonl", "--start-on-subscribe", "180",
+                "--duration", str(warmup + seconds + PRODUCING_MARGIN_S),
                 "--log-level", "error"], workdir, env))
             _agent_yaml(workdir / f"agent{i + 1}.yaml", i + 1, opcua, broker.port, health)
             agents.append(health)
@@ -264,7 +266,7 @@ def run_lines(workdir: Path, n_lines: int, n_twins: int, seconds: float, warmup:
         cpu = {n: (w.cpu_s() - cpu0[n]) / dt * 100 for n, (_, w) in watches.items()}
         for c in children:
             c.check()
-        delivery = _delivery(children, agents, twin_ports, key)
+        delivery = _delivery(workdir, n_lines, agents, twin_ports, key)
         opcua_assets = {a.path for a in plant_gen.PlantConfig.model_validate(plant).assets()
                         if a.config.sim is None or a.config.sim.interface == "opcua"}
         delivery |= _against_record(workdir, n_lines, agents, twin_ports[0], key, opcua_assets)

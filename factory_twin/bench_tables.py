@@ -30,7 +30,8 @@ def _shape(r: dict[str, Any]) -> str:
         return f"OPC-UA, {r['variables']:,} variables"
     per = "1 value" if r["fields"] == 1 else f"{r['fields']} values"
     proto = f", MQTT {r['protocol']}" if r.get("protocol") else ""
-    return f"MQTT QoS {r['qos']}, {per}/message, {r['topics']:,} topics{proto}"
+    agents = f", {r['processes']} agents sharing" if r.get("processes", 1) > 1 else ""
+    return f"MQTT QoS {r['qos']}, {per}/message, {r['topics']:,} topics{proto}{agents}"
 
 
 def ingest_table(files: list[Path]) -> str:

@@ -54,10 +54,19 @@ def versions() -> dict[str, str]:
             done = subprocess.run([exe, *argv[1:]], capture_output=True, text=True, timeout=10)
         except (OSError, subprocess.TimeoutExpired):
             continue
-        text = (done.stdout or done.stderr).strip().splitlines()
+        text = (done.stdout or done.stderr).strip().splitlines() or _debian_version(name)
         if text:
             out[name] = text[0].strip()
     return out
+
+
+def _debian_version(package: str) -> list[str]:
+    """What dpkg says, for a server whose binary does not (Debian's victoria-metrics prints no version)."""
+    if shutil.which("dpkg-query") is None:
+        return []
+    done = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", package], capture_output=True, text=True,
+                          timeout=10)
+    return [f"{package} {done.stdout.strip()} (Debian)"] if done.returncode == 0 and done.stdout.strip() else []
 
 
 def provenance(load_before: list[float] | None = None) -> dict[str, Any]:
