@@ -455,6 +455,35 @@ def bench_skab(
     _write_json(json_out, result)
 
 
+@bench_app.command("cmapss")
+def bench_cmapss(
+    data: Annotated[Path | None, typer.Option(help="a folder with train_FD001.txt and test_FD001.txt (default: "
+                                                   "../shared/data/cmapss)")] = None,
+    folds: Annotated[int, typer.Option(min=2, help="cross-validation folds, grouped by engine")] = 5,
+    inner_folds: Annotated[int, typer.Option(min=2, help="inner folds that calibrate each outer fold's intervals")]
+    = 4,
+    cuts: Annotated[int, typer.Option(min=1, help="cuts per held-out engine")] = 10,
+    max_iter: Annotated[int, typer.Option(min=1, help="boosting iterations")] = 300,
+    seed: Annotated[int, typer.Option(help="seed of the cuts and the model")] = 0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results and predictions here")] = None,
+) -> None:
+    """Remaining useful life of the C-MAPSS FD001 test engines with 90 % intervals; cross-validated error."""
+    from factory_twin import bench_cmapss as cmapss
+    from factory_twin.cmapss import DEFAULT_DIR
+
+    folder = data or DEFAULT_DIR
+    missing = [n for n in ("train_FD001.txt", "test_FD001.txt") if not (folder / n).is_file()]
+    if missing:
+        typer.echo(f"no C-MAPSS data at {folder} ({', '.join(missing)} missing): pass --data DIR", err=True)
+        raise typer.Exit(2)
+    try:
+        result = cmapss.run(folder, folds, inner_folds, cuts, seed, max_iter)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(cmapss.table(result))
+    _write_json(json_out, result)
+
+
 @bench_app.command("nab")
 def bench_nab(
     data: Annotated[Path | None, typer.Option(help="a folder laid out like NAB's (data/, labels/)")] = None,
