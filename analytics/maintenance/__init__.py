@@ -6,6 +6,7 @@ from analytics.maintenance.conformal import ConformalRul
 from analytics.maintenance.fleet import FleetRul, window_features
 from analytics.maintenance.health import HealthIndicator
 from analytics.maintenance.rul import MaintenanceAlert, RulEstimate, maintenance_alert, remaining_useful_life
+from analytics.maintenance.trend import TrendRul
 
-__all__ = ["ConformalRul", "FleetRul", "HealthIndicator", "MaintenanceAlert", "RulEstimate", "maintenance_alert",
-           "remaining_useful_life", "window_features"]
+__all__ = ["ConformalRul", "FleetRul", "HealthIndicator", "MaintenanceAlert", "RulEstimate", "TrendRul",
+           "maintenance_alert", "remaining_useful_life", "window_features"]
