@@ -430,6 +430,13 @@ def _table(result: dict[str, Any], json_out: Path | None) -> None:
     _write_json(json_out, result)
 
 
+def _load_average() -> list[float]:
+    """The machine's 1, 5 and 15 minute load averages, recorded with a benchmark's numbers."""
+    import os
+
+    return [round(v, 2) for v in os.getloadavg()]
+
+
 def _write_json(json_out: Path | None, result: object) -> None:
     import orjson
 
@@ -450,7 +457,7 @@ def bench_skab(
     if not folder.is_dir():
         typer.echo(f"no SKAB data at {folder}: pass --data DIR", err=True)
         raise typer.Exit(2)
-    result = skab.run(folder)
+    result = skab.run(folder) | {"load_average": _load_average()}
     typer.echo(skab.table(result))
     _write_json(json_out, result)
 
@@ -477,7 +484,7 @@ def bench_cmapss(
         typer.echo(f"no C-MAPSS data at {folder} ({', '.join(missing)} missing): pass --data DIR", err=True)
         raise typer.Exit(2)
     try:
-        result = cmapss.run(folder, folds, inner_folds, cuts, seed, max_iter)
+        result = cmapss.run(folder, folds, inner_folds, cuts, seed, max_iter) | {"load_average": _load_average()}
     except ValueError as exc:
         raise _fail(str(exc)) from None
     typer.echo(cmapss.table(result))
@@ -497,7 +504,7 @@ def bench_nab(
     if not (folder / "labels" / "combined_windows.json").is_file():
         typer.echo(f"no NAB data at {folder}: pass --data DIR", err=True)
         raise typer.Exit(2)
-    result = nab.run(folder)
+    result = nab.run(folder) | {"load_average": _load_average()}
     typer.echo(nab.table(result))
     _write_json(json_out, result)
 
