@@ -582,7 +582,7 @@ def bench_faults(
         result = run_bench(config, hours, seed, replications, faults_per_day, baseline_h, tolerance, rul_hours)
     except ConfigError as exc:
         raise _fail(exc) from None
-    _table(result, json_out)
+    _table(result | {"load_average": _load_average()}, json_out)
 
 
 @bench_app.command("scale")
