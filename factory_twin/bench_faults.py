@@ -398,7 +398,7 @@ def rul_bench(config: Path, hours: float, seeds: Sequence[int], work: Path, onse
               ) -> dict[str, Any]:
     """One run per seed; the complete bearing lives of all runs pooled (each run's indicator learns on its own)."""
     line = plant_variant(config, work / "plant-rul.yaml", None, None)
-    wearing = [a for a in line.assets() if a.type is AssetType.CNC_MACHINE and any(
+    wearing = [a for a in line.assets() if a.spec.is_a(AssetType.CNC_MACHINE) and any(
         f.wear == "bearing" for f in (a.config.sim.failures if a.config.sim else []))]
     if not wearing:
         return {"error": f"no asset in {config.name} has a failure mode with wear: bearing"}

@@ -18,8 +18,9 @@ from analytics.oee import EventLog, OeeOptions, ShiftCalendar, Window, oee_windo
 from analytics.oee.live import LiveOee
 from analytics.oee.states import FAILURE, GOOD, MINOR_STOP, PRODUCING, SCRAP, SETUP, WAITING
 from factory_twin.runtime import config_path
+from plantmodel.catalog import AssetRole
 from plantmodel.config import load_config
-from plantmodel.plant import STATION_TYPES, PlantConfig
+from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
 from plantmodel.telemetry import AssetState, Event, EventKind, from_micros, to_micros
 
@@ -73,7 +74,7 @@ def run(days: int = 30, seed: int = 1) -> dict[str, Any]:
     shifts = [Window.of_period(p) for p in periods]
     days_w = [Window.over(f"day{i}", start + i * 86_400 * US, start + (i + 1) * 86_400 * US, periods)
               for i in range(days)]
-    stations = [a for a in plant.assets() if a.type in STATION_TYPES]
+    stations = [a for a in plant.assets() if a.role is AssetRole.STATION]
     rng = np.random.default_rng(seed)
     logs, n_events = {}, 0
     for a in stations:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from plantmodel.catalog import AssetType
+from plantmodel.catalog import AssetRole
 from plantmodel.plant import Line
 from simulators.flow.line import FlowLine
 from simulators.flow.replications import replicate
@@ -35,12 +35,12 @@ def bare_chain(line: Line, seed: int) -> simpy.Environment:
     flow = [line.asset(a) for a in line.config.flow]
     inbound: simpy.Store | None = None
     for i, asset in enumerate(flow):
-        if asset.type is AssetType.BUFFER:
+        if asset.role is AssetRole.BUFFER:
             continue
         nxt = flow[i + 1] if i + 1 < len(flow) else None
-        outbound = None if nxt is None else simpy.Store(env, nxt.config.capacity if nxt.type is AssetType.BUFFER else 1)
+        outbound = None if nxt is None else simpy.Store(env, nxt.config.capacity if nxt.role is AssetRole.BUFFER else 1)
         mean = asset.config.sim.cycle_time_s or asset.config.ideal_cycle_time_s or 1.0
-        if asset.type is AssetType.AGV:  # a round trip per load, spread over the load's parts
+        if asset.role is AssetRole.TRANSPORT:  # a round trip per load, spread over the load's parts
             mean = 2 * mean / (asset.config.capacity or 1)
         sigma = float(np.sqrt(np.log1p(0.05**2)))
         env.process(_machine(env, inbound, outbound, np.log(mean) - sigma**2 / 2, sigma, rng))

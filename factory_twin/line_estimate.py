@@ -10,7 +10,7 @@ and product routings (every part is taken to visit every station).
 from __future__ import annotations
 
 from analytics.flowline import Machine, serial_line_rate
-from plantmodel.catalog import AssetType
+from plantmodel.catalog import AssetRole, AssetType
 from plantmodel.plant import Asset, Line
 from plantmodel.simulation import ShiftCalendar
 
@@ -29,9 +29,9 @@ def _machine(asset: Asset, line: Line) -> Machine:
         cycle = sim.cycle_time.expected
     else:
         cycle = sim.cycle_time_s or cfg.ideal_cycle_time_s or 1.0
-    if asset.type is AssetType.AGV:
+    if asset.role is AssetRole.TRANSPORT:
         cycle = 2 * cycle / (cfg.capacity or 1)
-    cycle /= sim.batch_size if asset.type is not AssetType.AGV else 1
+    cycle /= sim.batch_size if asset.role is not AssetRole.TRANSPORT else 1
     if sim.micro_stops:
         cycle += sim.micro_stops.probability * sim.micro_stops.duration.expected
     cycle += sim.rework_rate * (sim.rework_time.expected if sim.rework_time else cycle)
@@ -60,15 +60,15 @@ def estimate(line: Line) -> dict[str, float | str]:
     flow = [line.asset(a) for a in line.config.flow]
     machines, buffers, names = [], [], []
     for i, asset in enumerate(flow):
-        if asset.type is AssetType.BUFFER:
+        if asset.role is AssetRole.BUFFER:
             continue
         machines.append(_machine(asset, line))
         names.append(asset.id)
         nxt = flow[i + 1] if i + 1 < len(flow) else None
         if nxt is not None:
-            belt = asset.config.capacity if asset.type is AssetType.CONVEYOR and asset.config.sim.transport_time_s \
+            belt = asset.config.capacity if asset.spec.is_a(AssetType.CONVEYOR) and asset.config.sim.transport_time_s \
                 else 0
-            held = (nxt.config.capacity or 0) if nxt.type is AssetType.BUFFER else 0
+            held = (nxt.config.capacity or 0) if nxt.role is AssetRole.BUFFER else 0
             buffers.append(held + (belt or 0))
     result = serial_line_rate(machines, buffers)
     share = open_share(line.config.simulation.calendar)

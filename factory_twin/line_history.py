@@ -16,8 +16,8 @@ from itertools import pairwise
 
 import numpy as np
 
-from plantmodel.catalog import AssetType
-from plantmodel.plant import STATION_TYPES, Asset, PlantConfig
+from plantmodel.catalog import AssetRole, AssetType
+from plantmodel.plant import Asset, PlantConfig
 from plantmodel.telemetry import Event, EventKind, Record, Sample
 
 # analog signals read every period: name -> (level producing, level otherwise, noise sd, digits)
@@ -76,13 +76,13 @@ class LineHistory:
     def chunks(self, chunk_s: int = 3600) -> Iterator[list[Record]]:
         rng = np.random.default_rng(self.seed)
         stations = {a.path: _station(a, self.seconds, rng) for a in self.assets
-                    if a.type in STATION_TYPES or a.type is AssetType.AGV}
-        buffers = [a for a in self.assets if a.type is AssetType.BUFFER]
+                    if a.role is AssetRole.STATION or a.role is AssetRole.TRANSPORT}
+        buffers = [a for a in self.assets if a.role is AssetRole.BUFFER]
         feeders: dict[str, str] = {}  # buffer path -> station before it in the flow
         for line in self.lines:
             flow = [line.asset(i) for i in line.config.flow]
             for before, this in pairwise(flow):
-                if this.type is AssetType.BUFFER:
+                if this.role is AssetRole.BUFFER:
                     feeders[this.path] = before.path
         counts = {p: [0, 0] for p in stations}
         wear = {p: float(rng.uniform(0, 30)) for p in stations}
@@ -133,12 +133,12 @@ class LineHistory:
     @staticmethod
     def _per_part(path: str, kind: AssetType, when: datetime, rng: np.random.Generator,
                   wear: dict[str, float]) -> list[Sample]:
-        if kind is AssetType.CNC_MACHINE:
+        if kind == AssetType.CNC_MACHINE:
             wear[path] = (wear[path] + float(rng.uniform(0.4, 0.8))) % 100.0
             return [Sample(path, "tool_wear", round(wear[path], 2), "%", when)]
-        if kind is AssetType.INDUSTRIAL_ROBOT:
+        if kind == AssetType.INDUSTRIAL_ROBOT:
             return [Sample(path, "cycle_time", round(float(rng.normal(35.0, 1.7)), 3), "s", when)]
-        if kind is AssetType.INSPECTION_STATION:
+        if kind == AssetType.INSPECTION_STATION:
             return [Sample(path, "measured_diameter", round(float(rng.normal(42.0, 0.004)), 4), "mm", when)]
         return []
 

@@ -22,14 +22,14 @@ import orjson
 
 from historian.base import Rejection
 from historian.layout import EVENTS
-from plantmodel.catalog import SIGNALS, SignalKind
+from plantmodel.catalog import SignalKind, builtin
+from plantmodel.isa95 import is_asset_path
 from plantmodel.telemetry import EPOCH, Event, EventKind, Record, Sample, Value, to_micros
 
-#: enterprise/site/area/line/cell/asset, each segment a plain identifier (no wildcards, no spaces)
-ASSET_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*){5}$")
 SIGNAL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 NUMERIC_KINDS = frozenset({SignalKind.ANALOG, SignalKind.COUNTER})
-CATALOG_KINDS: dict[str, SignalKind] = {s.name: s.kind for specs in SIGNALS.values() for s in specs}
+#: kinds of the shipped types' signals; any other series takes its kind from its first value
+CATALOG_KINDS: dict[str, SignalKind] = {n: s.kind for t in builtin().types.values() for n, s in t.signals.items()}
 OLDEST_US = to_micros(datetime(2000, 1, 1, tzinfo=UTC))
 ONE_US = timedelta(microseconds=1)
 EVENT_KINDS = frozenset(EventKind)
@@ -68,7 +68,7 @@ def text_value(value: Value) -> str | Refusal:
 
 
 def asset_refusal(asset: object) -> Refusal | None:
-    if isinstance(asset, str) and ASSET_PATH.match(asset):
+    if is_asset_path(asset):
         return None
     return Refusal("bad_asset", "asset", f"{asset!r:.80} is not an ISA-95 path of six segments")
 

@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, ValidationInfo
 
 M = TypeVar("M", bound=BaseModel)
+#: validation context key: the folder of the file being read, for paths written relative to it
+CONFIG_DIR = "config_dir"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -60,9 +62,19 @@ def parse_config(text: str, model: type[M], source: Path | str = "<config>",
     if problems:
         raise ConfigError(source, problems)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={CONFIG_DIR: Path(source).parent})
     except ValidationError as exc:
-        raise ConfigError(source, [_describe(err, node) for err in exc.errors()]) from None
+        raise ConfigError(source, [p for err in exc.errors() for p in _describe(err, node)]) from None
+
+
+def relative_to_config(path: Path, info: ValidationInfo) -> Path:
+    """A path from a config file: relative to that file's folder (as a folder of drafts is written), or, for
+    files written before that convention, to the working folder when only that one exists."""
+    base = (info.context or {}).get(CONFIG_DIR)
+    if path.is_absolute() or base is None:
+        return path
+    beside = Path(base) / path
+    return path if not beside.exists() and path.exists() else beside
 
 
 def _substitute(value: Any, env: Mapping[str, str], loc: tuple[Any, ...], problems: list[str],
@@ -87,8 +99,9 @@ def _substitute(value: Any, env: Mapping[str, str], loc: tuple[Any, ...], proble
     return _ENV_REF.sub(replace, value)
 
 
-def _describe(err: Any, root: yaml.Node | None) -> str:
-    path, line = _locate(root, err["loc"])
+def _describe(err: Any, root: yaml.Node | None) -> list[str]:
+    """One line per problem; a validator's message may hold several, each starting with its own key path
+    below the error's location (``sites[0].areas[0].lines[0].flow[2]: ...``), which is then located too."""
     kind, msg = err["type"], err["msg"]
     if kind == "missing":
         msg = "required key is missing"
@@ -99,7 +112,23 @@ def _describe(err: Any, root: yaml.Node | None) -> str:
     got = err.get("input")
     if kind not in ("missing", "extra_forbidden") and not isinstance(got, dict | list):
         msg += f"; got {got!r}"
-    return f"{path or '(top level)'}{line}: {msg}"
+    out = []
+    for part in msg.split("\n"):
+        loc, text = tuple(err["loc"]), part
+        m = _LEADING_PATH.match(part)
+        if m:
+            loc, text = (*loc, *_path_items(m.group(1))), m.group(2)
+        path, line = _locate(root, loc)
+        out.append(f"{path or '(top level)'}{line}: {text}")
+    return out
+
+
+_LEADING_PATH = re.compile(r"^([A-Za-z_][\w-]*(?:\[\d+\]|\.[\w-]+)*): (.*)$", re.DOTALL)
+_PATH_ITEM = re.compile(r"\[(\d+)\]|\.?([\w-]+)")
+
+
+def _path_items(path: str) -> list[str | int]:
+    return [int(m.group(1)) if m.group(1) is not None else m.group(2) for m in _PATH_ITEM.finditer(path)]
 
 
 def _locate(root: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[str, str]:

@@ -9,9 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, model_validator
 
-from plantmodel.catalog import SIGNALS, AssetType, SignalSpec
+from plantmodel import isa95
+from plantmodel.catalog import (
+    AssetRole,
+    AssetTypeDef,
+    AssetTypeSpec,
+    Catalog,
+    CatalogError,
+    SignalName,
+    SignalSpec,
+    TypeId,
+    builtin,
+)
 from plantmodel.simulation import (
     Dist,
     FailureMode,
@@ -25,13 +36,10 @@ from plantmodel.simulation import (
     Source,
 )
 
-Ident = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
-PATH_SEP = "/"
-
-#: Asset types that process parts one after another (they have a cycle time and part counters).
-STATION_TYPES = frozenset(
-    {AssetType.CNC_MACHINE, AssetType.INDUSTRIAL_ROBOT, AssetType.CONVEYOR, AssetType.INSPECTION_STATION}
-)
+Ident = Annotated[str, StringConstraints(pattern=isa95.IDENT, max_length=isa95.IDENT_MAX)]
+PATH_SEP = isa95.SEP
+#: roles whose assets are in the part flow (and so in a line's `flow`)
+FLOW_ROLES = frozenset({AssetRole.STATION, AssetRole.TRANSPORT})
 
 
 class _Strict(BaseModel):
@@ -72,23 +80,14 @@ class StationSim(_Strict):
 
 class AssetConfig(_Strict):
     id: Ident
-    type: AssetType
+    type: TypeId = Field(description="an asset type of the catalogue: shipped, or the plant's own asset_types")
     name: str = ""
-    ideal_cycle_time_s: float | None = Field(None, gt=0)
+    ideal_cycle_time_s: float | None = Field(None, gt=0, description="stations: the design cycle time per part; "
+                                                                      "without it OEE has no performance")
     capacity: int | None = Field(None, ge=0, description="buffer size (0: hand-over), AGV load or parts on a belt")
+    signals: dict[SignalName, SignalSpec] = Field({}, description="this asset's signals beyond its type's")
+    identification: dict[str, str] = Field({}, description="nameplate: manufacturer, model, serial number, ...")
     sim: StationSim = StationSim()
-
-    @model_validator(mode="after")
-    def _required_by_type(self) -> Self:
-        if self.type in STATION_TYPES and self.ideal_cycle_time_s is None:
-            raise ValueError(f"a {self.type} needs ideal_cycle_time_s (seconds per part)")
-        if self.type in (AssetType.BUFFER, AssetType.AGV) and self.capacity is None:
-            raise ValueError(f"a {self.type} needs capacity (parts)")
-        if self.type is not AssetType.BUFFER and self.capacity == 0:
-            raise ValueError(f"a {self.type} needs capacity of at least 1")
-        if self.type is AssetType.AGV and self.ideal_cycle_time_s is None:
-            raise ValueError("an agv needs ideal_cycle_time_s (seconds for one trip)")
-        return self
 
 
 class CellConfig(_Strict):
@@ -113,69 +112,24 @@ class LineConfig(_Strict):
     id: Ident
     name: str = ""
     cells: list[CellConfig] = Field(min_length=1)
-    flow: list[Ident] = Field(min_length=1, description="asset ids in the order parts move through them")
+    flow: list[Ident] = Field([], description="asset ids in the order parts move through them (stations, "
+                                               "buffers, transport; none for a line of equipment only)")
     simulation: SimulationConfig = SimulationConfig()
 
     @model_validator(mode="after")
-    def _flow_is_consistent(self) -> Self:
-        types: dict[str, AssetType] = {}
+    def _ids_are_unique(self) -> Self:
+        ids: set[str] = set()
         for cell in self.cells:
             for asset in cell.assets:
-                if asset.id in types:
+                if asset.id in ids:
                     raise ValueError(f"asset id {asset.id!r} appears twice in line {self.id!r}")
-                types[asset.id] = asset.type
-        seen: set[str] = set()
+                ids.add(asset.id)
         for i, asset_id in enumerate(self.flow):
-            if asset_id not in types:
+            if asset_id not in ids:
                 raise ValueError(f"flow[{i}]: {asset_id!r} is not an asset of this line")
-            if asset_id in seen:
+            if asset_id in self.flow[:i]:
                 raise ValueError(f"flow[{i}]: {asset_id!r} appears twice in the flow")
-            seen.add(asset_id)
-            if types[asset_id] is AssetType.BUFFER and (i == 0 or i == len(self.flow) - 1):
-                raise ValueError(f"flow[{i}]: a buffer cannot start or end the flow")
-            if i and types[asset_id] is AssetType.BUFFER and types[self.flow[i - 1]] is AssetType.BUFFER:
-                raise ValueError(f"flow[{i}]: two buffers in a row")
-        for asset_id, t in types.items():
-            if t in STATION_TYPES | {AssetType.AGV} and asset_id not in seen:
-                raise ValueError(f"asset {asset_id!r} is missing from the flow")
-        self._check_products([a for a in self.flow if types[a] is not AssetType.BUFFER])
         return self
-
-    def _check_products(self, stations: list[str]) -> None:
-        order = {s: i for i, s in enumerate(stations)}
-        where = "simulation.products"
-        ids: set[str] = set()
-        for p, product in enumerate(self.simulation.products):
-            if product.id in ids:
-                raise ValueError(f"{where}[{p}].id: product {product.id!r} appears twice")
-            ids.add(product.id)
-            if product.routing and self.simulation.source.kind == "unlimited" and product.routing[0] != stations[0]:
-                raise ValueError(f"{where}[{p}].routing[0]: with an unlimited source every product starts at the"
-                                 f" first station, {stations[0]!r}")
-            last = -1
-            for r, station in enumerate(product.routing or []):
-                if station not in order:
-                    raise ValueError(f"{where}[{p}].routing[{r}]: {station!r} is not a station of this line's flow")
-                if order[station] <= last:
-                    raise ValueError(f"{where}[{p}].routing[{r}]: {station!r} goes back upstream: a cycle in the"
-                                     " routing (a serial line moves parts one way)")
-                last = order[station]
-            for station in product.cycle_times:
-                if station not in order:
-                    raise ValueError(f"{where}[{p}].cycle_times.{station}: not a station of this line's flow")
-        for r, release in enumerate(self.simulation.source.releases):
-            if release.product is not None and release.product not in ids:
-                raise ValueError(f"simulation.source.releases[{r}].product: unknown product {release.product!r}")
-        assets = {a.id: a for c in self.cells for a in c.assets}
-        for f, fault in enumerate(self.simulation.faults):
-            where = f"simulation.faults[{f}]"
-            if fault.asset not in assets:
-                raise ValueError(f"{where}.asset: {fault.asset!r} is not an asset of this line")
-            if fault.signal is not None and not any(s.name == fault.signal for s in SIGNALS[assets[fault.asset].type]):
-                raise ValueError(f"{where}.signal: a {assets[fault.asset].type} has no signal {fault.signal!r}")
-        if self.simulation.operators == 0 and any(
-                a.sim.operator_for for c in self.cells for a in c.assets):
-            raise ValueError("simulation.operators: stations need operators (operator_for) but the pool is 0")
 
 
 class AreaConfig(_Strict):
@@ -193,11 +147,32 @@ class SiteConfig(_Strict):
 
 class PlantConfig(_Strict):
     enterprise: Ident
+    asset_types: dict[TypeId, AssetTypeDef] = Field({}, description="the plant's own asset types (see catalog.py)")
     sites: list[SiteConfig] = Field(min_length=1)
+    _catalog: Catalog = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _types_are_known(self) -> Self:
+        try:
+            self._catalog = Catalog.resolve(self.asset_types, base=builtin())
+        except CatalogError as exc:
+            raise ValueError("\n".join(f"asset_types.{path}: {msg}" for path, msg in exc.problems)) from None
+        problems: list[str] = []
+        for s, site in enumerate(self.sites):
+            for a, area in enumerate(site.areas):
+                for n, line in enumerate(area.lines):
+                    _check_line(line, self._catalog, f"sites[{s}].areas[{a}].lines[{n}]", problems)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalog
 
     def lines(self) -> list[Line]:
         return [
-            Line(PATH_SEP.join((self.enterprise, site.id, area.id, line.id)), line)
+            Line(PATH_SEP.join((self.enterprise, site.id, area.id, line.id)), line, self._catalog)
             for site in self.sites
             for area in site.areas
             for line in area.lines
@@ -207,36 +182,124 @@ class PlantConfig(_Strict):
         return [asset for line in self.lines() for asset in line.assets()]
 
 
+def _check_line(line: LineConfig, catalog: Catalog, where: str, problems: list[str]) -> None:
+    """What the line's shape needs from its assets' roles; each problem starts with its key path."""
+    roles: dict[str, AssetRole] = {}
+    specs: dict[str, AssetTypeSpec] = {}
+    for c, cell in enumerate(line.cells):
+        for i, asset in enumerate(cell.assets):
+            at = f"{where}.cells[{c}].assets[{i}]"
+            if asset.type not in catalog or asset.type in catalog.hidden:
+                problems.append(f"{at}.type: unknown asset type {asset.type!r}; known: "
+                                f"{', '.join(catalog.assignable())} (or define it under asset_types)")
+                continue
+            spec = catalog.type(asset.type)
+            specs[asset.id], roles[asset.id] = spec, spec.role
+            for name, extra in asset.signals.items():
+                if name in spec.signals:
+                    problems.append(f"{at}.signals.{name}: already a signal of a {asset.type}")
+                elif extra.kind.value == "state":
+                    problems.append(f"{at}.signals.{name}: the state signal comes from the type")
+            if spec.role is AssetRole.BUFFER and asset.capacity is None:
+                problems.append(f"{at}.capacity: a buffer needs capacity (parts)")
+            if spec.role is not AssetRole.BUFFER and asset.capacity == 0:
+                problems.append(f"{at}.capacity: a {asset.type} needs capacity of at least 1")
+    for i, asset_id in enumerate(line.flow):
+        role = roles.get(asset_id)
+        if role is None:
+            continue
+        if role is AssetRole.EQUIPMENT:
+            problems.append(f"{where}.flow[{i}]: {asset_id!r} is equipment, not in the part flow")
+        if role is AssetRole.BUFFER and (i == 0 or i == len(line.flow) - 1):
+            problems.append(f"{where}.flow[{i}]: a buffer cannot start or end the flow")
+        if i and role is AssetRole.BUFFER and roles.get(line.flow[i - 1]) is AssetRole.BUFFER:
+            problems.append(f"{where}.flow[{i}]: two buffers in a row")
+    for asset_id, role in roles.items():
+        if role in FLOW_ROLES and asset_id not in line.flow:
+            problems.append(f"{where}.flow: asset {asset_id!r} is missing from the flow")
+    stations = [a for a in line.flow if roles.get(a) in FLOW_ROLES]
+    _check_simulation(line, stations, specs, f"{where}.simulation", problems)
+
+
+def _check_simulation(line: LineConfig, stations: list[str], specs: dict[str, AssetTypeSpec], where: str,
+                      problems: list[str]) -> None:
+    sim = line.simulation
+    order = {s: i for i, s in enumerate(stations)}
+    ids: set[str] = set()
+    for p, product in enumerate(sim.products):
+        at = f"{where}.products[{p}]"
+        if product.id in ids:
+            problems.append(f"{at}.id: product {product.id!r} appears twice")
+        ids.add(product.id)
+        if product.routing and sim.source.kind == "unlimited" and stations and product.routing[0] != stations[0]:
+            problems.append(f"{at}.routing[0]: with an unlimited source every product starts at the first "
+                            f"station, {stations[0]!r}")
+        last = -1
+        for r, station in enumerate(product.routing or []):
+            if station not in order:
+                problems.append(f"{at}.routing[{r}]: {station!r} is not a station of this line's flow")
+                break
+            if order[station] <= last:
+                problems.append(f"{at}.routing[{r}]: {station!r} goes back upstream: a cycle in the routing "
+                                "(a serial line moves parts one way)")
+                break
+            last = order[station]
+        for station in product.cycle_times:
+            if station not in order:
+                problems.append(f"{at}.cycle_times.{station}: not a station of this line's flow")
+    for r, release in enumerate(sim.source.releases):
+        if release.product is not None and release.product not in ids:
+            problems.append(f"{where}.source.releases[{r}].product: unknown product {release.product!r}")
+    for f, fault in enumerate(sim.faults):
+        at = f"{where}.faults[{f}]"
+        if fault.asset not in specs:
+            problems.append(f"{at}.asset: {fault.asset!r} is not an asset of this line")
+        elif fault.signal is not None and specs[fault.asset].signal(fault.signal) is None:
+            problems.append(f"{at}.signal: a {specs[fault.asset].id} has no signal {fault.signal!r}")
+    if sim.operators == 0 and any(a.sim.operator_for for c in line.cells for a in c.assets):
+        problems.append(f"{where}.operators: stations need operators (operator_for) but the pool is 0")
+
+
 @dataclass(frozen=True, slots=True)
 class Asset:
-    """One asset resolved into the hierarchy, with the signals its type carries."""
+    """One asset resolved into the hierarchy, with its type from the catalogue."""
 
     path: str
     line_path: str
     cell: str
     config: AssetConfig
+    spec: AssetTypeSpec
 
     @property
     def id(self) -> str:
         return self.config.id
 
     @property
-    def type(self) -> AssetType:
+    def type(self) -> str:
         return self.config.type
 
     @property
+    def role(self) -> AssetRole:
+        return self.spec.role
+
+    @property
     def signals(self) -> tuple[SignalSpec, ...]:
-        return SIGNALS[self.config.type]
+        return tuple(self.spec.signals.values())
+
+    def signal(self, name: str) -> SignalSpec | None:
+        return self.spec.signal(name)
 
 
 @dataclass(frozen=True, slots=True)
 class Line:
     path: str
     config: LineConfig
+    catalog: Catalog
 
     def assets(self) -> list[Asset]:
         return [
-            Asset(PATH_SEP.join((self.path, cell.id, a.id)), self.path, cell.id, a)
+            Asset(PATH_SEP.join((self.path, cell.id, a.id)), self.path, cell.id, a,
+                  self.catalog.type(a.type).with_signals(a.signals))
             for cell in self.config.cells
             for a in cell.assets
         ]

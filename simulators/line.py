@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from plantmodel.catalog import AssetType, signal_spec
+from plantmodel.catalog import AssetRole
 from plantmodel.plant import Asset, Line
 from plantmodel.telemetry import AssetState, Sample, Value, from_micros
 from simulators.flow.buffer import Buffer
@@ -53,7 +53,7 @@ class LineModel:
             self._by_station[id(station)] = view
             self.assets[station.path] = view
         for asset in line.assets():
-            if asset.type is AssetType.BUFFER:
+            if asset.role is AssetRole.BUFFER:
                 self.assets[asset.path] = BufferModel(self, asset, self.flow.buffers[asset.id])
         self.assets = {a.path: self.assets[a.path] for a in line.assets() if a.path in self.assets}
         sim = line.config.simulation
@@ -77,7 +77,7 @@ class LineModel:
 
     def emit(self, asset: Asset, signal: str, value: Value) -> None:
         """Record an observation; two at the same instant for the same signal keep the last."""
-        spec = signal_spec(asset.type, signal)
+        spec = asset.signal(signal)
         assert spec is not None, f"a {asset.type} has no signal {signal!r}"
         ts = self.now_us()
         self.outbox[(asset.path, signal, ts)] = Sample(asset.path, signal, value, spec.unit, from_micros(ts))

@@ -17,7 +17,7 @@ from typing import IO
 import orjson
 
 from plantmodel import mqtt
-from plantmodel.catalog import AssetType
+from plantmodel.catalog import AssetRole
 from plantmodel.plant import PlantConfig
 from plantmodel.telemetry import Sample, from_micros
 from plantmodel.uns import format_ts
@@ -98,7 +98,7 @@ async def serve(plant: PlantConfig, opts: SimulatorOptions, stop: asyncio.Event,
     mqtt_assets = [a for a in assets if a.config.sim.interface == "mqtt"]
     if mqtt_assets and opts.broker is None:
         raise ValueError("assets publish over MQTT but no broker was given")
-    if any(a.type is not AssetType.AGV for a in mqtt_assets):
+    if any(a.role is not AssetRole.TRANSPORT for a in mqtt_assets):
         raise ValueError("only AGVs can publish over MQTT in this simulator")
     controls = {path: c for model in models for path, c in model.controls().items()}
     server = PlantServer([a for a in assets if a.config.sim.interface == "opcua"], opts.opcua_endpoint,

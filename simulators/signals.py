@@ -106,7 +106,7 @@ class InspectionSignals(SignalModel):
         return {"measured_diameter": self.noisy(self.NOMINAL_MM, self.SD_MM, 4)}
 
 
-_MODELS: dict[AssetType, type[SignalModel]] = {
+_MODELS: dict[str, type[SignalModel]] = {
     AssetType.CNC_MACHINE: CncSignals,
     AssetType.INDUSTRIAL_ROBOT: RobotSignals,
     AssetType.CONVEYOR: ConveyorSignals,
@@ -114,5 +114,11 @@ _MODELS: dict[AssetType, type[SignalModel]] = {
 }
 
 
+def kind_of(asset: Asset) -> AssetType | None:
+    """The shipped type an asset's type is or extends: what the simulator knows how to make signals for."""
+    return next((AssetType(t) for t in asset.spec.lineage if t in AssetType.__members__.values()), None)
+
+
 def signal_model_for(asset: Asset, rng: np.random.Generator) -> SignalModel:
-    return _MODELS.get(asset.type, SignalModel)(rng)
+    kind = kind_of(asset)
+    return _MODELS.get(kind, SignalModel)(rng) if kind else SignalModel(rng)

@@ -9,7 +9,6 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from plantmodel import mqtt
-from plantmodel.catalog import signal_spec
 from plantmodel.config import ConfigError, load_config
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
@@ -110,7 +109,7 @@ def load_twin(path: Path, env: Mapping[str, str] | None = None
     for i, c in enumerate(cfg.spc):
         if c.asset not in assets:
             problems.append(f"spc[{i}].asset: {c.asset!r} is not an asset of the plant model")
-        elif signal_spec(assets[c.asset].type, c.signal) is None:
+        elif assets[c.asset].signal(c.signal) is None:
             problems.append(f"spc[{i}].signal: a {assets[c.asset].type} has no signal {c.signal!r}")
         if c.lsl is not None and c.usl is not None and c.lsl >= c.usl:
             problems.append(f"spc[{i}]: lsl ({c.lsl}) must be below usl ({c.usl})")
@@ -136,7 +135,7 @@ def alert_problems(alerts: AlertsConfig, plant: PlantConfig) -> list[str]:
         if not any(fnmatch.fnmatchcase(p, g) for p in paths for g in r.assets):
             problems.append(f"{where}.assets: {r.assets} match no asset of the plant model")
         signal = getattr(r, "signal", None)
-        if r.type in ("threshold", "rul") and matched and not any(signal_spec(a.type, signal) for a in matched):
+        if r.type in ("threshold", "rul") and matched and not any(a.signal(signal) for a in matched):
             types = sorted({str(a.type) for a in matched})
             problems.append(f"{where}.signal: none of the matched assets ({', '.join(types)}) has a signal {signal!r}")
     return problems

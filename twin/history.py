@@ -14,10 +14,10 @@ from typing import Any
 
 from historian.base import Historian
 from historian.sqlite import SqliteHistorian
-from plantmodel.catalog import AssetType
-from plantmodel.plant import PlantConfig
-from plantmodel.telemetry import STATE_SIGNAL, Sample
-from twin.state import PlantTwin, Rejected
+from plantmodel.catalog import AssetRole
+from plantmodel.plant import Asset, PlantConfig
+from plantmodel.telemetry import AssetState, Sample
+from twin.state import PlantTwin, Rejected, buffer_state
 
 
 class NoHistory(LookupError):
@@ -58,15 +58,17 @@ class Segment:
                 "duration_s": (self.end - self.start).total_seconds()}
 
 
-def timeline(history: Historian, asset: str, kind: AssetType, capacity: int | None, start: datetime,
-             end: datetime) -> list[Segment]:
+def timeline(history: Historian, asset: Asset, start: datetime, end: datetime) -> list[Segment]:
     """The asset's state over [start, end): from its state signal, or a buffer's from its fill level."""
-    signal = "level" if kind is AssetType.BUFFER else STATE_SIGNAL
-    before = history.latest(asset, signal, at=start)
+    spec = asset.spec
+    signal = spec.level if spec.role is AssetRole.BUFFER else spec.state
+    if signal is None:
+        return [Segment(AssetState.UNKNOWN, start, end)]
+    before = history.latest(asset.path, signal, at=start)
     points = [(start, before[0].value)] if before else []
-    points += [(s.ts, s.value) for s in history.samples(asset, signal, start, end) if s.ts > start or not before]
-    if kind is AssetType.BUFFER:
-        points = [(t, _buffer_state(v, capacity)) for t, v in points]
+    points += [(s.ts, s.value) for s in history.samples(asset.path, signal, start, end) if s.ts > start or not before]
+    if spec.role is AssetRole.BUFFER:
+        points = [(t, buffer_state(v, asset.config.capacity)) for t, v in points]
     changes: list[tuple[datetime, str]] = []
     for t, value in points:
         if not changes or changes[-1][1] != str(value):
@@ -74,10 +76,7 @@ def timeline(history: Historian, asset: str, kind: AssetType, capacity: int | No
     return [Segment(v, t, changes[i + 1][0] if i + 1 < len(changes) else end) for i, (t, v) in enumerate(changes)]
 
 
-def _buffer_state(level: Any, capacity: int | None) -> str:
-    if level == 0:
-        return "empty"
-    return "full" if capacity is not None and level == capacity else "holding"
+
 
 
 def line_at(history: Historian, plant: PlantConfig, at: datetime, prefix: str = "") -> PlantTwin:

@@ -15,7 +15,8 @@ from typing import Any
 from analytics.oee import OeeOptions, OeeWindow, ShiftCalendar, Span, Window
 from analytics.oee.line import LineOee, line_oee
 from analytics.oee.live import LiveOee
-from plantmodel.plant import STATION_TYPES, Asset, PlantConfig
+from plantmodel.catalog import AssetRole
+from plantmodel.plant import Asset, PlantConfig
 from plantmodel.telemetry import Event, EventKind, from_micros, to_micros
 
 DAY_US = 86_400_000_000
@@ -67,8 +68,8 @@ class OeeMonitor:
     def __init__(self, plant: PlantConfig, calendar: ShiftCalendar | None, tz: tzinfo,
                  settings: OeeSettings = OeeSettings()) -> None:
         self.settings = settings
-        self.assets: dict[str, Asset] = {a.path: a for a in plant.assets() if a.type in STATION_TYPES}
-        self.lines = {line.path: [a.path for a in line.assets() if a.type in STATION_TYPES and a.path in
+        self.assets: dict[str, Asset] = {a.path: a for a in plant.assets() if a.role is AssetRole.STATION}
+        self.lines = {line.path: [a.path for a in line.assets() if a.role is AssetRole.STATION and a.path in
                                   self.assets] for line in plant.lines()}
         self._flow = {line.path: [line.asset(i).path for i in line.config.flow] for line in plant.lines()}
         self.series = {k: WindowSeries(k, calendar, tz) for k in ("shift", "day")}

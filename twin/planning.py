@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plantmodel.catalog import AssetType
+from plantmodel.catalog import AssetRole
 from plantmodel.plant import Line
 from plantmodel.scenario import LineStart, StationStart
 from plantmodel.telemetry import AssetState, to_micros
@@ -62,8 +62,8 @@ def live_start(twin: PlantTwin, stops: StopLog, line: Line, now: datetime | None
         at = twin.assets.get(asset.path)
         if at is None:
             continue
-        if asset.type is AssetType.BUFFER:
-            level = at.signals.get("level")
+        if asset.role is AssetRole.BUFFER:
+            level = at.signals.get(asset.spec.level) if asset.spec.level else None
             if level is not None and isinstance(level.value, int | float) and level.value > 0:
                 buffers[asset.id] = int(level.value)
             continue

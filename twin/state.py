@@ -7,15 +7,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from plantmodel.catalog import AssetType, SignalKind, signal_spec
+from plantmodel.catalog import AssetRole
 from plantmodel.plant import Asset, PlantConfig
-from plantmodel.telemetry import STATE_SIGNAL, AssetState, Event, Quality, Record, Sample, Value
+from plantmodel.telemetry import AssetState, Event, Quality, Record, Sample, Value
+from plantmodel.validation import Refused, conform
+
+Rejected = Refused  # a record the twin will not apply, with the reason
 
 
-class Rejected(ValueError):
-    def __init__(self, reason: str, field: str, detail: str) -> None:
-        self.reason, self.field, self.detail = reason, field, detail
-        super().__init__(f"{field}: {detail}")
+def buffer_state(level: Value | None, capacity: Value | None) -> str:
+    """empty, holding or full: a buffer's state follows from its level."""
+    if level is None:
+        return AssetState.UNKNOWN
+    if level == 0:
+        return "empty"
+    return "full" if capacity is not None and level == capacity else "holding"
 
 
 @dataclass(slots=True)
@@ -35,26 +41,35 @@ class AssetTwin:
 
     @property
     def state(self) -> str:
-        if self.asset.type is AssetType.BUFFER:
-            level, capacity = self.signals.get("level"), self.signals.get("capacity")
-            if level is None:
-                return AssetState.UNKNOWN
-            if level.value == 0:
-                return "empty"
-            return "full" if capacity is not None and level.value == capacity.value else "holding"
-        state = self.signals.get(STATE_SIGNAL)
+        spec = self.asset.spec
+        if spec.role is AssetRole.BUFFER:
+            level = self.signals.get(spec.level) if spec.level else None
+            capacity = self.signals.get(spec.capacity) if spec.capacity else None
+            return buffer_state(level.value if level else None,
+                                capacity.value if capacity else self.asset.config.capacity)
+        state = self.signals.get(spec.state) if spec.state else None
         return str(state.value) if state else AssetState.UNKNOWN
 
     def counter(self, name: str) -> int | None:
         s = self.signals.get(name)
         return s.value if s is not None and isinstance(s.value, int) else None
 
+    def parts(self) -> dict[str, int | None]:
+        """The part counters by outcome (good, scrap, ...), as the type names them; a machine that counts every
+        part (total) and the bad ones shows good as their difference."""
+        out = {outcome: self.counter(name) for name, outcome in self.asset.spec.part_counters.items()
+               if name in self.signals or outcome in ("good", "scrap")}
+        total = out.get("total")
+        if out.get("good") is None and total is not None:
+            out["good"] = total - (out.get("scrap") or 0) - (out.get("rework") or 0)
+        return out
+
     def as_dict(self) -> dict[str, Any]:
         a = self.asset
         return {
             "id": a.path, "name": a.config.name or a.id, "type": str(a.type), "line": a.line_path, "cell": a.cell,
             "state": self.state, "state_since": self.state_since,
-            "parts": {"good": self.counter("parts_good"), "scrap": self.counter("parts_scrap")},
+            "role": str(a.role), "parts": self.parts(),
             "signals": {name: {"value": s.value, "unit": s.unit, "ts": s.ts, "quality": s.quality}
                         for name, s in sorted(self.signals.items())},
         }
@@ -75,14 +90,11 @@ class PlantTwin:
             twin.last_event = record
             self._tell(record)
             return
-        spec = signal_spec(twin.asset.type, record.signal)
+        spec = twin.asset.signal(record.signal)
         if spec is None:
             raise Rejected("unknown_signal", "signal",
                            f"a {twin.asset.type} has no signal {record.signal!r} ({record.asset})")
-        textual = spec.kind in (SignalKind.STATE, SignalKind.TEXT)
-        if isinstance(record.value, str) != textual or isinstance(record.value, bool):
-            raise Rejected("wrong_type", "value", f"{record.asset}/{record.signal} expects "
-                           f"{'text' if textual else 'a number'}, got {record.value!r}")
+        record = conform(record, spec)
         self._apply_sample(twin, record)
         self._tell(record)
 
@@ -95,7 +107,7 @@ class PlantTwin:
         current = twin.signals.get(sample.signal)
         if current is not None and sample.ts < current.ts:
             return  # late arrival: history has it, the live state keeps the newer value
-        if sample.signal == STATE_SIGNAL and (current is None or current.value != sample.value):
+        if sample.signal == twin.asset.spec.state and (current is None or current.value != sample.value):
             twin.state_since = sample.ts
         twin.signals[sample.signal] = SignalState(sample.value, sample.unit, sample.ts, sample.quality)
 

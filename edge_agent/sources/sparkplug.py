@@ -18,6 +18,7 @@ protocol, not telemetry, and are not stored.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -150,8 +151,8 @@ class SparkplugDecoder:
                 return Sample(asset, signal, last.value, unit, ts, Quality.BAD)
             raise PayloadError(name, "null_value" if metric.is_null else "unsupported_type",
                                "metric has no value" if metric.is_null else "metric value is not a scalar")
-        if isinstance(value, float) and value != value:
-            raise PayloadError(name, "not_finite", "value is NaN")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise PayloadError(name, "not_finite", f"value is {value}")
         return Sample(asset, signal, value, unit, ts, Quality.GOOD)
 
     def _death(self, node: str, device: str | None, bd_seq: int | None, received: datetime) -> list[Sample]:

@@ -21,8 +21,8 @@ from typing import Any, Protocol
 import numpy as np
 import simpy
 
-from plantmodel.catalog import AssetType
-from plantmodel.plant import Line
+from plantmodel.catalog import AssetRole, AssetType
+from plantmodel.plant import Asset, Line
 from plantmodel.scenario import LineStart
 from plantmodel.telemetry import AssetState, Event, EventKind, from_micros
 from simulators.flow.buffer import Buffer
@@ -85,6 +85,9 @@ class FlowLine:
         self.stations: list[Station] = []
         self.buffers: dict[str, Buffer] = {}
         flow = [line.asset(a) for a in line.config.flow]
+        problems = simulation_gaps(flow)
+        if problems:
+            raise ValueError("the plant model cannot be simulated: " + "; ".join(problems))
         inbound: Buffer | None = None
         if sim.source.kind != "unlimited":
             inbound = Buffer(env, sim.source.queue_capacity)
@@ -93,15 +96,15 @@ class FlowLine:
         else:
             self.source = None
         for i, asset in enumerate(flow):
-            if asset.type is AssetType.BUFFER:
+            if asset.role is AssetRole.BUFFER:
                 continue
             nxt = flow[i + 1] if i + 1 < len(flow) else None
             outbound: Buffer | None = None
             if nxt is not None:
-                outbound = Buffer(env, nxt.config.capacity if nxt.type is AssetType.BUFFER else 0)
-                self.buffers[nxt.id if nxt.type is AssetType.BUFFER else f"{asset.id}>{nxt.id}"] = outbound
-            cls = Agv if asset.type is AssetType.AGV else Station
-            if asset.type is AssetType.CONVEYOR and asset.config.sim.transport_time_s > 0:
+                outbound = Buffer(env, nxt.config.capacity if nxt.role is AssetRole.BUFFER else 0)
+                self.buffers[nxt.id if nxt.role is AssetRole.BUFFER else f"{asset.id}>{nxt.id}"] = outbound
+            cls = Agv if asset.role is AssetRole.TRANSPORT else Station
+            if asset.spec.is_a(AssetType.CONVEYOR) and asset.config.sim.transport_time_s > 0:
                 cls = Conveyor
             self.stations.append(cls(self, asset, stream(seed, 2 + len(self.stations)), inbound, outbound))
             inbound = outbound
@@ -216,3 +219,16 @@ class FlowLine:
             "stations": stations,
         }
 
+
+def simulation_gaps(flow: list[Asset]) -> list[str]:
+    """What a plant model must say about its stations before they can be simulated (the twin needs less)."""
+    gaps = [] if flow else ["a line needs a flow of stations to be simulated"]
+    for asset in flow:
+        if asset.role is AssetRole.BUFFER:
+            continue
+        if asset.config.ideal_cycle_time_s is None:  # the simulator's OEE and defaults start from it
+            gaps.append(f"{asset.path}: a {asset.type} needs ideal_cycle_time_s (seconds per part"
+                        f"{', per trip' if asset.role is AssetRole.TRANSPORT else ''})")
+        if asset.role is AssetRole.TRANSPORT and asset.config.capacity is None:
+            gaps.append(f"{asset.path}: a {asset.type} needs capacity (parts per trip)")
+    return gaps

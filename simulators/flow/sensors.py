@@ -17,11 +17,13 @@ from typing import Any
 import numpy as np
 import simpy
 
-from plantmodel.catalog import SIGNALS, AssetType, SignalKind, signal_spec
+from plantmodel.catalog import AssetType, SignalKind
+from plantmodel.plant import Asset
 from plantmodel.simulation import FaultInjection, RandomFaults
 from plantmodel.telemetry import AssetState, Sample, from_micros
 from simulators.distributions import sampler
 from simulators.flow.station import Agv, Station
+from simulators.signals import kind_of
 
 DEFAULT_SIGNAL = {"bearing_fault": "vibration_rms", "coolant_loss": "spindle_temperature"}
 FAULT_TYPES = {"bearing_fault": {AssetType.CNC_MACHINE}, "coolant_loss": {AssetType.CNC_MACHINE}}
@@ -47,8 +49,8 @@ class RulTruth:
     rul_operating_s: float  # operating seconds until this component fails
 
 
-def _analog(asset_type: AssetType) -> list[str]:
-    return [s.name for s in SIGNALS[asset_type] if s.kind is SignalKind.ANALOG]
+def _analog(asset: Asset) -> list[str]:
+    return [s.name for s in asset.signals if s.kind is SignalKind.ANALOG]
 
 
 def plan_faults(stations: list[Station], scheduled: list[FaultInjection], random: RandomFaults | None,
@@ -60,23 +62,23 @@ def plan_faults(stations: list[Station], scheduled: list[FaultInjection], random
         st = by_id.get(f.asset)
         if st is None:
             continue
-        signal = f.signal or DEFAULT_SIGNAL.get(f.kind) or _analog(st.asset.type)[0]
+        signal = f.signal or DEFAULT_SIGNAL.get(f.kind) or _analog(st.asset)[0]
         labels.append(FaultLabel(st.path, signal, f.kind, f.start_h * 3600, (f.start_h + f.duration_h) * 3600,
                                  f.magnitude))
     if random is not None:
         draw_duration = sampler(random.duration_h, rng)
         t = 0.0
-        candidates = [st for st in stations if _analog(st.asset.type)]
+        candidates = [st for st in stations if _analog(st.asset)]
         while candidates:
             t += rng.exponential(86_400 / random.per_day)
             if t >= horizon_s:
                 break
             st = candidates[int(rng.integers(len(candidates)))]
-            kinds = [k for k in random.kinds if st.asset.type in FAULT_TYPES.get(k, {st.asset.type})]
+            kinds = [k for k in random.kinds if kind_of(st.asset) in FAULT_TYPES.get(k, {kind_of(st.asset)})]
             if not kinds:
                 continue
             kind = kinds[int(rng.integers(len(kinds)))]
-            signals = _analog(st.asset.type)
+            signals = _analog(st.asset)
             signal = DEFAULT_SIGNAL.get(kind) or signals[int(rng.integers(len(signals)))]
             labels.append(FaultLabel(st.path, signal, kind, t, t + max(draw_duration(), 0.01) * 3600,
                                      random.magnitude))
@@ -108,7 +110,7 @@ class Sensors:
                 values = self.apply_faults(st, values)
                 ts = from_micros(self.start_us + round(self.env.now * 1_000_000))
                 for name, value in values.items():
-                    spec = signal_spec(st.asset.type, name)
+                    spec = st.asset.signal(name)
                     if spec is not None:
                         value = round(value, 4) if isinstance(value, float) else value
                         self.samples.append(Sample(st.path, name, value, spec.unit, ts))
@@ -118,8 +120,8 @@ class Sensors:
 
     def read(self, st: Station) -> dict[str, Any]:
         running = any(s is AssetState.PRODUCING for s in st.state)
-        t = st.asset.type
-        if t is AssetType.CNC_MACHINE:
+        t = kind_of(st.asset)
+        if t == AssetType.CNC_MACHINE:
             bearing = 0.0
             for clock in st.clocks[0]:
                 if clock.wear == "bearing":
@@ -139,13 +141,13 @@ class Sensors:
                 "tool_wear": tool,
                 "power": self._noisy(9.0 + 0.04 * tool, 0.15) if running else self._noisy(1.8, 0.15),
             }
-        if t is AssetType.INDUSTRIAL_ROBOT:
+        if t == AssetType.INDUSTRIAL_ROBOT:
             return {"joint_torque_max": self._noisy(86.0 if running else 22.0, 3.0 if running else 0.5),
                     "gripper_pressure": self._noisy(6.0, 0.04)}
-        if t is AssetType.CONVEYOR:
+        if t == AssetType.CONVEYOR:
             return {"motor_current": self._noisy(3.2 if running else 0.4, 0.06 if running else 0.01),
                     "belt_speed": self._noisy(0.5, 0.004) if running else 0.0}
-        if t is AssetType.INSPECTION_STATION:
+        if t == AssetType.INSPECTION_STATION:
             return {"measured_diameter": self._noisy(42.0, 0.004)}
         if isinstance(st, Agv):
             moving = st.moving_since is not None  # drains while driving, charges while parked at the line

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import simpy
 
-from plantmodel.catalog import AssetType
+from plantmodel.catalog import AssetRole
 from plantmodel.plant import Asset
 from plantmodel.simulation import Distribution, FailureMode
 from plantmodel.telemetry import AssetState
@@ -44,7 +44,7 @@ def cycle_distribution(asset: Asset) -> Distribution:
     if sim.cycle_time is not None:
         return sim.cycle_time
     mean = sim.cycle_time_s or asset.config.ideal_cycle_time_s or 1.0
-    if asset.type is AssetType.AGV:  # one trip; the live model draws it uniformly in [0.95, 1.1] x
+    if asset.role is AssetRole.TRANSPORT:  # one trip; the live model draws it uniformly in [0.95, 1.1] x
         return Distribution(kind="normal", mean=mean * 1.025, cv=0.043)
     return Distribution(kind="lognormal", mean=mean, cv=sim.cycle_time_cv)
 

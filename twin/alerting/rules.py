@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from analytics.maintenance import TrendRul, maintenance_alert, remaining_useful_life
-from plantmodel.catalog import signal_spec
 from plantmodel.plant import Asset, PlantConfig
 from plantmodel.telemetry import Event, EventKind, Quality, Sample, from_micros, to_micros
 from twin.alerting.config import (
@@ -64,7 +63,7 @@ def _number(sample: Sample) -> float | None:
 class ThresholdWatch:
     def __init__(self, rule: ThresholdRule, assets: list[Asset]) -> None:
         self.rule = rule
-        self.assets = {a.path for a in assets if matches(a.path, rule.assets) and signal_spec(a.type, rule.signal)}
+        self.assets = {a.path for a in assets if matches(a.path, rule.assets) and a.signal(rule.signal)}
         self._since: dict[str, int] = {}  # asset -> when the pending change (raise or clear) began, µs
 
     def observe(self, sample: Sample, active: IsActive) -> Condition | None:
@@ -178,7 +177,7 @@ class RulWatch:
 
     def __init__(self, rule: RulRule, assets: list[Asset]) -> None:
         self.rule = rule
-        self.assets = {a.path for a in assets if matches(a.path, rule.assets) and signal_spec(a.type, rule.signal)}
+        self.assets = {a.path for a in assets if matches(a.path, rule.assets) and a.signal(rule.signal)}
         self._trends: dict[str, _Trend] = {}
         self.estimates: dict[str, dict[str, Any]] = {}
         self.estimator = TrendRul(rule.failure_threshold, model=rule.model, level=rule.level,

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
-from plantmodel.catalog import signal_spec
 from plantmodel.plant import PATH_SEP, PlantConfig
 from twin.api.live import asset_live, json_response, visible
 from twin.api.schemas import AssetDetail, AssetOut, PlantOut, SignalLive
@@ -61,7 +60,7 @@ async def list_assets(request: Request, caller: Viewer,
 async def get_signal(path: str, signal: str, request: Request, caller: Viewer) -> Response:
     """One property path: its metadata and live value (its history is at `.../history`, same path)."""
     twin = _asset(request, caller, path)
-    spec = signal_spec(twin.asset.type, signal)
+    spec = twin.asset.signal(signal)
     if spec is None:
         raise HTTPException(404, f"a {twin.asset.type} has no signal {signal!r}")
     now, _ = _now(request.app)

@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
-from plantmodel.catalog import signal_spec
 from twin.api.live import asset_live, json_response, visible
 from twin.auth import Principal, check_scope
 from twin.history import NoHistory, line_at, timeline
@@ -62,7 +61,7 @@ async def signal_history(
     twin = request.app.state.twin.assets.get(path)
     if twin is None:
         raise HTTPException(404, f"no asset {path!r}")
-    spec = signal_spec(twin.asset.type, signal)
+    spec = twin.asset.signal(signal)
     if spec is None:
         raise HTTPException(404, f"a {twin.asset.type} has no signal {signal!r}")
     lo, hi = _range(start, end)
@@ -103,7 +102,7 @@ async def state_timeline(path: str, request: Request, caller: Caller, start: dat
         raise HTTPException(404, f"no asset {path!r}")
     lo, hi = _range(start, end)
     a = twin.asset
-    segments = await _read(request, lambda h: timeline(h, path, a.type, a.config.capacity, lo, hi))
+    segments = await _read(request, lambda h: timeline(h, a, lo, hi))
     return json_response({"asset": path, "start": lo, "end": hi, "segments": [s.as_dict() for s in segments]})
 
 
