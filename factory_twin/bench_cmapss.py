@@ -1,9 +1,11 @@
 """`factory-twin bench cmapss`: remaining useful life of the C-MAPSS FD001 test engines with 90 % intervals.
 
-Model (settings fixed before any score was seen, not searched): `analytics.maintenance.FleetRul`, window features
-of the 14 wear-sensitive sensors over the last 30 cycles and gradient-boosted trees on the RUL capped at 125
-cycles, fitted on every cycle of the training engines. Intervals: `ConformalRul`, calibrated on out-of-fold
-estimates of engines the model did not see (Mondrian by estimate, four bins).
+Model: `analytics.maintenance.FleetRul`, window features of the 14 wear-sensitive sensors over the last 30 cycles
+(the literature's choice) and gradient-boosted trees on the RUL capped at 125 cycles, fitted on every cycle of the
+training engines. Its settings were fixed, not searched; boosted trees were preferred to a random forest and
+extra trees after one comparison on this cross-validation (RMSE 10.8 against 12.4 and 12.6). Intervals:
+`ConformalRul`, calibrated on out-of-fold estimates of engines the model did not see (Mondrian by estimate, four
+bins).
 
 Cross-validation, built the way the test set is: the test engines are cut before failure, so each held-out
 training engine is cut too, `cuts` times, at a share u of its life drawn from U(a, b), the RUL to predict being
@@ -193,7 +195,7 @@ def run(data: Path, folds: int = 5, inner_folds: int = 4, cuts: int = 10, seed: 
     return {
         "data": "FD001", "train_engines": len(units), "test_engines": len(test_rows),
         "model": f"FleetRul: window features of sensors {list(SENSORS)} over {WINDOW} cycles, gradient-boosted "
-                 f"trees ({max_iter} iterations), target capped at {CAP:g}; settings fixed a priori",
+                 f"trees ({max_iter} iterations), target capped at {CAP:g}; settings fixed, not searched",
         "interval": f"ConformalRul level {LEVEL}: Mondrian split conformal on out-of-fold errors, 4 bins by estimate",
         "protocol": {
             "folds": folds, "inner_folds": inner_folds, "grouped_by": "engine", "cuts_per_engine": cuts,
