@@ -113,7 +113,7 @@ def _metrics(pred: NDArray[np.float64], truth: NDArray[np.float64], low: NDArray
     }
 
 
-def test_like_weights(cv_estimates: NDArray[np.float64], test_estimates: NDArray[np.float64],
+def weights_like_test_engines(cv_estimates: NDArray[np.float64], test_estimates: NDArray[np.float64],
                       bins: int = 10) -> NDArray[np.float64]:
     """Weights that give the CV cuts the test engines' distribution of estimates (their inputs, not answers).
 
@@ -189,7 +189,7 @@ def run(data: Path, folds: int = 5, inner_folds: int = 4, cuts: int = 10, seed: 
     estimate = final.predict(last)
     t_low, t_high = calibration.predict_interval(estimate)
     predict_s = time.perf_counter() - t1
-    weighted = _metrics(p, t, lo, hi, test_like_weights(p, estimate))
+    weighted = _metrics(p, t, lo, hi, weights_like_test_engines(p, estimate))
     predictions = [{"unit": int(u), "rul": round(float(e), 2), "lo": round(float(a), 2), "hi": round(float(b), 2)}
                    for u, e, a, b in zip(test_rows, estimate, t_low, t_high, strict=True)]
     return {
