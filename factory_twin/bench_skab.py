@@ -254,6 +254,11 @@ def table(result: dict[str, Any]) -> str:
     if result["headline"]:
         lines.append(f"* headline: {result['headline']}, settings chosen leaving the scored file out; the other rows "
                      "use settings fixed beforehand")
+    comparison = result.get("comparison_with_published")
+    if comparison:
+        both = [k for k, v in comparison.items() if v["f1_higher"] and v["far_lower"]]
+        lines.append(f"headline against the published rows (all {FILES_IN_FULL_BENCHMARK} files): higher F1 at a lower "
+                     f"FAR than {len(both)} of {len(comparison)}" + (f" ({', '.join(both)})" if both else ""))
     if not result["full_benchmark"]:
         lines.append(f"{result['files']} of the benchmark's {FILES_IN_FULL_BENCHMARK} files: not comparable with the "
                      "published rows, no comparison made")
