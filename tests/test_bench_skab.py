@@ -58,3 +58,18 @@ def test_malformed_skab_file_names_file_and_problem(tmp_path: Path) -> None:
     bad.write_text("datetime;Pressure;anomaly;changepoint\n2020-03-09 10:14:33;oops;0;0\n")
     with pytest.raises(ValueError, match=r"bad\.csv.*oops"):
         read_skab_csv(bad, "bad.csv")
+
+
+@needs_skab
+def test_the_published_rows_are_compared_only_on_the_full_benchmark(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from factory_twin import bench_skab
+
+    data = tmp_path / "skab"
+    for name in SUBSET:
+        (data / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SKAB / name, data / name)
+    monkeypatch.setattr(bench_skab, "FILES_IN_FULL_BENCHMARK", len(SUBSET))  # as if these were all the files
+    report = bench_skab.run(data)
+    assert report["full_benchmark"] and set(report["comparison_with_published"]) == set(bench_skab.PUBLISHED)
+    assert "against the published rows" in bench_skab.table(report)
