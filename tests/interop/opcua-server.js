@@ -351,19 +351,20 @@ class Plant {
             this.setPackMLState(m, c.state);
             return { state: c.state };
         }
-        const target = { item: m.itemState, mode: m.operationMode, program: m.programState, job: m.jobState }[c.of || "item"];
+        const of = c.of || "item";
+        const target = { item: m.itemState, mode: m.operationMode, program: m.programState, job: m.jobState }[of];
         if (!target) throw new Error(`"of" must be item, mode, program or job`);
-        if (!target.getStateByName(c.state)) throw new Error(`no state ${c.state} in ${c.of || "item"}`);
+        if (!target.getStateByName(c.state)) throw new Error(`no state ${c.state} in ${of}`);
         target.setState(c.state);
-        if (c.of === "program" && c.name !== undefined) {
+        if (of === "program" && c.name !== undefined) {
             m.program.getChildByName("Name").setValueFromSource({ dataType: DataType.String, value: c.name });
         }
-        if (c.of === "item") {  // a rotating spindle and an active channel while executing, as a real machine
+        if (of === "item") {  // a rotating spindle and an active channel while executing, as a real machine
             const on = c.state === "Executing";
             m.spindle.getChildByName("IsRotating").setValueFromSource({ dataType: DataType.Boolean, value: on });
             m.channel.getChildByName("ChannelState").setValueFromSource({ dataType: DataType.Int32, value: on ? 0 : 1 });
         }
-        return { state: c.state, of: c.of || "item" };
+        return { state: c.state, of };
     }
 
     cmdParts(c) {
