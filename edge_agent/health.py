@@ -77,6 +77,8 @@ class AgentHealth:
         sources = {s.config.name: {"type": s.config.type, "connected": s.connected,
                                    "reconnects": self.reconnects.get(s.config.name, 0),
                                    "last_error": getattr(s, "last_error", None),
+                                   # an OPC-UA server certificate refused until trusted (SHA-256, hex)
+                                   "untrusted_certificate": getattr(s, "untrusted_certificate", None),
                                    "rejected": rejected.get(s.config.name, {})} for s in a.sources}
         ok = all(v["connected"] for v in sources.values()) and not any(
             v["dropped"] or v["failing"] for v in sinks.values())

@@ -5,6 +5,7 @@ server's certificate."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -13,9 +14,12 @@ from typing import Any
 import yaml
 from asyncua import Client, ua
 from interop_servers import NodeOpcuaServer
-from support import PROJECT
+from opcua_plant import until
+from support import PROJECT, Child, agent_health, free_port, wait_until
+from test_opcua_source import Harness
 
 from edge_agent.sources.opcua_tags import TagFile
+from historian.sqlite import SqliteHistorian
 from plantmodel.config import load_config
 from plantmodel.isa95 import is_asset_path
 
@@ -106,8 +110,6 @@ def test_discover_against_node_opcua_as_it_is_today(node_opcua: Callable[..., No
     """What `edge discover` drafts from companion-spec servers before any companion-spec mapping: browse paths as
     assets (spaces kept, fewer or more than six levels), every variable a signal, arrays and structures included,
     properties (Identification, program Name) left out. tests/interop/README.md shows the draft."""
-    import subprocess
-
     server = node_opcua()
     out = tmp_path / "draft.yaml"
     done = subprocess.run([sys.executable, "-m", "factory_twin", "edge", "discover", server.endpoint, "--out",
@@ -129,3 +131,97 @@ def test_discover_against_node_opcua_as_it_is_today(node_opcua: Callable[..., No
     assert not any(is_asset_path(t.asset) for t in tags)
     raw = yaml.safe_load(out.read_text(encoding="utf-8"))
     assert len(raw["tags"]) == len(tags)
+
+
+ASSET = "acme/plant1/pressing/line1/cell1/press-2"
+SPEED = {"node": f"{PRESS}/Motor Speed", "asset": ASSET, "signal": "motor_speed"}
+
+
+async def in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Drive the fixture without blocking the loop the agent's source runs on."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+def test_a_restarted_server_with_a_new_certificate_is_read_again_without_security(
+        node_opcua: Callable[..., NodeOpcuaServer], tmp_path: Path) -> None:
+    """node-opcua makes a new self-signed certificate when its PKI folder is new (a container without a
+    volume): with security None the agent reconnects with a new session and values flow again."""
+    server = node_opcua()
+    first = server.fingerprint
+
+    async def scenario() -> None:
+        h = Harness(tmp_path, endpoint=server.endpoint, tags=[SPEED], watchdog_s=0.5, reconnect_max_s=2)
+        async with h:
+            await until(h.source.ready.is_set, 20, "the source to subscribe")
+            await in_thread(server.command, "set", path="Line 1/Press 2/Motor Speed", value=1200.0)
+            await until(lambda: 1200.0 in h.values(ASSET, "motor_speed"), 10, "the first value")
+            await in_thread(server.restart)
+            assert server.fingerprint != first
+            await until(lambda: h.source.connected, 30, "the source to reconnect to the new certificate")
+            await in_thread(server.command, "set", path="Line 1/Press 2/Motor Speed", value=1300.0)
+            await until(lambda: 1300.0 in h.values(ASSET, "motor_speed"), 10, "a value after the restart")
+        assert h.values(ASSET, "motor_speed")[-1] == 1300.0
+
+    run(scenario)
+
+
+def test_a_secured_server_with_a_new_certificate_is_refused_until_trusted_then_read_without_an_agent_restart(
+        node_opcua: Callable[..., NodeOpcuaServer], tmp_path: Path) -> None:
+    server = node_opcua(secure=True)  # Basic256Sha256 / SignAndEncrypt only; a new certificate each start
+    health_port = free_port()
+    pki, history = tmp_path / "data" / "pki", tmp_path / "data" / "history.db"
+    config = tmp_path / "agent.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "interop-certs", "data_dir": str(tmp_path / "data"), "health": {"port": health_port},
+        "sources": [{"type": "opcua", "name": "press-plc", "endpoint": server.endpoint, "tags": [SPEED],
+                     "security": {"policy": "Basic256Sha256", "mode": "SignAndEncrypt"},
+                     "watchdog_s": 0.5, "reconnect_max_s": 2}],
+        "sinks": [{"type": "historian", "name": "history", "path": str(history)}]}))
+
+    def source() -> dict[str, Any]:
+        return agent_health(health_port)["sources"]["press-plc"]
+
+    def cli(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "factory_twin", *args], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def stored(value: float) -> bool:
+        h = SqliteHistorian(history, readonly=True)
+        try:
+            return value in [s.value for s in h.samples(ASSET, "motor_speed")]
+        finally:
+            h.close()
+
+    def refused(fp: str) -> dict[str, Any]:
+        return wait_until(lambda: (s := source())["untrusted_certificate"] == fp and s, 30,
+                          f"the agent to refuse the certificate {fp[:16]}")
+
+    agent = Child("agent", ["edge", "run", str(config), "--log-level", "warning"], tmp_path)
+    try:
+        first = server.fingerprint
+        state = refused(first)
+        assert not state["connected"] and first in state["last_error"]
+        cli("edge", "certs", "trust", first[:16], "--pki", str(pki))
+        wait_until(lambda: source()["connected"], 30, "the agent to connect once the certificate is trusted")
+        server.command("set", path="Line 1/Press 2/Motor Speed", value=1000.0)
+        wait_until(lambda: stored(1000.0), 20, "a value over the secured channel in the historian")
+
+        server.restart()  # a new certificate
+        second = server.fingerprint
+        assert second != first
+        state = refused(second)
+        assert not state["connected"] and second in state["last_error"] and "certs trust" in state["last_error"]
+        status = cli("edge", "status", str(config))
+        assert "DISCONNECTED" in status and f"untrusted server certificate SHA-256 {second}" in status
+        server.command("set", path="Line 1/Press 2/Motor Speed", value=2000.0)  # not read: refused
+
+        cli("edge", "certs", "trust", second[:16], "--pki", str(pki))
+        wait_until(lambda: source()["connected"], 30, "the agent to connect to the newly trusted certificate")
+        assert source()["untrusted_certificate"] is None and source()["last_error"] is None
+        server.command("set", path="Line 1/Press 2/Motor Speed", value=3000.0)
+        wait_until(lambda: stored(3000.0), 20, "a value after trusting the new certificate, same agent process")
+        assert agent.proc.poll() is None
+    finally:
+        assert agent.stop() == 0, agent.stderr()[-3000:]
