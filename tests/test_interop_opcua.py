@@ -129,8 +129,23 @@ def test_discover_against_node_opcua_as_it_is_today(node_opcua: Callable[..., No
     assert not any(t.signal in ("Manufacturer", "SerialNumber", "Name") for t in tags)  # properties are skipped
     # today: no asset path the historian accepts (ISA-95, six levels)
     assert not any(is_asset_path(t.asset) for t in tags)
-    raw = yaml.safe_load(out.read_text(encoding="utf-8"))
-    assert len(raw["tags"]) == len(tags)
+    nodes = {t.node for t in tags}
+    assert len(nodes) == len(tags) - 2  # the shared MachineryItemState and MachineryOperationMode, twice each
+
+    async def scenario() -> None:  # the draft as the agent's OPC-UA source reads it
+        h = Harness(tmp_path, endpoint=server.endpoint, tags_file=str(out))
+        async with h:
+            def reported() -> set[str]:
+                return {t.node for t in tags if h.values(t.asset, t.signal, None)} | {
+                    r.topic for r in h.quarantine.recent(100)}
+            await until(lambda: reported() >= nodes, 20, "every node of the draft to report or be refused")
+            refused = {r.field.rpartition("/")[2] for r in h.quarantine.recent(100)}
+            assert {r.reason for r in h.quarantine.recent(100)} == {"unsupported_type"}
+            # today: LocalizedText states, arrays and structures are refused
+            assert {"CurrentState", "Zone Temperatures", "AvailableStates", "ProdProcessedCount"} <= refused
+            assert h.values("Line 1/Press 2", "Motor Speed") == [0.0]
+
+    run(scenario)
 
 
 ASSET = "acme/plant1/pressing/line1/cell1/press-2"
