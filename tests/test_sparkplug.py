@@ -211,3 +211,10 @@ def test_the_source_publishes_the_rebirth_request_as_tahu_expects(tmp_path: Path
         assert quarantine.counts == {("spb", "unknown_alias"): 1}
     finally:
         quarantine.close()
+
+
+def test_an_infinite_value_is_rejected_like_nan(source: MqttSource) -> None:
+    source.decode("spBv1.0/line1/NBIRTH/gw-1", birth())
+    assert source.decode("spBv1.0/line1/NDATA/gw-1", payload(
+        {"name": "x", "datatype": DataType.Double, "double_value": float("inf")})) == []
+    assert source.ctx.quarantine.counts == {("spb", "not_finite"): 1}

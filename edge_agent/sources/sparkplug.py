@@ -34,6 +34,7 @@ protocol, not telemetry, and are not stored.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -229,8 +230,8 @@ class SparkplugDecoder:
                 return Sample(asset, signal, last.value, unit, ts, Quality.BAD)
             raise PayloadError(name, "null_value" if metric.is_null else "unsupported_type",
                                "metric has no value" if metric.is_null else "metric value is not a scalar")
-        if isinstance(value, float) and value != value:
-            raise PayloadError(name, "not_finite", "value is NaN")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise PayloadError(name, "not_finite", f"value is {value}")
         return Sample(asset, signal, value, unit, ts, Quality.GOOD)
 
     def _death(self, node: str, device: str | None, bd_seq: int | None, received: datetime) -> list[Sample]:
