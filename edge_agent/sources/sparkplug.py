@@ -38,6 +38,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Self
 
 from google.protobuf.message import DecodeError
@@ -52,7 +53,6 @@ log = logging.getLogger(__name__)
 
 NAMESPACE = "spBv1.0"
 MESSAGE_TYPES = {"NBIRTH", "NDATA", "NDEATH", "DBIRTH", "DDATA", "DDEATH", "NCMD", "DCMD"}
-REBIRTH = "Node Control/Rebirth"
 _UNIT_KEYS = ("engUnit", "EngUnit", "engineeringUnits", "Engineering Units", "unit")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_]*)\}")
 _AREA = re.compile(rf"^{SEGMENT}/{SEGMENT}/{SEGMENT}$")
@@ -150,8 +150,8 @@ class SparkplugDecoder:
         self.unborn: set[str] = set()  # edge nodes whose births are wanted
         self.asked: dict[str, float] = {}  # edge node -> when its rebirth was last requested (monotonic)
         self.rebirths_requested = 0
-        self._ids: dict[str, str] = {}  # group, node and device names -> sanitised ids
-        self._signals: dict[str, str] = {}  # metric name -> signal
+        self._said: set[str] = set()  # names whose sanitised id was logged
+
     def decode(self, topic: str, payload: bytes, received: datetime | None = None) -> list[Sample]:
         """Samples for one message; raises PayloadError with the reason for what cannot be used."""
         levels = topic.split("/")
@@ -220,7 +220,7 @@ class SparkplugDecoder:
         if name == "bdSeq" or name.startswith("Node Control/"):
             return None
         mapped = self.mapping.signals.get(name)
-        signal = mapped.signal if mapped else self._signal(name)
+        signal = mapped.signal if mapped else signal_name(name)
         unit = mapped.unit if mapped and mapped.unit is not None else birth.units.get(name, "")
         ts = _ms(metric.timestamp) if metric.HasField("timestamp") else default_ts
         value: Value | None = metric_value(metric)
@@ -256,20 +256,10 @@ class SparkplugDecoder:
 
     def _id(self, name: str) -> str:
         """A Sparkplug id as an asset path level (`plantmodel.isa95.sanitise`), said once when it changes."""
-        known = self._ids.get(name)
-        if known is None:
-            known, changed = sanitise(name)
-            if changed:
-                log.info("Sparkplug %s: id %r is %r in asset paths", self.mapping.group, name, known)
-            self._ids[name] = known
-        return known
-
-    def _signal(self, name: str) -> str:
-        """A metric name as a signal name: each /-separated part sanitised, joined by '.'."""
-        known = self._signals.get(name)
-        if known is None:
-            known = ".".join(sanitise(part)[0] for part in name.split("/"))[:64].rstrip(".-_") or "x"
-            self._signals[name] = known
+        known, changed = _path_id(name)
+        if changed and name not in self._said and len(self._said) < 1000:
+            self._said.add(name)
+            log.info("Sparkplug %s: id %r is %r in asset paths", self.mapping.group, name, known)
         return known
 
     def rebirths_due(self, now: float) -> list[str]:
@@ -283,6 +273,21 @@ class SparkplugDecoder:
             self.asked[node] = now
         self.rebirths_requested += len(due)
         return due
+
+
+@lru_cache(maxsize=4096)
+def _path_id(name: str) -> tuple[str, bool]:
+    return sanitise(name)
+
+
+@lru_cache(maxsize=4096)
+def signal_name(metric: str) -> str:
+    """A metric name as a signal name the historian accepts: each /-separated part sanitised, joined by '.'.
+
+    >>> signal_name("Zone 1/Temperature"), signal_name("Status Word"), signal_name("Motor/Speed")
+    ('zone-1.temperature', 'status-word', 'motor.speed')
+    """
+    return ".".join(sanitise(part)[0] for part in metric.split("/"))[:64].rstrip(".-_") or "x"
 
 
 class PartialPayload(Exception):
