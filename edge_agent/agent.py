@@ -14,11 +14,13 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from edge_agent.derive import EventDeriver
+from edge_agent.derive import EventDeriver, Roles
 from edge_agent.health import AgentHealth, serve_health
 from edge_agent.plugins import SINKS, SOURCES, PluginContext, Refused, RetryLater, Sink, Source
 from edge_agent.quarantine import Quarantine
 from edge_agent.spool import Spool, encode
+from plantmodel.config import load_config
+from plantmodel.plant import PlantConfig
 from plantmodel.telemetry import Record, Sample
 
 log = logging.getLogger(__name__)
@@ -29,12 +31,13 @@ class Agent:
         self.config = config
         self.quarantine = Quarantine(config.data_dir / "quarantine.db")
         ctx = PluginContext(config.name, config.data_dir, self.emit, self.quarantine)
+        plant = load_config(config.plant, PlantConfig) if config.plant else None
         self.sources: list[Source] = [SOURCES[c.type](c, ctx) for c in config.sources]
         self.sinks: list[Sink] = [SINKS[c.type](c, ctx) for c in config.sinks]
         sp = config.spool
         self.spool = Spool(config.data_dir / "spool.db", [s.config.name for s in self.sinks], sp.max_records,
                            sp.overflow, sp.synchronous, sp.commit_interval_s, max(config.batch_size, 1000))
-        self.deriver = EventDeriver()
+        self.deriver = EventDeriver(Roles.of(plant), ctx.rollovers)
         self.stats: Counter[str] = Counter()
         self.last_error: dict[str, str] = {}
         self.failing: set[str] = set()  # sinks whose last write failed
@@ -44,10 +47,7 @@ class Agent:
         """Called on the event loop by sources, with samples already in the telemetry schema; `committed` runs
         once they are in the spool (a source that can, acknowledges its input only then)."""
         records: list[Record] = list(samples)
-        for sample in samples:
-            event = self.deriver.observe(sample)
-            if event is not None:
-                records.append(event)
+        records.extend(self.deriver.observe_batch(samples))
         self.stats["samples_in"] += len(samples)
         self.stats["events_derived"] += len(records) - len(samples)
         self.spool.append(records, committed)

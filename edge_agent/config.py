@@ -6,11 +6,12 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
 
 from edge_agent.health import HealthSettings
 from edge_agent.plugins import SINKS, SOURCES, PluginConfig, load_plugins
 from edge_agent.spool import OverflowPolicy, Synchronous
+from plantmodel.config import relative_to_config
 from plantmodel.plant import Ident
 
 
@@ -28,11 +29,18 @@ class AgentSettings(BaseModel):
 
     name: Ident
     data_dir: Path = Field(description="where the agent keeps its spool, quarantine and other state")
+    plant: Path | None = Field(None, description="the plant model: which signals carry state and parts, per asset "
+                                                 "type (default: the namespace's conventions)")
     batch_size: int = Field(500, ge=1, description="records per write to a sink")
     flush_interval_s: float = Field(0.2, gt=0, description="longest a record waits for its batch to fill")
     source_ready_timeout_s: float = Field(10.0, gt=0, description="wait per source before starting the next")
     spool: SpoolSettings = SpoolSettings()
     health: HealthSettings = HealthSettings()
+
+    @field_validator("plant")
+    @classmethod
+    def _beside_config(cls, plant: Path | None, info: ValidationInfo) -> Path | None:
+        return relative_to_config(plant, info) if plant is not None else None
 
 
 def _union(configs: list[type[PluginConfig]]) -> Any:

@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, get_args
 
@@ -41,6 +41,8 @@ class PluginContext:
     data_dir: Path
     emit: Emit  # call on the event loop's thread
     quarantine: Quarantine
+    #: (asset, signal) -> the largest value of a counter that wraps, as a source's mapping declares it
+    rollovers: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 class Source(ABC):

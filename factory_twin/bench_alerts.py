@@ -35,8 +35,8 @@ T0 = datetime(2026, 7, 1, 8, tzinfo=UTC)
 def _samples(plant: PlantConfig, n: int, seed: int) -> list[Sample]:
     """Healthy signals of every CNC and robot, one second apart per asset, a few over their limits."""
     rng = np.random.default_rng(seed)
-    cncs = [a.path for a in plant.assets() if a.type.value == "cnc_machine"]
-    robots = [a.path for a in plant.assets() if a.type.value == "industrial_robot"]
+    cncs = [a.path for a in plant.assets() if a.type == "cnc_machine"]
+    robots = [a.path for a in plant.assets() if a.type == "industrial_robot"]
     out: list[Sample] = []
     i = 0
     while len(out) < n:

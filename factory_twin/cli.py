@@ -21,6 +21,8 @@ app.add_typer(edge_app, name="edge")
 app.add_typer(twin_app, name="twin")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: start what they need on loopback, print a table.")
 app.add_typer(bench_app, name="bench")
+plant_app = typer.Typer(no_args_is_help=True, help="The plant model and its asset catalogue.")
+app.add_typer(plant_app, name="plant")
 
 PLANT_YAML = config_path("demo-plant.yaml")
 AGENT_YAML = config_path("edge-demo.yaml")
@@ -59,6 +61,80 @@ def demo(
     setup_logging(log_level, log_format)
     opts = DemoOptions(port, host, data_dir, speed, mqtt_port, opcua_port)
     raise typer.Exit(run(lambda stop: run_demo(opts, stop)))
+
+
+@app.command("run")
+def run_line(
+    folder: Annotated[Path, typer.Argument(help="folder with agent.yaml and twin.yaml, as `edge discover --out` "
+                                                "drafts them", exists=True, file_okay=False)],
+    port: Annotated[int, typer.Option(help="HTTP port of the twin")] = 8000,
+    host: Annotated[str, typer.Option(help="address the twin listens on")] = "127.0.0.1",
+    data_dir: Annotated[Path | None, typer.Option(help="history, quarantine, twin database (default: FOLDER/data)")
+                        ] = None,
+    mqtt_port: Annotated[int, typer.Option(help="embedded broker port (0: any free port)")] = 0,
+    external_broker: Annotated[bool, typer.Option(help="use the broker the configs name instead of an embedded "
+                                                       "one")] = False,
+    log_level: LogLevel = "warning",
+    log_format: LogFormat = LogFormatName.text,
+) -> None:
+    """Run the twin of your own line: edge agent, historian, unified namespace and twin in one process."""
+    from factory_twin.connect import ConnectOptions, run_connected
+
+    setup_logging(log_level, log_format)
+    opts = ConnectOptions(folder, port, host, data_dir, mqtt_port, not external_broker)
+    try:
+        raise typer.Exit(run(lambda stop: run_connected(opts, stop)))
+    except ConfigError as exc:
+        raise _fail(exc) from None
+
+
+@plant_app.command("check")
+def plant_check(
+    plant: Annotated[Path, typer.Argument(help="plant model YAML")],
+    agent: Annotated[list[Path] | None, typer.Option(help="an edge agent's YAML feeding this plant; repeatable")
+                     ] = None,
+    quiet: Annotated[bool, typer.Option(help="print only errors and warnings, not the per-asset summary")] = False,
+) -> None:
+    """Check a plant model and the agents feeding it offline: what the twin will and will not understand.
+
+    Exits 1 when anything would be refused at run time, naming file, key path and reason."""
+    from edge_agent.check import check
+
+    report = check(plant, agent or [])
+    for finding in report.findings:
+        typer.echo(str(finding), err=finding.level == "error")
+    if not quiet and report.summary:
+        typer.echo("\nwhat the twin will understand:")
+        for line in report.summary:
+            typer.echo(f"  {line}")
+    errors, warnings = len(report.errors), len(report.findings) - len(report.errors)
+    typer.echo(f"\n{errors} error(s), {warnings} warning(s)")
+    raise typer.Exit(1 if errors else 0)
+
+
+@plant_app.command("types")
+def plant_types(
+    plant: Annotated[Path | None, typer.Argument(help="a plant model whose own asset_types to include")] = None,
+) -> None:
+    """List the asset types of the catalogue: role, state signal, part counters and signals with units."""
+    from plantmodel.catalog import builtin
+
+    catalog = builtin()
+    if plant is not None:
+        from plantmodel.plant import PlantConfig
+
+        try:
+            catalog = load_config(plant, PlantConfig).catalog
+        except ConfigError as exc:
+            raise _fail(exc) from None
+    for type_id in catalog.assignable():
+        t = catalog.type(type_id)
+        counters = ", ".join(f"{n} ({o})" for n, o in t.part_counters.items()) or "none"
+        typer.echo(f"{type_id}: {t.name} [{t.role}] {t.description}")
+        typer.echo(f"  state: {t.state or t.level or '-'}; part counters: {counters}")
+        for name, sig in t.signals.items():
+            unit = f" [{sig.unit}]" if sig.unit else ""
+            typer.echo(f"    {name}: {sig.kind}{unit} {sig.description}")
 
 
 def _duration(text: str | float) -> float:
@@ -617,12 +693,20 @@ def edge_discover(
     pki: Annotated[Path, typer.Option(help="the agent's PKI folder (certificates, trust list)")] = Path("data/pki"),
     username: str | None = None,
     password_env: Annotated[str | None, typer.Option(help="environment variable holding the password")] = None,
+    prefix: Annotated[str | None, typer.Option(help="draft a whole line: its ISA-95 path enterprise/site/area/line"
+                                                    "[/cell]; --out is then a folder for plant.yaml, tags.yaml, "
+                                                    "agent.yaml and twin.yaml")] = None,
+    force: Annotated[bool, typer.Option(help="overwrite draft files that exist")] = False,
     log_level: LogLevel = "warning",
 ) -> None:
-    """Browse a server and write every variable found as a tag file to review, commit and use as `tags_file`."""
+    """Browse a server: with --prefix, draft a line to review (plant model, tags with their mappings, agent and
+    twin configs); without, write every variable found as a tag file."""
     from edge_agent.sources.opcua_discover import discover
 
     setup_logging(log_level)
+    if prefix is not None:
+        _draft(endpoint, prefix, root, out, security, pki, username, password_env, force)
+        return
     try:
         text, count = asyncio.run(discover(endpoint, root, object_type or [], security, pki, username, password_env))
     except Exception as exc:  # unreachable server, untrusted certificate, unknown root: say which, no traceback
@@ -633,6 +717,35 @@ def edge_discover(
     else:
         out.write_text(text, encoding="utf-8")
         typer.echo(f"{count} variables written to {out}")
+
+
+def _draft(endpoint: str, prefix: str, root: str | None, out: Path | None, security: str, pki: Path,
+           username: str | None, password_env: str | None, force: bool) -> None:
+    from edge_agent.discovery.draft import agent_yaml, plant_yaml, tags_yaml, twin_yaml
+    from edge_agent.sources.opcua_discover import discover_draft
+
+    if out is None:
+        raise _fail("--prefix drafts several files: give --out FOLDER")
+    try:
+        draft = asyncio.run(discover_draft(endpoint, prefix, root, security, pki, username, password_env))
+    except Exception as exc:  # unreachable server, untrusted certificate, bad prefix: say which, no traceback
+        typer.echo(f"discovery on {endpoint} failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    files = {"plant.yaml": plant_yaml(draft), "tags.yaml": tags_yaml(draft),
+             "agent.yaml": agent_yaml(draft, f"{draft.prefix[3]}-edge", security), "twin.yaml": twin_yaml(draft)}
+    existing = [n for n in files if (out / n).exists()]
+    if existing and not force:
+        raise _fail(f"{out} already has {', '.join(existing)}: review and keep them, or pass --force")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8")
+    for warning in draft.warnings:
+        typer.echo(f"renamed: {warning}" if " -> " in warning else f"warning: {warning}")
+    for a in draft.assets:
+        how = f"{a.spec} companion specification" if a.spec else "by its browse names"
+        typer.echo(f"{draft.asset_path(a)}: {a.type}, {len(a.tags)} signals mapped {how}")
+    typer.echo(f"wrote {', '.join(files)} to {out}; review plant.yaml, then: "
+               f"factory-twin plant check {out / 'plant.yaml'} --agent {out / 'agent.yaml'}")
 
 
 @certs_app.command("list")

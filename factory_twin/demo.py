@@ -78,20 +78,9 @@ async def running_line(opts: DemoOptions, plant_opts: SimulatorOptions | None = 
     agent, app = Agent(agent_cfg), create_app(twin_cfg, plant, calendar, env, planner=plan_job)
 
     async with embedded_broker("127.0.0.1", mqtt_port), contextlib.AsyncExitStack() as parts:
-        async def start(name: str, body: Callable[[asyncio.Event, asyncio.Event], Awaitable[object]]) -> None:
-            own_stop, ready = asyncio.Event(), asyncio.Event()
-            task = asyncio.create_task(body(own_stop, ready), name=name)
-            parts.push_async_callback(_stop_part, name, own_stop, task)
-            waiter = asyncio.create_task(ready.wait())
-            await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            if task.done():
-                task.result()
-                raise RuntimeError(f"{name} stopped during start-up")
-
-        await start("plant", lambda s, r: serve(plant, sim_opts, s, r))
-        await start("edge agent", agent.run)
-        await start("twin", lambda s, r: serve_http(app, opts.host, opts.port, s, r))
+        await start_part(parts, "plant", lambda s, r: serve(plant, sim_opts, s, r))
+        await start_part(parts, "edge agent", agent.run)
+        await start_part(parts, "twin", lambda s, r: serve_http(app, opts.host, opts.port, s, r))
         keys = {role: env[var] for role, var in DEMO_KEY_VARS.items()}
         yield RunningLine(plant, agent, app, endpoint, mqtt_port, data_dir / "history.db", keys)
 
@@ -131,6 +120,20 @@ async def run_demo(opts: DemoOptions, stop: asyncio.Event) -> None:
         print("Press Ctrl-C to stop.", flush=True)
         await stop.wait()
         print("stopping...", flush=True)
+
+
+async def start_part(parts: contextlib.AsyncExitStack, name: str,
+                     body: Callable[[asyncio.Event, asyncio.Event], Awaitable[object]]) -> None:
+    """Start one part with its own stop signal, wait until it says it is ready, and stop it when `parts` closes."""
+    own_stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(body(own_stop, ready), name=name)
+    parts.push_async_callback(_stop_part, name, own_stop, task)
+    waiter = asyncio.create_task(ready.wait())
+    await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if task.done():
+        task.result()
+        raise RuntimeError(f"{name} stopped during start-up")
 
 
 async def _stop_part(name: str, stop: asyncio.Event, task: asyncio.Task[object]) -> None:

@@ -133,12 +133,12 @@ class LineHistory:
     @staticmethod
     def _per_part(path: str, kind: AssetType, when: datetime, rng: np.random.Generator,
                   wear: dict[str, float]) -> list[Sample]:
-        if kind is AssetType.CNC_MACHINE:
+        if kind == AssetType.CNC_MACHINE:
             wear[path] = (wear[path] + float(rng.uniform(0.4, 0.8))) % 100.0
             return [Sample(path, "tool_wear", round(wear[path], 2), "%", when)]
-        if kind is AssetType.INDUSTRIAL_ROBOT:
+        if kind == AssetType.INDUSTRIAL_ROBOT:
             return [Sample(path, "cycle_time", round(float(rng.normal(35.0, 1.7)), 3), "s", when)]
-        if kind is AssetType.INSPECTION_STATION:
+        if kind == AssetType.INSPECTION_STATION:
             return [Sample(path, "measured_diameter", round(float(rng.normal(42.0, 0.004)), 4), "mm", when)]
         return []
 

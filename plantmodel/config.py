@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, ValidationInfo
 
 M = TypeVar("M", bound=BaseModel)
+#: validation context key: the folder of the file being read, for paths written relative to it
+CONFIG_DIR = "config_dir"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -60,9 +62,19 @@ def parse_config(text: str, model: type[M], source: Path | str = "<config>",
     if problems:
         raise ConfigError(source, problems)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={CONFIG_DIR: Path(source).parent})
     except ValidationError as exc:
         raise ConfigError(source, [p for err in exc.errors() for p in _describe(err, node)]) from None
+
+
+def relative_to_config(path: Path, info: ValidationInfo) -> Path:
+    """A path from a config file: relative to that file's folder (as a folder of drafts is written), or, for
+    files written before that convention, to the working folder when only that one exists."""
+    base = (info.context or {}).get(CONFIG_DIR)
+    if path.is_absolute() or base is None:
+        return path
+    beside = Path(base) / path
+    return path if not beside.exists() and path.exists() else beside
 
 
 def _substitute(value: Any, env: Mapping[str, str], loc: tuple[Any, ...], problems: list[str],

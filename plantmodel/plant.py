@@ -86,6 +86,7 @@ class AssetConfig(_Strict):
                                                                       "without it OEE has no performance")
     capacity: int | None = Field(None, ge=0, description="buffer size (0: hand-over), AGV load or parts on a belt")
     signals: dict[SignalName, SignalSpec] = Field({}, description="this asset's signals beyond its type's")
+    identification: dict[str, str] = Field({}, description="nameplate: manufacturer, model, serial number, ...")
     sim: StationSim = StationSim()
 
 
@@ -111,7 +112,8 @@ class LineConfig(_Strict):
     id: Ident
     name: str = ""
     cells: list[CellConfig] = Field(min_length=1)
-    flow: list[Ident] = Field(min_length=1, description="asset ids in the order parts move through them")
+    flow: list[Ident] = Field([], description="asset ids in the order parts move through them (stations, "
+                                               "buffers, transport; none for a line of equipment only)")
     simulation: SimulationConfig = SimulationConfig()
 
     @model_validator(mode="after")

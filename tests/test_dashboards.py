@@ -26,7 +26,7 @@ from factory_twin.influxd import Influxd
 from factory_twin.line_history import LineHistory
 from historian.influx import InfluxHistorian
 from historian.layout import EVENTS, event_line, sample_line
-from plantmodel.catalog import SIGNALS, SignalKind
+from plantmodel.catalog import SignalKind, builtin
 from plantmodel.config import load_config
 from plantmodel.plant import PlantConfig
 from plantmodel.telemetry import Event, EventKind, Quality, Record, Sample
@@ -68,7 +68,7 @@ def written_layout() -> tuple[dict[str, set[str]], dict[str, set[str]], dict[str
     _, event_tags, event_fields = _keys_of(event_line(asset, "alarm", "{}", 1))
     tags: dict[str, set[str]] = {}
     fields: dict[str, set[str]] = {}
-    for spec in itertools.chain.from_iterable(SIGNALS.values()):
+    for spec in itertools.chain.from_iterable(t.signals.values() for t in builtin().types.values()):
         textual = spec.kind in (SignalKind.STATE, SignalKind.TEXT)
         tags[spec.name] = text_tags if textual else num_tags
         fields[spec.name] = text_fields if textual else num_fields

@@ -156,7 +156,7 @@ def test_real_time_mode_publishes_what_the_planning_model_does() -> None:
     for station in model.flow.stations:  # counters on the wire are the flow model's own
         last = max((s for s in samples if s.asset == station.path and s.signal == "parts_good"),
                    key=lambda s: s.ts, default=None)
-        if station.asset.type.value != "agv":
+        if station.asset.type != "agv":
             assert last is not None and last.value == station.good
     alarms = [s for s in samples if s.signal == "alarm_code"]
     assert {s.value for s in alarms} >= {"F-GENERIC", "none"}

@@ -72,8 +72,8 @@ def test_tahu_node_is_stored_under_isa95_paths_and_rebirths_when_a_restarted_age
     agent_run(0, good=3, scrap=1)
     agent_run(1, good=5, scrap=2)  # a restarted agent has not seen the births either
 
-    assert stored(DEVICE, "good-parts")[-1][0] == 8 and stored(DEVICE, "scrap-parts")[-1][0] == 3
-    assert stored(DEVICE, "zone-1.temperature")[-1] == (20.0, "°C")  # from the birth, "/" and a space in its name
+    assert stored(DEVICE, "good_parts")[-1][0] == 8 and stored(DEVICE, "scrap_parts")[-1][0] == 3
+    assert stored(DEVICE, "zone_1.temperature")[-1] == (20.0, "°C")  # from the birth, "/" and a space in its name
     assert stored(DEVICE, "offset")[-1] == (-5, "mm")  # an Int16 sent as a uint32 on the wire
     assert stored(NODE, "uptime")  # the edge node's own metric
     h = SqliteHistorian(history, readonly=True)

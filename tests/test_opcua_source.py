@@ -106,7 +106,8 @@ def test_discover_cli_writes_a_tag_file_the_agent_config_loads(tmp_path: Path) -
         "sinks": [{"type": "historian", "name": "h", "path": str(tmp_path / "h.db")}]}))
     cfg = load_config(agent, agent_config_model())
     tags = cfg.sources[0].configured_tags()
-    assert {(t.asset, t.signal, t.unit) for t in tags} >= {(M1, "speed", "rpm"), (f"{M1}/spindle", "temp", "degC")}
+    # units come out in the namespace's one spelling (the server says degC)
+    assert {(t.asset, t.signal, t.unit) for t in tags} >= {(M1, "speed", "rpm"), (f"{M1}/spindle", "temp", "°C")}
 
 
 def test_values_carry_status_code_timestamps_and_split_across_subscriptions_and_connections(tmp_path: Path) -> None:

@@ -128,7 +128,7 @@ def test_unusable_messages_are_rejected_whole(source: MqttSource, topic: str, bo
 def test_plain_number_payload(source: MqttSource) -> None:
     (sample,) = source.decode("sensors/hall-2/temperature", b" 21.5\n")
     assert (sample.asset, sample.signal, sample.value, sample.unit) == ("acme/plant1/utilities/hall-2",
-                                                                       "temperature", 21.5, "degC")
+                                                                       "temperature", 21.5, "°C")
 
 
 def _decoder(**mapping: Any) -> SparkplugDecoder:
@@ -146,8 +146,8 @@ def test_default_mapping_gives_six_level_paths_and_signal_names_the_historian_ac
          "unit": "°C"}, {"name": "Status Word", "alias": 13, "datatype": DataType.UInt16, "int_value": 5}))
     assert {(s.asset, s.signal) for s in node} == {("acme/plant1/packaging/line-1/gateway-1/gateway-1", "uptime")}
     assert {(s.asset, s.signal, s.unit) for s in dev} == {
-        ("acme/plant1/packaging/line-1/gateway-1/press-2", "zone-1.temperature", "°C"),
-        ("acme/plant1/packaging/line-1/gateway-1/press-2", "status-word", "")}
+        ("acme/plant1/packaging/line-1/gateway-1/press-2", "zone_1.temperature", "°C"),
+        ("acme/plant1/packaging/line-1/gateway-1/press-2", "status_word", "")}
     assert all(is_asset_path(s.asset) and SIGNAL_NAME.match(s.signal) for s in [*node, *dev])
 
 

@@ -395,7 +395,7 @@ def test_alert_floods_are_rate_limited_and_summarised() -> None:
                         flood={"window_s": 60, "max_notifications": 3})
         notifier = eng.notifier
         assert notifier is not None
-        stations = [a.path for a in plant().assets() if a.type.value not in ("buffer", "agv", "inspection_station")]
+        stations = [a.path for a in plant().assets() if a.type not in ("buffer", "agv", "inspection_station")]
         inspect = f"{LINE}/quality/inspect-1"
 
         async def run() -> None:
@@ -533,7 +533,7 @@ alerts:
                     "  escalation: [{after_s: 60, notify: [pager]}]\n")
     with pytest.raises(ConfigError) as err:
         load_twin(path)
-    assert "escalation[0].notify: no target named ['pager']" in str(err.value)
+    assert "escalation[0].notify (line 6): no target named ['pager']" in str(err.value)
     path.write_text(path.read_text().replace("  escalation: [{after_s: 60, notify: [pager]}]\n", ""))
     with pytest.raises(ConfigError) as err:
         load_twin(path)

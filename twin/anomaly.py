@@ -46,6 +46,11 @@ class AssetAnomaly:
     last_alarm: dict[str, Any] | None = None
     rows: int = 0
     over: int = 0  # consecutive rows over the threshold
+    # the type lists the signals such a machine may carry; the model takes those this one reports: while it
+    # learns, a signal reported for the first time joins and the baseline starts again (a configured list or
+    # a saved model fixes them at once)
+    candidates: list[str] = field(default_factory=list)
+    settled: bool = False
 
     def status(self, baseline_rows: int) -> dict[str, Any]:
         m = self.model
@@ -66,9 +71,11 @@ class AnomalyMonitor:
         self.assets: dict[str, AssetAnomaly] = {}
         for a in plant.assets():
             if any(fnmatch.fnmatchcase(a.path, g) for g in config.assets):
-                signals = monitored_signals(a, config.signals.get(str(a.type)))
+                chosen = config.signals.get(str(a.type))
+                signals = monitored_signals(a, chosen)
                 if len(signals) >= 2:
-                    self.assets[a.path] = AssetAnomaly(a, signals)
+                    self.assets[a.path] = AssetAnomaly(a, signals if chosen else [], candidates=signals,
+                                                       settled=bool(chosen))
         self.period_us = int(config.period_s * 1_000_000)
         if config.model_dir is not None:
             for st in self.assets.values():
@@ -87,22 +94,26 @@ class AnomalyMonitor:
         except Exception as exc:  # a bad file must not stop the twin: the asset learns anew
             log.error("cannot load the anomaly model of %s from %s: %s", st.asset.path, path, exc)
             return
-        if list(meta.signals) != st.signals:
+        if not set(meta.signals) <= set(st.candidates):
             log.warning("model for %s was trained on other signals; learning anew", st.asset.path)
             return
+        st.signals, st.settled = list(meta.signals), True
         st.model, st.trained = model, {"rows": meta.trained_rows, "from": meta.trained_from, "to": meta.trained_to,
                                        "source": "file"}
 
     def observe(self, sample: Sample) -> None:
         st = self.assets.get(sample.asset)
-        if st is None or sample.signal not in st.signals or sample.quality is Quality.BAD:
+        if st is None or sample.signal not in st.candidates or sample.quality is Quality.BAD:
             return
         value = sample.value
         if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
             return
         st.latest[sample.signal] = float(value)
         ts = to_micros(sample.ts)
-        if ts < st.next_tick or len(st.latest) < len(st.signals):
+        if not st.settled and sample.signal not in st.signals:
+            st.signals = [s for s in st.candidates if s in st.latest]
+            st.baseline, st.next_tick = [], 0
+        if ts < st.next_tick or len(st.signals) < 2 or len(st.latest) < len(st.signals):
             return
         st.next_tick = ts - ts % self.period_us + self.period_us
         row = [st.latest[s] for s in st.signals]
@@ -134,7 +145,7 @@ class AnomalyMonitor:
         model = Mewma(alpha=self.config.alpha, rate_signals=rate, burn_in=min(50, len(rows) // 4),
                       threshold=QuantileThreshold(q=1.0, margin=self.config.threshold_margin))
         model.fit({name: rows[:, i] for i, name in enumerate(st.signals)})
-        st.model, st.baseline, st.score, st.rows = model, [], None, 0
+        st.model, st.baseline, st.score, st.rows, st.settled = model, [], None, 0, True
         st.trained = {"rows": len(rows), "from": start, "to": end, "source": source}
         log.info("anomaly model of %s trained on %d rows (%s)", st.asset.path, len(rows), source)
         if self.config.model_dir is not None:
@@ -144,9 +155,13 @@ class AnomalyMonitor:
     def train_from(self, asset: str, samples: Iterable[Sample]) -> dict[str, Any]:
         """Retrain one asset on a historian window: its samples resampled to rows as the live stream does."""
         st = self.assets[asset]
+        samples = sorted(samples, key=lambda s: s.ts)
+        if not st.settled:  # the signals this window holds
+            present = {s.signal for s in samples if isinstance(s.value, int | float) and not isinstance(s.value, bool)}
+            st.signals = [n for n in st.candidates if n in present]
         shadow = AssetAnomaly(st.asset, st.signals)
         rows, first, last = [], None, None
-        for s in sorted(samples, key=lambda s: s.ts):
+        for s in samples:
             if s.signal not in st.signals or s.quality is Quality.BAD or isinstance(s.value, bool | str):
                 continue
             shadow.latest[s.signal] = float(s.value)

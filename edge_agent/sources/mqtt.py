@@ -55,14 +55,15 @@ from typing import Any, Literal, Self
 
 import orjson
 import paho.mqtt.client as paho
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from edge_agent.mapping import Mapper, MappingError, ValueMap
 from edge_agent.plugins import PluginConfig, PluginContext, Source, source
 from edge_agent.sources.sparkplug import NAMESPACE, PartialPayload, SparkplugDecoder, SparkplugMapping
 from edge_agent.sources.sparkplug_b import rebirth_command
-from plantmodel import mqtt
-from plantmodel.plant import Ident
-from plantmodel.telemetry import Quality, Sample, Value
+from plantmodel import mqtt, units
+from plantmodel.catalog import SignalName
+from plantmodel.telemetry import Quality, Sample
 from plantmodel.uns import PayloadError, parse_ts
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,11 @@ class FieldMapping(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     path: str | None = Field(None, min_length=1, description="dotted path into the JSON object (json format)")
     unit: str = ""
-    type: Literal["number", "integer", "text", "boolean"] = "number"
+    type: Literal["number", "integer", "text", "boolean", "any"] = Field(
+        "number", description="what the field holds; any: let the mapping decide (arrays, structures)")
+    map: ValueMap | None = Field(None, description="how the raw value becomes the signal's (edge_agent/mapping.py)")
+
+    _unit = field_validator("unit")(lambda unit: units.normalise(unit))  # one spelling per unit in the namespace
 
 
 class TopicMapping(BaseModel):
@@ -83,7 +88,7 @@ class TopicMapping(BaseModel):
     qos: Literal[0, 1, 2] | None = Field(None, description="default: the source's qos")
     asset: str = Field(min_length=1, description="ISA-95 path; may use the topic's {placeholders}")
     timestamp: str | None = Field("timestamp", description="field path of the source timestamp (json format)")
-    fields: dict[Ident, FieldMapping] = Field(min_length=1)
+    fields: dict[SignalName, FieldMapping] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _placeholders(self) -> Self:
@@ -149,8 +154,10 @@ def _lookup(body: Any, path: str) -> Any:
     return body
 
 
-def _convert(raw: Any, mapping: FieldMapping) -> Value:
+def _convert(raw: Any, mapping: FieldMapping) -> Any:
     kind = mapping.type
+    if kind == "any" and raw is not None:
+        return raw
     if kind == "text" and isinstance(raw, str):
         return raw
     if kind == "boolean" and isinstance(raw, bool):
@@ -178,6 +185,8 @@ class MqttSource(Source):
         # the broker redelivers whatever a crash (even kill -9) caught between receipt and commit
         self.client.manual_ack_set(True)
         self.sparkplug = {g.group: SparkplugDecoder(g) for g in config.sparkplug}
+        self.mappers = {(i, signal): Mapper(f.map, f.unit) for i, m in enumerate(config.subscriptions)
+                        for signal, f in m.fields.items()}
         self.last_error: str | None = None
 
     async def run(self) -> None:
@@ -230,16 +239,15 @@ class MqttSource(Source):
         levels = topic.split("/", 2)
         if len(levels) > 2 and levels[0] == NAMESPACE and levels[1] in self.sparkplug:
             return self._sparkplug(self.sparkplug[levels[1]], topic, payload)
-        for mapping in self.config.subscriptions:
-            found = mapping.match(topic)
-            if found is not None:
-                break
-        else:
+        hit = next(((i, m, f) for i, m in enumerate(self.config.subscriptions) if (f := m.match(topic)) is not None),
+                   None)
+        if hit is None:
             self.ctx.quarantine.reject(name, "unknown_topic", "topic", "no subscription maps this topic",
                                        topic, payload)
             return []
+        index, mapping, found = hit
         if mapping.format == "number":
-            return self._number(mapping, found, topic, payload)
+            return self._number(index, mapping, found, topic, payload)
         try:
             body = _loads(payload)
             ts_raw = _lookup(body, mapping.timestamp) if mapping.timestamp else None
@@ -252,7 +260,7 @@ class MqttSource(Source):
                                        topic, payload)
             return []
         asset = _PLACEHOLDER.sub(lambda m: found[m.group(1)], mapping.asset)
-        samples = []
+        samples: list[Sample] = []
         for signal, field in mapping.fields.items():
             try:
                 value = _convert(_lookup(body, field.path or ""), field)
@@ -262,11 +270,28 @@ class MqttSource(Source):
             except PayloadError as exc:
                 self.ctx.quarantine.reject(name, exc.reason, exc.field, exc.detail, topic, payload)
                 continue
-            samples.append(Sample(asset, signal, value, field.unit, ts, Quality.GOOD))
+            self._mapped(index, asset, signal, field, value, ts, samples, topic, payload)
         return samples
 
+    def _mapped(self, index: int, asset: str, signal: str, field: FieldMapping, value: Any, ts: datetime,
+                out: list[Sample], topic: str, payload: bytes) -> None:
+        """The field's samples through its mapping; a value the mapping refuses is quarantined alone."""
+        if field.map is None and isinstance(value, bool | int | float | str):
+            out.append(Sample(asset, signal, value, field.unit, ts, Quality.GOOD))  # the common case, kept fast
+            return
+        try:
+            mapped = self.mappers[(index, signal)].apply(value)
+        except MappingError as exc:
+            self.ctx.quarantine.reject(self.config.name, exc.reason, field.path or signal, exc.detail, topic, payload)
+            return
+        for m in mapped:
+            out.append(Sample(asset, signal + m.suffix, m.value, m.unit, ts, m.quality or Quality.GOOD))
+        if field.map is not None and field.map.counter is not None and field.map.counter.rollover is not None:
+            self.ctx.rollovers[(asset, signal)] = field.map.counter.rollover
 
-    def _number(self, mapping: TopicMapping, found: dict[str, str], topic: str, payload: bytes) -> list[Sample]:
+
+    def _number(self, index: int, mapping: TopicMapping, found: dict[str, str], topic: str,
+                payload: bytes) -> list[Sample]:
         ((signal, field),) = mapping.fields.items()
         text = payload.decode("utf-8", errors="replace").strip()
         try:
@@ -282,7 +307,9 @@ class MqttSource(Source):
                                        topic, payload)
             return []
         asset = _PLACEHOLDER.sub(lambda m: found[m.group(1)], mapping.asset)
-        return [Sample(asset, signal, value, field.unit, datetime.now(UTC), Quality.GOOD)]
+        samples: list[Sample] = []
+        self._mapped(index, asset, signal, field, value, datetime.now(UTC), samples, topic, payload)
+        return samples
 
     def _sparkplug(self, decoder: SparkplugDecoder, topic: str, payload: bytes) -> list[Sample]:
         try:

@@ -55,12 +55,13 @@ from asyncua.client.ua_client import UaClientState
 from asyncua.common.subscription import Subscription
 from asyncua.crypto import security_policies
 from cryptography.hazmat.primitives.serialization import Encoding
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
+from edge_agent.mapping import Mapper, MappingError
 from edge_agent.plugins import PluginConfig, PluginContext, Source, source
 from edge_agent.sources.opcua_pki import TrustList, UntrustedCertificate, fingerprint, first_certificate
 from edge_agent.sources.opcua_tags import Deadband, OpcUaTag, TagFile, browse, resolve
-from plantmodel.config import load_config
+from plantmodel.config import load_config, relative_to_config
 from plantmodel.telemetry import NO_COMMUNICATION, Quality, Sample, utc
 
 log = logging.getLogger(__name__)
@@ -106,13 +107,13 @@ class OpcUaSourceConfig(PluginConfig):
     _file_tags: list[OpcUaTag] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
-    def _check(self) -> Self:
+    def _check(self, info: ValidationInfo) -> Self:
         if not (self.root or self.object_types or self.tags or self.tags_file):
             raise ValueError("say what to read: root, object_types, tags or tags_file")
         if self.password_env and not self.username:
             raise ValueError("password_env needs a username")
         if self.tags_file is not None:  # a broken tag file stops start-up, naming its own file and line
-            self._file_tags = load_config(self.tags_file, TagFile).tags
+            self._file_tags = load_config(relative_to_config(self.tags_file, info), TagFile).tags
         return self
 
     def configured_tags(self) -> list[OpcUaTag]:
@@ -167,13 +168,16 @@ class OpcUaSource(Source):
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def tag_list(self) -> list[OpcUaTag]:
-        """Configured tags first, then whatever browsing finds (a configured node wins over a browsed one)."""
-        tags = {t.node: t for t in self.config.configured_tags()}
+        """Configured tags first, then whatever browsing finds (a configured node wins over a browsed one). One
+        node may feed several signals (a state machine's state as the twin's state and as text)."""
+        tags = {_key(t): t for t in self.config.configured_tags()}
+        configured = {t.node for t in tags.values()}
         if self.config.root or self.config.object_types:
             client = await self.open_client(auto_reconnect=False)
             async with client:
                 for tag in await browse(client, self.config.root, self.config.object_types):
-                    tags.setdefault(tag.node, tag)
+                    if tag.node not in configured:
+                        tags.setdefault(_key(tag), tag)
         if not tags:
             raise LookupError(f"no variables found below {self.config.root or 'Objects'}")
         return list(tags.values())
@@ -245,7 +249,10 @@ class OpcUaConnection:
         self.subscribed = False  # at least once: from then on no change is missed while connected
         self.gaps = 0
         self.by_handle: dict[int, OpcUaTag] = {}
-        self.last: dict[str, Sample] = {}  # node -> last sample, repeated as bad when the connection drops
+        self.mappers: dict[tuple[str, str, str], Mapper] = {_key(t): Mapper(t.map, t.unit) for t in tags}
+        self.last: dict[tuple[str, str], Sample] = {}  # last sample per series, repeated as bad when the
+        self.last_raw: dict[tuple[str, str, str], Any] = {}  # connection drops; tag -> last raw value (a bad
+        # value without a value repeats it)
         self.subscriptions: list[Subscription] = []
         self.namespaces: list[str] = []
         self._handle = 0
@@ -282,6 +289,8 @@ class OpcUaConnection:
                 await sub.delete()
         self.subscriptions, self.by_handle = [], {}
         self.namespaces = await client.get_namespace_array()
+        if any(t.map is not None and t.map.field for t in self.tags):
+            await _load_structures(client, self.config.name)
         size = self.config.max_items_per_subscription
         failed: list[str] = []
         for start in range(0, len(self.tags), size):
@@ -415,23 +424,32 @@ class OpcUaConnection:
         ts = dv.SourceTimestamp or dv.ServerTimestamp
         server_ts = utc(dv.ServerTimestamp) if dv.ServerTimestamp else None
         name = self.config.name
-        if val is None and quality is not Quality.GOOD and tag.node in self.last and ts is not None:
-            val = self.last[tag.node].value  # a bad value without a value: the signal keeps its last one, as bad
-        if isinstance(val, bool | int | float | str) and ts is not None:
-            if isinstance(val, float) and val != val:
-                self.owner.ctx.quarantine.reject(name, "not_finite", f"{tag.asset}/{tag.signal}", "value is NaN",
-                                                 tag.node)
-                return
-            sample = Sample(tag.asset, tag.signal, val, tag.unit, utc(ts), quality, status, server_ts)
-            self.last[tag.node] = sample
+        if dv.StatusCode is not None and dv.StatusCode.value == ua.StatusCodes.BadStateNotActive:
+            return  # a sub-state machine that is not active says nothing: its parent's state is the state
+        key = _key(tag)
+        if val is None and quality is not Quality.GOOD and key in self.last_raw and ts is not None:
+            val = self.last_raw[key]  # a bad value without a value: the signal keeps its last one, as bad
+        if val is None or ts is None:
+            reason = "no_timestamp" if ts is None else "no_value"
+            self.owner.ctx.quarantine.reject(name, reason, f"{tag.asset}/{tag.signal}",
+                                             f"cannot store value {val!r:.80} (status {dv.StatusCode})", tag.node)
+            return
+        try:
+            mapped = self.mappers[key].apply(val)
+        except MappingError as exc:
+            self.owner.ctx.quarantine.reject(name, exc.reason, f"{tag.asset}/{tag.signal}", exc.detail, tag.node)
+            return
+        self.last_raw[key] = val
+        when = utc(ts)
+        for m in mapped:
+            q = quality if m.quality is None or quality is not Quality.GOOD else m.quality
+            sample = Sample(tag.asset, tag.signal + m.suffix, m.value, m.unit, when, q, status, server_ts)
+            self.last[(sample.asset, sample.signal)] = sample
             self._pending.append(sample)
-            if len(self._pending) == 1:  # one emit per notification message, not per value
-                asyncio.get_running_loop().call_soon(self._flush)
-        else:
-            reason = "no_timestamp" if ts is None else "no_value" if val is None else "unsupported_type"
-            self.owner.ctx.quarantine.reject(
-                name, reason, f"{tag.asset}/{tag.signal}",
-                f"cannot store {type(val).__name__} value {val!r} (status {dv.StatusCode})", tag.node)
+        if tag.map is not None and tag.map.counter is not None and tag.map.counter.rollover is not None:
+            self.owner.ctx.rollovers[(tag.asset, tag.signal)] = tag.map.counter.rollover
+        if self._pending and len(self._pending) == len(mapped):  # one emit per notification message
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
         batch, self._pending = self._pending, []
@@ -439,6 +457,19 @@ class OpcUaConnection:
 
     def status_change_notification(self, status: Any) -> None:
         log.warning("%s: subscription status changed: %s", self.config.name, status)
+
+
+async def _load_structures(client: Client, name: str) -> None:
+    """Teach the client the server's structured data types, so a `field` of a structure can be read (PackML's
+    count arrays); a server that cannot describe them leaves such values refused, with the reason."""
+    try:
+        await client.load_data_type_definitions()
+    except Exception as exc:  # asyncua raises many kinds here; the plain values still flow
+        log.warning("%s: cannot load the server's data type definitions: %s", name, exc)
+
+
+def _key(tag: OpcUaTag) -> tuple[str, str, str]:
+    return tag.node, tag.asset, tag.signal
 
 
 def quality_of(status: ua.StatusCode | None) -> Quality:

@@ -26,7 +26,10 @@ from typing import Literal, Self
 
 import yaml
 from asyncua import Client, Node, ua
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from edge_agent.mapping import ValueMap
+from plantmodel import units
 
 _NSU = re.compile(r"^nsu=(?P<uri>.+?);(?P<id>[isgb]=.*)$", re.DOTALL)
 _NS = re.compile(r"^ns=(?P<ns>\d+);(?P<id>[isgb]=.*)$", re.DOTALL)
@@ -61,6 +64,11 @@ class OpcUaTag(BaseModel):
     sampling_interval_ms: float | None = Field(None, ge=0, description="default: the source's")
     queue_size: int | None = Field(None, ge=1, description="default: the source's")
     deadband: Deadband | None = None
+    map: ValueMap | None = Field(None, description="how the raw value becomes the signal's (see edge_agent/mapping.py)")
+    enum: dict[int, str] | None = Field(None, description="the values the server declared for this enumeration "
+                                                          "when it was discovered; a value map must cover them")
+
+    _unit = field_validator("unit")(lambda unit: units.normalise(unit))  # one spelling per unit in the namespace
 
 
 class TagFile(BaseModel):

@@ -11,8 +11,8 @@ Part of the MQTT source's config (``sparkplug:``)::
         #   acme/plant1/packaging/line-1/gateway-1/gateway-1
         node_asset: "{area}/{group}/{edge_node}/{edge_node}"     # the defaults, written out
         device_asset: "{area}/{group}/{edge_node}/{device}"
-        signals:                          # optional renames; default: the metric name sanitised, / as .
-          "Spindle/Speed": {signal: spindle_speed, unit: rpm}   # ("Zone 1/Temp" -> zone-1.temp)
+        signals:                          # optional renames; default: snake case, / as . ("Zone 1/Temp" -> zone_1.temp)
+          "Spindle/Speed": {signal: spindle_speed, unit: rpm}
         request_rebirth: true             # ask a node for its births when its data comes first
         rebirth_interval_s: 5             # ... at most this often per edge node
 
@@ -44,6 +44,7 @@ from typing import Any, Self
 from google.protobuf.message import DecodeError
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from edge_agent.discovery.draft import signal_name as draft_signal_name
 from edge_agent.sources.sparkplug_b import Payload, metric_value, property_text
 from plantmodel.isa95 import DEPTH, LEVELS, SEGMENT, sanitise
 from plantmodel.telemetry import NO_COMMUNICATION, Quality, Sample, Value, from_micros
@@ -282,12 +283,12 @@ def _path_id(name: str) -> tuple[str, bool]:
 
 @lru_cache(maxsize=4096)
 def signal_name(metric: str) -> str:
-    """A metric name as a signal name the historian accepts: each /-separated part sanitised, joined by '.'.
+    """A metric name as a signal name, as discovery names OPC UA browse paths: snake case, "/" levels as dots.
 
     >>> signal_name("Zone 1/Temperature"), signal_name("Status Word"), signal_name("Motor/Speed")
-    ('zone-1.temperature', 'status-word', 'motor.speed')
+    ('zone_1.temperature', 'status_word', 'motor.speed')
     """
-    return ".".join(sanitise(part)[0] for part in metric.split("/"))[:64].rstrip(".-_") or "x"
+    return draft_signal_name(tuple(metric.split("/")))
 
 
 class PartialPayload(Exception):

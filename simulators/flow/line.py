@@ -222,7 +222,7 @@ class FlowLine:
 
 def simulation_gaps(flow: list[Asset]) -> list[str]:
     """What a plant model must say about its stations before they can be simulated (the twin needs less)."""
-    gaps = []
+    gaps = [] if flow else ["a line needs a flow of stations to be simulated"]
     for asset in flow:
         if asset.role is AssetRole.BUFFER:
             continue

@@ -1,0 +1,1 @@
+"""Onboarding by discovery: a server browsed once, a reviewable draft of the plant, tags and configs."""
