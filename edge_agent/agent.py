@@ -61,10 +61,6 @@ class Agent:
         for s in self.sinks:
             await s.start()
         sink_tasks = [asyncio.create_task(self._drain(s), name=f"sink:{s.config.name}") for s in self.sinks]
-        # health first: a source that cannot get ready (e.g. a refused server certificate) shows at once
-        own = [asyncio.create_task(self._report(), name="health")]
-        if self.config.health.port:
-            own.append(asyncio.create_task(serve_health(self.health, self.config.health, stop), name="health-http"))
         source_tasks = []
         for src in self.sources:  # in config order, so a gated plant does not start before all listen
             source_tasks.append(asyncio.create_task(src.run(), name=f"source:{src.config.name}"))
@@ -73,6 +69,9 @@ class Agent:
             except TimeoutError:
                 log.warning("source %s not ready after %.0f s; starting the others", src.config.name,
                             self.config.source_ready_timeout_s)
+        own = [asyncio.create_task(self._report(), name="health")]
+        if self.config.health.port:
+            own.append(asyncio.create_task(serve_health(self.health, self.config.health, stop), name="health-http"))
         if ready:
             ready.set()
         try:
