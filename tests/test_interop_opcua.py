@@ -194,6 +194,7 @@ def test_a_secured_server_with_a_new_certificate_is_refused_until_trusted_then_r
     config = tmp_path / "agent.yaml"
     config.write_text(yaml.safe_dump({
         "name": "interop-certs", "data_dir": str(tmp_path / "data"), "health": {"port": health_port},
+        "source_ready_timeout_s": 1,  # health is served once every source is ready or this has passed
         "sources": [{"type": "opcua", "name": "press-plc", "endpoint": server.endpoint, "tags": [SPEED],
                      "security": {"policy": "Basic256Sha256", "mode": "SignAndEncrypt"},
                      "watchdog_s": 0.5, "reconnect_max_s": 2}],
