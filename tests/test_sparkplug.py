@@ -218,3 +218,27 @@ def test_an_infinite_value_is_rejected_like_nan(source: MqttSource) -> None:
     assert source.decode("spBv1.0/line1/NDATA/gw-1", payload(
         {"name": "x", "datatype": DataType.Double, "double_value": float("inf")})) == []
     assert source.ctx.quarantine.counts == {("spb", "not_finite"): 1}
+
+
+def test_a_metric_mapping_turns_a_status_word_into_states_by_alias(tmp_path: Path) -> None:
+    config = MqttSourceConfig.model_validate({
+        "type": "mqtt", "name": "spb",
+        "sparkplug": [{"group": "line1", "node_asset": f"{LINE}/gateways/{{edge_node}}",
+                       "device_asset": f"{LINE}/assembly/{{device}}",
+                       "signals": {"Status Word": {"signal": "state",
+                                                   "map": {"bits": {2: "down", 0: "producing"}, "default": "idle"}},
+                                   "Oil/Temp": {"signal": "oil_temperature", "unit": "degF",
+                                                "map": {"to_unit": "degC"}}}}]})
+    quarantine = Quarantine(tmp_path / "q.db")
+    source = MqttSource(config, PluginContext("agent", tmp_path, lambda s: None, quarantine))
+    try:
+        born = source.decode("spBv1.0/line1/DBIRTH/gw-1/cnc-1", payload(
+            {"name": "Status Word", "alias": 1, "datatype": DataType.UInt16, "int_value": 1},
+            {"name": "Oil/Temp", "alias": 2, "datatype": DataType.Double, "double_value": 212.0}))
+        assert {s.signal: (s.value, s.unit) for s in born} == {"state": ("producing", ""),
+                                                               "oil_temperature": (100.0, "°C")}
+        data = source.decode("spBv1.0/line1/DDATA/gw-1/cnc-1", payload(
+            {"alias": 1, "datatype": DataType.UInt16, "int_value": 0b101}))
+        assert [(s.signal, s.value) for s in data] == [("state", "down")]
+    finally:
+        quarantine.close()

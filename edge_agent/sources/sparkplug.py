@@ -36,7 +36,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Self
@@ -45,7 +45,9 @@ from google.protobuf.message import DecodeError
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from edge_agent.discovery.draft import signal_name as draft_signal_name
+from edge_agent.mapping import Mapper, MappingError, ValueMap
 from edge_agent.sources.sparkplug_b import Payload, metric_value, property_text
+from plantmodel import units
 from plantmodel.isa95 import DEPTH, LEVELS, SEGMENT, sanitise
 from plantmodel.telemetry import NO_COMMUNICATION, Quality, Sample, Value, from_micros
 from plantmodel.uns import PayloadError
@@ -64,6 +66,10 @@ class SparkplugSignal(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     signal: str = Field(min_length=1)
     unit: str | None = Field(None, description="default: the metric's engUnit property")
+    map: ValueMap | None = Field(None, description="how the metric's value becomes the signal's "
+                                                   "(edge_agent/mapping.py)")
+
+    _unit = field_validator("unit")(lambda unit: units.normalise(unit) if unit is not None else None)
 
 
 class SparkplugMapping(BaseModel):
@@ -152,6 +158,7 @@ class SparkplugDecoder:
         self.asked: dict[str, float] = {}  # edge node -> when its rebirth was last requested (monotonic)
         self.rebirths_requested = 0
         self._said: set[str] = set()  # names whose sanitised id was logged
+        self._mappers: dict[str, Mapper] = {}  # metric name -> its configured map, compiled
 
     def decode(self, topic: str, payload: bytes, received: datetime | None = None) -> list[Sample]:
         """Samples for one message; raises PayloadError with the reason for what cannot be used."""
@@ -190,22 +197,24 @@ class SparkplugDecoder:
         default_ts = _ms(body.timestamp) if body.HasField("timestamp") else received
         for metric in body.metrics:
             try:
-                sample = self._sample(metric, birth, node, asset, default_ts, kind.endswith("BIRTH"))
+                named = self._sample(metric, birth, node, asset, default_ts, kind.endswith("BIRTH"))
+                mapped = self._mapped(*named) if named is not None else []
             except PayloadError as exc:
                 problems.append(exc)
                 continue
-            if sample is not None:
-                birth.last[sample.signal] = sample
-                samples.append(sample)
+            for s in mapped:
+                birth.last[s.signal] = s
+                samples.append(s)
         if problems:
             raise PartialPayload(samples, problems)
         return samples
 
     def _sample(self, metric: Any, birth: _Birth, node: str, asset: str, default_ts: datetime, is_birth: bool
-                ) -> Sample | None:
+                ) -> tuple[Sample, str] | None:
+        """The metric's sample and its name (resolved from its alias when it came by alias)."""
         name = metric.name
         if is_birth:
-            unit = property_text(metric, *_UNIT_KEYS)
+            unit = units.normalise(property_text(metric, *_UNIT_KEYS))
             birth.units[name] = unit
             if metric.HasField("alias"):
                 birth.metrics[metric.alias] = _Metric(name, metric.datatype, unit)
@@ -228,12 +237,27 @@ class SparkplugDecoder:
         if value is None:
             last = birth.last.get(signal)
             if metric.is_null and last is not None:  # the device says: value unknown now
-                return Sample(asset, signal, last.value, unit, ts, Quality.BAD)
+                return Sample(asset, signal, last.value, last.unit, ts, Quality.BAD), name
             raise PayloadError(name, "null_value" if metric.is_null else "unsupported_type",
                                "metric has no value" if metric.is_null else "metric value is not a scalar")
         if isinstance(value, float) and not math.isfinite(value):
             raise PayloadError(name, "not_finite", f"value is {value}")
-        return Sample(asset, signal, value, unit, ts, Quality.GOOD)
+        return Sample(asset, signal, value, unit, ts, Quality.GOOD), name
+
+    def _mapped(self, sample: Sample, name: str) -> list[Sample]:
+        """The metric's sample through its configured map, if it has one (a gap's repeat is not mapped again)."""
+        rule = self.mapping.signals.get(name)
+        if rule is None or rule.map is None or sample.quality is not Quality.GOOD:
+            return [sample]
+        mapper = self._mappers.get(name)
+        if mapper is None:
+            mapper = self._mappers[name] = Mapper(rule.map, sample.unit)
+        try:
+            out = mapper.apply(sample.value)
+        except MappingError as exc:
+            raise PayloadError(name, exc.reason, exc.detail) from None
+        return [replace(sample, signal=sample.signal + m.suffix, value=m.value, unit=m.unit,
+                        quality=m.quality or sample.quality) for m in out]
 
     def _death(self, node: str, device: str | None, bd_seq: int | None, received: datetime) -> list[Sample]:
         keys = [(node, device)] if device is not None else [k for k in self.births if k[0] == node]
