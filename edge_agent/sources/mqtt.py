@@ -22,7 +22,7 @@ and a Sparkplug B edge node)::
       subscriptions:
         - topic: uagv/v2/acme/{serial}/state       # {name} matches one topic level
           asset: acme/plant1/machining/line1/logistics/{serial}
-          timestamp: timestamp                     # field path; ISO 8601 or epoch milliseconds
+          timestamp: timestamp                     # field path; ISO 8601, epoch seconds or milliseconds
           fields:
             battery: {path: batteryState.batteryCharge, unit: "%"}
             position: {path: agvPosition.x, unit: m}
