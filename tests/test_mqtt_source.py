@@ -173,7 +173,7 @@ def test_a_shared_subscription_splits_the_messages_between_agents(mosquitto: mqt
 def test_sparkplug_is_not_shared() -> None:
     with pytest.raises(ValueError, match="Sparkplug needs every message"):
         MqttSourceConfig.model_validate({"type": "mqtt", "name": "mq", "share_group": "g",
-                                         "sparkplug": [{"group": "line1", "node_asset": "acme/p/a/l/{edge_node}"}]})
+                                         "sparkplug": [{"group": "line1", "area": "acme/plant1/machining"}]})
 
 
 @pytest.mark.parametrize(("protocol", "qos"), [("3.1.1", 1), ("5", 2)])
