@@ -13,6 +13,7 @@ import httpx
 import pytest
 import yaml
 from support import PROJECT, auth, free_port, port_open, wait_until
+from test_onboarding_mqtt import PLANT as PRESS_LINE
 
 LINE = "acme/plant1/press-shop/line2"
 MACHINE = f"{LINE}/line-1/machine0"
@@ -136,20 +137,7 @@ def _line_of(plant_text: str) -> dict[str, Any]:
 
 
 def test_plant_check_names_file_key_and_reason(tmp_path: Path) -> None:
-    (tmp_path / "plant.yaml").write_text("""
-enterprise: acme
-sites:
-  - id: plant1
-    areas:
-      - id: press-shop
-        lines:
-          - id: line2
-            flow: [p1]
-            cells:
-              - id: line-1
-                assets:
-                  - {id: p1, type: press, ideal_cycle_time_s: 2}
-""")
+    (tmp_path / "plant.yaml").write_text(PRESS_LINE)
     (tmp_path / "tags.yaml").write_text(f"""
 tags:
   - {{node: "ns=2;i=1", asset: {LINE}/line-1/p1, signal: state,
