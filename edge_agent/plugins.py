@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Protocol, get_args
 from pydantic import BaseModel, ConfigDict
 
 from edge_agent.quarantine import Quarantine
+from plantmodel.clock import PlantClock
 from plantmodel.plant import Ident
 from plantmodel.telemetry import Record, Sample
 
@@ -43,6 +44,7 @@ class PluginContext:
     quarantine: Quarantine
     #: (asset, signal) -> the largest value of a counter that wraps, as a source's mapping declares it
     rollovers: dict[tuple[str, str], int] = field(default_factory=dict)
+    clock: PlantClock = field(default_factory=PlantClock)  # plant time (plantmodel.clock)
 
 
 class Source(ABC):

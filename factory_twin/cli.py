@@ -44,14 +44,32 @@ def _fail(exc: ConfigError | str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _instant(text: str | None, option: str) -> int | None:
+    """An ISO 8601 instant (naive: UTC) as microseconds, or exit 2 naming the option."""
+    from datetime import datetime
+
+    from plantmodel.telemetry import to_micros
+
+    if text is None:
+        return None
+    try:
+        return to_micros(datetime.fromisoformat(text))
+    except ValueError:
+        raise _fail(f"{option}: expected an ISO 8601 instant such as 2026-01-01T06:00:00Z, got {text!r}") from None
+
+
 @app.command()
 def demo(
     port: Annotated[int, typer.Option(help="HTTP port of the twin")] = 8000,
     host: Annotated[str, typer.Option(help="address the twin listens on")] = "127.0.0.1",
     data_dir: Annotated[Path, typer.Option(help="where history and quarantine are kept")] = Path("factory-twin-data"),
-    speed: Annotated[float, typer.Option(min=0.01, help="simulated seconds per wall second")] = 1.0,
+    speed: Annotated[float, typer.Option(min=0.01, help="plant (simulated) seconds per wall second; every part "
+                                                        "keeps time on the plant clock")] = 1.0,
     mqtt_port: Annotated[int, typer.Option(help="embedded broker port (0: any free port)")] = 0,
     opcua_port: Annotated[int, typer.Option(help="simulated line's OPC-UA port (0: any free port)")] = 0,
+    record: Annotated[Path | None, typer.Option(
+        help="write every value the plant put on the wire here (JSON lines), and its injected faults to "
+             "FILE.labels.jsonl when the demo stops: the ground truth")] = None,
     log_level: LogLevel = "warning",
     log_format: LogFormat = LogFormatName.text,
 ) -> None:
@@ -59,7 +77,7 @@ def demo(
     from factory_twin.demo import DemoOptions, run_demo
 
     setup_logging(log_level, log_format)
-    opts = DemoOptions(port, host, data_dir, speed, mqtt_port, opcua_port)
+    opts = DemoOptions(port, host, data_dir, speed, mqtt_port, opcua_port, record)
     raise typer.Exit(run(lambda stop: run_demo(opts, stop)))
 
 
@@ -193,7 +211,10 @@ def sim_serve(
     opcua_port: int = 4840,
     mqtt_host: str = "127.0.0.1",
     mqtt_port: int = 1883,
-    speed: Annotated[float, typer.Option(min=0.01)] = 1.0,
+    speed: Annotated[float, typer.Option(min=0.01, help="plant (simulated) seconds per wall second")] = 1.0,
+    origin: Annotated[str | None, typer.Option(
+        help="when plant time begins (ISO 8601, UTC), shared with the agent and twin as FT_PLANT_ORIGIN; "
+             "default: when the line starts")] = None,
     duration: Annotated[float | None, typer.Option(help="stop producing after this many wall seconds")] = None,
     record: Annotated[Path | None, typer.Option(help="write every published sample here (JSON lines)")] = None,
     start_on_subscribe: Annotated[float, typer.Option(
@@ -212,8 +233,8 @@ def sim_serve(
     except ConfigError as exc:
         raise _fail(exc) from None
     opts = SimulatorOptions(f"opc.tcp://{opcua_host}:{opcua_port}/factory-twin/",
-                            mqtt.BrokerConfig(host=mqtt_host, port=mqtt_port), speed, duration, record,
-                            start_on_subscribe)
+                            mqtt.BrokerConfig(host=mqtt_host, port=mqtt_port), speed,
+                            _instant(origin, "--origin"), duration, record, start_on_subscribe)
 
     async def main(stop: asyncio.Event) -> None:
         await serve(model, opts, stop)

@@ -6,8 +6,9 @@ state, part counters and alarm code when they change, buffer levels when parts m
 signals every `signal_period_s` (simulators.signals), worn bearings and tools included. The AGV, like a
 VDA 5050 vehicle, reports its whole state periodically, not on every change.
 
-The model does no I/O: everything it observes goes to `outbox` as `Sample`s stamped in microseconds
-by `clock`, and whoever drives it (paced to the wall clock, or as fast as possible) drains them.
+The model does no I/O: everything it observes goes to `outbox` as `Sample`s stamped in simulated time
+(microseconds from `start_us`, the run's origin), and whoever drives it (paced to the plant clock, or as fast
+as possible) drains them.
 """
 
 from __future__ import annotations
@@ -36,10 +37,9 @@ LIVE_FAULT_HORIZON_S = 30 * 86_400.0
 class LineModel:
     """The whole line in one SimPy environment; several models coexist without shared state."""
 
-    def __init__(self, line: Line, seed: int | None = None, time_scale: float = 1.0) -> None:
+    def __init__(self, line: Line, seed: int | None = None) -> None:
         self.line = line
-        self.time_scale = time_scale  # wall seconds per simulated second, for timestamps
-        self.start_us = 0
+        self.start_us = 0  # the plant time of simulated time 0 (the run's origin)
         self.outbox: dict[tuple[str, str, int], Sample] = {}
         seed = line.config.simulation.seed if seed is None else seed
         self.flow = FlowLine(line, seed, observer=self)
@@ -66,10 +66,10 @@ class LineModel:
 
     def ts_of(self, t_s: float) -> int:
         """Microsecond timestamp of simulated time `t_s`, as the samples are stamped."""
-        return self.start_us + round(t_s * self.time_scale * 1_000_000)
+        return self.start_us + round(t_s * 1_000_000)
 
     def now_us(self) -> int:
-        return self.start_us + round(self.env.now * self.time_scale * 1_000_000)
+        return self.ts_of(self.env.now)
 
     def controls(self) -> dict[str, StationModel]:
         """The machines a controller can command (the AGV takes its orders from its fleet manager instead)."""
@@ -185,7 +185,7 @@ class StationModel(AssetModel):
 
     def stop_for_maintenance(self, seconds: float) -> None:
         """Finish the cycle under way, then stand in a planned stop (reason 'maintenance') for `seconds`."""
-        self.station.hold(seconds / self.model.time_scale)  # wall seconds, as the timestamps show them
+        self.station.hold(seconds)  # plant seconds, as the timestamps show them
 
     def reset_alarm(self) -> bool:
         """Reset the active alarm, ending the stop it caused; False when no alarm is active."""

@@ -1,33 +1,35 @@
-"""Run line models paced to the wall clock, handing what they observe to the line's interfaces.
+"""Run line models paced to the plant clock, handing what they observe to the line's interfaces.
 
-A speed factor above 1 runs the plant faster than life; source timestamps stay on the wall clock
-(one simulated second lasts 1/speed wall seconds), so the twin's notion of "age" stays meaningful.
+The models stamp their samples in simulated time, which starts at the clock's origin: at `speed` 10 a
+simulated minute lasts six wall seconds, and its samples are stamped a minute apart. Every part told the
+same speed and origin reads the same plant time (plantmodel.clock, docs/time.md).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Sequence
 
+from plantmodel.clock import PlantClock
 from plantmodel.telemetry import Sample
 from simulators.line import LineModel
 
 Publish = Callable[[list[Sample]], Awaitable[None]]
 
 
-async def run_paced(models: Sequence[LineModel], publish: Publish, stop: asyncio.Event, *,
-                    speed: float = 1.0, duration_s: float | None = None, tick_s: float = 0.05) -> None:
-    """Advance every model to the wall clock each tick until `stop` is set or `duration_s` elapses."""
-    loop = asyncio.get_running_loop()
-    begin = loop.time()
-    start_us = time.time_ns() // 1000
+async def run_paced(models: Sequence[LineModel], publish: Publish, stop: asyncio.Event,
+                    clock: PlantClock | None = None, *, duration_s: float | None = None, tick_s: float = 0.05) -> None:
+    """Advance every model to the plant clock (default: real time from now) each tick until `stop` is set or
+    `duration_s` wall seconds of simulated time have passed since the origin."""
+    clock = clock or PlantClock()
     for model in models:
-        model.start_us, model.time_scale = start_us, 1.0 / speed
+        model.start_us = clock.origin_us
+    end = None if duration_s is None else duration_s * clock.speed
     while True:
-        elapsed = loop.time() - begin
-        done = duration_s is not None and elapsed >= duration_s
-        target = (min(elapsed, duration_s) if duration_s is not None else elapsed) * speed
+        target = max(0.0, (clock.now_us() - clock.origin_us) / 1e6)
+        done = end is not None and target >= end
+        if end is not None:
+            target = min(target, end)
         samples: list[Sample] = []
         for model in models:
             model.run_until(target)

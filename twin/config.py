@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from plantmodel import mqtt
+from plantmodel.clock import ClockConfig
 from plantmodel.config import ConfigError, load_config
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
@@ -79,6 +80,9 @@ class RateLimitConfig(_Strict):
 
 class TwinConfig(_Strict):
     plant: Path = Field(description="plant model YAML; relative paths are taken from this file's folder")
+    clock: ClockConfig = Field(ClockConfig(), description="the plant clock: leave out for a real plant; a "
+                                                          "simulator's speed and origin for a simulated one")
+    max_future_s: float = Field(300.0, gt=0, description="refuse records stamped further ahead of the plant clock")
     broker: mqtt.BrokerConfig = mqtt.BrokerConfig()
     client_id: str = "factory-twin-service"
     host: str = "127.0.0.1"

@@ -9,7 +9,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, tzinfo
+from datetime import tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -53,7 +53,8 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     """The service; `env` holds the secrets the auth config names (default: the process environment).
 
     `planner` runs what-if planning jobs (`factory_twin.planning.plan_job`); without one, jobs are refused (503).
-    `clock` drives the alert lifecycle (escalation, shelving); tests give a hand-moved one.
+    `clock` is plant time for everything that compares with now (ages, running OEE, alert escalation, shelving,
+    floods, the window for future timestamps); default: the configured plant clock. Tests give a hand-moved one.
 
     Raises `twin.auth.AuthError` when a secret is missing, before anything is opened.
     """
@@ -62,12 +63,14 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     notifier = Notifier(config.alerts.notify, config.alerts.retry, config.alerts.queue, config.broker,
                         config.client_id, env)
     db = TwinDatabase(config.database)
+    clock = clock or config.clock.clock()
     performance = LinePerformance(config, plant, calendar, _site_zone(plant), db, clock, notifier)
-    twin = PlantTwin(plant, listeners=[performance.observe])
-    live = LiveStream(twin, lambda path, now: asset_live(twin.assets[path], now, performance, performance.now_us()))
-    store = StateStore(db, twin)
+    twin = PlantTwin(plant, listeners=[performance.observe], clock=clock, max_future_s=config.max_future_s)
+    live = LiveStream(twin, lambda path, now: asset_live(twin.assets[path], now, performance, performance.now_us()),
+                      clock=clock)
+    store = StateStore(db, twin, clock=clock, max_future_s=config.max_future_s)
     twin.listeners += [live.observe, store.observe]
-    feed = UnsFeed(twin, config.broker, feed_topics(config, plant), config.client_id)
+    feed = UnsFeed(twin, config.broker, feed_topics(config, plant), config.client_id, clock=clock)
     history = HistoryReader(config.history)
     job_store = JobStore(db, config.jobs.keep)
     job_runner = JobRunner(job_store, planner, config.jobs.workers)
@@ -77,7 +80,7 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if config.history is not None and config.history.exists():
-            performance.rebuild(history.historian(), datetime.now(UTC))
+            performance.rebuild(history.historian(), clock.now())
         store.load()
         store.restore_reasons(performance.stops)
         await notifier.start()
@@ -106,7 +109,7 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
             db.close()
 
     app = FastAPI(title="factory-twin", summary="Live digital twin of a production line", lifespan=lifespan)
-    app.state.twin, app.state.feed, app.state.performance = twin, feed, performance
+    app.state.twin, app.state.feed, app.state.performance, app.state.clock = twin, feed, performance, clock
     app.state.config, app.state.auth, app.state.db, app.state.plant = config, auth, db, plant
     app.state.live, app.state.store = live, store
     app.state.history = history
@@ -137,9 +140,10 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
 
 
 async def _tick(performance: LinePerformance, every_s: float) -> None:
-    """Time passing for the alerts: shelves run out, escalations fall due, OEE targets are judged."""
+    """Time passing for the alerts: shelves run out, escalations fall due, OEE targets are judged (every `every_s`
+    of plant time)."""
     while True:
-        await asyncio.sleep(every_s)
+        await asyncio.sleep(performance.clock.wall_seconds(every_s))
         try:
             performance.alerts.tick()
         except Exception:  # the next tick tries again; the service stays up

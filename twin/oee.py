@@ -111,10 +111,6 @@ class OeeMonitor:
             w.current = live
         return w
 
-    def now_us(self, wall_us: int) -> int:
-        """Live figures run to the later of the wall clock and the newest data (a simulator may run fast)."""
-        return max(wall_us, self.latest_us + 1)
-
     def current(self, asset: str, kind: str, now: int) -> OeeWindow | None:
         w = self._windows.get((asset, kind))
         if w is None or w.current is None:

@@ -49,7 +49,7 @@ import functools
 import json
 import math
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, Self
 
 import orjson
@@ -305,12 +305,12 @@ class MqttSource(Source):
             return []
         asset = _PLACEHOLDER.sub(lambda m: found[m.group(1)], mapping.asset)
         samples: list[Sample] = []
-        self._mapped(index, asset, signal, field, value, datetime.now(UTC), samples, topic, payload)
+        self._mapped(index, asset, signal, field, value, self.ctx.clock.now(), samples, topic, payload)
         return samples
 
     def _sparkplug(self, decoder: SparkplugDecoder, topic: str, payload: bytes) -> list[Sample]:
         try:
-            return decoder.decode(topic, payload)
+            return decoder.decode(topic, payload, self.ctx.clock.now())
         except PartialPayload as partial:
             for exc in partial.problems:
                 self.ctx.quarantine.reject(self.config.name, exc.reason, exc.field, exc.detail, topic, payload)

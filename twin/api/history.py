@@ -33,8 +33,9 @@ async def _read(request: Request, fn: Callable[[Any], T]) -> T:
         raise HTTPException(409, str(exc)) from None
 
 
-def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    end = _utc(end) if end else datetime.now(UTC)
+def _range(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) with the defaults: end is `now` (plant time), start an hour before end."""
+    end = _utc(end) if end else now
     start = _utc(start) if start else end - timedelta(hours=1)
     if start >= end:
         raise HTTPException(422, "start must be before end")
@@ -64,7 +65,7 @@ async def signal_history(
     spec = twin.asset.signal(signal)
     if spec is None:
         raise HTTPException(404, f"a {twin.asset.type} has no signal {signal!r}")
-    lo, hi = _range(start, end)
+    lo, hi = _range(start, end, request.app.state.clock.now())
     if step_s is None:
         samples = await _read(request, lambda h: h.samples(path, signal, lo, hi))
         truncated = len(samples) > limit
@@ -100,7 +101,7 @@ async def state_timeline(path: str, request: Request, caller: Caller, start: dat
     twin = request.app.state.twin.assets.get(path)
     if twin is None:
         raise HTTPException(404, f"no asset {path!r}")
-    lo, hi = _range(start, end)
+    lo, hi = _range(start, end, request.app.state.clock.now())
     a = twin.asset
     segments = await _read(request, lambda h: timeline(h, a, lo, hi))
     return json_response({"asset": path, "start": lo, "end": hi, "segments": [s.as_dict() for s in segments]})

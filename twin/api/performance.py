@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -82,7 +82,7 @@ class ReasonIn(BaseModel):
 async def qualify_stop(stop_id: str, body: ReasonIn, request: Request, caller: Engineer) -> dict[str, Any]:
     perf = _perf(request)
     by = caller.name if body.by is None else f"{body.by} (entered by {caller.name})"
-    at = datetime.now(UTC)
+    at = request.app.state.clock.now()  # plant time, as the stop itself
     stop = perf.stops.qualify(stop_id, body.reason, by, body.comment, at)
     if stop is None:
         raise HTTPException(404, f"no stop {stop_id!r}")
