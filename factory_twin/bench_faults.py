@@ -53,12 +53,14 @@ SPIKE_MERGE_S = 60.0  # spike alarms closer than this are one event (a fault spi
 
 @dataclass(slots=True)
 class AssetRows:
-    """One asset's analog signals as 1 Hz rows (sample and hold), times in seconds from the start of the run."""
+    """One asset's analog signals as rows (sample and hold), times in seconds from the start of the run; `read`
+    marks the values read at that row's instant (the rest are held from an earlier reading)."""
 
     asset: Asset
     signals: list[str]
     t: np.ndarray
     x: np.ndarray
+    read: np.ndarray
 
 
 def plant_variant(config: Path, out: Path, random_faults: dict[str, Any] | None = None,
@@ -116,9 +118,10 @@ def read_rows(path: Path, line: Line) -> dict[str, AssetRows]:
         x = np.full((len(times), len(signals)), np.nan)
         for j, s in enumerate(signals):
             x[np.searchsorted(times, stamps[j]), j] = columns[asset.path, s][1]
+        read = np.isfinite(x)
         x = _hold(x)
         keep = np.isfinite(x).all(axis=1)
-        out[asset.path] = AssetRows(asset, signals, times[keep], x[keep])
+        out[asset.path] = AssetRows(asset, signals, times[keep], x[keep], read[keep])
     return out
 
 
@@ -184,7 +187,10 @@ def detect(rows: AssetRows, labels: Sequence[Span], baseline_s: float, cfg: Anom
     for j, s in enumerate(rows.signals):
         x_base, x_test = rows.x[base, j], rows.x[test, j]
         if s not in wearing:  # a wear counter holds still between parts by nature
-            alarms += alarm_spans(t, stuck_flags(x_base, x_test, cfg.threshold_margin), path, "stuck-value", s)
+            # repeats of readings, not of a value held between readings (a per-part measurement)
+            rb, rt = rows.read[base, j], rows.read[test, j]
+            alarms += alarm_spans(t[rt], stuck_flags(x_base[rb], x_test[rt], cfg.threshold_margin), path,
+                                  "stuck-value", s)
         for name, detector in (("rate-of-change", RateOfChange()), ("robust-z", RollingRobustZ(window=60))):
             b = detector.score_learn_many(x_base)
             threshold = cfg.threshold_margin * float(b.max(initial=0.0))

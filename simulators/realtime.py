@@ -18,25 +18,34 @@ Publish = Callable[[list[Sample]], Awaitable[None]]
 
 
 async def run_paced(models: Sequence[LineModel], publish: Publish, stop: asyncio.Event,
-                    clock: PlantClock | None = None, *, duration_s: float | None = None, tick_s: float = 0.05) -> None:
+                    clock: PlantClock | None = None, *, duration_s: float | None = None, tick_s: float = 0.05,
+                    catch_up: float = 2.0) -> None:
     """Advance every model to the plant clock (default: real time from now) each tick until `stop` is set or
-    `duration_s` wall seconds of simulated time have passed since the origin."""
+    `duration_s` wall seconds of simulated time have passed since the origin.
+
+    A line that starts after its origin (it waited for its clients) catches up at `catch_up` times its pace
+    rather than in one burst, which a broker's queues would not all take.
+    """
     clock = clock or PlantClock()
+    loop = asyncio.get_running_loop()
     for model in models:
         model.start_us = clock.origin_us
     end = None if duration_s is None else duration_s * clock.speed
+    now, last = 0.0, loop.time()
     while True:
+        wall = loop.time()
         target = max(0.0, (clock.now_us() - clock.origin_us) / 1e6)
-        done = end is not None and target >= end
+        now = min(target, now + catch_up * clock.speed * max(tick_s, wall - last))
+        last = wall
         if end is not None:
-            target = min(target, end)
+            now = min(now, end)
         samples: list[Sample] = []
         for model in models:
-            model.run_until(target)
+            model.run_until(now)
             samples.extend(model.drain())
         if samples:
             await publish(samples)
-        if done:
+        if end is not None and now >= end:
             return
         try:
             await asyncio.wait_for(stop.wait(), tick_s)
