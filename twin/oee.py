@@ -119,6 +119,17 @@ class OeeMonitor:
             self._roll(asset, kind, now)
         return w.current.result(min(now, w.current.window.end))
 
+    def at(self, asset: str, kind: str, at_us: int) -> OeeWindow | None:
+        """The window (current or kept) that holds instant `at_us`, up to that instant: the figures as they
+        stood then, for a window whose events all came before it."""
+        w = self._windows.get((asset, kind))
+        if w is None:
+            return None
+        for live in (*w.history, *([w.current] if w.current else [])):
+            if live.window.start <= at_us < live.window.end:
+                return live.result(at_us)
+        return None
+
     def history(self, asset: str, kind: str = "shift") -> list[OeeWindow]:
         w = self._windows.get((asset, kind))
         return [h.result() for h in w.history] if w else []
