@@ -282,3 +282,16 @@ def test_line_oee_is_output_based_at_the_bottleneck_pace() -> None:
     line = line_oee({"cnc": first, "inspect": last}, {"cnc": 20.0, "inspect": 30.0}, last="inspect")
     assert line.bottleneck == "inspect" and line.oee == pytest.approx(90 * 30 / 3600)
     assert line_oee({}, {}, last="x").oee is None
+
+
+def test_line_oee_leaves_out_the_time_before_the_state_was_known() -> None:
+    from analytics.oee.line import line_oee
+
+    w = shift(480)  # the twin started 5.4 h into the shift: only the last 2.6 h are known
+    first = one([state(324, "producing"), parts(400, 100)], w, ideal_cycle_s=20.0)
+    last = one([state(324, "producing"), parts(400, 120)], w, ideal_cycle_s=30.0)
+    line = line_oee({"cnc": first, "inspect": last}, {"cnc": 20.0, "inspect": 30.0}, last="inspect")
+    assert line.unknown_s == 324 * 60 and line.planned_busy_time_s == 156 * 60
+    assert line.oee == pytest.approx(120 * 30 / (156 * 60))  # not / 480 min
+    assert line.oee == pytest.approx(last.kpis.oee)  # station and line agree on the known time
+    assert "state_unknown_part_of_time" in line.flags

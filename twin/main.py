@@ -22,6 +22,7 @@ from plantmodel.shifts import ShiftCalendarConfig
 from twin.alerting import Clock, Notifier
 from twin.api import alerts as api_alerts
 from twin.api import assets, commands, health, jobs, me, ws
+from twin.api import clock as api_clock
 from twin.api import history as api_history
 from twin.api import metrics as api_metrics
 from twin.api import performance as api_performance
@@ -126,7 +127,7 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     viewer = [Depends(require("viewer"))]  # every route needs a caller; writes ask for more in their handlers
     # history first: its /api/assets/{path}/... routes must match before the catch-all /api/assets/{path}
     for router in (api_history.router, assets.router, api_performance.router, api_alerts.router, health.router,
-                   me.router, jobs.router, commands.router, api_metrics.router):
+                   me.router, jobs.router, commands.router, api_metrics.router, api_clock.router):
         app.include_router(router, dependencies=viewer)
     app.include_router(ws.router)  # authenticates in the handler: a WebSocket has no Request to depend on
     if config.partition is not None and config.partition.peers:

@@ -34,9 +34,7 @@ async def oee_now(request: Request, window: WindowKind = "shift") -> dict[str, A
     lines = []
     for path in perf.oee.lines:
         lo = perf.oee.line(path, window, now)
-        lines.append({"line": path, "oee": lo.oee, "good": lo.good, "bottleneck": lo.bottleneck,
-                      "bottleneck_ideal_cycle_s": lo.bottleneck_ideal_cycle_s,
-                      "planned_busy_time_s": lo.planned_busy_time_s, "method": "output-based", "flags": list(lo.flags)})
+        lines.append({"line": path} | lo.as_dict())
     assets = [{"asset": p} | (window_dict(perf.oee.current(p, window, now)) or {"window": None})
               for p in perf.oee.assets]
     return {"window": window, "lines": lines, "assets": assets}
