@@ -186,12 +186,13 @@ def oee(
     """OEE of one shift from the numbers on its report (ISO 22400: availability x performance x quality)."""
     import orjson
 
-    from factory_twin.oee_calc import shift_kpis
+    from factory_twin.oee_calc import input_problems, shift_kpis
 
-    if good > produced:
-        raise typer.BadParameter(f"good ({good}) cannot exceed produced ({produced})", param_hint="--good")
-    if production_time > planned_busy_time:
-        raise typer.BadParameter("production time cannot exceed planned busy time", param_hint="--production-time")
+    problems = input_problems(planned_busy_time, production_time, ideal_cycle_time, produced, good,
+                              setup_s=setup_time, rework=rework, calendar_s=calendar_time)
+    if problems:
+        option, why = problems[0]
+        raise typer.BadParameter(why + "".join(f"; also {o}: {w}" for o, w in problems[1:]), param_hint=option)
     k = shift_kpis(planned_busy_time, production_time, ideal_cycle_time, produced, good, setup_s=setup_time,
                    rework=rework, calendar_s=calendar_time, clamp=clamp)
     if json_out:
