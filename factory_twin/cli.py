@@ -647,6 +647,35 @@ def bench_faults(
     _table(result, json_out)
 
 
+def _seeds(text: str) -> list[int]:
+    """'1,2,5' or '1-3' (or both: '1-3,7')."""
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            out += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+    except ValueError:
+        raise typer.BadParameter(f"expected seeds like 1,2,3 or 1-3, got {text!r}", param_hint="--seeds") from None
+    return out
+
+
+@bench_app.command("alarms")
+def bench_alarms(
+    days: Annotated[float, typer.Option(min=0.001, help="simulated days per seed")] = 7.0,
+    seeds: Annotated[str, typer.Option(help="seeds of the runs, e.g. 1,2,3 or 1-3")] = "1-3",
+    settle: Annotated[float, typer.Option(min=0, help="seconds after a restart in which no alert is wanted")] = 900.0,
+    tolerance: Annotated[float, typer.Option(min=0, help="seconds an alert may follow the end of its fault")] = 300.0,
+    ack: Annotated[float, typer.Option(min=0, help="seconds after which the operator acknowledges an alert")] = 1200.0,
+    workers: Annotated[int, typer.Option(min=1, help="seeds run in parallel processes")] = 1,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """The live twin's alerts on the demo line against the simulator's truth: per hour, false per asset-day,
+    recall and delay per fault type, restarts, escalations, floods."""
+    from factory_twin.bench_alarms import bench
+
+    _table(bench(days, _seeds(seeds), settle_s=settle, tolerance_s=tolerance, ack_s=ack, workers=workers), json_out)
+
+
 @bench_app.command("scale")
 def bench_scale(
     lines: Annotated[str, typer.Option(help="comma-separated line counts, one run each")] = "1,2,4,8",

@@ -65,9 +65,12 @@ class LineModel:
         self.assets = {a.path: self.assets[a.path] for a in line.assets() if a.path in self.assets}
         sim = line.config.simulation
         fault_rng = stream(seeds, 10_000)
+        sensors = {path: view.signals.sensors() for path, view in self.assets.items()}
         # Random faults are drawn for the first LIVE_FAULT_HORIZON_S of simulated time: a live run is unbounded.
-        self.labels = plan_faults(self.flow.stations, sim.faults, sim.random_faults, LIVE_FAULT_HORIZON_S, fault_rng)
-        self.faults = FaultInjector(self.labels, fault_rng)
+        self.labels = plan_faults(self.flow.stations, sim.faults, sim.random_faults, LIVE_FAULT_HORIZON_S, fault_rng,
+                                  sensed={path: list(noise) for path, noise in sensors.items()})
+        self.faults = FaultInjector(self.labels, fault_rng,
+                                    {(path, s): sd for path, noise in sensors.items() for s, sd in noise.items()})
         for view in self.assets.values():
             view.start()
 

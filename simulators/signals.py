@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import ClassVar
 
 import numpy as np
 
@@ -22,8 +23,16 @@ from plantmodel.telemetry import AssetState, Value
 class SignalModel:
     """Signals with no physics of their own (buffers)."""
 
+    #: the signals a sensor measures, with its noise (standard deviation) while the machine runs; the rest of a
+    #: model's values are computed by its controller (counters, a tool's wear, a cycle time)
+    NOISE: ClassVar[dict[str, float]] = {}
+
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
+
+    def sensors(self) -> dict[str, float]:
+        """Signal -> the noise of its sensor: where sensor faults can happen, and how big a drift is."""
+        return dict(self.NOISE)
 
     def read(self, state: AssetState, dt: float) -> dict[str, Value]:
         """Values sampled now, `dt` simulated seconds after the previous reading."""
@@ -39,6 +48,11 @@ class SignalModel:
 
 class CncSignals(SignalModel):
     AMBIENT_C, RUNNING_C, TAU_S = 24.0, 46.0, 600.0
+    NOISE: ClassVar[dict[str, float]] = {"spindle_load": 1.5, "spindle_temperature": 0.05, "vibration_rms": 0.08,
+                                         "power": 0.15}
+
+    def sensors(self) -> dict[str, float]:
+        return {"spindle_speed": 0.002 * self.rated_rpm} | self.NOISE
 
     def __init__(self, rng: np.random.Generator) -> None:
         super().__init__(rng)
@@ -76,6 +90,8 @@ class CncSignals(SignalModel):
 
 
 class RobotSignals(SignalModel):
+    NOISE: ClassVar[dict[str, float]] = {"joint_torque_max": 3.0, "gripper_pressure": 0.04}
+
     def read(self, state: AssetState, dt: float) -> dict[str, Value]:
         running = state is AssetState.PRODUCING
         return {
@@ -88,6 +104,8 @@ class RobotSignals(SignalModel):
 
 
 class ConveyorSignals(SignalModel):
+    NOISE: ClassVar[dict[str, float]] = {"motor_current": 0.06, "belt_speed": 0.004}
+
     def read(self, state: AssetState, dt: float) -> dict[str, Value]:
         running = state is AssetState.PRODUCING
         return {
@@ -98,6 +116,7 @@ class ConveyorSignals(SignalModel):
 
 class InspectionSignals(SignalModel):
     NOMINAL_MM, SD_MM = 42.0, 0.004
+    NOISE: ClassVar[dict[str, float]] = {"measured_diameter": SD_MM}
 
     def read(self, state: AssetState, dt: float) -> dict[str, Value]:
         return {"measured_diameter": self.NOMINAL_MM} if dt == 0 else {}

@@ -43,7 +43,8 @@ class LinePerformance:
         self.alerts.oee_figure, self.alerts.oee_now_us = self._oee_figure, self.now_us
         self._alerting = True
         self.anomaly = AnomalyMonitor(config.anomaly, plant, self.alerts.anomaly)
-        self.spc = SpcMonitor([Characteristic(c.asset, c.signal, c.lsl, c.usl, c.target, c.sigma, c.baseline)
+        self.spc = SpcMonitor([Characteristic(c.asset, c.signal, c.lsl, c.usl, c.target, c.sigma, c.baseline,
+                                              ewma_lambda=c.ewma_lambda, ewma_width=c.ewma_width)
                                for c in config.spc], self._spc_alert)
 
     def observe(self, record: Record) -> None:

@@ -4,7 +4,10 @@ Each row is standardised against the healthy baseline, smoothed by an EWMA of we
 noise away and lets small persistent shifts build up), and scored by its Mahalanobis distance (T²) from the
 baseline's smoothed mean, with the smoothed covariance measured on the baseline rather than assumed.
 Signals listed in `rate_signals` enter as their step from the previous row, not their level: slow thermal
-signals drift over hours in healthy operation, and their level would alarm on the drift.
+signals drift over hours in healthy operation, and their level would alarm on the drift. Signals listed in
+`context_signals` are not monitored but explain the others: each monitored signal enters as what is left after
+a linear fit on them over the baseline (a tool's wear raises load, power and vibration as it should; the chart
+then watches for what the wear does not explain).
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ class Mewma(MultivariateDetector):
 
     def __init__(self, alpha: float = 0.2, rate_signals: Sequence[str] = (), burn_in: int = 50,
                  ridge: float = 1e-6, threshold: ThresholdRule | None = None,
-                 missing: str = DEFAULT_MISSING) -> None:
+                 missing: str = DEFAULT_MISSING, context_signals: Sequence[str] = ()) -> None:
         self.alpha = alpha
         self.rate_signals = rate_signals
+        self.context_signals = context_signals
         self.burn_in = burn_in
         self.ridge = ridge
         self.threshold = threshold
@@ -48,7 +52,14 @@ class Mewma(MultivariateDetector):
         if self.rate_columns_.any():
             rate = self.rate_columns_
             f[:, rate] = np.diff(np.vstack((previous[None, rate], matrix[:, rate])), axis=0)
+        ctx = getattr(self, "context_columns_", None)
+        if ctx is not None and ctx.any():
+            f = f - self._context_design(matrix) @ self.context_coef_
+            f[:, ctx] = 0.0  # explains the others; not watched itself
         return (f - self.feature_mean_) / self.feature_scale_
+
+    def _context_design(self, matrix: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.hstack((np.ones((len(matrix), 1)), matrix[:, self.context_columns_]))
 
     def _chart(self, features: NDArray[np.float64], start: NDArray[np.float64]) -> NDArray[np.float64]:
         a = self.alpha
@@ -58,12 +69,22 @@ class Mewma(MultivariateDetector):
     def _fit(self, matrix: NDArray[np.float64]) -> NDArray[np.float64]:
         if not 0 < self.alpha <= 1:
             raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
-        unknown = set(self.rate_signals) - set(self.signal_names_)
-        if unknown:
-            raise ValueError(f"rate_signals {sorted(unknown)} are not among the signals {list(self.signal_names_)}")
+        for name, listed in (("rate_signals", self.rate_signals), ("context_signals", self.context_signals)):
+            unknown = set(listed) - set(self.signal_names_)
+            if unknown:
+                raise ValueError(f"{name} {sorted(unknown)} are not among the signals {list(self.signal_names_)}")
         self.rate_columns_ = np.array([n in set(self.rate_signals) for n in self.signal_names_])
+        self.context_columns_ = np.array([n in set(self.context_signals) for n in self.signal_names_])
+        if self.context_columns_.all():
+            raise ValueError("every signal is a context signal: nothing is left to watch")
         self.feature_mean_ = np.zeros(matrix.shape[1])
         self.feature_scale_ = np.ones(matrix.shape[1])
+        self.context_coef_ = np.zeros((int(self.context_columns_.sum()) + 1, matrix.shape[1]))
+        if self.context_columns_.any():
+            plain = self._features(matrix, matrix[0])  # with no context fitted yet: the signals as they are
+            coef, *_ = np.linalg.lstsq(self._context_design(matrix), plain, rcond=None)
+            coef[:, self.context_columns_] = 0.0
+            self.context_coef_ = coef
         raw = self._features(matrix, matrix[0])
         self.feature_mean_ = raw.mean(axis=0)
         std = raw.std(axis=0)
@@ -117,12 +138,18 @@ class Mewma(MultivariateDetector):
         d = self._advance(X)
         return self._t2(d), np.abs(d * (d @ self.precision_))
 
+    def restart(self, row: NDArray[np.float64]) -> None:
+        """Continue the chart after a gap (the machine stood still): the next steps of rate signals are measured
+        from `row`, not from before the gap."""
+        self.previous_row_ = np.asarray(row, dtype=float).copy()
+
     def update_one(self, row: NDArray[np.float64]) -> float:
         """`update` for one row given as an array in `signal_names_` order: no name lookup, no batch set-up,
         for callers that already hold rows that way (the per-sample hot path)."""
         x = np.asarray(row, dtype=float)
-        if x.shape != (self.n_features_in_,) or not math.isfinite(x.dot(x)):
-            return float(self.update(x.reshape(1, -1))[0])  # the checked path: imputes or names the problem
+        if (x.shape != (self.n_features_in_,) or not math.isfinite(x.dot(x))
+                or getattr(self, "context_columns_", np.zeros(1, bool)).any()):
+            return float(self.update(x.reshape(1, -1))[0])  # the checked path: imputes, names the problem, context
         f = (x - self.previous_row_ * self.rate_mask_ - self.feature_mean_) * self.inverse_scale_
         self.state_ = self.state_ * (1.0 - self.alpha) + f * self.alpha
         self.previous_row_ = x

@@ -9,6 +9,7 @@ or random) change the signals only, and each one is a ground-truth label.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,8 +51,15 @@ def _analog(asset: Asset) -> list[str]:
 
 
 def plan_faults(stations: list[Station], scheduled: list[FaultInjection], random: RandomFaults | None,
-                horizon_s: float, rng: np.random.Generator) -> list[FaultLabel]:
-    """Every fault of the run, decided before it starts (so labels never depend on sampling)."""
+                horizon_s: float, rng: np.random.Generator,
+                sensed: Mapping[str, Sequence[str]] | None = None) -> list[FaultLabel]:
+    """Every fault of the run, decided before it starts (so labels never depend on sampling).
+
+    Random faults are sensor faults (and a CNC's bearing or coolant): they go into the signals a station
+    measures with a sensor (`sensed`, path -> signal names, as the signal model says), never into values a
+    controller computes (a tool's wear, a cycle time, an AGV's position and charge). A scheduled fault goes
+    where the configuration says.
+    """
     by_id = {st.id: st for st in stations}
     labels = []
     for f in scheduled:
@@ -64,7 +72,9 @@ def plan_faults(stations: list[Station], scheduled: list[FaultInjection], random
     if random is not None:
         draw_duration = sampler(random.duration_h, rng)
         t = 0.0
-        candidates = [st for st in stations if _analog(st.asset)]
+        measured = {st.path: list(sensed[st.path]) if sensed is not None else _analog(st.asset) for st in stations
+                    if (sensed is None or sensed.get(st.path))}
+        candidates = [st for st in stations if measured.get(st.path)]
         while candidates:
             t += rng.exponential(86_400 / random.per_day)
             if t >= horizon_s:
@@ -74,7 +84,7 @@ def plan_faults(stations: list[Station], scheduled: list[FaultInjection], random
             if not kinds:
                 continue
             kind = kinds[int(rng.integers(len(kinds)))]
-            signals = _analog(st.asset)
+            signals = measured[st.path]
             signal = DEFAULT_SIGNAL.get(kind) or signals[int(rng.integers(len(signals)))]
             labels.append(FaultLabel(st.path, signal, kind, t, t + max(draw_duration(), 0.01) * 3600,
                                      random.magnitude))
@@ -82,10 +92,19 @@ def plan_faults(stations: list[Station], scheduled: list[FaultInjection], random
 
 
 class FaultInjector:
-    """Changes signal values as the labelled faults say; shared by the planning and the real-time mode."""
+    """Changes signal values as the labelled faults say.
 
-    def __init__(self, labels: list[FaultLabel], rng: np.random.Generator) -> None:
+    A sensor drift of magnitude m moves the reading by m × `DRIFT_NOISE` times the sensor's noise (its standard
+    deviation, `noise`: (asset, signal) -> σ) by the end of the fault, so one magnitude means as much on any
+    sensor; on a signal without noise, m is in the signal's own units.
+    """
+
+    DRIFT_NOISE = 10.0
+
+    def __init__(self, labels: list[FaultLabel], rng: np.random.Generator,
+                 noise: Mapping[tuple[str, str], float] | None = None) -> None:
         self.labels, self.rng = labels, rng
+        self.noise = dict(noise or {})
         self.stuck: dict[tuple[str, str], float] = {}
 
     def apply(self, asset: str, now: float, values: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +125,8 @@ class FaultInjector:
             elif lab.fault == "coolant_loss":
                 v += 15.0 * lab.magnitude * ramp
             elif lab.fault == "sensor_drift":
-                v += lab.magnitude * progress
+                sd = self.noise.get((lab.asset, lab.signal))
+                v += lab.magnitude * (self.DRIFT_NOISE * sd if sd else 1.0) * progress
             elif lab.fault == "stuck_sensor":
                 v = self.stuck.setdefault((lab.asset, lab.signal), v)
             elif lab.fault == "spikes" and self.rng.random() < 0.1:
