@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +61,11 @@ class _Child:
             self.proc.wait()
 
 
-def _agent_yaml(path: Path, line: int, opcua_port: int, mqtt_port: int, health: int) -> Path:
+def _agent_yaml(path: Path, line: int, opcua_port: int, mqtt_port: int, health: int, clock: dict[str, Any]) -> Path:
     path.write_text(f"""
 name: line{line}-edge
 data_dir: {path.parent / f"agent{line}"}
+clock: {orjson.dumps(clock).decode()}
 health: {{port: {health}, telemetry_interval_s: 0}}
 sources:
   - type: opcua
@@ -80,11 +82,11 @@ sinks:
 
 
 def _twin_yaml(path: Path, mqtt_port: int, http_port: int, lines: list[str], peers: list[tuple[int, list[str]]],
-               name: str) -> Path:
+               name: str, clock: dict[str, Any]) -> Path:
     partition = {"lines": lines, "group": "bench",
                  "peers": [{"url": f"http://127.0.0.1:{p}", "lines": ls} for p, ls in peers]}
     config = {"plant": "plant.yaml", "broker": {"port": mqtt_port, "protocol": "5"}, "client_id": name,
-              "port": http_port, "database": str(path.parent / f"{name}.db"), "partition": partition,
+              "port": http_port, "database": str(path.parent / f"{name}.db"), "partition": partition, "clock": clock,
               "auth": {"api_keys": [{"name": "viewer", "role": "viewer", "key_env": "FT_VIEWER_KEY"}]}}
     path.write_text(orjson.dumps(config).decode())  # JSON is YAML
     return path
@@ -156,6 +158,8 @@ def run_lines(workdir: Path, n_lines: int, n_twins: int, seconds: float, warmup:
     paths = plant_gen.line_paths(plant)
     key = secrets.token_urlsafe(24)
     env = {"FT_VIEWER_KEY": key}
+    # one plant clock for every part (docs/time.md): the sped-up simulators' time, from now
+    clock = {"speed": speed, "origin": datetime.now(UTC).isoformat()}
     broker = Mosquitto(workdir / "mosquitto").start()
     children: list[_Child] = []
     try:
@@ -165,14 +169,15 @@ def run_lines(workdir: Path, n_lines: int, n_twins: int, seconds: float, warmup:
             plant_gen.dump(plant_gen.only_line(plant, i), workdir / f"plant{i + 1}.yaml")
             children.append(_Child("simulator", f"sim{i + 1}", [
                 "sim", "serve", f"plant{i + 1}.yaml", "--opcua-port", str(opcua), "--mqtt-port", str(broker.port),
-                "--speed", str(speed), "--log-level", "error"], workdir, env))
-            _agent_yaml(workdir / f"agent{i + 1}.yaml", i + 1, opcua, broker.port, health)
+                "--speed", str(speed), "--origin", clock["origin"], "--log-level", "error"], workdir, env))
+            _agent_yaml(workdir / f"agent{i + 1}.yaml", i + 1, opcua, broker.port, health, clock)
             agents.append(health)
         twin_ports = [free_port() for _ in range(n_twins)]
         shares = [paths[k::n_twins] for k in range(n_twins)]
         for k in range(n_twins):
             peers = [(twin_ports[j], shares[j]) for j in range(n_twins) if j != k]
-            _twin_yaml(workdir / f"twin{k + 1}.yaml", broker.port, twin_ports[k], shares[k], peers, f"twin{k + 1}")
+            _twin_yaml(workdir / f"twin{k + 1}.yaml", broker.port, twin_ports[k], shares[k], peers, f"twin{k + 1}",
+                       clock)
             children.append(_Child("twin", f"twin{k + 1}", ["twin", "serve", f"twin{k + 1}.yaml", "--log-level",
                                                             "error"], workdir, env))
         started = list(children)
