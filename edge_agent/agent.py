@@ -16,7 +16,7 @@ from typing import Any
 
 from edge_agent.derive import EventDeriver, Roles
 from edge_agent.health import AgentHealth, serve_health
-from edge_agent.plugins import SINKS, SOURCES, PluginContext, Refused, RetryLater, Sink, Source
+from edge_agent.plugins import SINKS, SOURCES, PluginContext, Refused, RetryLater, Sink, Source, instance_id
 from edge_agent.quarantine import Quarantine
 from edge_agent.spool import Spool, encode
 from plantmodel.config import load_config
@@ -31,13 +31,15 @@ class Agent:
         self.config = config
         self.quarantine = Quarantine(config.data_dir / "quarantine.db")
         self.clock = config.clock.clock()
-        ctx = PluginContext(config.name, config.data_dir, self.emit, self.quarantine, clock=self.clock)
+        ctx = PluginContext(config.name, config.data_dir, self.emit, self.quarantine,
+                            instance=instance_id(config.data_dir), clock=self.clock)
         plant = load_config(config.plant, PlantConfig) if config.plant else None
         self.sources: list[Source] = [SOURCES[c.type](c, ctx) for c in config.sources]
         self.sinks: list[Sink] = [SINKS[c.type](c, ctx) for c in config.sinks]
         sp = config.spool
         self.spool = Spool(config.data_dir / "spool.db", [s.config.name for s in self.sinks], sp.max_records,
-                           sp.overflow, sp.synchronous, sp.commit_interval_s, max(config.batch_size, 1000))
+                           sp.overflow, sp.synchronous, sp.commit_interval_s, max(config.batch_size, 1000),
+                           refuse=self._unspoolable)
         self.deriver = EventDeriver(Roles.of(plant), ctx.rollovers)
         self.stats: Counter[str] = Counter()
         self.last_error: dict[str, str] = {}
@@ -48,11 +50,15 @@ class Agent:
         """Called on the event loop by sources, with samples already in the telemetry schema; `committed` runs
         once they are in the spool (a source that can, acknowledges its input only then)."""
         records: list[Record] = list(samples)
-        for sample in samples:
-            records.extend(self.deriver.observe(sample))
+        records.extend(self.deriver.observe_batch(samples))
         self.stats["samples_in"] += len(samples)
         self.stats["events_derived"] += len(records) - len(samples)
         self.spool.append(records, committed)
+
+    def _unspoolable(self, record: Record, why: str) -> None:
+        """A record the spool cannot hold (e.g. an integer beyond 64 bits): quarantined alone, its group goes on."""
+        what = f"{record.asset} {getattr(record, 'signal', getattr(record, 'kind', ''))}"
+        self.quarantine.reject("spool", "unencodable", "value", f"{what}: {why}", payload=repr(record).encode()[:4000])
 
     @property
     def backlog(self) -> dict[str, int]:

@@ -222,8 +222,9 @@ def _coverage(plant_file: Path, assets: dict[str, Asset], report: Report) -> Non
             if not outcomes & {"good", "total"}:
                 report.add("warning", plant_file, path, "no part counter (good or total) is fed: no performance or "
                                                         "quality")
-            elif "scrap" not in outcomes and "good" in outcomes:
-                report.add("warning", plant_file, path, "no scrap counter is fed: quality counts every part as good")
+            elif "good" in outcomes and not outcomes & {"scrap", "total"}:
+                report.add("warning", plant_file, path, "no scrap or total counter is fed: quality counts every part "
+                                                        "as good")
             if asset.config.ideal_cycle_time_s is None:
                 report.add("warning", plant_file, path, "no ideal_cycle_time_s: OEE has availability and quality but "
                                                         "no performance")

@@ -10,10 +10,11 @@ Counters are what PLCs make of them:
 - the first value seen sets a baseline (parts made before the agent listened are not this agent's to count);
 - a counter that wraps (``counter: {rollover: 65535}`` in its mapping) counts across the wrap;
 - any other drop is a reset, to zero: the new value is what was made since;
-- a *total* counter (PackML's ProdProcessedCount) counts every part made; good parts are then the total's
-  increase less the scrap and rework counted beside it. A defect may be reported after the part was
-  counted good: the good count then pauses until the total catches up, so the sums are exact once both
-  counters have been read.
+- a *total* counter (PackML's ProdProcessedCount, a machine tool's PartsCompleted) counts every part made;
+  the outcome no counter reports is then derived: good = total - scrap - rework, or scrap = total - good -
+  rework. Counters that change together arrive together (one server notification, one message) and are
+  reconciled per batch; a defect reported later than its part pauses the derived count until the total
+  catches up, so the sums are exact once both counters have been read.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from plantmodel.plant import PlantConfig
-from plantmodel.telemetry import PART_COUNTERS, STATE_SIGNAL, Event, EventKind, Sample
+from plantmodel.telemetry import PART_COUNTERS, STATE_SIGNAL, Event, EventKind, Quality, Sample
 
 #: conventions for assets the agent has no plant model entry for
 CONVENTION_COUNTERS: Mapping[str, str] = {**PART_COUNTERS, "parts_total": "total"}
@@ -30,13 +31,11 @@ CONVENTION_COUNTERS: Mapping[str, str] = {**PART_COUNTERS, "parts_total": "total
 
 @dataclass(slots=True)
 class _Parts:
-    """One asset's counted parts, for good = total - scrap - rework when the asset reports a total."""
+    """One asset's counted parts by outcome, for the outcome its counters leave out (see `_derived`)."""
 
-    total: int = 0
-    scrap: int = 0
-    rework: int = 0
-    good_emitted: int = 0
-    has_good: bool = False
+    counted: dict[str, int] = field(default_factory=lambda: {"good": 0, "scrap": 0, "rework": 0, "total": 0})
+    reported: set[str] = field(default_factory=set)  # outcomes the asset has a counter for
+    derived_emitted: int = 0
 
 
 @dataclass
@@ -69,8 +68,24 @@ class EventDeriver:
         self._parts: dict[str, _Parts] = {}
 
     def observe(self, sample: Sample) -> list[Event]:
+        return self.observe_batch([sample])
+
+    def observe_batch(self, samples: list[Sample]) -> list[Event]:
+        """Events from samples that arrived together (one notification of a server, one message): counters
+        that change together, a total and its defects, are reconciled once the whole batch is counted."""
+        events: list[Event] = []
+        touched: dict[str, Sample] = {}
+        for sample in samples:
+            events += self._one(sample, touched)
+        for asset, last in touched.items():
+            events += self._derived(asset, last)
+        return events
+
+    def _one(self, sample: Sample, touched: dict[str, Sample]) -> list[Event]:
         asset, signal = sample.asset, sample.signal
         if signal == self.roles.state_signal(asset):
+            if sample.quality is not Quality.GOOD:
+                return []  # a state not known for sure (a gap's repeat, a doubtful reading) changes nothing
             key = (asset, signal)
             previous = self._last.get(key)
             self._last[key] = sample.value
@@ -83,10 +98,35 @@ class EventDeriver:
         key = (asset, signal)
         previous = self._last.get(key)
         self._last[key] = sample.value
+        parts = self._parts.setdefault(asset, _Parts())
+        parts.reported.add(outcome)
         if not isinstance(previous, int) or sample.value == previous:
             return []
         count = self._increase(previous, sample.value, self.rollovers.get(key))
-        return self._parts_made(sample, outcome, count) if count > 0 else []
+        if count <= 0:
+            return []
+        parts.counted[outcome] += count
+        touched[asset] = sample
+        if outcome == "total":
+            return []
+        return [Event(asset, EventKind.PART, sample.ts, {"outcome": outcome, "count": count})]
+
+    def _derived(self, asset: str, sample: Sample) -> list[Event]:
+        """With a total counter, the one outcome no counter reports: good = total - scrap - rework (PackML),
+        or scrap = total - good - rework (a machine tool's PartsGood beside its PartsCompleted)."""
+        parts = self._parts[asset]
+        if "total" not in parts.reported:
+            return []
+        missing = [o for o in ("good", "scrap") if o not in parts.reported]
+        if len(missing) != 1:
+            return []
+        c = parts.counted
+        other = "scrap" if missing[0] == "good" else "good"
+        due = c["total"] - c[other] - c["rework"] - parts.derived_emitted
+        if due <= 0:
+            return []
+        parts.derived_emitted += due
+        return [Event(asset, EventKind.PART, sample.ts, {"outcome": missing[0], "count": due})]
 
     @staticmethod
     def _increase(previous: int, value: int, rollover: int | None) -> int:
@@ -95,25 +135,3 @@ class EventDeriver:
         if rollover is not None and previous <= rollover and previous - value > (rollover + 1) // 2:
             return rollover + 1 - previous + value  # wrapped
         return max(value, 0)  # reset to zero, then counted up to value
-
-    def _parts_made(self, sample: Sample, outcome: str, count: int) -> list[Event]:
-        parts = self._parts.setdefault(sample.asset, _Parts())
-        events = []
-        if outcome == "good":
-            parts.has_good = True
-        elif outcome == "total":
-            if parts.has_good:
-                return []  # good parts are counted by their own counter
-            parts.total += count
-        elif outcome == "scrap":
-            parts.scrap += count
-        elif outcome == "rework":
-            parts.rework += count
-        if outcome != "total":
-            events.append(Event(sample.asset, EventKind.PART, sample.ts, {"outcome": outcome, "count": count}))
-        if outcome != "good" and not parts.has_good and parts.total:
-            good = parts.total - parts.scrap - parts.rework - parts.good_emitted
-            if good > 0:
-                parts.good_emitted += good
-                events.append(Event(sample.asset, EventKind.PART, sample.ts, {"outcome": "good", "count": good}))
-        return events

@@ -76,16 +76,25 @@ class AgentHealth:
             rejected.setdefault(src, {})[reason] = count
         sources = {s.config.name: {"type": s.config.type, "connected": s.connected,
                                    "reconnects": self.reconnects.get(s.config.name, 0),
+                                   "silence_restarts": getattr(s, "restarts", 0),
                                    "last_error": getattr(s, "last_error", None),
+                                   "problems": s.problems(),
                                    "rejected": rejected.get(s.config.name, {})} for s in a.sources}
-        ok = all(v["connected"] for v in sources.values()) and not any(
-            v["dropped"] or v["failing"] for v in sinks.values())
-        return {"agent": a.config.name, "status": "ok" if ok else "degraded",
+        problems = [f"source {n}: not connected" + (f" ({v['last_error']})" if v["last_error"] else "")
+                    for n, v in sources.items() if not v["connected"]]
+        problems += [f"source {n}: {p}" for n, v in sources.items() for p in v["problems"]]
+        problems += [f"sink {n}: failing: {v['last_error']}" for n, v in sinks.items() if v["failing"]]
+        problems += [f"sink {n}: {v['dropped']} records dropped (spool full)" for n, v in sinks.items()
+                     if v["dropped"]]
+        if spool.commit_error:
+            problems.append(f"spool: commits failing: {spool.commit_error}")
+        return {"agent": a.config.name, "status": "degraded" if problems else "ok", "problems": problems,
                 "uptime_s": round(time.monotonic() - self.started, 1),
                 "samples_in": a.stats["samples_in"], "samples_in_per_s": round(self._rate("samples_in"), 1),
                 "events_derived": a.stats["events_derived"], "sources": sources, "sinks": sinks,
                 "spool": {"path": str(spool.path), "max_records": spool.max_records,
-                          "overflow": spool.overflow.value, "refused": spool.stats.refused}}
+                          "overflow": spool.overflow.value, "refused": spool.stats.refused,
+                          "rejected": spool.stats.rejected, "commit_error": spool.commit_error}}
 
     def prometheus(self) -> str:
         snap = self.snapshot()

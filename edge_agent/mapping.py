@@ -5,7 +5,8 @@ do not speak the namespace's vocabulary is onboarded by configuration, not code:
 
     map:
       preset: packml              # PackML state numbers and names -> producing, idle, starved, down, ...
-      states: {"17": setup}       # vendor codes or enum names -> states (overrides the preset)
+      states: {"17": setup, Cleared: null}  # vendor codes or enum names -> states (overrides the preset);
+                                  # null: this value says nothing (another tag feeding the signal will)
       bits: {0: down, 3: setup, 5: producing}   # a status word: the first listed bit that is set wins
       default: idle               # state when no bit is set (bits) or a code is not listed (states)
       field: 0.Count              # a member of a structure or an element of an array (dotted)
@@ -118,7 +119,8 @@ class Counter(BaseModel):
 class ValueMap(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     preset: Literal["packml", "machinery_item_state", "machinery_operation_mode"] | None = None
-    states: dict[int | str, str] | None = Field(None, description="raw value (number or text) -> target")
+    states: dict[int | str, str | None] | None = Field(None, description="raw value (number or text) -> target; "
+                                                                         "null: no value for this one")
     bits: dict[int, str] | None = Field(None, description="bit number -> state; the first listed set bit wins")
     default: str | None = Field(None, description="target for a value (or word) no entry matches")
     field: str | None = Field(None, min_length=1, description="dotted path into a structure or array")
@@ -145,7 +147,7 @@ class ValueMap(BaseModel):
         if self.yields_state():
             targets = [*(self.states or {}).values(), *(self.bits or {}).values(),
                        *([self.default] if self.default else [])]
-            bad = sorted({t for t in targets if t not in STATES})
+            bad = sorted({t for t in targets if t is not None and t not in STATES})
             if bad:
                 raise ValueError(f"{', '.join(map(repr, bad))} is not a state of the twin; states are "
                                  f"{', '.join(sorted(STATES))}")
@@ -161,7 +163,8 @@ class ValueMap(BaseModel):
         """Whether the mapped values are operating states (and must be states of the twin)."""
         if self.bits is not None or self.preset in STATE_PRESETS:
             return True
-        return self.preset is None and self.states is not None and all(v in STATES for v in self.states.values())
+        return self.preset is None and self.states is not None and all(
+            v in STATES for v in self.states.values() if v is not None)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -179,10 +182,10 @@ class Mapper:
 
     def __init__(self, m: ValueMap | None, source_unit: str = "") -> None:
         self.m = m or ValueMap()
-        self.table: dict[str, str] | None = None
+        self.table = None
         if self.m.preset is not None or self.m.states is not None:
             own = {str(k): v for k, v in (self.m.states or {}).items()}
-            self.table = {**PRESETS.get(self.m.preset or "", {}), **own}
+            self.table: dict[str, str | None] | None = {**PRESETS.get(self.m.preset or "", {}), **own}
             self._folded = {k.casefold(): v for k, v in self.table.items()}
         self.bits = list((self.m.bits or {}).items())
         self.factor, self.offset = self.m.scale.linear() if self.m.scale else (1.0, 0.0)
@@ -203,8 +206,9 @@ class Mapper:
             if self.m.array == "json":
                 text = orjson.dumps([self._one(v) for v in value]).decode()
                 return [self._text("", text)]
-            return [self._mapped(f".{i}", self._one(v)) for i, v in enumerate(value)]
-        return [self._mapped("", self._one(value))]
+            return [self._mapped(f".{i}", v) for i, raw_v in enumerate(value) if (v := self._one(raw_v)) is not None]
+        one = self._one(value)
+        return [] if one is None else [self._mapped("", one)]
 
     def _mapped(self, suffix: str, value: Value) -> Mapped:
         if isinstance(value, str):
@@ -216,7 +220,7 @@ class Mapper:
             return Mapped(suffix, text[: self.m.max_length - 1] + "…", "", Quality.UNCERTAIN)
         return Mapped(suffix, text, "")
 
-    def _one(self, value: Any) -> Value:
+    def _one(self, value: Any) -> Value | None:
         if isinstance(value, dict | list):
             raise MappingError("unsupported_type", f"a structure where a value was expected ({value!s:.60})")
         if self.table is not None:
@@ -239,17 +243,17 @@ class Mapper:
             return value
         raise MappingError("unsupported_type", f"cannot map a {type(value).__name__} value ({value!s:.60})")
 
-    def _lookup(self, value: Any) -> str:
+    def _lookup(self, value: Any) -> str | None:
         assert self.table is not None
         key = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
-        hit = self.table.get(key)
-        if hit is None:
-            hit = self._folded.get(key.casefold())
-        if hit is None:
-            if self.m.default is not None:
-                return self.m.default
-            raise MappingError("unmapped_value", f"{value!r} is not in the value map")
-        return hit
+        if key in self.table:
+            return self.table[key]
+        folded = key.casefold()
+        if folded in self._folded:
+            return self._folded[folded]
+        if self.m.default is not None:
+            return self.m.default
+        raise MappingError("unmapped_value", f"{value!r} is not in the value map")
 
     def _word(self, value: Any) -> str:
         if isinstance(value, bool) or not isinstance(value, int):

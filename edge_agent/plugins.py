@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import pkgutil
+import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,7 +45,28 @@ class PluginContext:
     quarantine: Quarantine
     #: (asset, signal) -> the largest value of a counter that wraps, as a source's mapping declares it
     rollovers: dict[tuple[str, str], int] = field(default_factory=dict)
+    instance: str = ""  # this agent's own id (kept in data_dir): part of its MQTT client ids
     clock: PlantClock = field(default_factory=PlantClock)  # plant time (plantmodel.clock)
+
+    def client_id(self, plugin: str) -> str:
+        """An MQTT client id unique to this agent instance, and the same across its restarts (persistent
+        sessions are found again); a second client with the agent's name cannot take its session over."""
+        return f"{self.agent}-{plugin}" + (f"-{self.instance}" if self.instance else "")
+
+
+def instance_id(data_dir: Path) -> str:
+    """A random id made on the first run and kept in `data_dir`."""
+    path = data_dir / "instance-id"
+    try:
+        found = path.read_text().strip()
+        if found:
+            return found
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    new = secrets.token_hex(4)
+    path.write_text(new + "\n")
+    return new
 
 
 class Source(ABC):
@@ -58,6 +80,10 @@ class Source(ABC):
     @abstractmethod
     async def run(self) -> None:
         """Read until cancelled, reconnecting by itself; never raises for a lost connection."""
+
+    def problems(self) -> list[str]:
+        """What is wrong besides the connection (e.g. a feed gone silent), for the agent's health."""
+        return []
 
 
 class Sink(ABC):

@@ -13,7 +13,11 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from plantmodel.files import private_file
+from plantmodel.logbudget import LogBudget
+
 log = logging.getLogger(__name__)
+_budget = LogBudget(log)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +34,7 @@ class Rejection:
 class Quarantine:
     def __init__(self, path: Path | str, keep: int = 100_000) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
@@ -50,8 +55,8 @@ class Quarantine:
                     " VALUES (?, ?, ?, ?, ?, ?, ?)", (time.time(), source, reason, field, detail, topic, payload))
                 if cur.lastrowid and cur.lastrowid % 1000 == 0:
                     self._db.execute("DELETE FROM rejected WHERE id <= ?", (cur.lastrowid - self.keep,))
-        log.warning("rejected from %s (%s) %s: %s", source, topic or "-", field, detail,
-                    extra={"source": source, "topic": topic, "reason": reason, "field": field})
+        _budget.warning(f"{source}/{reason}", "rejected from %s (%s) %s: %s", source, topic[:200] or "-", field,
+                        detail[:500], extra={"source": source, "topic": topic[:200], "reason": reason, "field": field})
 
     def recent(self, limit: int = 100) -> list[Rejection]:
         with self._lock:

@@ -9,6 +9,11 @@ a sink never received is counted against that sink.
 Records are committed in groups (every `commit_interval_s` or `commit_records`, whichever comes first),
 so a crash can lose at most the group being gathered; `synchronous: full` also survives a power cut, at
 the price of an fsync per group.
+
+A commit never fails for what one record holds: records are encoded when they arrive, and one that cannot be
+(an integer beyond 64 bits, say) is handed to `refuse` alone while the rest of its group goes on. A commit
+that fails for the file's sake (disk full, I/O error) keeps the group and its acknowledgements and tries
+again, so nothing is lost or acknowledged before it is durable.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 
 import orjson
 
+from plantmodel.files import private_file
 from plantmodel.telemetry import Event, EventKind, Quality, Record, Sample, from_micros, to_micros
 
 log = logging.getLogger(__name__)
@@ -80,12 +86,21 @@ class _Row:
     cum: int
     appended_us: int
     records: list[Record]
+    payload: bytes  # encoded on arrival, so the commit cannot fail for its content
+
+
+Refuse = Callable[[Record, str], None]  # a record that cannot be spooled, and why
+
+
+def _log_refusal(record: Record, why: str) -> None:
+    log.error("record not spooled (%s): %.200r", why, record)
 
 
 @dataclass
 class SpoolStats:
     appended: int = 0
     refused: int = 0  # records not spooled (drop_newest while full)
+    rejected: int = 0  # records that could not be encoded (handed to `refuse`)
     dropped: dict[str, int] = field(default_factory=dict)
 
 
@@ -93,8 +108,10 @@ class Spool:
     def __init__(self, path: Path, sinks: Sequence[str], max_records: int = 5_000_000,
                  overflow: OverflowPolicy = OverflowPolicy.DROP_OLDEST,
                  synchronous: Synchronous = Synchronous.NORMAL, commit_interval_s: float = 0.05,
-                 commit_records: int = 5_000, cache_records: int = 20_000) -> None:
+                 commit_records: int = 5_000, cache_records: int = 20_000, refuse: Refuse = _log_refusal,
+                 retry_s: float = 1.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
         self.path, self.max_records, self.overflow = path, max_records, overflow
         self.commit_interval_s, self.commit_records, self.cache_records = commit_interval_s, commit_records, \
             cache_records
@@ -122,6 +139,8 @@ class Spool:
             for s, c in self.cursors.items():
                 self._save(s, c)
         self.stats = SpoolStats(dropped={s: c.dropped for s, c in self.cursors.items()})
+        self.refuse, self.retry_s = refuse, retry_s
+        self.commit_error: str | None = None  # why the last commit failed, until one succeeds
         self._pending: list[_Row] = []
         self._callbacks: list[Callable[[], None]] = []
         self._pending_records = 0
@@ -169,6 +188,10 @@ class Spool:
             if committed is not None:
                 self._schedule()
             return
+        records, payload = self._encode(records)
+        if not records:
+            self._schedule()
+            return
         if self.overflow is OverflowPolicy.DROP_NEWEST and self.depth_max() + len(records) > self.max_records:
             self.stats.refused += len(records)
             for s in self.stats.dropped:
@@ -178,13 +201,30 @@ class Spool:
             return
         self.last_seq += 1
         self.last_cum += len(records)
-        self._pending.append(_Row(self.last_seq, self.last_cum, time.time_ns() // 1000, list(records)))
+        self._pending.append(_Row(self.last_seq, self.last_cum, time.time_ns() // 1000, records, payload))
         self._pending_records += len(records)
         self.stats.appended += len(records)
         if self._pending_records >= self.commit_records:
             self.flush()
         else:
             self._schedule()
+
+    def _encode(self, records: list[Record]) -> tuple[list[Record], bytes]:
+        """The records that can be spooled and their encoding; each one that cannot goes to `refuse` alone."""
+        try:
+            return list(records), encode(records)
+        except (TypeError, ValueError, OverflowError, AttributeError):
+            pass
+        kept: list[Record] = []
+        for r in records:
+            try:
+                encode([r])
+            except (TypeError, ValueError, OverflowError, AttributeError) as exc:
+                self.stats.rejected += 1
+                self.refuse(r, f"{type(exc).__name__}: {exc}")
+            else:
+                kept.append(r)
+        return kept, encode(kept) if kept else b"[]"
 
     def _schedule(self) -> None:
         """Commit after `commit_interval_s`, or as soon as the loop is free when a source waits to acknowledge
@@ -203,18 +243,26 @@ class Spool:
         self._flush_handle = loop.call_later(0 if urgent else self.commit_interval_s, self.flush)
 
     def flush(self) -> None:
-        """Commit what was gathered; only then may sinks see it."""
+        """Commit what was gathered; only then may sinks see it, and only then are sources told."""
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
-        callbacks, self._callbacks = self._callbacks, []
         if not self._pending:
+            callbacks, self._callbacks = self._callbacks, []
             self._run(callbacks)
             return
-        rows, self._pending, self._pending_records = self._pending, [], 0
-        with self._tx():
-            self._db.executemany("INSERT INTO rows (seq, cum, appended_us, payload) VALUES (?, ?, ?, ?)",
-                                 [(r.seq, r.cum, r.appended_us, encode(r.records)) for r in rows])
+        rows = self._pending
+        try:
+            self._commit(rows)
+        except sqlite3.Error as exc:  # the file's fault (disk full, I/O): keep the group and its acks, retry
+            self.commit_error = f"{type(exc).__name__}: {exc}"
+            log.error("spool commit of %d records failed (%s); retrying in %.1f s", self._pending_records,
+                      self.commit_error, self.retry_s)
+            self._retry()
+            return
+        self.commit_error = None
+        callbacks, self._callbacks = self._callbacks, []
+        self._pending, self._pending_records = [], 0
         for r in rows:
             self._cache.append(r)
             self._cache_records += len(r.records)
@@ -225,6 +273,19 @@ class Spool:
         for e in self._new.values():
             e.set()
         self._run(callbacks)
+
+    def _commit(self, rows: list[_Row]) -> None:
+        with self._tx():
+            self._db.executemany("INSERT INTO rows (seq, cum, appended_us, payload) VALUES (?, ?, ?, ?)",
+                                 [(r.seq, r.cum, r.appended_us, r.payload) for r in rows])
+
+    def _retry(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop: the next append or flush tries again
+        self._flush_handle = loop.call_later(self.retry_s, self.flush)
+        self._flush_urgent = True
 
     @staticmethod
     def _run(callbacks: list[Callable[[], None]]) -> None:

@@ -29,7 +29,7 @@ from twin.config import TwinConfig
 from twin.main import create_app
 from twin.server import serve_http
 
-KEYS = {"FT_BENCH_ENGINEER": "bench-engineer", "FT_BENCH_APPROVER": "bench-approver"}
+KEYS = {"FT_BENCH_ENGINEER": "bench-engineer-key-0001", "FT_BENCH_APPROVER": "bench-approver-key-0002"}
 STUDY = {"hours": 8, "replications": 3, "seed": 1,
          "variants": [{"name": "second cnc-2", "set": {"cnc-2.sim.parallel": 2}}],
          "sweeps": [{"key": "buf-1.capacity", "values": [2]}]}
@@ -70,7 +70,8 @@ async def run(jobs: int, workers: int, commands: int, tmp: Path) -> dict[str, An
     await ready.wait()
     url = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=60, headers={"Authorization": "Bearer bench-engineer"}) as c:
+        engineer = {"Authorization": f"Bearer {KEYS['FT_BENCH_ENGINEER']}"}
+        async with httpx.AsyncClient(base_url=url, timeout=60, headers=engineer) as c:
             result = await _jobs(c, jobs, workers)
             result |= await _commands(c, commands)
     finally:
@@ -106,7 +107,7 @@ async def _jobs(c: httpx.AsyncClient, n: int, workers: int) -> dict[str, Any]:
 
 async def _commands(c: httpx.AsyncClient, n: int) -> dict[str, Any]:
     asset = "acme/plant1/machining/line1/milling/cnc-2"
-    approver = {"Authorization": "Bearer bench-approver"}
+    approver = {"Authorization": f"Bearer {KEYS['FT_BENCH_APPROVER']}"}
     round_trip, to_ack, requested = [], [], []
     for i in range(n):
         t = time.perf_counter()

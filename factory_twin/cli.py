@@ -212,6 +212,9 @@ def sim_serve(
     opcua_port: int = 4840,
     mqtt_host: str = "127.0.0.1",
     mqtt_port: int = 1883,
+    mqtt_username: Annotated[str | None, typer.Option(help="broker user of the simulated devices (AGVs)")] = None,
+    mqtt_password_env: Annotated[str | None, typer.Option(
+        help="environment variable holding that user's password")] = None,
     speed: Annotated[float, typer.Option(min=0.01, help="plant (simulated) seconds per wall second")] = 1.0,
     origin: Annotated[str | None, typer.Option(
         help="when plant time begins (ISO 8601, UTC), shared with the agent and twin as FT_PLANT_ORIGIN; "
@@ -234,7 +237,8 @@ def sim_serve(
     except ConfigError as exc:
         raise _fail(exc) from None
     opts = SimulatorOptions(f"opc.tcp://{opcua_host}:{opcua_port}/factory-twin/",
-                            mqtt.BrokerConfig(host=mqtt_host, port=mqtt_port), speed,
+                            mqtt.BrokerConfig(host=mqtt_host, port=mqtt_port, username=mqtt_username,
+                                              password_env=mqtt_password_env), speed,
                             _instant(origin, "--origin"), duration, record, start_on_subscribe)
 
     async def main(stop: asyncio.Event) -> None:
@@ -378,6 +382,8 @@ def edge_status(
         return
     typer.echo(f"agent {snap['agent']}: {snap['status']}, up {snap['uptime_s']:.0f} s, "
                f"{snap['samples_in']} samples in ({snap['samples_in_per_s']}/s)")
+    for problem in snap.get("problems", []):
+        typer.echo(f"  ! {problem}")
     for name, src in snap["sources"].items():
         rejected = ", ".join(f"{r} {c}" for r, c in src["rejected"].items()) or "none rejected"
         typer.echo(f"  source {name:<16} {src['type']:<8} {'connected' if src['connected'] else 'DISCONNECTED'}"
@@ -417,6 +423,50 @@ def twin_serve(
     http_port = port or cfg.port
     typer.echo(f"twin serving on http://{cfg.host}:{http_port}/api/assets")
     raise typer.Exit(run(lambda stop: serve_http(app, cfg.host, http_port, stop)))
+
+
+audit_app = typer.Typer(no_args_is_help=True, help="The twin's audit log of commands and other audited actions.")
+twin_app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def twin_audit_verify(
+    config: Annotated[Path, typer.Argument(help="twin YAML (for its database and audit_key_env)")] = TWIN_YAML,
+    database: Annotated[Path | None, typer.Option(help="the twin's database file, instead of the config's")] = None,
+) -> None:
+    """Check the audit log's hash chain: exit 0 if intact, 1 naming the first entry changed, inserted or removed."""
+    import os
+    import sqlite3
+
+    from twin.commands import verify
+    from twin.config import TwinConfig
+
+    try:
+        cfg = load_config(config, TwinConfig)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    path = database or cfg.database
+    if not path.exists():
+        raise _fail(f"{path}: no such database")
+    key = None
+    if cfg.audit_key_env:
+        if not os.environ.get(cfg.audit_key_env):
+            raise _fail(f"{config}: audit_key_env: environment variable {cfg.audit_key_env} is not set")
+        key = os.environ[cfg.audit_key_env].encode()
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        check = verify(conn, key)
+    except sqlite3.Error as exc:
+        raise _fail(f"{path}: cannot read the audit log: {exc}") from None
+    finally:
+        conn.close()
+    how = "HMAC-SHA256" if check.keyed else "SHA-256"
+    legacy = f", {check.legacy} older entries before the chain began" if check.legacy else ""
+    if not check.intact:
+        typer.echo(f"{path}: audit log NOT intact: {check.problem} ({check.entries} entries read, {how})", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{path}: audit log intact: {check.entries} entries{legacy}; head entry {check.head_seq}, "
+               f"hash {check.head_hash} ({how})")
 
 
 @bench_app.command("pipeline")
@@ -466,6 +516,26 @@ def bench_twin(
 
     setup_logging("error")
     _table(twin_api(seconds, rate, ws_clients, ws_seconds), json_out)
+
+
+@bench_app.command("abuse")
+def bench_abuse(
+    seconds: Annotated[float, typer.Option(min=1, help="how long the hostile client runs beside normal load")] = 60.0,
+    rate: Annotated[float, typer.Option(min=1, help="live-state requests per second (open loop)")] = 20.0,
+    devices: Annotated[int, typer.Option(min=1, help="good devices sending a QoS 1 message a second")] = 20,
+    junk_per_s: Annotated[float, typer.Option(min=1, help="junk MQTT topics per second, for the agent and the twin")]
+    = 50.0,
+    history_days: Annotated[float, typer.Option(min=0.01, help="days of 1 Hz history the heavy queries read")] = 31.0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """A hostile client beside normal load: live-state p99, event-loop stall, RSS, good samples lost, forgeries."""
+    import tempfile
+
+    from factory_twin.bench_abuse import abuse
+
+    setup_logging("error")
+    with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as tmp:
+        _table(abuse(Path(tmp), seconds, rate, devices, junk_per_s, history_days), json_out)
 
 
 @bench_app.command("oee")
@@ -528,6 +598,13 @@ def _table(result: dict[str, Any], json_out: Path | None) -> None:
     _write_json(json_out, result)
 
 
+def _load_average() -> list[float]:
+    """The machine's 1, 5 and 15 minute load averages, recorded with a benchmark's numbers."""
+    import os
+
+    return [round(v, 2) for v in os.getloadavg()]
+
+
 def _write_json(json_out: Path | None, result: object) -> None:
     import orjson
 
@@ -548,8 +625,37 @@ def bench_skab(
     if not folder.is_dir():
         typer.echo(f"no SKAB data at {folder}: pass --data DIR", err=True)
         raise typer.Exit(2)
-    result = skab.run(folder)
+    result = skab.run(folder) | {"load_average": _load_average()}
     typer.echo(skab.table(result))
+    _write_json(json_out, result)
+
+
+@bench_app.command("cmapss")
+def bench_cmapss(
+    data: Annotated[Path | None, typer.Option(help="a folder with train_FD001.txt and test_FD001.txt (default: "
+                                                   "../shared/data/cmapss)")] = None,
+    folds: Annotated[int, typer.Option(min=2, help="cross-validation folds, grouped by engine")] = 5,
+    inner_folds: Annotated[int, typer.Option(min=2, help="inner folds that calibrate each outer fold's intervals")]
+    = 4,
+    cuts: Annotated[int, typer.Option(min=1, help="cuts per held-out engine")] = 10,
+    max_iter: Annotated[int, typer.Option(min=1, help="boosting iterations")] = 300,
+    seed: Annotated[int, typer.Option(help="seed of the cuts and the model")] = 0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results and predictions here")] = None,
+) -> None:
+    """Remaining useful life of the C-MAPSS FD001 test engines with 90 % intervals; cross-validated error."""
+    from factory_twin import bench_cmapss as cmapss
+    from factory_twin.cmapss import DEFAULT_DIR
+
+    folder = data or DEFAULT_DIR
+    missing = [n for n in ("train_FD001.txt", "test_FD001.txt") if not (folder / n).is_file()]
+    if missing:
+        typer.echo(f"no C-MAPSS data at {folder} ({', '.join(missing)} missing): pass --data DIR", err=True)
+        raise typer.Exit(2)
+    try:
+        result = cmapss.run(folder, folds, inner_folds, cuts, seed, max_iter) | {"load_average": _load_average()}
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(cmapss.table(result))
     _write_json(json_out, result)
 
 
@@ -566,7 +672,7 @@ def bench_nab(
     if not (folder / "labels" / "combined_windows.json").is_file():
         typer.echo(f"no NAB data at {folder}: pass --data DIR", err=True)
         raise typer.Exit(2)
-    result = nab.run(folder)
+    result = nab.run(folder) | {"load_average": _load_average()}
     typer.echo(nab.table(result))
     _write_json(json_out, result)
 
@@ -644,7 +750,7 @@ def bench_faults(
         result = run_bench(config, hours, seed, replications, faults_per_day, baseline_h, tolerance, rul_hours)
     except ConfigError as exc:
         raise _fail(exc) from None
-    _table(result, json_out)
+    _table(result | {"load_average": _load_average()}, json_out)
 
 
 def _seeds(text: str) -> list[int]:

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 
 from edge_agent.agent import Agent
 from edge_agent.config import agent_config_model
-from factory_twin.broker import embedded_broker
+from factory_twin.broker import demo_passwords, embedded_broker, password_var
 from factory_twin.planning import plan_job
 from factory_twin.runtime import config_path, free_port
 from historian.sqlite import SCHEMA_VERSION, file_schema
@@ -57,7 +57,9 @@ class RunningLine:
     opcua_endpoint: str
     mqtt_port: int
     history: Path
-    keys: dict[str, str]  # role -> API key
+    keys: dict[str, str]  # who (admin, engineer, engineer-2, viewer) -> API key
+    mqtt_passwords: dict[str, str]  # broker user (edge, twin, device) -> password
+    generated: frozenset[str]  # the environment variables whose secrets this run made (printed once)
 
 
 @asynccontextmanager
@@ -71,7 +73,13 @@ async def running_line(opts: DemoOptions, plant_opts: SimulatorOptions | None = 
     data_dir = opts.data_dir.resolve()
     env = {"FT_MQTT_HOST": "127.0.0.1", "FT_MQTT_PORT": str(mqtt_port), "FT_OPCUA_ENDPOINT": endpoint,
            "FT_DATA_DIR": str(data_dir), "FT_HTTP_HOST": opts.host, "FT_HTTP_PORT": str(opts.port)}
-    env |= demo_keys(os.environ)
+    keys = demo_keys(os.environ)
+    passwords = demo_passwords(os.environ)
+    generated = frozenset(v for v in [*keys, *map(password_var, passwords)] if not os.environ.get(v))
+    env |= keys
+    # the demo's own MQTT clients log in as these users; their passwords are read from the process environment
+    env |= {"FT_MQTT_EDGE_USER": "edge", "FT_MQTT_TWIN_USER": "twin"}
+    os.environ.update({password_var(user): pw for user, pw in passwords.items()})
     # one plant clock for every part: plant time begins now and runs `speed` times faster than the wall clock
     origin_us = (plant_opts.origin_us if plant_opts and plant_opts.origin_us is not None else wall_us())
     env |= {"FT_PLANT_SPEED": repr(plant_opts.speed if plant_opts else opts.speed),
@@ -82,18 +90,21 @@ async def running_line(opts: DemoOptions, plant_opts: SimulatorOptions | None = 
     agent_cfg = load_config(config_path("edge-demo.yaml"), agent_config_model(), env)
     _set_aside_old_history(data_dir / "history.db")
     sim_opts = replace(plant_opts or SimulatorOptions(speed=opts.speed, record=opts.record), opcua_endpoint=endpoint,
-                       broker=mqtt.BrokerConfig(port=mqtt_port), origin_us=origin_us)
+                       broker=mqtt.BrokerConfig(port=mqtt_port, username="device",
+                                                password_env=password_var("device")), origin_us=origin_us)
     agent, app = Agent(agent_cfg), create_app(twin_cfg, plant, calendar, env, planner=plan_job)
 
-    async with embedded_broker("127.0.0.1", mqtt_port), contextlib.AsyncExitStack() as parts:
+    async with embedded_broker("127.0.0.1", mqtt_port, passwords), contextlib.AsyncExitStack() as parts:
         await start_part(parts, "plant", lambda s, r: serve(plant, sim_opts, s, r))
         await start_part(parts, "edge agent", agent.run)
         await start_part(parts, "twin", lambda s, r: serve_http(app, opts.host, opts.port, s, r))
-        keys = {role: env[var] for role, var in DEMO_KEY_VARS.items()}
-        yield RunningLine(plant, agent, app, endpoint, mqtt_port, data_dir / "history.db", keys)
+        yield RunningLine(plant, agent, app, endpoint, mqtt_port, data_dir / "history.db",
+                          {who: env[var] for who, var in DEMO_KEY_VARS.items()}, passwords, generated)
 
 
-DEMO_KEY_VARS = {"admin": "FT_ADMIN_KEY", "engineer": "FT_ENGINEER_KEY", "viewer": "FT_VIEWER_KEY"}
+#: one key per person of configs/twin-demo.yaml (a command needs a second engineer's approval)
+DEMO_KEY_VARS = {"admin": "FT_ADMIN_KEY", "engineer": "FT_ENGINEER_KEY", "engineer-2": "FT_ENGINEER2_KEY",
+                 "viewer": "FT_VIEWER_KEY"}
 
 
 def demo_keys(environ: Mapping[str, str]) -> dict[str, str]:
@@ -119,12 +130,22 @@ async def run_demo(opts: DemoOptions, stop: asyncio.Event) -> None:
         print(f"factory-twin demo running: {url}/api/assets  (API docs: {url}/docs)", flush=True)
         print(f"  OPC-UA {line.opcua_endpoint}   MQTT mqtt://127.0.0.1:{line.mqtt_port}   history {line.history}",
               flush=True)
-        print("  API keys (send as 'Authorization: Bearer KEY'; set FT_ADMIN_KEY, FT_ENGINEER_KEY, FT_VIEWER_KEY "
-              "to choose them):", flush=True)
-        for role, key in line.keys.items():
-            print(f"    {role:9} {key}", flush=True)
-        print(f"  e.g. curl -H 'Authorization: Bearer {line.keys['viewer']}' {url}/api/assets", flush=True)
-        print(f"  web UI (signed in as the engineer): {url}/#key={line.keys['engineer']}", flush=True)
+        made = line.generated
+        print("  API keys, one per person (send as 'Authorization: Bearer KEY'; set "
+              f"{', '.join(DEMO_KEY_VARS.values())} to choose them):", flush=True)
+        for who, var in DEMO_KEY_VARS.items():
+            print(f"    {who:10} {line.keys[who] if var in made else f'(yours, from {var})'}", flush=True)
+        print(f"  MQTT users (no anonymous access; set {', '.join(map(password_var, line.mqtt_passwords))} "
+              "to choose their passwords):", flush=True)
+        for user, pw in line.mqtt_passwords.items():
+            print(f"    {user:10} {pw if password_var(user) in made else f'(yours, from {password_var(user)})'}",
+                  flush=True)
+        viewer = line.keys["viewer"] if "FT_VIEWER_KEY" in made else "$FT_VIEWER_KEY"
+        print(f"  e.g. curl -H 'Authorization: Bearer {viewer}' {url}/api/assets", flush=True)
+        if "FT_ENGINEER_KEY" in made:
+            print(f"  web UI (signed in as engineer-a): {url}/#key={line.keys['engineer']}", flush=True)
+        else:
+            print(f"  web UI: {url}/ (sign in with your key)", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         await stop.wait()
         print("stopping...", flush=True)

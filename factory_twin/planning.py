@@ -25,4 +25,6 @@ def plan_job(request: dict[str, Any], progress: Progress) -> dict[str, Any]:
         done += n
         progress(done, total)
 
-    return run_plan(study, baseline, variants, workers=1, progress=advance, start=start)
+    limits = request.get("limits") or {}
+    return run_plan(study, baseline, variants, workers=1, progress=advance, start=start,
+                    max_events=limits.get("max_events_per_run"))

@@ -76,7 +76,8 @@ def plan_total(scenario: WhatIf, variants: list[tuple[str, Line]]) -> int:
 
 
 def run_plan(scenario: WhatIf, baseline: Line, variants: list[tuple[str, Line]], *, workers: int | None = None,
-             progress: Callable[[int], None] | None = None, start: LineStart | None = None) -> dict[str, Any]:
+             progress: Callable[[int], None] | None = None, start: LineStart | None = None,
+             max_events: int | None = None) -> dict[str, Any]:
     """Estimate every variant, simulate the baseline and the best ones: what `sim plan` prints and writes.
 
     Each simulated variant also carries its line KPIs with 95 % intervals (WIP, lead time, per-station OEE).
@@ -88,7 +89,8 @@ def run_plan(scenario: WhatIf, baseline: Line, variants: list[tuple[str, Line]],
     results: dict[str, list[dict[str, Any]]] = {}
     for name, line in todo:
         results[name] = replicate(line, scenario.hours, scenario.replications, scenario.seed, workers=workers,
-                                  warmup_h=scenario.warmup_h, progress=progress, start=start)
+                                  warmup_h=scenario.warmup_h, progress=progress, start=start,
+                                  max_events=max_events)
     rows: list[dict[str, Any]] = [{"name": "baseline", "estimate": estimate(baseline)["throughput_per_hour"],
                                    "sim": compare(results["baseline"], results["baseline"])["throughput_per_hour"],
                                    "kpis": _kpis(results["baseline"], scenario)}]

@@ -25,6 +25,7 @@ from historian.base import Rejection, Window, WriteReport
 from historian.checks import NUMERIC_KINDS, OLDEST_US, ONE_US, Gate, Refusal
 from historian.retention import RetentionRule, cutoff_us, rule_for
 from plantmodel.catalog import SignalKind
+from plantmodel.files import private_file
 from plantmodel.telemetry import EPOCH, Event, EventKind, Quality, Record, Sample, to_micros
 
 SCHEMA_VERSION = 2
@@ -128,6 +129,7 @@ class SqliteHistorian:
             self._next_maintenance = _FAR
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)
         self._db = sqlite3.connect(self.path, check_same_thread=False)
         self._db.execute("PRAGMA busy_timeout=5000")
         version = self._db.execute("PRAGMA user_version").fetchone()[0]

@@ -6,7 +6,10 @@ Passwords come from an environment variable named in the config, never from the 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+import socket
 import ssl
 from typing import Literal
 
@@ -71,3 +74,18 @@ def start(client: mqtt.Client, cfg: BrokerConfig, session_expiry_s: int | None =
 def stop(client: mqtt.Client) -> None:
     client.disconnect()
     client.loop_stop()
+
+
+def reconnect(client: mqtt.Client) -> None:
+    """Drop the connection under a running client: its network loop notices and reconnects by itself (with the
+    same session settings), and its on_connect subscribes again."""
+    sock = client.socket()
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def unique_client_id(base: str) -> str:
+    """`base` with a random suffix: a client with a clean session, one id per running instance, so a second
+    instance (or anyone who guesses the name) cannot take over its connection and subscriptions."""
+    return f"{base}-{secrets.token_hex(4)}"

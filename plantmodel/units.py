@@ -26,7 +26,7 @@ CANONICAL = frozenset({"", "°C", "%", "rpm", "mm/s", "kW", "N·m", "bar", "s", 
                        "µm", "kN", "1/min", "l/min", "V", "Hz", "kWh", "min", "h", "ms", "mA", "kg", "g"})
 #: Plant-floor spellings pint reads differently or not at all (``Nm`` would be a nanometre... of nothing).
 _ALIASES = {"Nm": "N*m", "N.m": "N*m", "N·m": "N*m", "Nxm": "N*m", "deg_C": "degC", "degc": "degC", "C°": "degC",
-            "℃": "degC", "deg_F": "degF", "℉": "degF", "pcs": "parts", "pc": "parts", "pieces": "parts",
+            "℃": "degC", "deg_F": "degF", "℉": "degF", "pcs": "parts", "Stk": "parts", "pieces": "parts",
             "piece": "parts", "part": "parts", "RPM": "rpm", "U/min": "rpm", "r/min": "rpm", "min-1": "1/min",
             "min^-1": "1/min", "sec": "s", "secs": "s", "Sec": "s", "pct": "%", "PCT": "%"}
 #: pint's symbol -> the spelling the namespace uses
@@ -42,7 +42,7 @@ def _registry() -> Any:
     import pint  # imported on first use: most processes only ever meet canonical spellings
 
     ureg = pint.UnitRegistry(cache_folder=None, autoconvert_offset_to_baseunit=True)
-    ureg.define("parts = [part] = part = pcs = pc = piece")
+    ureg.define("parts = [part] = part = pcs = piece")
     return ureg
 
 

@@ -27,7 +27,7 @@ class AgvFleet:
     def __init__(self, agvs: Iterable[Asset], broker: mqtt.BrokerConfig, manufacturer: str) -> None:
         self.agvs = {a.path: a for a in agvs}
         self.broker, self.manufacturer = broker, manufacturer
-        self.client = mqtt.make_client(broker, f"factory-twin-sim-{manufacturer}-agvs")
+        self.client = mqtt.make_client(broker, mqtt.unique_client_id(f"factory-twin-sim-{manufacturer}-agvs"))
         self.header_id = 0
         self._connected = asyncio.Event()
 

@@ -14,6 +14,11 @@ A machine given a `MachineControl` also takes commands, as a CNC controller does
 variable: a client that maps every data variable as telemetry (the edge agent) does not take a setting
 for a measurement. Refusals carry the OPC-UA status a controller would give: BadOutOfRange for a value
 outside its range, BadInvalidState for a reset with no alarm active.
+
+The server takes anonymous sessions with security policy None, and it does not ask who writes the override or
+calls a method: below the twin's own policy (allow-list, a second person's approval, audit), anyone who
+reaches the port can command the simulated machines. It stands in for equipment on a closed network; keep its
+port on loopback or such a network.
 """
 
 from __future__ import annotations

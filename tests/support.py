@@ -20,8 +20,10 @@ SHARED = PROJECT.parent / "shared"
 
 # The twin's test credentials: the demo configuration's key variables, set for the whole test session (and
 # inherited by child processes) by conftest.
-API_KEYS = {"admin": "test-admin-key", "engineer": "test-engineer-key", "viewer": "test-viewer-key"}
+API_KEYS = {"admin": "test-admin-key-0123456789", "engineer": "test-engineer-key-0123456789",
+            "viewer": "test-viewer-key-0123456789"}
 AUTH_ENV = {f"FT_{role.upper()}_KEY": key for role, key in API_KEYS.items()}
+AUTH_ENV["FT_ENGINEER2_KEY"] = "test-engineer2-key-0123456789"  # the demo configuration's second engineer
 AUTH_CONFIG = {"api_keys": [{"name": f"test-{role}", "role": role, "key_env": f"FT_{role.upper()}_KEY"}
                             for role in API_KEYS]}
 

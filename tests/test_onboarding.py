@@ -107,24 +107,24 @@ def test_discover_review_check_and_run_a_vendor_plc(plc: Plc, tmp_path: Path) ->
     try:
         wait_until(lambda: port_open(port) or run.poll() is not None, 60, "the twin to listen")
         assert run.poll() is None, log.read_text()
-        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=auth("viewer"), timeout=10)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=auth("viewer"), timeout=10) as client:
 
-        def machine() -> dict[str, Any]:
-            return client.get(f"/api/assets/{MACHINE}").json()
+            def machine() -> dict[str, Any]:
+                return client.get(f"/api/assets/{MACHINE}").json()
 
-        plc.set("Status Word", 1)
-        plc.set("Motor Speed", 1450.0)
-        wait_until(lambda: machine()["state"] == "producing", 30, "the press to be producing")
-        for value in (65533, 65535, 2):  # 3 + 2 + 3 parts, across the counter's wrap
-            plc.set("Part Counter", value)
-        m = wait_until(lambda: (m := machine())["parts"].get("good") == 2 and m, 30, "the part counter")
-        assert m["signals"]["motor_speed"]["value"] == 1450.0 and m["signals"]["motor_speed"]["unit"] == "1/min"
-        assert m["signals"]["zone_temps.3"]["value"] == 23.0
-        plc.set("Status Word", 5)  # running and faulted: the fault bit is listed first
-        wait_until(lambda: machine()["state"] == "down", 30, "the press to be down")
-        oee = wait_until(lambda: (o := client.get(f"/api/oee/{MACHINE}").json()) and
-                         o.get("shift", o).get("counts", {}).get("good") == 8 and o, 30, "8 good parts in OEE")
-        assert oee
+            plc.set("Status Word", 1)
+            plc.set("Motor Speed", 1450.0)
+            wait_until(lambda: machine()["state"] == "producing", 30, "the press to be producing")
+            for value in (65533, 65535, 2):  # 3 + 2 + 3 parts, across the counter's wrap
+                plc.set("Part Counter", value)
+            m = wait_until(lambda: (m := machine())["parts"].get("good") == 2 and m, 30, "the part counter")
+            assert m["signals"]["motor_speed"]["value"] == 1450.0 and m["signals"]["motor_speed"]["unit"] == "1/min"
+            assert m["signals"]["zone_temps.3"]["value"] == 23.0
+            plc.set("Status Word", 5)  # running and faulted: the fault bit is listed first
+            wait_until(lambda: machine()["state"] == "down", 30, "the press to be down")
+            oee = wait_until(lambda: (o := client.get(f"/api/oee/{MACHINE}").json()) and
+                             o.get("shift", o).get("counts", {}).get("good") == 8 and o, 30, "8 good parts in OEE")
+            assert oee
     finally:
         run.terminate()
         run.wait(30)

@@ -77,7 +77,7 @@ def test_browse_maps_every_variable_with_units_and_namespace_uris() -> None:
             (f"acme/line1/{m}/spindle", "temp") for m in ("m1", "m2")}
         assert tags[(M1, "speed")].node == f"nsu={NS};s={M1}/speed"
         assert (tags[(M1, "speed")].unit, tags[(M1, "count")].unit, tags[(f"{M1}/spindle", "temp")].unit) == (
-            "rpm", "", "degC")
+            "rpm", "", "°C")  # the server says degC
         # by ObjectType: each instance is an asset, nested variables keep their relative browse path
         assert typed == {(f"acme/line1/{m}", s) for m in ("m1", "m2") for s in ("speed", "count", "spindle.temp")}
 
@@ -106,7 +106,8 @@ def test_discover_cli_writes_a_tag_file_the_agent_config_loads(tmp_path: Path) -
         "sinks": [{"type": "historian", "name": "h", "path": str(tmp_path / "h.db")}]}))
     cfg = load_config(agent, agent_config_model())
     tags = cfg.sources[0].configured_tags()
-    assert {(t.asset, t.signal, t.unit) for t in tags} >= {(M1, "speed", "rpm"), (f"{M1}/spindle", "temp", "degC")}
+    # units come out in the namespace's one spelling (the server says degC)
+    assert {(t.asset, t.signal, t.unit) for t in tags} >= {(M1, "speed", "rpm"), (f"{M1}/spindle", "temp", "°C")}
 
 
 def test_values_carry_status_code_timestamps_and_split_across_subscriptions_and_connections(tmp_path: Path) -> None:

@@ -121,4 +121,4 @@ def test_unusable_messages_are_rejected_whole(source: MqttSource, topic: str, bo
 def test_plain_number_payload(source: MqttSource) -> None:
     (sample,) = source.decode("sensors/hall-2/temperature", b" 21.5\n")
     assert (sample.asset, sample.signal, sample.value, sample.unit) == ("acme/plant1/utilities/hall-2",
-                                                                       "temperature", 21.5, "degC")
+                                                                       "temperature", 21.5, "°C")

@@ -486,7 +486,7 @@ def test_api_actions_roles_scopes_filters_and_csv(tmp_path: Path, mosquitto: mqt
               "scope": [f"{SERVED}/plant1/machining/line2"]}
     cfg = config(broker=mosquitto.model_dump(), database=str(tmp_path / "twin.db"), alerts={"rules": [HOT]},
                  auth={"api_keys": [*AUTH_CONFIG["api_keys"], scoped]})
-    app = create_app(cfg, served_plant(), env={**os.environ, "FT_TEST_SCOPED_KEY": "scoped-key"})
+    app = create_app(cfg, served_plant(), env={**os.environ, "FT_TEST_SCOPED_KEY": "scoped-key-0123456789"})
     app.state.twin.apply(temp(0, 90, S_CNC))
     with ServedApp(app) as served, httpx.Client(base_url=served.url, headers=auth(), timeout=5) as api:
         [a] = api.get("/api/alerts").json()
@@ -524,7 +524,7 @@ def test_api_actions_roles_scopes_filters_and_csv(tmp_path: Path, mosquitto: mqt
         header, row = csv.text.strip().splitlines()
         assert header.startswith("id,rule,kind,asset,severity") and row.startswith(f"{a['id']},hot,threshold,{S_CNC}")
 
-        other = {"Authorization": "Bearer scoped-key"}
+        other = {"Authorization": "Bearer scoped-key-0123456789"}
         assert api.get("/api/alerts", headers=other).json() == []
         assert api.get(url, headers=other).status_code == 404
         assert api.get("/api/alerts/summary", headers=other).json()["open"] == 0

@@ -40,13 +40,14 @@ def api(tmp_path: Path) -> Iterator[httpx.Client]:
                             "oauth2": {"algorithms": ["HS256"], "secret_env": "JWT_SECRET", "audience": "factory-twin",
                                        "scope_claim": "lines"}}
     env = {"FT_ADMIN_KEY": API_KEYS["admin"], "FT_ENGINEER_KEY": API_KEYS["engineer"],
-           "FT_VIEWER_KEY": API_KEYS["viewer"], "LINE2_KEY": "line2-key", "JWT_SECRET": SECRET}
+           "FT_VIEWER_KEY": API_KEYS["viewer"], "LINE2_KEY": "line2-key-0123456789", "JWT_SECRET": SECRET}
     with ServedApp(app_with(tmp_path, config, env)) as served, httpx.Client(base_url=served.url, timeout=10) as c:
         yield c
 
 
 def token(roles: list[str], exp_in: float = 300, **claims: Any) -> str:
-    body = {"preferred_username": "j.doe", "roles": roles, "aud": "factory-twin", "exp": int(time.time() + exp_in)}
+    body = {"preferred_username": "j.doe", "roles": roles, "aud": "factory-twin", "exp": int(time.time() + exp_in),
+            "lines": ["*"]}  # the whole plant; the service is configured with scope_claim: lines
     return jwt.encode(body | claims, SECRET, algorithm="HS256")
 
 
@@ -54,7 +55,8 @@ def test_every_route_needs_a_caller(api: httpx.Client) -> None:
     assert api.get("/api/assets").status_code == 401
     assert api.get("/api/assets", headers={"Authorization": "Bearer nope"}).status_code == 401
     assert api.get("/api/assets", headers={"X-API-Key": API_KEYS["viewer"]}).status_code == 200
-    assert api.get("/api/me", headers=auth("viewer")).json() == {"name": "test-viewer", "role": "viewer", "scope": []}
+    assert api.get("/api/me", headers=auth("viewer")).json() == {"name": "test-viewer", "identity": "test-viewer",
+                                                                  "role": "viewer", "scope": []}
 
 
 def test_writes_need_an_engineer(api: httpx.Client) -> None:
@@ -66,7 +68,8 @@ def test_writes_need_an_engineer(api: httpx.Client) -> None:
 
 def test_bearer_jwts_carry_role_name_and_scope(api: httpx.Client) -> None:
     eng = {"Authorization": f"Bearer {token(['engineer'])}"}
-    assert api.get("/api/me", headers=eng).json() == {"name": "j.doe", "role": "engineer", "scope": []}
+    assert api.get("/api/me", headers=eng).json() == {"name": "j.doe", "identity": "jwt:j.doe", "role": "engineer",
+                                                      "scope": []}
     assert api.post("/api/downtime/nope@1/reason", json={"reason": "x"}, headers=eng).status_code == 404
     expired = {"Authorization": f"Bearer {token(['engineer'], exp_in=-60)}"}
     r = api.get("/api/me", headers=expired)
@@ -80,7 +83,7 @@ def test_bearer_jwts_carry_role_name_and_scope(api: httpx.Client) -> None:
 
 
 def test_a_scoped_caller_sees_only_its_lines(api: httpx.Client) -> None:
-    other = {"X-API-Key": "line2-key"}
+    other = {"X-API-Key": "line2-key-0123456789"}
     assert api.get("/api/assets", headers=other).json() == []
     assert api.get(f"/api/assets/{CNC}", headers=other).status_code == 404
     assert api.get("/api/plant", headers=other).json()["sites"] == []

@@ -45,7 +45,7 @@ def app_for(tmp_path: Path, broker: Any, **jobs: Any) -> Any:
                                      "database": str(tmp_path / "twin.db"),
                                      "auth": {"api_keys": [*AUTH_CONFIG["api_keys"], OTHER_LINE]},
                                      "jobs": {"workers": 1} | jobs})
-    return create_app(cfg, plant(), env={**os.environ, "FT_LINE2_KEY": "line2-key"}, planner=plan_job)
+    return create_app(cfg, plant(), env={**os.environ, "FT_LINE2_KEY": "line2-key-0123456789"}, planner=plan_job)
 
 
 def wait_state(client: httpx.Client, job_id: str, states: set[str], timeout: float = 60) -> dict[str, Any]:
@@ -92,7 +92,7 @@ def test_a_job_survives_its_client_disconnecting(tmp_path: Path, mosquitto: Any)
                       + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
         jobs = wait_until(lambda: c.get("/api/jobs").json(), 10, "the job to be accepted")
         job = wait_state(c, jobs[0]["id"], {"done"})
-        elsewhere = {"Authorization": "Bearer line2-key"}  # a viewer scoped to another line sees none of it
+        elsewhere = {"Authorization": "Bearer line2-key-0123456789"}  # a viewer scoped to another line sees none of it
         assert c.get("/api/jobs", headers=elsewhere).json() == []
         assert c.get(f"/api/jobs/{job['id']}", headers=elsewhere).status_code == 404
     assert job["result"]["variants"][0]["name"] == "baseline" and job["line"] == LINE

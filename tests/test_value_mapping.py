@@ -182,3 +182,12 @@ def test_one_spelling_per_unit_reaches_the_namespace() -> None:
     assert FieldMapping(unit="degC").unit == FieldMapping(unit="°C").unit == "°C"
     assert OpcUaTag(node="ns=2;i=1", asset="a", signal="b", unit="celsius").unit == "°C"
     assert Mapper(None, "deg_C").apply(21.5)[0].unit == "°C"  # a unit read from the server at run time
+
+
+def test_good_and_total_counters_give_scrap_when_they_change_together() -> None:
+    """A machine tool's PartsGood beside PartsCompleted: one notification carries both changes."""
+    d = EventDeriver()
+    events = d.observe_batch([_sample("parts_total", 40, 0), _sample("parts_good", 30, 0)])
+    events += d.observe_batch([_sample("parts_total", 47, 1), _sample("parts_good", 35, 1)])  # 5 good, 2 bad
+    events += d.observe_batch([_sample("parts_good", 38, 2), _sample("parts_total", 50, 2)])  # order within: any
+    assert _parts(events) == {"good": 8, "scrap": 2}

@@ -6,7 +6,14 @@ the plant (ISA-95 path prefixes such as a site or a line); it then sees and acts
 
 Secrets come only from the environment (``key_env``, ``secret_env``): never from a config file. A key is
 accepted as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``; a browser's WebSocket, which cannot
-set headers, may give it as ``?token=<key>``.
+set headers, may give it as ``?token=<key>`` (the WebSocket only: a query string ends up in logs and history).
+A key has at least `MIN_KEY_LENGTH` characters and is not a placeholder such as ``change-me``; two entries may
+not share a name or a key.
+
+Each caller is an identity: an API key's name, or ``jwt:<name>`` for a bearer token, so a token's user name can
+never pass for a key holder (four-eyes approval compares identities). Keys are meant per person; the service
+warns at start-up when a role's key looks shared. With ``scope_claim`` set, a token must name what it may see:
+an empty, missing, null or malformed claim is refused (``"*"`` names the whole plant).
 """
 
 from __future__ import annotations
@@ -38,8 +45,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+MIN_KEY_LENGTH = 16
+PLACEHOLDERS = ("change-me", "changeme", "secret", "password")
+
+
 class ApiKeyConfig(_Strict):
-    name: str = Field(min_length=1, description="who holds the key: shown in audit logs and alert transitions")
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[^:\s][^:]*$",
+                      description="who holds the key (a person, not a role): shown in audit logs and alert "
+                      "transitions; no ':' (reserved for token identities such as jwt:<name>)")
     role: RoleName
     key_env: str = Field(min_length=1, description="environment variable that holds the key")
     scope: list[str] = Field(default_factory=list, description="ISA-95 path prefixes; empty: the whole plant")
@@ -70,26 +83,46 @@ class AuthConfig(_Strict):
     oauth2: OAuth2Config | None = None
     cors_origins: list[str] = Field(default_factory=list, description="browser origins allowed; none by default")
 
+    @model_validator(mode="after")
+    def _distinct_names(self) -> AuthConfig:
+        seen: dict[str, int] = {}
+        for i, k in enumerate(self.api_keys):
+            if k.name in seen:
+                raise ValueError(f"api_keys[{i}].name: {k.name!r} is already the name of api_keys[{seen[k.name]}]; "
+                                 "each key belongs to one person")
+            seen[k.name] = i
+        return self
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     name: str
     role: Role
     scope: tuple[str, ...] = ()
+    kind: Literal["key", "jwt", "anonymous"] = "key"
+
+    @property
+    def identity(self) -> str:
+        """Who, for audit, four-eyes, job ownership and rate limits: a key's name, or `jwt:<name>`."""
+        return self.name if self.kind == "key" else f"{self.kind}:{self.name}"
+
+    @property
+    def plant_wide(self) -> bool:
+        return not self.scope
 
     def sees(self, path: str) -> bool:
         """Whether a path (asset, cell or line) is inside the scope: a scoped line's assets, not the site above."""
         return not self.scope or any(path == s or path.startswith(s.rstrip("/") + "/") for s in self.scope)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "role": self.role.name, "scope": list(self.scope)}
+        return {"name": self.name, "identity": self.identity, "role": self.role.name, "scope": list(self.scope)}
 
 
 class AuthError(ValueError):
     """A secret the configuration names is missing from the environment."""
 
 
-ANONYMOUS_ADMIN = Principal("anonymous", Role.admin)
+ANONYMOUS_ADMIN = Principal("anonymous", Role.admin, kind="anonymous")
 
 
 class Authenticator:
@@ -97,12 +130,24 @@ class Authenticator:
         self.config = config
         self._keys: dict[bytes, Principal] = {}
         missing = []
+        owner: dict[bytes, int] = {}
         for i, k in enumerate(config.api_keys):
             secret = env.get(k.key_env)
             if not secret:
                 missing.append(f"auth.api_keys[{i}].key_env: environment variable {k.key_env} is not set")
                 continue
-            self._keys[_digest(secret)] = Principal(k.name, Role[k.role], tuple(k.scope))
+            weak = _weak(secret)
+            if weak:
+                missing.append(f"auth.api_keys[{i}].key_env: the key in {k.key_env} {weak}")
+                continue
+            digest = _digest(secret)
+            if digest in owner:
+                missing.append(f"auth.api_keys[{i}].key_env: {k.key_env} holds the same key as "
+                               f"auth.api_keys[{owner[digest]}] ({config.api_keys[owner[digest]].name}); "
+                               "each person needs their own")
+                continue
+            owner[digest] = i
+            self._keys[digest] = Principal(k.name, Role[k.role], tuple(k.scope))
         self._jwt_key: str | None = None
         if config.oauth2 is not None:
             var = config.oauth2.secret_env or config.oauth2.public_key_env
@@ -111,6 +156,9 @@ class Authenticator:
                 missing.append(f"auth.oauth2: environment variable {var} is not set")
         if missing:
             raise AuthError("; ".join(missing))
+        if config.enabled:
+            for warning in shared_key_warnings(config):
+                log.warning("%s", warning)
         if config.enabled and not self._keys and config.oauth2 is None:
             log.warning("authentication is on but no API key or OAuth2 issuer is configured: every call is refused")
         if not config.enabled:
@@ -143,10 +191,47 @@ class Authenticator:
         known = [Role[r] for r in roles if isinstance(r, str) and r in Role.__members__]
         if not known:
             raise HTTPException(403, f"the token's {o.roles_claim!r} claim names no role of this service")
-        scope = claims.get(o.scope_claim, []) if o.scope_claim else []
+        name = claims.get(o.name_claim) or claims.get("sub")
+        if not isinstance(name, str) or not name.strip():
+            raise HTTPException(403, f"the token names nobody (no {o.name_claim!r} or 'sub' claim)")
+        return Principal(name, max(known), self._scope(claims), kind="jwt")
+
+    def _scope(self, claims: dict[str, Any]) -> tuple[str, ...]:
+        """Fail closed: with a scope claim configured, a token that does not name its scope sees nothing."""
+        o = self.config.oauth2
+        assert o is not None
+        if o.scope_claim is None:
+            return ()
+        scope = claims.get(o.scope_claim)
         scope = [scope] if isinstance(scope, str) else scope
-        return Principal(str(claims.get(o.name_claim) or claims.get("sub") or "unknown"), max(known),
-                         tuple(s for s in scope if isinstance(s, str)))
+        if (not isinstance(scope, list) or not scope
+                or not all(isinstance(s, str) and s.strip() and len(s) <= 500 for s in scope)):
+            raise HTTPException(403, f"the token's {o.scope_claim!r} claim must list the ISA-95 paths it may see "
+                                "(\"*\" for the whole plant); it is empty, missing or malformed")
+        return () if "*" in scope else tuple(scope)
+
+
+def _weak(secret: str) -> str | None:
+    if len(secret) < MIN_KEY_LENGTH:
+        return f"is shorter than {MIN_KEY_LENGTH} characters"
+    if any(p in secret.lower() for p in PLACEHOLDERS):
+        return "is a placeholder (change-me): set a long random value"
+    return None
+
+
+def shared_key_warnings(config: AuthConfig) -> list[str]:
+    """Keys that look shared by a role rather than held by a person: four-eyes approval cannot tell the people
+    who share one key apart."""
+    out = []
+    engineers = [k.name for k in config.api_keys if k.role == "engineer"]
+    if len(engineers) == 1 and config.oauth2 is None:
+        out.append(f"auth: one engineer key ({engineers[0]}) for everyone: approval by a second engineer needs "
+                   "each engineer to hold their own key (auth.api_keys, one per person)")
+    for k in config.api_keys:
+        if k.name in Role.__members__ and k.role != "viewer":
+            out.append(f"auth: the {k.role} key is named {k.name!r}, after a role: if several people share it, "
+                       "give each person their own key, named after them")
+    return out
 
 
 def _digest(secret: str) -> bytes:
@@ -154,11 +239,12 @@ def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
-def token_of(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+def token_of(headers: Mapping[str, str], query: Mapping[str, str] | None = None) -> str | None:
+    """The key from the headers; from `query` (``?token=``) only where given, which is the WebSocket alone."""
     auth = headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
-    return headers.get("x-api-key") or query.get("token")
+    return headers.get("x-api-key") or (query.get("token") if query is not None else None)
 
 
 def require(role: RoleName) -> Callable[[Request], Awaitable[Principal]]:
@@ -166,7 +252,7 @@ def require(role: RoleName) -> Callable[[Request], Awaitable[Principal]]:
     needed = Role[role]
 
     async def dependency(request: Request) -> Principal:
-        principal = request.app.state.auth.principal(token_of(request.headers, request.query_params))
+        principal = request.app.state.auth.principal(token_of(request.headers))
         if principal.role < needed:
             raise HTTPException(403, f"{principal.name} has the {principal.role.name} role; "
                                 f"this needs {needed.name} or above")
@@ -185,3 +271,10 @@ def check_scope(principal: Principal, path: str) -> None:
     """404, not 403, outside the scope: a scoped caller should not learn what exists elsewhere."""
     if not principal.sees(path):
         raise HTTPException(404, f"no asset {path!r}")
+
+
+def check_plant_wide(principal: Principal, what: str) -> None:
+    """For what spans the whole plant and cannot be cut to a scope (e.g. /metrics)."""
+    if not principal.plant_wide:
+        raise HTTPException(403, f"{what} covers the whole plant; {principal.identity} is scoped to "
+                            f"{', '.join(principal.scope)}")

@@ -2,12 +2,22 @@
 
 A request is pending until a second person approves it (then it is executed and its outcome recorded),
 rejects it, or it expires. Every step is appended to ``audit_log``, which triggers make append-only: the
-database itself refuses to change or delete an entry.
+database itself refuses to change or delete an entry, or to write one under a number already used (``INSERT OR
+REPLACE`` would otherwise rewrite an entry). Beyond what a trigger can hold (someone with the file can drop
+triggers), the log is a hash chain: each entry's hash covers its content and the hash before it, keyed with a
+secret from the environment when ``audit_key_env`` is set, so a changed, inserted or removed entry breaks the
+chain from there on. `verify` checks it (``factory-twin twin audit verify``); the head is logged at start-up,
+so a copy of the log lines anchors it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import sqlite3
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -54,7 +64,62 @@ CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_rewrite BEFORE INSERT ON audit_log
+WHEN NEW.seq > 0 AND NEW.seq <= (SELECT COALESCE(MAX(seq), 0) FROM audit_log)
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
+_AUDIT_COLUMNS = "seq, ts, who, action, command_id, asset, command, value, comment, result"
+
+
+def entry_hash(prev: str, row: tuple[Any, ...], key: bytes | None) -> str:
+    """The chain's link: over the previous hash and the entry's columns (seq first) as canonical JSON."""
+    data = prev.encode() + b"\n" + orjson.dumps(list(row))
+    return hmac.new(key, data, hashlib.sha256).hexdigest() if key else hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    entries: int
+    legacy: int  # entries written before the chain existed (no hash), all before the first chained one
+    head_seq: int | None
+    head_hash: str | None
+    problem: str | None = None  # the first thing wrong, naming the entry
+    keyed: bool = False
+
+    @property
+    def intact(self) -> bool:
+        return self.problem is None
+
+
+def verify(conn: sqlite3.Connection, key: bytes | None = None) -> AuditCheck:
+    """Walk the chain from the first entry: every hash must follow from the one before and the entry's content,
+    numbers must be consecutive, and no entry may be missing at the end (SQLite's sequence remembers the last)."""
+    prev, last_seq, legacy, n = "", None, 0, 0
+    head: str | None = None
+    rows = conn.execute(f"SELECT {_AUDIT_COLUMNS}, hash FROM audit_log ORDER BY seq")
+    for *row, stored in rows:
+        n += 1
+        seq = row[0]
+        if last_seq is not None and seq != last_seq + 1:
+            return AuditCheck(n, legacy, last_seq, head, f"entries {last_seq + 1} to {seq - 1} are missing",
+                              key is not None)
+        last_seq = seq
+        if stored is None:
+            if head is not None:
+                return AuditCheck(n, legacy, seq, head, f"entry {seq} has no hash, after the chain began",
+                                  key is not None)
+            legacy += 1
+            continue
+        expected = entry_hash(prev, tuple(row), key)
+        if not hmac.compare_digest(expected, stored):
+            return AuditCheck(n, legacy, seq, head, f"entry {seq} was changed, inserted or rewritten "
+                              "(its hash does not follow from its content and the entry before)", key is not None)
+        prev = head = stored
+    used = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'").fetchone()
+    if used is not None and last_seq is not None and used[0] > last_seq:
+        return AuditCheck(n, legacy, last_seq, head, f"entries {last_seq + 1} to {used[0]} were removed from the end",
+                          key is not None)
+    return AuditCheck(n, legacy, last_seq, head, None, key is not None)
 
 _COLUMNS = ("id, asset, command, value, reason, requested_by, requested_at, expires_at, state, decided_by, "
             "decided_at, comment, executed_at, result, status, latency_ms")
@@ -63,9 +128,22 @@ _COLUMNS = ("id, asset, command, value, reason, requested_by, requested_at, expi
 class CommandBook:
     """Used from the event loop only."""
 
-    def __init__(self, db: TwinDatabase) -> None:
-        self.db = db
+    def __init__(self, db: TwinDatabase, audit_key: bytes | None = None) -> None:
+        self.db, self.audit_key = db, audit_key
         db.script(SCHEMA)
+        if "hash" not in {r[1] for r in db.execute("PRAGMA table_info(audit_log)")}:
+            db.execute("ALTER TABLE audit_log ADD COLUMN hash TEXT")  # older files: the chain starts now
+
+    def audit_head(self) -> tuple[int | None, str | None]:
+        row = self.db.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def record(self, who: str, action: str, asset: str | None, what: str, value: Any, comment: str | None,
+               result: Any = None, now: float | None = None) -> None:
+        """An audited action that is not a command request (e.g. retraining a model)."""
+        with self.db.transaction() as conn:
+            self._audit(conn, time.time() if now is None else now, who, action, None, asset, what, value, comment,
+                        result)
 
     # --- requests -----------------------------------------------------------------------------------
     def request(self, asset: str, command: str, value: Any, reason: str, who: str, now: float,
@@ -158,13 +236,16 @@ class CommandBook:
         return [{"seq": r[0], "ts": _iso(r[1]), "who": r[2], "action": r[3], "command_id": r[4], "asset": r[5],
                  "command": r[6], "value": _loads(r[7]), "comment": r[8], "result": _loads(r[9])} for r in rows]
 
-    @staticmethod
-    def _audit(conn: Any, now: float, who: str, action: str, command_id: int, asset: str, command: str, value: Any,
-               comment: str | None, result: Any) -> None:
-        conn.execute("INSERT INTO audit_log (ts, who, action, command_id, asset, command, value, comment, result) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     (now, who, action, command_id, asset, command, _dumps(value), comment,
-                      _dumps(result) if result is not None else None))
+    def _audit(self, conn: Any, now: float, who: str, action: str, command_id: int | None, asset: str | None,
+               command: str, value: Any, comment: str | None, result: Any) -> None:
+        """Append one entry, chained to the last (inside the caller's write transaction)."""
+        last = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        used = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'").fetchone()
+        seq = max(last[0] if last else 0, used[0] if used else 0) + 1
+        row = (seq, float(now), who, action, command_id, asset, command, _dumps(value), comment,
+               _dumps(result) if result is not None else None)
+        conn.execute(f"INSERT INTO audit_log ({_AUDIT_COLUMNS}, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     (*row, entry_hash((last[1] or "") if last else "", row, self.audit_key)))
 
     @staticmethod
     def _row(conn: Any, command_id: int) -> dict[str, Any] | None:

@@ -91,6 +91,8 @@ class PartitionConfig(_Strict):
 class RateLimitConfig(_Strict):
     expensive: str = Field("120/minute", pattern=r"^\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?$",
                            description="per caller, for historian reads, replay, exports and job submissions")
+    concurrent_reads: int = Field(2, ge=1, le=32, description="historian reads, replays and exports in progress at "
+                                  "once, all callers together (each in a worker thread); more wait their turn")
 
 
 class TwinConfig(_Strict):
@@ -99,7 +101,12 @@ class TwinConfig(_Strict):
                                                           "simulator's speed and origin for a simulated one")
     max_future_s: float = Field(300.0, gt=0, description="refuse records stamped further ahead of the plant clock")
     broker: mqtt.BrokerConfig = mqtt.BrokerConfig()
-    client_id: str = "factory-twin-service"
+    client_id: str = Field("factory-twin-service", description="MQTT client id; a random suffix is added per "
+                           "instance, so no other client can take over the twin's subscription")
+    feed_silence_s: float = Field(60.0, ge=0, description="no live UNS message for this long: health degraded, "
+                                  "reconnect and subscribe again; 0: never")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="largest request body accepted (413 beyond), "
+                                "checked before authentication and parsing")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     history: Path | None = Field(None, description="the agent's embedded historian file (relative to the working "
@@ -109,6 +116,8 @@ class TwinConfig(_Strict):
     anomaly: AnomalyConfig = AnomalyConfig()
     database: Path = Field(Path("twin.db"), description="the twin's own SQLite file (relative to the working "
                            "folder): live state, alerts, jobs, audit log, stop reasons; survives restarts")
+    audit_key_env: str | None = Field(None, description="environment variable with a secret that keys the audit "
+                                      "log's hash chain (HMAC-SHA256); without one the chain is plain SHA-256")
     auth: AuthConfig = AuthConfig()
     alerts: AlertsConfig = Field(AlertsConfig(), description="alert rules, notification targets, escalation, floods")
     rate_limits: RateLimitConfig = RateLimitConfig()

@@ -13,16 +13,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from plantmodel.files import private_file
+
 
 class TwinDatabase:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path) if str(path) != ":memory:" else path
         if isinstance(self.path, Path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)
         self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a process crash
         self.conn.execute("PRAGMA busy_timeout=5000")
+        # INSERT OR REPLACE then fires delete triggers, so the append-only audit log cannot be rewritten that way
+        self.conn.execute("PRAGMA recursive_triggers=ON")
 
     def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)

@@ -3,7 +3,12 @@
 A job is a row from the moment it is accepted: its request (plant model, study, start state), state,
 progress and result. Nothing about it lives only in memory, so a restart finds finished jobs with their
 results and puts queued and running ones back in the queue (they run again from the start, with the
-inputs captured at submission).
+inputs captured at submission), unless a job was already started `max_runs` times: then it fails, so a job
+that brings the service down cannot do so at every start.
+
+Each job is bounded: its process may use `max_cpu_s` of CPU (a resource limit the kernel enforces), it is
+stopped after `max_wall_s`, and each replication may process `max_events_per_run` simulation events; a job
+stopped for any of these fails with an error that says which.
 
 Each job runs in a fresh process (forkserver: the simulator's modules are imported once, then forked):
 a cancelled job is stopped at once by ending its process, a crash or a leak cannot outlive its job, and
@@ -21,7 +26,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import multiprocessing
+import signal
 import sys
 import time
 import uuid
@@ -127,8 +134,13 @@ class JobStore:
             conn.execute("DELETE FROM job_jobs WHERE state IN (?, ?, ?) AND seq NOT IN (SELECT seq FROM job_jobs "
                          "WHERE state IN (?, ?, ?) ORDER BY seq DESC LIMIT ?)", (*FINISHED, *FINISHED, self.keep))
 
-    def requeue_unfinished(self) -> list[str]:
-        """After a restart: running jobs go back to the queue; returns every queued id, oldest first."""
+    def requeue_unfinished(self, max_runs: int, now: float) -> list[str]:
+        """After a restart: running jobs go back to the queue, or fail once started `max_runs` times; returns
+        every queued id, oldest first."""
+        self.db.execute("UPDATE job_jobs SET state = ?, finished = ?, error = ? WHERE state = ? AND runs >= ?",
+                        (FAILED, now, f"interrupted by a restart of the service after {max_runs} starts; not "
+                         "started again (a job that stops the service would otherwise do so at every start)",
+                         RUNNING, max_runs))
         self.db.execute("UPDATE job_jobs SET state = ?, started = NULL, done = 0 WHERE state = ?", (QUEUED, RUNNING))
         rows = self.db.execute("SELECT id FROM job_jobs WHERE state = ? ORDER BY seq", (QUEUED,)).fetchall()
         return [r[0] for r in rows]
@@ -178,6 +190,12 @@ def _iso(t: float | None) -> str | None:
 
 def _child(planner: Planner, request: dict[str, Any], conn: Connection) -> None:
     """The worker process: run the study, sending progress, then the result or the error."""
+    cpu_s = (request.get("limits") or {}).get("max_cpu_s")
+    if cpu_s and sys.platform != "win32":
+        import resource
+
+        soft = math.ceil(cpu_s)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 5))  # SIGXCPU at soft, SIGKILL at hard
     try:
         result = planner(request, lambda done, total: conn.send(("progress", done, total)))
         conn.send(("result", result))
@@ -197,8 +215,9 @@ class JobRunner:
     """The queue and the bounded workers; `start` and `stop` belong to the app's lifespan."""
 
     def __init__(self, store: JobStore, planner: Planner | None, workers: int,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, max_wall_s: float | None = None, max_runs: int = 2) -> None:
         self.store, self.planner, self.workers, self.clock = store, planner, workers, clock
+        self.max_wall_s, self.max_runs = max_wall_s, max_runs
         self.queue: asyncio.Queue[str] = asyncio.Queue()
         self.processes: dict[str, Any] = {}
         self.cancelled: set[str] = set()
@@ -208,7 +227,7 @@ class JobRunner:
             self.ctx.set_forkserver_preload([self.planner.__module__])
 
     def start(self) -> None:
-        for job_id in self.store.requeue_unfinished():
+        for job_id in self.store.requeue_unfinished(self.max_runs, self.clock()):
             self.queue.put_nowait(job_id)
         if self.planner is not None:
             self.tasks = [asyncio.create_task(self._worker(), name=f"job-worker-{i}") for i in range(self.workers)]
@@ -279,10 +298,20 @@ class JobRunner:
             finally:
                 receive.close()
 
+        overdue: list[bool] = []
+
+        def stop_overdue() -> None:
+            if proc.is_alive():
+                overdue.append(True)
+                proc.kill()
+
+        timer = loop.call_later(self.max_wall_s, stop_overdue) if self.max_wall_s else None
         try:
             await asyncio.to_thread(read)
             await asyncio.to_thread(proc.join)
         finally:
+            if timer is not None:
+                timer.cancel()
             self.processes.pop(job_id, None)
         if job_id in self.cancelled:
             self.cancelled.discard(job_id)
@@ -292,5 +321,12 @@ class JobRunner:
             self.store.finish(job_id, DONE, self.clock(), result=outcome[0][1])
         elif outcome:
             self.store.finish(job_id, FAILED, self.clock(), error=outcome[0][1])
+        elif overdue:
+            self.store.finish(job_id, FAILED, self.clock(), error=f"stopped after {self.max_wall_s:g} s: longer than "
+                              "jobs.max_wall_s allows; ask for fewer hours, replications or variants")
+        elif proc.exitcode == -signal.SIGXCPU:
+            cpu = (self.store.request(job_id).get("limits") or {}).get("max_cpu_s")
+            self.store.finish(job_id, FAILED, self.clock(), error=f"stopped after using {cpu:g} CPU seconds "
+                              "(jobs.max_cpu_s); ask for fewer hours, replications or variants")
         else:
             self.store.finish(job_id, FAILED, self.clock(), error=f"worker process ended with code {proc.exitcode}")

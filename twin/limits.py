@@ -24,12 +24,12 @@ class CallerLimits:
         self.refused = 0
 
     def check(self, item: RateLimitItem, caller: Principal) -> None:
-        if self._limiter.hit(item, caller.name):
+        if self._limiter.hit(item, caller.identity):
             return
         self.refused += 1
-        reset = self._limiter.get_window_stats(item, caller.name).reset_time
+        reset = self._limiter.get_window_stats(item, caller.identity).reset_time
         wait = max(1, math.ceil(reset - time.time()))
-        raise HTTPException(429, f"{caller.name}: more than {item} on expensive requests; retry in {wait} s",
+        raise HTTPException(429, f"{caller.identity}: more than {item} on expensive requests; retry in {wait} s",
                             headers={"Retry-After": str(wait)})
 
 

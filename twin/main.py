@@ -17,6 +17,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
+from plantmodel import mqtt
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
 from twin.alerting import Clock, Notifier
@@ -27,14 +28,17 @@ from twin.api import history as api_history
 from twin.api import metrics as api_metrics
 from twin.api import performance as api_performance
 from twin.api.live import asset_live
-from twin.auth import Authenticator, require
+from twin.auth import Authenticator, AuthError, require
 from twin.commands import CommandBook
 from twin.config import TwinConfig
 from twin.db import TwinDatabase
 from twin.equipment import Equipment
+from twin.guard import BodyLimit, SecurityHeaders
 from twin.history import HistoryReader
+from twin.history_work import HeavyReads
 from twin.jobs import JobRunner, JobStore
 from twin.limits import CallerLimits
+from twin.loopwatch import LoopWatch
 from twin.metrics import MetricsMiddleware, TwinMetrics
 from twin.peers import PeerRouting, feed_topics
 from twin.performance import LinePerformance
@@ -61,8 +65,9 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     """
     env = os.environ if env is None else env
     auth = Authenticator(config.auth, env)
+    feed_topics_ = feed_topics(config, plant)
     notifier = Notifier(config.alerts.notify, config.alerts.retry, config.alerts.queue, config.broker,
-                        config.client_id, env)
+                        mqtt.unique_client_id(config.client_id), env)
     db = TwinDatabase(config.database)
     clock = clock or config.clock.clock()
     performance = LinePerformance(config, plant, calendar, _site_zone(plant), db, clock, notifier)
@@ -71,11 +76,19 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
                       clock=clock)
     store = StateStore(db, twin, clock=clock, max_future_s=config.max_future_s)
     twin.listeners += [live.observe, store.observe]
-    feed = UnsFeed(twin, config.broker, feed_topics(config, plant), config.client_id, clock=clock)
+    feed = UnsFeed(twin, config.broker, feed_topics_, config.client_id, silence_s=config.feed_silence_s, clock=clock)
+    loop_watch = LoopWatch()
     history = HistoryReader(config.history)
     job_store = JobStore(db, config.jobs.keep)
-    job_runner = JobRunner(job_store, planner, config.jobs.workers)
-    book = CommandBook(db)
+    job_runner = JobRunner(job_store, planner, config.jobs.workers, max_wall_s=config.jobs.max_wall_s,
+                           max_runs=config.jobs.max_runs)
+    audit_key = None
+    if config.audit_key_env:
+        secret = env.get(config.audit_key_env)
+        if not secret:
+            raise AuthError(f"audit_key_env: environment variable {config.audit_key_env} is not set")
+        audit_key = secret.encode()
+    book = CommandBook(db, audit_key)
     equipment = Equipment(config.control, env) if config.control else None
 
     @asynccontextmanager
@@ -89,14 +102,21 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
         feed.start(asyncio.get_running_loop())
         job_runner.start()
         book.interrupted(time.time())
+        seq, head = book.audit_head()
+        log.info("audit log head: entry %s, hash %s", seq, head)  # a copy in the logs anchors the chain
         stop = asyncio.Event()
         tasks = [asyncio.create_task(live.run(stop), name="live stream"),
-                 asyncio.create_task(store.run(stop), name="state store")]
+                 asyncio.create_task(store.run(stop), name="state store"),
+                 asyncio.create_task(loop_watch.run(stop), name="loop watch")]
         expiry = asyncio.create_task(_expire(book), name="command expiry")
+        silence = asyncio.create_task(feed.watch_silence(), name="feed silence")
         try:
             yield
         finally:
             expiry.cancel()
+            silence.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await silence
             stop.set()
             await asyncio.gather(*tasks)
             await job_runner.stop()
@@ -106,6 +126,7 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
                 await ticking
             await notifier.stop()
             store.flush()
+            await asyncio.to_thread(heavy.close)
             history.close()
             db.close()
 
@@ -114,6 +135,9 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     app.state.config, app.state.auth, app.state.db, app.state.plant = config, auth, db, plant
     app.state.live, app.state.store = live, store
     app.state.history = history
+    app.state.loop_watch = loop_watch
+    app.state.heavy_reads = asyncio.Semaphore(config.rate_limits.concurrent_reads)
+    app.state.heavy = heavy = HeavyReads(config.rate_limits.concurrent_reads)
     app.state.limits = CallerLimits(config.rate_limits.expensive)
     app.state.alerts = performance.alerts
     app.state.alerts_at = performance.alerts.store.at  # replay: the alerts open at a past instant
@@ -132,8 +156,11 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     app.include_router(ws.router)  # authenticates in the handler: a WebSocket has no Request to depend on
     if config.partition is not None and config.partition.peers:
         app.add_middleware(PeerRouting, partition=config.partition)
+    # before routing, authentication or parsing (and before a peer is asked): an oversized body goes no further
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     app.state.metrics = TwinMetrics()
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: times the peers' answers too
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # times the peers' answers too
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, refusals included
 
     # the web UI: static files shipped in the package, mounted last so /api and /docs match first
     app.mount("/", StaticFiles(directory=WEB, html=True), name="web")

@@ -13,6 +13,13 @@ Served at `/metrics` to a caller with the viewer role: Prometheus sends the view
   `factory_twin_twin_alert_notifications_suppressed_total` (held back in floods)
 - `factory_twin_twin_http_request_duration_seconds{method,route,status}`: histogram per route template
 - `factory_twin_twin_websocket_clients`: WebSocket connections open now
+- `factory_twin_twin_event_loop_stall_seconds`: histogram of how late the event loop ran a 50 ms timer;
+  `factory_twin_twin_event_loop_stall_max_seconds{window}`: the longest stall since start, in the last minute
+  and in the last 10 s
+- `factory_twin_twin_feed_silent`, `factory_twin_twin_feed_silence_restarts_total`
+
+Every label takes a bounded set of values: lines of the plant model (other topics count as `other`), reasons,
+route templates, targets of the configuration.
 """
 
 from __future__ import annotations
@@ -111,6 +118,18 @@ class TwinMetrics:
                   "# HELP factory_twin_twin_ingest_latency_seconds source timestamp of a sample to the twin's state",
                   "# TYPE factory_twin_twin_ingest_latency_seconds histogram",
                   *feed.latency.exposition("factory_twin_twin_ingest_latency_seconds")]
+        lines += ["# TYPE factory_twin_twin_feed_silent gauge", f"factory_twin_twin_feed_silent {int(feed.silent)}",
+                  "# TYPE factory_twin_twin_feed_silence_restarts_total counter",
+                  f"factory_twin_twin_feed_silence_restarts_total {feed.silence_restarts}"]
+        watch = getattr(app.state, "loop_watch", None)
+        if watch is not None:
+            lines += ["# HELP factory_twin_twin_event_loop_stall_seconds how late the event loop ran a 50 ms timer",
+                      "# TYPE factory_twin_twin_event_loop_stall_seconds histogram",
+                      *watch.stalls.exposition("factory_twin_twin_event_loop_stall_seconds"),
+                      "# TYPE factory_twin_twin_event_loop_stall_max_seconds gauge",
+                      f'factory_twin_twin_event_loop_stall_max_seconds{{window="start"}} {watch.max_s}',
+                      f'factory_twin_twin_event_loop_stall_max_seconds{{window="60s"}} {watch.recent_max_s()}',
+                      f'factory_twin_twin_event_loop_stall_max_seconds{{window="10s"}} {watch.recent_max_s(10)}']
         lines += _alert_lines(getattr(getattr(app.state, "performance", None), "alerts", None))
         lines += ["# TYPE factory_twin_twin_websocket_clients gauge",
                   f"factory_twin_twin_websocket_clients {self.websockets}",

@@ -39,6 +39,17 @@ class JobsConfig(BaseModel):
     max_replication_hours: float = Field(200_000.0, gt=0, description="largest study accepted: simulated hours "
                                          "x replications x (1 + variants)")
     retry_after_s: int = Field(30, ge=1, description="Retry-After of a refused submission")
+    max_wall_s: float = Field(1800.0, gt=0, description="a job running longer is stopped and failed")
+    max_cpu_s: float = Field(1800.0, gt=0, description="CPU seconds a job's process may use (a hard limit set "
+                             "in the process); beyond, it is stopped and failed")
+    max_events_per_run: int = Field(20_000_000, ge=1000, description="simulation events one replication may "
+                                    "process; a model whose failures or arrivals come absurdly often fails fast")
+    max_runs: int = Field(2, ge=1, description="times a job is started: one interrupted by restarts more often "
+                          "is failed, not queued again")
+
+    def limits(self) -> dict[str, Any]:
+        """What the job's process enforces on itself."""
+        return {"max_cpu_s": self.max_cpu_s, "max_events_per_run": self.max_events_per_run}
 
 
 def study_size(scenario: dict[str, Any]) -> float:

@@ -56,9 +56,14 @@ class AssetTwin:
         return s.value if s is not None and isinstance(s.value, int) else None
 
     def parts(self) -> dict[str, int | None]:
-        """The part counters by outcome (good, scrap, ...), as the type names them."""
-        return {outcome: self.counter(name) for name, outcome in self.asset.spec.part_counters.items()
-                if name in self.signals or outcome in ("good", "scrap")}
+        """The part counters by outcome (good, scrap, ...), as the type names them; a machine that counts every
+        part (total) and the bad ones shows good as their difference."""
+        out = {outcome: self.counter(name) for name, outcome in self.asset.spec.part_counters.items()
+               if name in self.signals or outcome in ("good", "scrap")}
+        total = out.get("total")
+        if out.get("good") is None and total is not None:
+            out["good"] = total - (out.get("scrap") or 0) - (out.get("rework") or 0)
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         a = self.asset

@@ -1,4 +1,11 @@
-"""Feeds the twin from the MQTT unified namespace; bad messages are counted and kept, never fatal."""
+"""Feeds the twin from the MQTT unified namespace; bad messages are counted and kept, never fatal.
+
+A plant's namespace never goes quiet: no live message for `silence_s` means a broken feed (a subscription lost,
+a session taken over by a client with the same id), so the feed says so and reconnects. Its client id carries
+a random suffix per instance. Counters by line are kept for the plant model's lines only (anything else counts
+as "other"), and warnings about rejected messages are rationed, so junk topics cannot inflate /metrics or the
+log.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +22,15 @@ from paho.mqtt.properties import Properties
 
 from plantmodel import mqtt
 from plantmodel.clock import Clock, PlantClock
+from plantmodel.logbudget import LogBudget
 from plantmodel.telemetry import Sample, to_micros
 from plantmodel.uns import ASSET_DEPTH, PayloadError, decode
 from twin.metrics import INGEST_BUCKETS, Histogram
 from twin.state import PlantTwin, Rejected
 
 log = logging.getLogger(__name__)
+_budget = LogBudget(log)
+OTHER_LINE = "other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +62,20 @@ class UnsFeed:
     only what the shared subscription did not already bring."""
 
     def __init__(self, twin: PlantTwin, broker: mqtt.BrokerConfig, topics: list[str], client_id: str,
-                 keep: int = 1000, clock: Clock | None = None) -> None:
+                 keep: int = 1000, silence_s: float = 0.0, clock: Clock | None = None) -> None:
         self.twin, self.broker, self.topics = twin, broker, topics
         self.clock: Clock = clock or PlantClock()  # the latency is wall time from a sample's plant time
         shared = [f for t in topics if (f := shared_filter(t)) is not None]
         if shared and broker.protocol != "5":
             raise ValueError("shared subscriptions ($share/...) need MQTT 5: set broker.protocol to \"5\"")
         self.catch_up_filters = shared
-        self.client = mqtt.make_client(broker, client_id)
+        self.client_id = mqtt.unique_client_id(client_id)
+        self.client = mqtt.make_client(broker, self.client_id)
+        self.silence_s = silence_s
+        self.last_live = time.monotonic()  # last live (not retained) message, or the last (re)connection
+        self.silent = False
+        self.silence_restarts = 0
+        self._lines = {"/".join(path.split("/")[:4]) for path in twin.assets}
         self.connected = False
         self.connects = 0
         self.messages = 0
@@ -86,6 +102,7 @@ class UnsFeed:
             if not rc.is_failure:
                 self.connected = True
                 self.connects += 1
+                self.last_live = time.monotonic()
                 self._seen.clear()
                 _, self._live_mid = client.subscribe([(t, 1) for t in self.topics], properties=subscribe_props(_LIVE))
                 if self.catch_up_filters:
@@ -111,6 +128,8 @@ class UnsFeed:
                         return  # live traffic comes through the shared subscription; this one already came
                 if msg.retain:
                     self._seen.add(msg.topic)
+            if not msg.retain:
+                self.last_live, self.silent = time.monotonic(), False
             if msg.payload:  # an empty retained message only clears a topic
                 loop.call_soon_threadsafe(self.handle, msg.topic, msg.payload, bool(msg.retain))
 
@@ -121,21 +140,44 @@ class UnsFeed:
     def stop(self) -> None:
         mqtt.stop(self.client)
 
+    def problems(self) -> list[str]:
+        out = [] if self.connected else [f"not connected to the broker at {self.broker.url}"]
+        if self.silent:
+            out.append(f"no live UNS message for {self.silence_s:g} s (feed_silence_s): reconnected and "
+                       f"subscribed again ({self.silence_restarts} times so far)")
+        return out
+
+    async def watch_silence(self) -> None:
+        """Mark the feed silent after `silence_s` without a live message, and reconnect (once per silence_s)."""
+        if not self.silence_s:
+            return
+        while True:
+            await asyncio.sleep(min(1.0, self.silence_s / 4))
+            quiet = time.monotonic() - self.last_live
+            if not self.connected or quiet < self.silence_s:
+                continue
+            self.silent = True
+            self.silence_restarts += 1
+            log.warning("no live UNS message for %.0f s: reconnecting to %s", quiet, self.broker.url)
+            mqtt.reconnect(self.client)
+            self.last_live = time.monotonic()
+
     def handle(self, topic: str, payload: bytes, retained: bool = False) -> None:
         """On the event loop, so the twin's state has a single writer; a retained value is old news, so it
         does not count towards the latency."""
         self.messages += 1
-        self.messages_by_line["/".join(topic.split("/", 4)[:4])] += 1
+        line = "/".join(topic.split("/", 4)[:4])
+        self.messages_by_line[line if line in self._lines else OTHER_LINE] += 1
         try:
             record = decode(topic, payload)
             self.twin.apply(record)
         except (PayloadError, Rejected) as exc:
             self.rejected_counts[exc.reason] += 1
-            self.rejected.append(RejectedMessage(time.time(), topic, exc.reason, exc.field, exc.detail,
+            self.rejected.append(RejectedMessage(time.time(), topic[:500], exc.reason, exc.field, exc.detail,
                                                  payload[:2000].decode("utf-8", "replace")))
-            log.warning("rejected UNS message on %s: %s: %s", topic, exc.field, exc.detail,
-                        extra={"asset": "/".join(topic.split("/")[:ASSET_DEPTH]), "topic": topic,
-                               "reason": exc.reason, "field": exc.field})
+            _budget.warning(exc.reason, "rejected UNS message on %s: %s: %s", topic[:200], exc.field, exc.detail[:500],
+                            extra={"asset": "/".join(topic.split("/")[:ASSET_DEPTH])[:200], "topic": topic[:200],
+                                   "reason": exc.reason, "field": exc.field})
             return
         if isinstance(record, Sample) and not retained:
             self.latency.observe(max(0.0, time.time() - self.clock.wall_us_of(to_micros(record.ts)) / 1e6))

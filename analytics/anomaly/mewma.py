@@ -8,6 +8,9 @@ signals drift over hours in healthy operation, and their level would alarm on th
 `context_signals` are not monitored but explain the others: each monitored signal enters as what is left after
 a linear fit on them over the baseline (a tool's wear raises load, power and vibration as it should; the chart
 then watches for what the wear does not explain).
+`level_tolerance` widens the chart for slow wander of the level signals that a short baseline cannot show: a
+persistent shift of that share of a signal's baseline level counts as one standard deviation of the chart (a
+vibration RMS whose baseline spread is 1 % of its level still moves by a few % between healthy runs).
 """
 
 from __future__ import annotations
@@ -38,9 +41,11 @@ class Mewma(MultivariateDetector):
 
     def __init__(self, alpha: float = 0.2, rate_signals: Sequence[str] = (), burn_in: int = 50,
                  ridge: float = 1e-6, threshold: ThresholdRule | None = None,
-                 missing: str = DEFAULT_MISSING, context_signals: Sequence[str] = ()) -> None:
+                 missing: str = DEFAULT_MISSING, level_tolerance: float = 0.0,
+                 context_signals: Sequence[str] = ()) -> None:
         self.alpha = alpha
         self.rate_signals = rate_signals
+        self.level_tolerance = level_tolerance
         self.context_signals = context_signals
         self.burn_in = burn_in
         self.ridge = ridge
@@ -95,6 +100,11 @@ class Mewma(MultivariateDetector):
         settled = z[burn:]
         self.chart_mean_ = settled.mean(axis=0)
         cov = np.atleast_2d(np.cov(settled, rowvar=False)) + self.ridge * np.eye(matrix.shape[1])
+        if self.level_tolerance < 0:
+            raise ValueError(f"level_tolerance must be >= 0, got {self.level_tolerance}")
+        if self.level_tolerance > 0:
+            level = np.abs(matrix.mean(axis=0)) * ~(self.rate_columns_ | self.context_columns_)
+            cov += np.diag((self.level_tolerance * level / self.feature_scale_) ** 2)
         self.precision_ = np.linalg.pinv(cov)
         eigenvalues, vectors = np.linalg.eigh(self.precision_)
         self.whitener_ = np.sqrt(np.maximum(eigenvalues, 0.0))[:, None] * vectors.T  # T² = |whitener_ · d|²

@@ -17,9 +17,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Feed(_Strict):
+    path: str
+    map: ValueMap | None = None
+
+
 class SignalRule(_Strict):
     paths: list[str] = Field(min_length=1, description="browse paths below the instance, tried in order")
     map: ValueMap | None = None
+    also: list[Feed] = Field([], description="further variables feeding the same signal (each that exists), "
+                                             "e.g. the outer state machines of a nested one")
 
 
 class CompanionSpec(_Strict):
@@ -43,15 +50,22 @@ class CompanionSpec(_Strict):
             return True
         return self.has is not None and isinstance(obj.find(tuple(self.has.split("/"))), Variable)
 
-    def variables(self, obj: Object) -> dict[str, tuple[Variable, SignalRule]]:
-        """Signal -> the variable that feeds it, for every rule one of whose paths the instance has."""
-        found = {}
+    def variables(self, obj: Object) -> dict[str, list[tuple[Variable, ValueMap | None]]]:
+        """Signal -> the variables that feed it and their maps: the first of a rule's paths the instance has,
+        and each of its `also` feeds that exists."""
+        found: dict[str, list[tuple[Variable, ValueMap | None]]] = {}
         for signal, rule in self.signals.items():
             for path in rule.paths:
                 hit = obj.find(tuple(path.split("/")))
                 if isinstance(hit, Variable):
-                    found[signal] = (hit, rule)
+                    found[signal] = [(hit, rule.map)]
                     break
+            else:
+                continue
+            for feed in rule.also:
+                hit = obj.find(tuple(feed.path.split("/")))
+                if isinstance(hit, Variable):
+                    found[signal].append((hit, feed.map))
         return found
 
 

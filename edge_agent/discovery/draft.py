@@ -8,6 +8,7 @@ made into an ISA-95 id, and each change is reported, so the draft can be reviewe
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from plantmodel.catalog import AssetRole, SignalKind, builtin
 _TEXT_TYPES = {"String", "LocalizedText", "QualifiedName", "DateTime", "NodeId", "Guid", "ByteString", "XmlElement"}
 _INTEGER_TYPES = {"SByte", "Byte", "Int16", "UInt16", "Int32", "UInt32", "Int64", "UInt64"}
 DEFAULT_CELL = "cell"
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")  # SerialNumber -> Serial_Number
 
 
 @dataclass
@@ -106,17 +108,17 @@ async def _instance(client: Client, draft: Draft, obj: Object, tree: Object, spe
     a = DraftAsset(asset_id, obj.name, cell, spec.asset_type, spec.id)
     type_spec = builtin().type(spec.asset_type)
     found = spec.variables(obj)
-    for signal, (var, rule) in found.items():
+    for signal, feeds in found.items():
         known = type_spec.signal(signal)
-        if known is None:
-            a.signals[signal] = _signal_spec(var, rule)
-        a.tags.append(_tag(draft, a, signal, var, rule, known.unit if known else None))
-    mapped = {id(v) for v, _ in found.values()}
+        for var, m in feeds:
+            rule = SignalRule(paths=[var.name], map=m)
+            if known is None and signal not in a.signals:
+                a.signals[signal] = _signal_spec(var, rule)
+            a.tags.append(_tag(draft, a, signal, var, rule, known.unit if known else None))
+    mapped = {id(v) for feeds in found.values() for v, _ in feeds}
     a.unmapped = sum(1 for o in obj.walk() for v in o.variables if id(v) not in mapped)
     if spec.identification:
-        nameplate = obj.find(tuple(spec.identification.split("/")))
-        if isinstance(nameplate, Object):
-            a.identification = await _nameplate(client, nameplate)
+        a.identification = await _nameplate(client, obj.nodeid, spec.identification.split("/"))
     missing = sorted(set(spec.signals) - set(found))
     if "state" in missing:
         draft.warnings.append(f"{asset_id}: recognised as {spec.title} but no state variable found "
@@ -173,7 +175,7 @@ def _variables(obj: Object, rel: tuple[str, ...], deep: bool) -> list[tuple[tupl
 
 def signal_name(browse: tuple[str, ...]) -> str:
     """A signal name from a relative browse path: snake case per level, levels joined by dots."""
-    parts = [isa95.sanitise(p, "value")[0].replace("-", "_") for p in browse]
+    parts = [isa95.sanitise(_CAMEL.sub("_", p), "value")[0].replace("-", "_") for p in browse]
     return ".".join(p if p[0].isalnum() else f"v{p}" for p in parts)[:64]
 
 
@@ -208,8 +210,7 @@ def _tag(draft: Draft, a: DraftAsset, signal: str, var: Variable, rule: SignalRu
          target_unit: str | None) -> dict[str, Any]:
     tag: dict[str, Any] = {"node": var.node, "asset": draft.asset_path(a), "signal": signal,
                            "unit": units.normalise(var.unit)}
-    m: dict[str, Any] = dict(rule.map) if isinstance(rule.map, dict) else (
-        rule.map.model_dump(exclude_defaults=True) if rule and rule.map is not None else {})
+    m: dict[str, Any] = rule.map.model_dump(exclude_defaults=True) if rule and rule.map is not None else {}
     if target_unit and var.unit and units.normalise(var.unit) != target_unit and units.convertible(var.unit,
                                                                                                    target_unit):
         m["to_unit"] = target_unit
@@ -220,13 +221,23 @@ def _tag(draft: Draft, a: DraftAsset, signal: str, var: Variable, rule: SignalRu
     return tag
 
 
-async def _nameplate(client: Client, obj: Object) -> dict[str, str]:
-    values = await client.read_values([client.get_node(v.nodeid) for v in obj.variables]) if obj.variables else []
+async def _nameplate(client: Client, instance: ua.NodeId, path: list[str]) -> dict[str, str]:
+    """The values of the nameplate object's variables and properties (the walk skips properties)."""
+    node = client.get_node(instance)
+    for name in path:
+        refs = await node.get_children_descriptions(refs=ua.ObjectIds.HierarchicalReferences)
+        hit = next((r.NodeId for r in refs if r.BrowseName.Name == name), None)
+        if hit is None:
+            return {}
+        node = client.get_node(hit)
+    refs = [r for r in await node.get_children_descriptions(refs=ua.ObjectIds.HierarchicalReferences)
+            if r.NodeClass == ua.NodeClass.Variable]
+    values = await client.read_values([client.get_node(r.NodeId) for r in refs]) if refs else []
     out = {}
-    for var, value in zip(obj.variables, values, strict=True):
+    for ref, value in zip(refs, values, strict=True):
         text = value.Text if isinstance(value, ua.LocalizedText) else value
         if isinstance(text, str | int | float) and not isinstance(text, bool) and str(text):
-            out[signal_name((var.name,))] = str(text)[:200]
+            out[signal_name((ref.BrowseName.Name,))] = str(text)[:200]
     return out
 
 
@@ -281,18 +292,23 @@ def agent_yaml(d: Draft, name: str, security: str = "None") -> str:
             "health": {"port": "${FT_AGENT_HEALTH_PORT:-0}"}, "sources": [source],
             "sinks": [{"type": "historian", "name": "history", "path": "${FT_DATA_DIR:-./data}/history.db"},
                       {"type": "uns", "name": "uns", "broker": {"host": "${FT_MQTT_HOST:-127.0.0.1}",
-                                                                "port": "${FT_MQTT_PORT:-1883}"},
+                                                                "port": "${FT_MQTT_PORT:-1883}",
+                                                                "username": "${FT_MQTT_EDGE_USER:-}",
+                                                                "password_env": "FT_MQTT_EDGE_PASSWORD"},
                        "qos": 1, "retain": True}]}
     return f"# Edge agent drafted by `factory-twin edge discover` at {_now()}.\n" + _dump(body)
 
 
 def twin_yaml(d: Draft) -> str:
-    body = {"plant": "plant.yaml", "broker": {"host": "${FT_MQTT_HOST:-127.0.0.1}", "port": "${FT_MQTT_PORT:-1883}"},
+    body = {"plant": "plant.yaml", "broker": {"host": "${FT_MQTT_HOST:-127.0.0.1}", "port": "${FT_MQTT_PORT:-1883}",
+                                             "username": "${FT_MQTT_TWIN_USER:-}",
+                                             "password_env": "FT_MQTT_TWIN_PASSWORD"},
             "host": "${FT_HTTP_HOST:-127.0.0.1}", "port": "${FT_HTTP_PORT:-8000}",
             "history": "${FT_DATA_DIR:-./data}/history.db", "database": "${FT_DATA_DIR:-./data}/twin.db",
             "oee": {"minor_stop_s": 120},
-            "auth": {"api_keys": [{"name": "admin", "role": "admin", "key_env": "FT_ADMIN_KEY"},
-                                  {"name": "engineer", "role": "engineer", "key_env": "FT_ENGINEER_KEY"},
+            "auth": {"api_keys": [{"name": "plant-admin", "role": "admin", "key_env": "FT_ADMIN_KEY"},
+                                  {"name": "engineer-a", "role": "engineer", "key_env": "FT_ENGINEER_KEY"},
+                                  {"name": "engineer-b", "role": "engineer", "key_env": "FT_ENGINEER2_KEY"},
                                   {"name": "viewer", "role": "viewer", "key_env": "FT_VIEWER_KEY"}]}}
     return f"# Twin service drafted by `factory-twin edge discover` at {_now()}.\n" + _dump(body)
 

@@ -41,7 +41,7 @@ class UnsSink(Sink):
 
     def __init__(self, config: UnsSinkConfig, ctx: PluginContext) -> None:
         super().__init__(config, ctx)
-        self.client = mqtt.make_client(config.broker, config.client_id or f"{ctx.agent}-{config.name}")
+        self.client = mqtt.make_client(config.broker, config.client_id or ctx.client_id(config.name))
         self.client.max_inflight_messages_set(1000)  # a batch in flight at once; the default 20 throttles
         self._connected = asyncio.Event()
         self._unacked: set[int] = set()

@@ -18,6 +18,7 @@ and a Sparkplug B edge node)::
       qos: 1                      # default per subscription: 0, 1 or 2
       clean_session: false        # a persistent session: the broker keeps QoS 1/2 messages while we are away
       session_expiry_s: 86400     # MQTT 5: how long the broker keeps that session
+      silence_s: 30               # no message for this long: health degraded, then reconnect (0: never)
       subscriptions:
         - topic: uagv/v2/acme/{serial}/state       # {name} matches one topic level
           asset: acme/plant1/machining/line1/logistics/{serial}
@@ -39,7 +40,13 @@ and a Sparkplug B edge node)::
 
 A message that is not JSON (or not a number, or not Sparkplug B), or has no usable timestamp, is
 rejected whole; a field or metric that is missing, of the wrong type or not finite is rejected alone,
-and the message's other fields still flow. Every rejection is counted by reason and kept.
+and the message's other fields still flow. Every rejection is counted by reason and kept. A QoS 1/2
+message is acknowledged once what it held is committed to the spool or quarantined, whatever it held.
+
+The client id is the agent's name, the source's name and the agent's instance id (kept in its data folder),
+unless `client_id` is given: another client that connects under a guessed name cannot take the session over.
+A feed that publishes all the time and falls silent for `silence_s` marks the agent's health degraded (with
+the reason) and is reconnected and subscribed again.
 """
 
 from __future__ import annotations
@@ -47,8 +54,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import math
 import re
+import threading
+import time
 from datetime import datetime
 from typing import Any, Literal, Self
 
@@ -64,6 +74,7 @@ from plantmodel.catalog import SignalName
 from plantmodel.telemetry import Quality, Sample
 from plantmodel.uns import PayloadError, parse_ts
 
+log = logging.getLogger(__name__)
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
@@ -129,6 +140,8 @@ class MqttSourceConfig(PluginConfig):
     client_id: str | None = None
     clean_session: bool = False
     session_expiry_s: int = Field(86400, ge=0, description="MQTT 5: how long the broker keeps our session")
+    silence_s: float = Field(0, ge=0, description="no message for this long on a feed that always publishes: "
+                             "health degraded, then reconnect and subscribe again; 0: never")
     subscriptions: list[TopicMapping] = Field([], description="JSON and plain-number topics")
     sparkplug: list[SparkplugMapping] = Field([], description="Sparkplug B groups")
 
@@ -176,7 +189,7 @@ class MqttSource(Source):
 
     def __init__(self, config: MqttSourceConfig, ctx: PluginContext) -> None:
         super().__init__(config, ctx)
-        self.client = mqtt.make_client(config.broker, config.client_id or f"{ctx.agent}-{config.name}",
+        self.client = mqtt.make_client(config.broker, config.client_id or ctx.client_id(config.name),
                                        clean_session=config.clean_session)
         # QoS 1/2 messages are acknowledged only once their samples are committed to the agent's spool, so
         # the broker redelivers whatever a crash (even kill -9) caught between receipt and commit
@@ -185,6 +198,23 @@ class MqttSource(Source):
         self.mappers = {(i, signal): Mapper(f.map, f.unit) for i, m in enumerate(config.subscriptions)
                         for signal, f in m.fields.items()}
         self.last_error: str | None = None
+        self.last_message = time.monotonic()  # or the last (re)connection
+        self.silent = False  # silence_s passed without a message; cleared by the next one
+        self.restarts = 0  # reconnections forced by silence
+        self._unacked: dict[int, float] = {}  # mid -> when a QoS 1/2 message came, until acknowledged
+        self._unacked_lock = threading.Lock()
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.silent:
+            out.append(self.last_error or f"no message for {self.config.silence_s:g} s")
+        with self._unacked_lock:
+            oldest = min(self._unacked.values(), default=None)
+            waiting = len(self._unacked)
+        if oldest is not None and time.monotonic() - oldest > 30:
+            out.append(f"{waiting} QoS 1/2 messages not acknowledged for {time.monotonic() - oldest:.0f} s "
+                       "(the broker holds back further ones)")
+        return out
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -195,6 +225,7 @@ class MqttSource(Source):
                 return
             client.subscribe(self.config.filters())
             self.connected, self.last_error = True, None
+            self.last_message = time.monotonic()
 
         def on_subscribe(client: paho.Client, userdata: Any, mid: int, codes: Any, props: Any = None) -> None:
             loop.call_soon_threadsafe(self.ready.set)
@@ -208,7 +239,12 @@ class MqttSource(Source):
             self.last_error = f"cannot connect to {self.config.broker.url}"
 
         def on_message(client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
-            ack = functools.partial(client.ack, msg.mid, msg.qos) if msg.qos else None
+            self.last_message, self.silent = time.monotonic(), False
+            ack = None
+            if msg.qos:
+                with self._unacked_lock:
+                    self._unacked[msg.mid] = self.last_message
+                ack = functools.partial(self._ack, client, msg.mid, msg.qos)
             try:
                 samples = self.decode(msg.topic, msg.payload)
             except Exception as exc:  # a decoder bug must not stop the client's thread: keep the message
@@ -216,7 +252,7 @@ class MqttSource(Source):
                                            f"{type(exc).__name__}: {exc}", msg.topic, msg.payload)
                 samples = []
             if samples:
-                loop.call_soon_threadsafe(functools.partial(self.ctx.emit, samples, committed=ack))
+                loop.call_soon_threadsafe(self._emit, samples, ack, msg.topic, msg.payload)
             elif ack is not None:
                 ack()  # nothing to spool: what was rejected is already in the quarantine (committed)
 
@@ -226,9 +262,45 @@ class MqttSource(Source):
         persistent = not self.config.clean_session
         mqtt.start(self.client, self.config.broker, self.config.session_expiry_s if persistent else None)
         try:
+            if self.config.silence_s:
+                await self._watch_silence()
             await asyncio.Event().wait()
         finally:
             mqtt.stop(self.client)
+
+    def _emit(self, samples: list[Sample], ack: Any, topic: str, payload: bytes) -> None:
+        """On the loop: hand the samples over; should that fail, keep the message and acknowledge it anyway, so
+        one message can never hold up the broker's in-flight window."""
+        try:
+            self.ctx.emit(samples, committed=ack)
+        except Exception as exc:
+            log.exception("samples from %s could not be taken in", topic)
+            self.ctx.quarantine.reject(self.config.name, "internal_error", "payload", f"{type(exc).__name__}: {exc}",
+                                       topic, payload)
+            if ack is not None:
+                ack()
+
+    def _ack(self, client: paho.Client, mid: int, qos: int) -> None:
+        with self._unacked_lock:
+            self._unacked.pop(mid, None)
+        client.ack(mid, qos)
+
+    async def _watch_silence(self) -> None:
+        """A feed that always publishes and goes quiet is broken (a lost subscription, a session taken over):
+        say so in the health, then reconnect, at most once per `silence_s`."""
+        limit = self.config.silence_s
+        while True:
+            await asyncio.sleep(min(1.0, limit / 4))
+            quiet = time.monotonic() - self.last_message
+            if not self.connected or quiet < limit:
+                continue
+            self.silent = True
+            self.last_error = f"no message for {quiet:.0f} s (silence_s: {limit:g}); reconnected and subscribed again"
+            log.warning("source %s: no message for %.0f s: reconnecting to %s", self.config.name, quiet,
+                        self.config.broker.url)
+            self.restarts += 1
+            mqtt.reconnect(self.client)
+            self.last_message = time.monotonic()
 
     def decode(self, topic: str, payload: bytes) -> list[Sample]:
         """Samples from one message; every rejection goes to the quarantine with its reason."""
@@ -320,13 +392,27 @@ class MqttSource(Source):
             return []
 
 
+INT64 = range(-(2**63), 2**63)
+
+
+def _int64(text: str) -> int | float:
+    """An integer as orjson gives it (64 bits); a larger one as a float, so nothing beyond 64 bits travels on."""
+    value = int(text)
+    if value in INT64:
+        return value
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def _loads(payload: bytes) -> Any:
     try:
         body = orjson.loads(payload)
     except orjson.JSONDecodeError:
-        try:  # some gateways send NaN / Infinity literals: accept the JSON, reject those fields
-            body = json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
+        try:  # NaN / Infinity literals and integers beyond 64 bits: accept the JSON, let each field be judged
+            body = json.loads(payload, parse_int=_int64)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise PayloadError("payload", "malformed_json", f"not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise PayloadError("payload", "malformed_json", "expected a JSON object")

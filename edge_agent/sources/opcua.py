@@ -156,13 +156,16 @@ class OpcUaSource(Source):
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def tag_list(self) -> list[OpcUaTag]:
-        """Configured tags first, then whatever browsing finds (a configured node wins over a browsed one)."""
-        tags = {t.node: t for t in self.config.configured_tags()}
+        """Configured tags first, then whatever browsing finds (a configured node wins over a browsed one). One
+        node may feed several signals (a state machine's state as the twin's state and as text)."""
+        tags = {_key(t): t for t in self.config.configured_tags()}
+        configured = {t.node for t in tags.values()}
         if self.config.root or self.config.object_types:
             client = await self.open_client(auto_reconnect=False)
             async with client:
                 for tag in await browse(client, self.config.root, self.config.object_types):
-                    tags.setdefault(tag.node, tag)
+                    if tag.node not in configured:
+                        tags.setdefault(_key(tag), tag)
         if not tags:
             raise LookupError(f"no variables found below {self.config.root or 'Objects'}")
         return list(tags.values())
@@ -223,9 +226,10 @@ class OpcUaConnection:
         self.subscribed = False  # at least once: from then on no change is missed while connected
         self.gaps = 0
         self.by_handle: dict[int, OpcUaTag] = {}
-        self.mappers: dict[str, Mapper] = {t.node: Mapper(t.map, t.unit) for t in tags}
+        self.mappers: dict[tuple[str, str, str], Mapper] = {_key(t): Mapper(t.map, t.unit) for t in tags}
         self.last: dict[tuple[str, str], Sample] = {}  # last sample per series, repeated as bad when the
-        self.last_raw: dict[str, Any] = {}  # connection drops; node -> last raw value (a bad value repeats it)
+        self.last_raw: dict[tuple[str, str, str], Any] = {}  # connection drops; tag -> last raw value (a bad
+        # value without a value repeats it)
         self.subscriptions: list[Subscription] = []
         self.namespaces: list[str] = []
         self._handle = 0
@@ -261,6 +265,8 @@ class OpcUaConnection:
                 await sub.delete()
         self.subscriptions, self.by_handle = [], {}
         self.namespaces = await client.get_namespace_array()
+        if any(t.map is not None and t.map.field for t in self.tags):
+            await _load_structures(client, self.config.name)
         size = self.config.max_items_per_subscription
         failed: list[str] = []
         for start in range(0, len(self.tags), size):
@@ -366,19 +372,22 @@ class OpcUaConnection:
         ts = dv.SourceTimestamp or dv.ServerTimestamp
         server_ts = utc(dv.ServerTimestamp) if dv.ServerTimestamp else None
         name = self.config.name
-        if val is None and quality is not Quality.GOOD and tag.node in self.last_raw and ts is not None:
-            val = self.last_raw[tag.node]  # a bad value without a value: the signal keeps its last one, as bad
+        if dv.StatusCode is not None and dv.StatusCode.value == ua.StatusCodes.BadStateNotActive:
+            return  # a sub-state machine that is not active says nothing: its parent's state is the state
+        key = _key(tag)
+        if val is None and quality is not Quality.GOOD and key in self.last_raw and ts is not None:
+            val = self.last_raw[key]  # a bad value without a value: the signal keeps its last one, as bad
         if val is None or ts is None:
             reason = "no_timestamp" if ts is None else "no_value"
             self.owner.ctx.quarantine.reject(name, reason, f"{tag.asset}/{tag.signal}",
                                              f"cannot store value {val!r:.80} (status {dv.StatusCode})", tag.node)
             return
         try:
-            mapped = self.mappers[tag.node].apply(val)
+            mapped = self.mappers[key].apply(val)
         except MappingError as exc:
             self.owner.ctx.quarantine.reject(name, exc.reason, f"{tag.asset}/{tag.signal}", exc.detail, tag.node)
             return
-        self.last_raw[tag.node] = val
+        self.last_raw[key] = val
         when = utc(ts)
         for m in mapped:
             q = quality if m.quality is None or quality is not Quality.GOOD else m.quality
@@ -396,6 +405,19 @@ class OpcUaConnection:
 
     def status_change_notification(self, status: Any) -> None:
         log.warning("%s: subscription status changed: %s", self.config.name, status)
+
+
+async def _load_structures(client: Client, name: str) -> None:
+    """Teach the client the server's structured data types, so a `field` of a structure can be read (PackML's
+    count arrays); a server that cannot describe them leaves such values refused, with the reason."""
+    try:
+        await client.load_data_type_definitions()
+    except Exception as exc:  # asyncua raises many kinds here; the plain values still flow
+        log.warning("%s: cannot load the server's data type definitions: %s", name, exc)
+
+
+def _key(tag: OpcUaTag) -> tuple[str, str, str]:
+    return tag.node, tag.asset, tag.signal
 
 
 def quality_of(status: ua.StatusCode | None) -> Quality:

@@ -56,6 +56,10 @@ def stream(seed: np.random.SeedSequence, i: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, i)))
 
 
+class EventBudgetExceeded(RuntimeError):
+    """A run processed more simulation events than it was allowed."""
+
+
 class FlowLine:
     def __init__(self, line: Line, seed: np.random.SeedSequence | int, *, record_events: bool = False,
                  start_us: int = 0, observer: Observer | None = None, start: LineStart | None = None) -> None:
@@ -175,15 +179,33 @@ class FlowLine:
             self.events.append(Event(station.path, EventKind.PART, self._ts(), {"outcome": outcome, "count": count}))
 
     # --- running ----------------------------------------------------------------------------------
-    def run(self, hours: float, warmup_h: float | None = None) -> dict[str, Any]:
+    def run(self, hours: float, warmup_h: float | None = None, max_events: int | None = None) -> dict[str, Any]:
+        """Warm-up, then `hours` measured; with `max_events`, stop with `EventBudgetExceeded` once the run has
+        processed that many simulation events (a model whose failures or arrivals come far too often)."""
         warmup_h = self.line.config.simulation.warmup_h if warmup_h is None else warmup_h
+        budget = [max_events] if max_events is not None else None
         if warmup_h > 0:
-            self.env.run(until=warmup_h * 3600.0)
+            self._run_until(warmup_h * 3600.0, budget, (warmup_h + hours) * 3600.0)
             self.ledger.reset()
             for station in self.stations:
                 station.reset_counters()
-        self.env.run(until=(warmup_h + hours) * 3600.0)
+        self._run_until((warmup_h + hours) * 3600.0, budget, (warmup_h + hours) * 3600.0)
         return self.summary()
+
+    def _run_until(self, until: float, budget: list[int] | None, end: float) -> None:
+        env = self.env
+        if budget is None:
+            env.run(until=until)
+            return
+        while env.peek() < until:  # what env.run(until) does, counting events against the budget
+            if budget[0] <= 0:
+                raise EventBudgetExceeded(f"a replication of {self.line.path} passed its budget of simulation "
+                                          f"events at {env.now / 3600:.3g} of {end / 3600:.3g} simulated hours: "
+                                          "failures, stops or arrivals far more frequent than a real line's "
+                                          "(e.g. a tiny mtbf_s)?")
+            env.step()
+            budget[0] -= 1
+        env.run(until=until)
 
     def summary(self) -> dict[str, Any]:
         now = self.env.now

@@ -23,21 +23,23 @@ def replication_seed(seed: int, r: int) -> np.random.SeedSequence:
 
 
 def run_replication(line: Line, hours: float, warmup_h: float | None, seed: int, r: int,
-                    start: LineStart | None = None) -> dict[str, Any]:
-    return FlowLine(line, replication_seed(seed, r), start=start).run(hours, warmup_h)
+                    start: LineStart | None = None, max_events: int | None = None) -> dict[str, Any]:
+    return FlowLine(line, replication_seed(seed, r), start=start).run(hours, warmup_h, max_events)
 
 
 def _run_chunk(line: Line, hours: float, warmup_h: float | None, seed: int, rs: list[int],
-               start: LineStart | None) -> list[dict[str, Any]]:
-    return [run_replication(line, hours, warmup_h, seed, r, start) for r in rs]
+               start: LineStart | None, max_events: int | None = None) -> list[dict[str, Any]]:
+    return [run_replication(line, hours, warmup_h, seed, r, start, max_events) for r in rs]
 
 
 def replicate(line: Line, hours: float, replications: int, seed: int, *, workers: int | None = None,
               warmup_h: float | None = None, progress: Callable[[int], None] | None = None,
-              start: LineStart | None = None, executor: Executor | None = None) -> list[dict[str, Any]]:
+              start: LineStart | None = None, executor: Executor | None = None,
+              max_events: int | None = None) -> list[dict[str, Any]]:
     """Results of replications 0..n-1 in that order; `progress` is called with how many just finished.
 
-    With `start`, every replication begins from those initial conditions instead of an empty line.
+    With `start`, every replication begins from those initial conditions instead of an empty line; with
+    `max_events`, a replication that processes more simulation events fails (`EventBudgetExceeded`).
     `executor` runs the chunks elsewhere (e.g. a Dask cluster's `client.get_executor()`, `workers` then being
     its worker count); by default a process pool on this machine's cores.
     """
@@ -45,7 +47,7 @@ def replicate(line: Line, hours: float, replications: int, seed: int, *, workers
     if workers == 1 and executor is None:
         results = []
         for r in range(replications):
-            results.append(run_replication(line, hours, warmup_h, seed, r, start))
+            results.append(run_replication(line, hours, warmup_h, seed, r, start, max_events))
             if progress:
                 progress(1)
         return results
@@ -55,7 +57,7 @@ def replicate(line: Line, hours: float, replications: int, seed: int, *, workers
     out: dict[int, dict[str, Any]] = {}
     pool = executor or ProcessPoolExecutor(max_workers=workers)
     try:
-        futures = {pool.submit(_run_chunk, line, hours, warmup_h, seed, rs, start): rs for rs in chunks}
+        futures = {pool.submit(_run_chunk, line, hours, warmup_h, seed, rs, start, max_events): rs for rs in chunks}
         for future in as_completed(futures):
             for r, result in zip(futures[future], future.result(), strict=True):
                 out[r] = result

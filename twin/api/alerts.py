@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from twin.alerting import AlertEngine, InvalidTransition, NotFound, Severity, State
 from twin.alerting.lifecycle import Alert
+from twin.api.times import in_range
 from twin.auth import Principal, require
 
 router = APIRouter(prefix="/api", tags=["alerts"])
@@ -57,6 +58,7 @@ async def list_alerts(
             states.append(s)
         else:
             raise HTTPException(422, f"state: {s!r} is not one of open, {', '.join(State)}")
+    since = in_range(since, "since") if since is not None else None
     alerts = _engine(request).store.select(states=states, asset=asset, since=since, limit=limit,
                                            severity=Severity[severity] if severity else None,
                                            scope=list(caller.scope))
@@ -83,7 +85,8 @@ async def summary(request: Request, caller: Viewer) -> dict[str, Any]:
         out["unacknowledged"] = sum(1 for a in mine if not a.acked)
         out["by_state"] = {str(s): sum(1 for a in mine if a.state is s) for s in State}
         out["open_by_severity"] = {s.name: sum(1 for a in mine if a.severity is s) for s in Severity}
-    out["metrics"] = engine.metrics()
+    if caller.plant_wide:  # the engine's counters span the whole plant
+        out["metrics"] = engine.metrics()
     return out
 
 
@@ -123,7 +126,7 @@ async def act(alert_id: AlertId, action: Action, request: Request, caller: Engin
     if action != "shelve" and body.duration_s is not None:
         raise HTTPException(422, "duration_s: only shelving takes a duration")
     try:
-        a = engine.act(alert_id, action, caller.name, body.comment, body.duration_s)
+        a = engine.act(alert_id, action, caller.identity, body.comment, body.duration_s)
     except NotFound:
         raise HTTPException(404, f"no alert {alert_id}") from None
     except InvalidTransition as exc:

@@ -82,7 +82,7 @@ async def request_command(body: CommandRequest, request: Request,
         raise _unprocessable("value", problem)
     assert control is not None
     book = _book(request)
-    command_id = book.request(body.asset, spec.name, value, body.reason, caller.name, time.time(),
+    command_id = book.request(body.asset, spec.name, value, body.reason, caller.identity, time.time(),
                               control.request_ttl_s)
     return book.get(command_id) or {}
 
@@ -93,20 +93,20 @@ async def approve(command_id: CommandId, body: Decision, request: Request,
     """Approve and execute at once; the answer carries the equipment's response (executed or failed)."""
     book = _book(request)
     command = _pending(book, command_id, caller)
-    if command["requested_by"] == caller.name:
-        why = f"{caller.name} requested command {command_id}: another engineer must approve it"
-        book.refused(command_id, caller.name, why, time.time())
+    if command["requested_by"] == caller.identity:
+        why = f"{caller.identity} requested command {command_id}: another engineer must approve it"
+        book.refused(command_id, caller.identity, why, time.time())
         raise HTTPException(403, why)
     control = _control(request)
     spec = control.command(command["command"]) if control is not None else None
     if spec is None:  # the allow-list changed since the request
         raise HTTPException(409, f"{command['command']!r} is no longer in the allow-list")
-    if not book.decide(command_id, True, caller.name, body.comment, time.time()):
+    if not book.decide(command_id, True, caller.identity, body.comment, time.time()):
         raise HTTPException(409, f"command {command_id} is no longer pending")
     started = time.perf_counter()
     outcome = await request.app.state.equipment.send(command["asset"], spec, command["value"])
     latency_ms = (time.perf_counter() - started) * 1000
-    book.executed(command_id, outcome.ok, outcome.result, outcome.status, caller.name, time.time(), latency_ms)
+    book.executed(command_id, outcome.ok, outcome.result, outcome.status, caller.identity, time.time(), latency_ms)
     return book.get(command_id) or {}
 
 
@@ -115,7 +115,7 @@ async def reject(command_id: CommandId, body: Decision, request: Request,
                  caller: Annotated[Principal, Depends(require("engineer"))]) -> dict[str, Any]:
     book = _book(request)
     _pending(book, command_id, caller)
-    if not book.decide(command_id, False, caller.name, body.comment, time.time()):
+    if not book.decide(command_id, False, caller.identity, body.comment, time.time()):
         raise HTTPException(409, f"command {command_id} is no longer pending")
     return book.get(command_id) or {}
 

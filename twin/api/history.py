@@ -1,42 +1,51 @@
 """History through the twin: series with downsampling, state timelines, CSV, and the line at a past instant.
 
 The same property path as the live API: ``/api/assets/{asset}/signals/{signal}`` is now, and
-``/api/assets/{asset}/signals/{signal}/history`` is then. These read the historian, so they are rate-limited.
+``/api/assets/{asset}/signals/{signal}/history`` is then. These read the historian, so they are rate-limited and
+bounded per request; series (the large ones) are read and serialised in worker processes, timelines and replays
+in worker threads, a few at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+import math
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
+import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from twin.api.live import asset_live, json_response, visible
+from twin.api.times import in_range
 from twin.auth import Principal, check_scope
 from twin.history import NoHistory, line_at, timeline
+from twin.history_work import series
 from twin.limits import expensive
 
 router = APIRouter(prefix="/api", tags=["history"])
 Caller = Annotated[Principal, Depends(expensive)]
 T = TypeVar("T")
 MAX_RANGE = timedelta(days=31)
+MAX_WINDOWS = 50_000  # a minute's windows over the longest range; a chart needs a few hundred
 
 
 async def _read(request: Request, fn: Callable[[Any], T]) -> T:
-    try:
-        return await asyncio.to_thread(lambda: fn(request.app.state.history.historian()))
-    except NoHistory as exc:
-        raise HTTPException(409, str(exc)) from None
+    """In a worker thread, at most `heavy_reads` at once: the event loop keeps serving live state meanwhile."""
+    gate: asyncio.Semaphore = request.app.state.heavy_reads
+    async with gate:
+        try:
+            return await asyncio.to_thread(lambda: fn(request.app.state.history.historian()))
+        except NoHistory as exc:
+            raise HTTPException(409, str(exc)) from None
 
 
 def _range(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
     """[start, end) with the defaults: end is `now` (plant time), start an hour before end."""
-    end = _utc(end) if end else now
-    start = _utc(start) if start else end - timedelta(hours=1)
+    end = in_range(end, "end") if end else now
+    start = in_range(start, "start") if start else end - timedelta(hours=1)
     if start >= end:
         raise HTTPException(422, "start must be before end")
     if end - start > MAX_RANGE:
@@ -44,20 +53,20 @@ def _range(start: datetime | None, end: datetime | None, now: datetime) -> tuple
     return start, end
 
 
-def _utc(t: datetime) -> datetime:
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
-
-
 @router.get("/assets/{path:path}/signals/{signal}/history")
 async def signal_history(
     path: str, signal: str, request: Request, caller: Caller,
     start: Annotated[datetime | None, Query(description="default: an hour before end")] = None,
     end: Annotated[datetime | None, Query(description="default: now")] = None,
-    step_s: Annotated[int | None, Query(ge=1, le=86_400, description="aggregate into windows of this length")] = None,
-    limit: Annotated[int, Query(ge=1, le=100_000, description="at most this many raw points")] = 10_000,
+    step_s: Annotated[int | None, Query(ge=1, le=86_400, description="aggregate into windows of this length "
+                                        f"(at most {MAX_WINDOWS} windows per request)")] = None,
+    limit: Annotated[int, Query(ge=1, le=100_000, description="at most this many raw points (the newest)")] = 10_000,
     format: Literal["json", "csv"] = "json",
 ) -> Response:
-    """A signal's samples (or mean/min/max/last per `step_s` window) over [start, end), as JSON or CSV."""
+    """A signal's samples (or mean/min/max/last per `step_s` window) over [start, end), as JSON or CSV (streamed).
+
+    Bounded per request: at most 31 days, `limit` raw points, or 50,000 windows (a 422 says so); read and
+    serialised in a worker process (`twin.history_work`)."""
     check_scope(caller, path)
     twin = request.app.state.twin.assets.get(path)
     if twin is None:
@@ -66,19 +75,24 @@ async def signal_history(
     if spec is None:
         raise HTTPException(404, f"a {twin.asset.type} has no signal {signal!r}")
     lo, hi = _range(start, end, request.app.state.clock.now())
-    if step_s is None:
-        samples = await _read(request, lambda h: h.samples(path, signal, lo, hi))
-        truncated = len(samples) > limit
-        points = [{"ts": s.ts, "value": s.value, "quality": str(s.quality)} for s in samples[-limit:]]
-    else:
-        windows = await _read(request, lambda h: h.windows(path, signal, lo, hi, step_s))
-        truncated = False
-        points = [{"ts": w.start, "count": w.count, "mean": w.mean, "min": w.min, "max": w.max, "last": w.last}
-                  for w in windows]
+    span_s = (hi - lo).total_seconds()
+    if step_s is not None and span_s / step_s > MAX_WINDOWS:
+        raise HTTPException(422, [{"loc": ["query", "step_s"], "type": "too_many_windows", "msg":
+                                   f"{span_s / step_s:.0f} windows asked for; at most {MAX_WINDOWS} per request: "
+                                   f"a step_s of at least {math.ceil(span_s / MAX_WINDOWS)} or a shorter range"}])
+
+    history = request.app.state.history.path
+    if history is None:
+        raise HTTPException(409, "the twin has no historian configured (history: in its config)")
+    try:
+        body = await request.app.state.heavy.run(series, str(history), path, signal, spec.unit, lo, hi, step_s, limit,
+                                                 format)
+    except NoHistory as exc:
+        raise HTTPException(409, str(exc)) from None
     if format == "csv":
-        return _csv(points, f"{path.replace('/', '_')}_{signal}.csv")
-    return json_response({"asset": path, "signal": signal, "unit": spec.unit, "start": lo, "end": hi,
-                          "step_s": step_s, "truncated": truncated, "points": points})
+        return StreamingResponse(_pieces(body), media_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="{path.replace("/", "_")}_{signal}.csv"'})
+    return Response(body, media_type="application/json")
 
 
 @router.get("/history/{path:path}")
@@ -103,8 +117,13 @@ async def state_timeline(path: str, request: Request, caller: Caller, start: dat
         raise HTTPException(404, f"no asset {path!r}")
     lo, hi = _range(start, end, request.app.state.clock.now())
     a = twin.asset
-    segments = await _read(request, lambda h: timeline(h, a, lo, hi))
-    return json_response({"asset": path, "start": lo, "end": hi, "segments": [s.as_dict() for s in segments]})
+
+    def body(h: Any) -> bytes:
+        segments = timeline(h, a, lo, hi)
+        return orjson.dumps({"asset": path, "start": lo, "end": hi, "segments": [s.as_dict() for s in segments]},
+                            option=orjson.OPT_UTC_Z)
+
+    return Response(await _read(request, body), media_type="application/json")
 
 
 @router.get("/replay")
@@ -112,7 +131,7 @@ async def replay(request: Request, caller: Caller, at: datetime,
                  prefix: Annotated[str, Query(max_length=500)] = "") -> Response:
     """Every asset (under `prefix`) as it was at `at`: the newest value of each signal then, and the alerts open
     then. Same shape as `/api/assets`, so a client draws the past with the code that draws the present."""
-    at = _utc(at)
+    at = in_range(at, "at")
     app = request.app
     past = await _read(request, lambda h: line_at(h, app.state.plant, at, prefix))
     assets = [asset_live(t, at) for t in visible(past.assets, caller, prefix)]
@@ -121,13 +140,7 @@ async def replay(request: Request, caller: Caller, at: datetime,
     return json_response({"at": at, "assets": assets, "alerts": alerts})
 
 
-def _csv(points: list[dict[str, Any]], filename: str) -> Response:
-    out = io.StringIO()
-    if points:
-        writer = csv.DictWriter(out, fieldnames=list(points[0]))
-        writer.writeheader()
-        for p in points:
-            writer.writerow({k: (v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v)
-                             for k, v in p.items()})
-    return Response(out.getvalue(), media_type="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+def _pieces(body: bytes, size: int = 1 << 16) -> Iterator[bytes]:
+    """A finished export handed to the socket in pieces, so one slow client holds no more than its buffer."""
+    for i in range(0, len(body), size):
+        yield body[i:i + size]

@@ -42,6 +42,13 @@ async def submit(body: JobRequest, request: Request, response: Response,
                  caller: Annotated[Principal, Depends(require("engineer"))]) -> JobCreated:
     store, runner = _jobs(request)
     cfg = request.app.state.config.jobs
+    plant = request.app.state.plant
+    lines = plant.lines()
+    wanted = body.scenario.line
+    target = lines[0] if wanted is None else next((ln for ln in lines if ln.config.id == wanted), None)
+    if target is None or not caller.sees(target.path):  # before anything else: an outsider learns nothing
+        mine = [ln.config.id for ln in lines if caller.sees(ln.path)]
+        raise HTTPException(404, f"no line {wanted or lines[0].config.id!r} to plan; yours: {mine}")
     if runner.planner is None:
         raise HTTPException(503, "planning is not available: this service was started without a planner")
     scenario = body.scenario.model_dump(mode="json")
@@ -50,19 +57,16 @@ async def submit(body: JobRequest, request: Request, response: Response,
         raise HTTPException(422, [{"loc": ["body", "scenario"], "type": "too_large", "msg":
                                    f"the study asks for {size:.0f} simulated hours (hours x replications x (1 + "
                                    f"variants)); this service accepts up to {cfg.max_replication_hours:.0f}"}])
-    plant = request.app.state.plant
     try:
         baseline, _ = variant_lines(plant, body.scenario)
     except ScenarioError as exc:
         raise HTTPException(422, [{"loc": ["body", "scenario", *p.split(":")[0].split(".")], "type": "scenario",
                                    "msg": p} for p in exc.problems]) from None
-    if not caller.sees(baseline.path):
-        raise HTTPException(404, f"no line {baseline.path!r}")
     limits = request.app.state.limits
     limits.check(limits.expensive, caller)  # the per-caller request rate of every expensive endpoint
     retry = {"Retry-After": str(cfg.retry_after_s)}
-    if store.pending(caller.name) >= cfg.max_pending_per_caller:
-        raise HTTPException(429, f"{caller.name} already has {cfg.max_pending_per_caller} jobs queued or running; "
+    if store.pending(caller.identity) >= cfg.max_pending_per_caller:
+        raise HTTPException(429, f"{caller.identity} already has {cfg.max_pending_per_caller} jobs queued or running; "
                             "wait for one to finish or cancel one", headers=retry)
     if store.pending() >= cfg.max_pending:
         raise HTTPException(429, f"{cfg.max_pending} jobs are queued or running; try again later", headers=retry)
@@ -72,8 +76,8 @@ async def submit(body: JobRequest, request: Request, response: Response,
                            request.app.state.clock.now())
         start = start.model_dump(mode="json")
     plan_request = {"plant": plant.model_dump(mode="json", exclude_defaults=True), "scenario": scenario,
-                    "start": start}
-    job_id = store.add(caller.name, baseline.path, scenario, start, plan_request, time.time())
+                    "start": start, "limits": cfg.limits()}
+    job_id = store.add(caller.identity, baseline.path, scenario, start, plan_request, time.time())
     runner.submit(job_id)
     response.headers["Location"] = f"/api/jobs/{job_id}"
     return JobCreated(id=job_id, state="queued")

@@ -1,10 +1,14 @@
-"""OEE, downtime, SPC and anomaly detection (alerts have their own router)."""
+"""OEE, downtime, SPC and anomaly detection (alerts have their own router).
+
+A scoped caller sees and acts on the lines, stations and stops inside their scope only; retraining an anomaly
+model is an engineer's, audited, rate-limited and bounded in the history it reads.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -13,13 +17,16 @@ from pydantic import BaseModel, Field
 from analytics.oee.downtime import pareto
 from historian.sqlite import SqliteHistorian
 from plantmodel.telemetry import Sample
-from twin.auth import Principal, require
+from twin.api.times import in_range
+from twin.auth import Principal, check_scope, require
 from twin.oee import window_dict
 from twin.performance import LinePerformance
 
 router = APIRouter(prefix="/api", tags=["performance"])
 Engineer = Annotated[Principal, Depends(require("engineer"))]
+Viewer = Annotated[Principal, Depends(require("viewer"))]
 WindowKind = Literal["shift", "day"]
+MAX_TRAINING = timedelta(hours=24)
 
 
 def _perf(request: Request) -> LinePerformance:
@@ -27,31 +34,34 @@ def _perf(request: Request) -> LinePerformance:
 
 
 @router.get("/oee")
-async def oee_now(request: Request, window: WindowKind = "shift") -> dict[str, Any]:
+async def oee_now(request: Request, caller: Viewer, window: WindowKind = "shift") -> dict[str, Any]:
     """Live OEE of every line and every station for the current shift (or day), with the loss breakdown."""
     perf = _perf(request)
     now = perf.now_us()
     lines = []
-    for path in perf.oee.lines:
+    for path in filter(caller.sees, perf.oee.lines):
         lo = perf.oee.line(path, window, now)
         lines.append({"line": path} | lo.as_dict())
     assets = [{"asset": p} | (window_dict(perf.oee.current(p, window, now)) or {"window": None})
-              for p in perf.oee.assets]
+              for p in perf.oee.assets if caller.sees(p)]
     return {"window": window, "lines": lines, "assets": assets}
 
 
 @router.get("/oee/history")
-async def oee_history(request: Request, asset: str, window: WindowKind = "shift") -> list[dict[str, Any]]:
+async def oee_history(request: Request, caller: Viewer, asset: str, window: WindowKind = "shift"
+                      ) -> list[dict[str, Any]]:
     """Finished shifts (or days) of one asset, oldest first."""
     perf = _perf(request)
+    check_scope(caller, asset)
     if asset not in perf.oee.assets:
         raise HTTPException(404, f"no station {asset!r} (OEE is kept for stations only)")
     return [d for w in perf.oee.history(asset, window) if (d := window_dict(w)) is not None]
 
 
 @router.get("/oee/{path:path}")
-async def oee_asset(path: str, request: Request) -> dict[str, Any]:
+async def oee_asset(path: str, request: Request, caller: Viewer) -> dict[str, Any]:
     perf = _perf(request)
+    check_scope(caller, path)
     if path not in perf.oee.assets:
         raise HTTPException(404, f"no station {path!r} (OEE is kept for stations only)")
     now = perf.now_us()
@@ -61,12 +71,13 @@ async def oee_asset(path: str, request: Request) -> dict[str, Any]:
 
 
 @router.get("/downtime")
-async def downtime(request: Request, asset: str = "", unqualified: bool = False,
-                   limit: Annotated[int, Query(ge=1)] = 200) -> list[dict[str, Any]]:
+async def downtime(request: Request, caller: Viewer, asset: str = "", unqualified: bool = False,
+                   limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> list[dict[str, Any]]:
     """Stops, newest first; `asset` is a path prefix (a line, a cell or one machine)."""
     perf = _perf(request)
     now = perf.now_us()
-    return [s.as_dict(now) for s in perf.stops.select(asset, unqualified=unqualified)[::-1][:limit]]
+    stops = [s for s in perf.stops.select(asset, unqualified=unqualified) if caller.sees(s.asset)]
+    return [s.as_dict(now) for s in stops[::-1][:limit]]
 
 
 class ReasonIn(BaseModel):
@@ -79,7 +90,8 @@ class ReasonIn(BaseModel):
 @router.post("/downtime/{stop_id:path}/reason")
 async def qualify_stop(stop_id: str, body: ReasonIn, request: Request, caller: Engineer) -> dict[str, Any]:
     perf = _perf(request)
-    by = caller.name if body.by is None else f"{body.by} (entered by {caller.name})"
+    check_scope(caller, stop_id.rpartition("@")[0])
+    by = caller.identity if body.by is None else f"{body.by} (entered by {caller.identity})"
     at = request.app.state.clock.now()  # plant time, as the stop itself
     stop = perf.stops.qualify(stop_id, body.reason, by, body.comment, at)
     if stop is None:
@@ -89,12 +101,13 @@ async def qualify_stop(stop_id: str, body: ReasonIn, request: Request, caller: E
 
 
 @router.get("/downtime/pareto")
-async def downtime_pareto(request: Request, by: Literal["reason", "asset", "kind", "shift"] = "reason",
-                    window: WindowKind | Literal["all"] = "day", asset: str = "") -> dict[str, Any]:
+async def downtime_pareto(request: Request, caller: Viewer,
+                          by: Literal["reason", "asset", "kind", "shift"] = "reason",
+                          window: WindowKind | Literal["all"] = "day", asset: str = "") -> dict[str, Any]:
     """Stop time by reason, asset, kind or shift over the current shift, day, or everything kept."""
     perf = _perf(request)
     now = perf.now_us()
-    stops = [s.as_stop() for s in perf.stops.select(asset)]
+    stops = [s.as_stop() for s in perf.stops.select(asset) if caller.sees(s.asset)]
     if window == "all":
         start = min((s.start for s in stops), default=now)
     else:
@@ -107,41 +120,54 @@ async def downtime_pareto(request: Request, by: Literal["reason", "asset", "kind
 
 
 @router.get("/spc")
-async def spc(request: Request) -> list[dict[str, Any]]:
+async def spc(request: Request, caller: Viewer) -> list[dict[str, Any]]:
     """Control chart, limits and capability of every configured quality characteristic."""
-    return [c.as_dict() for c in _perf(request).spc.by_key.values()]
+    return [c.as_dict() for c in _perf(request).spc.by_key.values() if caller.sees(c.asset)]
 
 
 @router.get("/anomaly")
-async def anomaly(request: Request) -> list[dict[str, Any]]:
+async def anomaly(request: Request, caller: Viewer) -> list[dict[str, Any]]:
     """Each monitored asset: learning or monitoring, its latest score and threshold, its last alarm."""
     mon = _perf(request).anomaly
-    return [st.status(mon.config.baseline_rows) for st in mon.assets.values()]
+    return [st.status(mon.config.baseline_rows) for path, st in mon.assets.items() if caller.sees(path)]
 
 
 class TrainIn(BaseModel):
     start: datetime = Field(description="first instant of a healthy baseline window")
-    end: datetime
+    end: datetime = Field(description=f"at most {MAX_TRAINING.total_seconds() / 3600:.0f} h after start")
 
 
 @router.post("/anomaly/{path:path}/train")
 async def train_anomaly(path: str, body: TrainIn, request: Request, caller: Engineer) -> dict[str, Any]:
-    """Retrain one asset's model on a window of its history (which should be healthy operation)."""
+    """Retrain one asset's model on a window of its history (which should be healthy operation): an expensive
+    request (rate-limited per caller), recorded in the audit log."""
     mon = _perf(request).anomaly
+    check_scope(caller, path)
     if path not in mon.assets:
         raise HTTPException(404, f"{path!r} is not monitored for anomalies")
+    start, end = in_range(body.start, "start"), in_range(body.end, "end")
+    if not start < end <= start + MAX_TRAINING:
+        raise HTTPException(422, f"end must be after start, by at most {MAX_TRAINING.total_seconds() / 3600:.0f} h")
+    limits = request.app.state.limits
+    limits.check(limits.expensive, caller)
     history_path = request.app.state.config.history
     if history_path is None or not history_path.exists():
         raise HTTPException(409, "the twin has no historian to train from (history: in its config)")
     def read() -> list[Sample]:  # blocking file I/O, off the loop; the model itself changes on the loop
         history = SqliteHistorian(history_path, readonly=True)
         try:
-            return history.samples(asset=path, start=body.start, end=body.end)
+            return history.samples(asset=path, start=start, end=end)
         finally:
             history.close()
 
     samples = await asyncio.to_thread(read)
+    book = request.app.state.commands
     try:
-        return mon.train_from(path, samples)
+        result = mon.train_from(path, samples)
     except ValueError as exc:
+        book.record(caller.identity, "retrain_refused", path, "anomaly_model",
+                    {"start": start.isoformat(), "end": end.isoformat()}, str(exc))
         raise HTTPException(422, str(exc)) from None
+    book.record(caller.identity, "retrained", path, "anomaly_model",
+                {"start": start.isoformat(), "end": end.isoformat()}, None, {"samples": len(samples)})
+    return result

@@ -19,6 +19,13 @@ const LABELS = {
   battery: "battery", position: "position", mission: "mission",
 };
 
+/** The signals a card shows: the type's key ones, or (a type the UI does not know) its first three numbers. */
+function keySignals(type, sig) {
+  const known = KEY_SIGNALS[type];
+  if (known) return known.filter((s) => sig[s]);
+  return Object.keys(sig).filter((s) => typeof sig[s].value === "number" && !s.startsWith("parts_")).slice(0, 3);
+}
+
 /** Lines in flow order: from /api/plant where the twin serves it, else /api/assets grouped by line and cell. */
 export async function loadLayout() {
   const assets = await api("/api/assets");
@@ -82,14 +89,17 @@ export class LineDrawing {
     const gauge = el("div", { class: "gauge" });
     const body = [el("div", { class: "title" }, el("span", { class: "name" }, it.name),
       el("span", { class: "id" }, it.id.split("/").pop())), el("div", { class: "statebar" }, state, since)];
-    if (it.type === "buffer") body.push(gauge);
+    // what is drawn follows the asset's role (station, buffer, transport, equipment), so any type of the
+    // catalogue, the plant's own included, has a card
+    const role = it.role || ({ buffer: "buffer", agv: "transport" }[it.type] || "station");
+    if (role === "buffer") body.push(gauge);
     if (it.type === "conveyor") body.push(el("div", { class: "belt", "aria-hidden": "true" }));
-    if (it.type === "agv") body.push(el("div", { class: "route", "aria-hidden": "true" }, el("span", { class: "agv-dot" })));
-    if (it.type !== "buffer") body.push(parts);
+    if (role === "transport") body.push(el("div", { class: "route", "aria-hidden": "true" }, el("span", { class: "agv-dot" })));
+    if (role === "station" || role === "transport") body.push(parts);
     body.push(signals, alerts);
-    const attrs = { class: `card type-${it.type}`, "data-asset": it.id, "data-type": it.type };
+    const attrs = { class: `card type-${it.type} role-${role}`, "data-asset": it.id, "data-type": it.type };
     const root = link ? el("a", { ...attrs, href: `#/asset/${encodeURIComponent(it.id)}` }, ...body) : el("div", attrs, ...body);
-    return { root, state, since, parts, signals, gauge, alerts, type: it.type, name: it.name };
+    return { root, state, since, parts, signals, gauge, alerts, type: it.type, role, name: it.name };
   }
 
   update(assets, { alerts = [], now = plantNow() } = {}) {
@@ -105,8 +115,8 @@ export class LineDrawing {
       card.root.setAttribute("aria-label", `${card.name}: ${label.text}`);
       card.since.textContent = a && a.state_since ? `for ${fmt.duration((now - Date.parse(a.state_since)) / 1000)}` : "";
       const sig = (a && a.signals) || {};
-      if (card.type === "buffer") this._gauge(card, sig);
-      else {
+      if (card.role === "buffer") this._gauge(card, sig);
+      else if (card.role !== "equipment") {
         const good = a && a.parts ? a.parts.good : null;
         const scrap = a && a.parts ? a.parts.scrap : null;
         const oee = a && a.oee && a.oee.oee !== null && a.oee.oee !== undefined ? a.oee.oee : null;
@@ -117,7 +127,7 @@ export class LineDrawing {
           oee === null ? "" : el("span", { class: "oee", title: `OEE of ${a.oee.window}` }, " OEE ", kpi(oee, flags, { short: true })),
           impossible && oee <= 1 ? el("span", { class: "oee" }, " performance ", kpi(a.oee.performance, flags, { short: true })) : "");
       }
-      if (card.type === "agv") {
+      if (card.role === "transport") {
         const pos = sig.position ? Number(sig.position.value) : null;
         const dot = card.root.querySelector(".agv-dot");
         // the route's length is not in the plant model: scale by the farthest position seen so far
@@ -126,7 +136,7 @@ export class LineDrawing {
           dot.style.left = `${(100 * pos) / card.route}%`;
         }
       }
-      card.signals.replaceChildren(...(KEY_SIGNALS[card.type] || []).filter((s) => sig[s]).flatMap((s) => [
+      card.signals.replaceChildren(...keySignals(card.type, sig).flatMap((s) => [
         el("dt", {}, LABELS[s] || s), el("dd", { "data-signal": s }, fmt.value(sig[s].value), " ", el("small", {}, sig[s].unit || "")),
       ]));
       const n = open.get(path) || 0;
@@ -139,7 +149,9 @@ export class LineDrawing {
     const level = sig.level ? Number(sig.level.value) : null;
     const cap = sig.capacity ? Number(sig.capacity.value) : null;
     const pct = level !== null && cap ? Math.max(0, Math.min(100, (100 * level) / cap)) : 0;
-    card.gauge.replaceChildren(el("div", { class: "fill", style: `height:${pct}%` }),
+    const fill = el("div", { class: "fill" });
+    fill.style.height = `${pct}%`; // through the CSSOM: the Content-Security-Policy refuses style attributes
+    card.gauge.replaceChildren(fill,
       el("span", { class: "gauge-text" }, level === null ? "–" : `${fmt.int(level)}${cap ? ` / ${fmt.int(cap)}` : ""}`));
     card.gauge.setAttribute("role", "meter");
     card.gauge.setAttribute("aria-label", "fill level");

@@ -69,7 +69,10 @@ export async function mount(container, ctx, path) {
     }
 
     // signal trends
-    const numeric = Object.entries(asset.signals || {}).filter(([name, s]) => typeof s.value === "number" && !["parts_good", "parts_scrap", "parts_rework", "capacity"].includes(name));
+    // trends of the measured quantities; counters (parts) are shown as counts, not trends
+    const kinds = new Map((asset.signal_meta || []).map((m) => [m.name, m.kind]));
+    const kindOf = (name) => kinds.get(name) || kinds.get(name.replace(/\.\d+$/, "")) || "analog";
+    const numeric = Object.entries(asset.signals || {}).filter(([name, s]) => typeof s.value === "number" && kindOf(name) === "analog" && name !== "capacity");
     const step = Math.max(1, Math.round(Number(rangeSel.value) / 300));
     const trends = el("section", { class: "panel" }, el("h2", {}, "Signals"));
     parts.push(trends);
