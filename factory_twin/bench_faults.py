@@ -179,13 +179,15 @@ def detect(rows: AssetRows, labels: Sequence[Span], baseline_s: float, cfg: Anom
     alarms: list[Span] = []
     if len(rows.signals) >= 2 and base.sum() >= 20:
         rate = [n for n in cfg.rate_signals.get(str(rows.asset.type), []) if n in rows.signals]
-        model = Mewma(alpha=cfg.alpha, rate_signals=rate, burn_in=min(50, int(base.sum()) // 4),
+        ctx = [n for n in cfg.context_signals.get(str(rows.asset.type), []) if n in rows.signals]
+        model = Mewma(alpha=cfg.alpha, rate_signals=rate, context_signals=ctx if len(ctx) < len(rows.signals) else [],
+                      burn_in=min(50, int(base.sum()) // 4),
                       threshold=QuantileThreshold(q=1.0, margin=cfg.threshold_margin))
         model.fit({s: rows.x[base, j] for j, s in enumerate(rows.signals)})
         scores = model.update({s: rows.x[test, j] for j, s in enumerate(rows.signals)})
         flags = latch(scores, float(model.threshold_), cfg.on_delay_rows, cfg.off_ratio)
         alarms += alarm_spans(t, flags, path, "mewma")
-    wearing = set(cfg.rate_signals.get(str(rows.asset.type), []))
+    wearing = set(cfg.context_signals.get(str(rows.asset.type), []))
     for j, s in enumerate(rows.signals):
         x_base, x_test = rows.x[base, j], rows.x[test, j]
         if s not in wearing:  # a wear counter holds still between parts by nature

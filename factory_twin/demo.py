@@ -130,6 +130,9 @@ async def run_demo(opts: DemoOptions, stop: asyncio.Event) -> None:
         print(f"factory-twin demo running: {url}/api/assets  (API docs: {url}/docs)", flush=True)
         print(f"  OPC-UA {line.opcua_endpoint}   MQTT mqtt://127.0.0.1:{line.mqtt_port}   history {line.history}",
               flush=True)
+        if opts.speed != 1:
+            print(f"  plant clock: {opts.speed:g} simulated seconds per wall second; every part keeps time on it "
+                  "(docs/time.md)", flush=True)
         made = line.generated
         print("  API keys, one per person (send as 'Authorization: Bearer KEY'; set "
               f"{', '.join(DEMO_KEY_VARS.values())} to choose them):", flush=True)
