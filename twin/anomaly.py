@@ -75,12 +75,16 @@ class AssetAnomaly:
     candidates: list[str] = field(default_factory=list)
     settled: bool = False
     rate: frozenset[str] = frozenset()
+    context: frozenset[str] = frozenset()
+    seen: dict[str, int] = field(default_factory=dict)  # signal -> when it was last read, µs
+    run_start: int = 0  # when the current producing run began, µs
     # the machine's state, as its state signal reports it; None: it reports none (watched all the time)
     state: str | None = None
     stopped_at: int = 0  # when it last stopped producing, µs
     scored_from: int = 0  # rows are made from this instant of the current producing run, µs
     last_row: int = -1  # tick of the previous row of this run (-1: the run has none yet)
-    previous: dict[str, float] = field(default_factory=dict)  # rate signals' levels at the previous row
+    previous: dict[str, float] = field(default_factory=dict)  # rate signals' values in the previous row
+    offset: dict[str, float] = field(default_factory=dict)  # added to a rate signal so a gap makes no step
     runs: dict[str, Run] = field(default_factory=dict)
     stuck_limits: dict[str, int] = field(default_factory=dict)
     stuck: set[str] = field(default_factory=set)  # signals stuck now
@@ -113,7 +117,8 @@ class AnomalyMonitor:
                 signals = monitored_signals(a, chosen)
                 if signals:  # a configured list says which signals may be used: those this machine reports are
                     rate = frozenset(config.rate_signals.get(str(a.type), [])) & set(signals)
-                    self.assets[a.path] = AssetAnomaly(a, [], candidates=signals, rate=rate)
+                    context = frozenset(config.context_signals.get(str(a.type), [])) & set(signals)
+                    self.assets[a.path] = AssetAnomaly(a, [], candidates=signals, rate=rate, context=context)
         self.period_us = int(config.period_s * US)
         self.settle_us, self.settle_after_us = int(config.settle_s * US), int(config.settle_after_s * US)
         if config.model_dir is not None:
@@ -160,6 +165,7 @@ class AnomalyMonitor:
             return
         value = float(value)
         st.latest[sample.signal] = value
+        st.seen[sample.signal] = ts
         if not st.settled and sample.signal not in st.signals:
             st.signals = [s for s in st.candidates if s in st.latest]
             st.baseline, st.next_tick, st.last_row = [], 0, -1
@@ -170,8 +176,9 @@ class AnomalyMonitor:
         if not st.producing():
             return
         self._unchanged(st, sample.ts)
-        if ts < st.scored_from:
-            return
+        if ts < st.scored_from or any(st.seen.get(s, -1) < st.run_start for s in st.signals
+                                      if s not in st.context and s not in st.rate):
+            return  # a value still from before the run (read while the machine stood) is not this run's
         self._row(st, tick, sample.ts, learn_only)
 
     def _state(self, st: AssetAnomaly, state: str, ts: int) -> None:
@@ -181,6 +188,7 @@ class AnomalyMonitor:
             # a run begins: after a long stop (or at the first state seen) the machine settles first
             long_stop = st.stopped_at == 0 or ts - st.stopped_at >= self.settle_after_us
             st.scored_from = ts + self.settle_us if long_stop else ts
+            st.run_start = ts
             st.last_row = -1
         elif state != AssetState.PRODUCING and was_producing:
             st.stopped_at = ts
@@ -188,13 +196,15 @@ class AnomalyMonitor:
     def _row(self, st: AssetAnomaly, tick: int, at: datetime, learn_only: bool = False) -> None:
         contiguous = st.last_row >= 0 and tick - st.last_row <= 2 * self.period_us
         row = []
+        fresh = not st.previous
         for s in st.signals:
             v = st.latest[s]
-            if s in st.rate:
-                row.append(v - st.previous[s] if contiguous and s in st.previous else 0.0)
+            if s in st.rate:  # its level carried on across a gap, so the chart's step there is 0
+                if not contiguous and s in st.previous:
+                    st.offset[s] = st.previous[s] - v
+                v += st.offset.get(s, 0.0)
                 st.previous[s] = v
-            else:
-                row.append(v)
+            row.append(v)
         st.last_row = tick
         if st.model is None:
             if not st.baseline:
@@ -203,6 +213,8 @@ class AnomalyMonitor:
             if len(st.baseline) >= self.config.baseline_rows and not learn_only:
                 self.fit(st, np.asarray(st.baseline), st.baseline_from or at, at, "live baseline")
             return
+        if fresh:  # the first row this process scores with a model learned before: no step from the baseline's end
+            st.model.restart(np.asarray(row))
         scores, contrib = st.model.update_explained(np.asarray([row]))
         st.score, st.rows = float(scores[0]), st.rows + 1
         threshold = float(st.model.threshold_)
@@ -255,7 +267,8 @@ class AnomalyMonitor:
             ctx = []
         # the largest healthy score with a margin: a quantile of a few hundred autocorrelated scores is not
         # an extreme-value estimate, and a plant will not tolerate alerts every hour
-        model = Mewma(alpha=self.config.alpha, context_signals=ctx, burn_in=min(50, len(rows) // 4),
+        rate = [s for s in st.signals if s in st.rate]
+        model = Mewma(alpha=self.config.alpha, rate_signals=rate, context_signals=ctx, burn_in=min(50, len(rows) // 4),
                       threshold=QuantileThreshold(q=1.0, margin=self.config.threshold_margin))
         model.fit({name: rows[:, i] for i, name in enumerate(st.signals)})
         st.stuck_limits = {s: max(self.config.stuck_min_rows,
@@ -275,7 +288,8 @@ class AnomalyMonitor:
         if not st.settled:  # the signals this window holds
             present = {s.signal for s in samples if isinstance(s.value, int | float) and not isinstance(s.value, bool)}
             st.signals = [n for n in st.candidates if n in present]
-        shadow = AssetAnomaly(st.asset, st.signals, candidates=st.signals, settled=True, rate=st.rate)
+        shadow = AssetAnomaly(st.asset, st.signals, candidates=st.signals, settled=True, rate=st.rate,
+                              context=st.context)
         for s in samples:
             self._take(shadow, s, learn_only=True)
         rows = shadow.baseline

@@ -5,8 +5,8 @@ noise away and lets small persistent shifts build up), and scored by its Mahalan
 baseline's smoothed mean, with the smoothed covariance measured on the baseline rather than assumed.
 Signals listed in `rate_signals` enter as their step from the previous row, not their level: slow thermal
 signals drift over hours in healthy operation, and their level would alarm on the drift. Signals listed in
-`context_signals` are not monitored but explain the others: each monitored signal enters as what is left after
-a linear fit on them over the baseline (a tool's wear raises load, power and vibration as it should; the chart
+`context_signals` are not monitored but explain the others: each monitored level signal enters as what is left
+after a linear fit on them over the baseline (a tool's wear raises load, power and vibration as it should; the chart
 then watches for what the wear does not explain).
 `level_tolerance` widens the chart for slow wander of the level signals that a short baseline cannot show: a
 persistent shift of that share of a signal's baseline level counts as one standard deviation of the chart (a
@@ -88,7 +88,7 @@ class Mewma(MultivariateDetector):
         if self.context_columns_.any():
             plain = self._features(matrix, matrix[0])  # with no context fitted yet: the signals as they are
             coef, *_ = np.linalg.lstsq(self._context_design(matrix), plain, rcond=None)
-            coef[:, self.context_columns_] = 0.0
+            coef[:, self.context_columns_ | self.rate_columns_] = 0.0  # a level explains levels, not steps
             self.context_coef_ = coef
         raw = self._features(matrix, matrix[0])
         self.feature_mean_ = raw.mean(axis=0)
