@@ -14,7 +14,8 @@ occurrence of it) is then
 
 - true: a signal rule (anomaly, threshold, SPC, RUL) on an asset inside one of its labelled faults (up to
   `tolerance_s` after it), or inside the worn end of a bearing's life (worn share at least `WEAR_SHARE`); a
-  machine alarm during a stop; a tool-life alert followed by the tool's change within twice its horizon;
+  machine alarm during a stop; a tool-life alert followed by the tool's change within `RUL_LEAD` times its
+  horizon (an alert an hour and a half ahead of a change, for a half-hour horizon, is still a useful warning);
   an OEE-target alert, the first of its shift (a real figure under target);
 - nuisance: a signal rule within `settle_s` of a restart (a machine warming up after a stop is not an anomaly),
   or while the machine stands still, or a repeated OEE-target alert in one shift;
@@ -56,6 +57,7 @@ WEAR_SHARE = 0.2  # a bearing past a fifth of its life vibrates 12 % more (1.4 Ï
 SIGNAL_RULES = ("anomaly", "threshold", "spc", "rul")
 STOPPED = ("down", "setup", "planned_stop")
 STEP_S = 60.0  # how often the bearings' wear is read
+RUL_LEAD = 3.0  # a remaining-life alert is right when the end of life follows within this many horizons
 
 
 @dataclass
@@ -228,7 +230,7 @@ def judge(annunciations: list[dict[str, Any]], truth: Truth, settle_s: float, to
             oee_windows.add(key)
         elif kind == "rul":
             changes = truth.tool_changes.get(asset, [])
-            h = round(2 * horizon.get(a["rule"], 3600) * US)
+            h = round(RUL_LEAD * horizon.get(a["rule"], 1800) * US)
             verdict = "true" if any(t <= c <= t + h for c in changes) or _inside(t, labels, tol) else "false"
         elif _inside(t, labels, tol) or _inside(t, truth.wear.get(asset, []), tol):
             verdict = "true"
@@ -261,7 +263,7 @@ def judge(annunciations: list[dict[str, Any]], truth: Truth, settle_s: float, to
     for asset, changes in truth.tool_changes.items():
         for c in changes:
             rules = [r for r in cfg.alerts.rules if r.type == "rul" and _watches(r, asset)]
-            h = round(2 * max((r.horizon_s for r in rules), default=1800) * US)
+            h = round(RUL_LEAD * max((r.horizon_s for r in rules), default=1800) * US)
             hits = [a["at"] for a in annunciations
                     if a["asset"] == asset and a["kind"] == "rul" and c - h <= a["at"] <= c]
             detections.append({"asset": asset, "signal": "tool_wear", "fault": "tool_end_of_life", "start": c - h,

@@ -78,6 +78,7 @@ class AssetAnomaly:
     context: frozenset[str] = frozenset()
     seen: dict[str, int] = field(default_factory=dict)  # signal -> when it was last read, µs
     run_start: int = 0  # when the current producing run began, µs
+    afresh: bool = False  # the chart starts afresh at the next row (a run after a long stop)
     # the machine's state, as its state signal reports it; None: it reports none (watched all the time)
     state: str | None = None
     stopped_at: int = 0  # when it last stopped producing, µs
@@ -189,6 +190,7 @@ class AnomalyMonitor:
             long_stop = st.stopped_at == 0 or ts - st.stopped_at >= self.settle_after_us
             st.scored_from = ts + self.settle_us if long_stop else ts
             st.run_start = ts
+            st.afresh = long_stop
             st.last_row = -1
         elif state != AssetState.PRODUCING and was_producing:
             st.stopped_at = ts
@@ -213,8 +215,9 @@ class AnomalyMonitor:
             if len(st.baseline) >= self.config.baseline_rows and not learn_only:
                 self.fit(st, np.asarray(st.baseline), st.baseline_from or at, at, "live baseline")
             return
-        if fresh:  # the first row this process scores with a model learned before: no step from the baseline's end
-            st.model.restart(np.asarray(row))
+        if fresh or st.afresh:  # a model learned before this process, or a run after a long stop (a repair)
+            st.model.restart(np.asarray(row), afresh=st.afresh)
+            st.afresh, st.over = False, 0
         scores, contrib = st.model.update_explained(np.asarray([row]))
         st.score, st.rows = float(scores[0]), st.rows + 1
         threshold = float(st.model.threshold_)

@@ -148,10 +148,13 @@ class Mewma(MultivariateDetector):
         d = self._advance(X)
         return self._t2(d), np.abs(d * (d @ self.precision_))
 
-    def restart(self, row: NDArray[np.float64]) -> None:
+    def restart(self, row: NDArray[np.float64], afresh: bool = False) -> None:
         """Continue the chart after a gap (the machine stood still): the next steps of rate signals are measured
-        from `row`, not from before the gap."""
+        from `row`, not from before the gap; `afresh` also forgets the smoothed history (after a repair, what
+        the chart had built up before it says nothing about the machine now)."""
         self.previous_row_ = np.asarray(row, dtype=float).copy()
+        if afresh:
+            self.state_ = self.chart_mean_.copy()
 
     def update_one(self, row: NDArray[np.float64]) -> float:
         """`update` for one row given as an array in `signal_names_` order: no name lookup, no batch set-up,
