@@ -53,7 +53,7 @@ from twin.config import load_twin
 
 ORIGIN_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z: a fixed plant clock, so a seed gives the same run
 US = 1_000_000
-WEAR_SHARE = 0.2  # a bearing past a fifth of its life vibrates 12 % more (1.4 σ of its sensor) and runs 0.5 °C warmer
+WEAR_SHARE = 0.12  # from there a bearing's wear has moved its vibration by one noise σ of the sensor
 SIGNAL_RULES = ("anomaly", "threshold", "spc", "rul")
 STOPPED = ("down", "setup", "planned_stop")
 STEP_S = 60.0  # how often the bearings' wear is read

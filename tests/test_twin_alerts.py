@@ -238,6 +238,26 @@ def test_escalation_never_rates_an_alert_above_what_its_rule_gives() -> None:
     assert (hot.escalation, hot.severity) == (1, Severity.warning)
 
 
+def test_a_fleeting_machine_alarm_raises_no_alert_and_a_lasting_one_does() -> None:
+    eng = make(ManualClock(T0), rules=[{"id": "alarm", "type": "machine_alarm", "on_delay_s": 120}])
+
+    def code(s: float, value: str) -> Sample:
+        return Sample(CNC, "alarm_code", value, "", T0 + timedelta(seconds=s))
+
+    for s, value in ((0, "E101"), (60, "E101"), (90, "none")):  # cleared within the on-delay: a minor stop
+        eng.observe(code(s, value))
+    eng.observe(temp(200, 40))
+    assert not eng.store.select()
+    eng.observe(code(300, "E204"))
+    eng.observe(temp(360, 40))
+    assert not eng.store.select()
+    eng.observe(temp(421, 40))  # any later record of the machine, 120 s on: still in alarm
+    [alert] = eng.store.select()
+    assert alert.value == "E204" and alert.condition
+    eng.observe(code(500, "none"))
+    assert not eng.is_active("alarm", CNC)
+
+
 def test_oee_under_target_in_the_current_shift() -> None:
     boundary = (datetime.now(UTC) - timedelta(minutes=120)).replace(second=0, microsecond=0)
     cfg = config(alerts={"rules": [{"id": "oee", "type": "oee", "assets": [CNC, LINE], "target": 0.6,

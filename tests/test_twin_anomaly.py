@@ -101,3 +101,34 @@ def test_retrain_from_a_historian_window_through_the_api(tmp_path: Path, mosquit
         assert api.post("/api/anomaly/nope/train", json={"start": T0.isoformat(),
                                                          "end": T0.isoformat()}).status_code == 404
         wait_until(lambda: api.get("/api/health").json()["broker_connected"], 10, "the twin to connect")
+
+
+def _cnc(rng: np.random.Generator, i: int, state: str, stuck: dict[str, float] | None = None) -> list[Sample]:
+    """One second of a CNC in `state`; a signal in `stuck` is not sent (a source that reports by exception sends
+    nothing for a value that does not change)."""
+    ts = T0 + timedelta(seconds=i)
+    out = [Sample(CNC, "state", state, "", ts)] if i % 60 == 0 else []
+    running = state == "producing"
+    values = {"spindle_speed": 8000 + rng.normal(0, 16) if running else 0.0,
+              "spindle_load": 45 + rng.normal(0, 1.5) if running else 1.5 + rng.normal(0, 0.3),
+              "spindle_temperature": 46 + rng.normal(0, 0.05), "vibration_rms": 1.8 + rng.normal(0, 0.08),
+              "power": 9 + rng.normal(0, 0.15)}
+    return out + [Sample(CNC, n, float(v), UNITS[n], ts + timedelta(milliseconds=k)) for k, (n, v) in
+                  enumerate(values.items()) if n not in (stuck or {})]
+
+
+def test_a_machine_that_stands_still_is_not_scored_and_a_stuck_sensor_is_found(tmp_path: Path) -> None:
+    alerts = AlertEngine(AlertsConfig(), plant(), TwinDatabase(":memory:"))
+    mon = AnomalyMonitor(AnomalyConfig(assets=[CNC], baseline_rows=600, settle_s=120), plant(), alerts.anomaly)
+    rng = np.random.default_rng(3)
+    samples = [s for i in range(0, 900) for s in _cnc(rng, i, "producing")]  # settles 120 s, then learns
+    samples += [s for i in range(900, 1500) for s in _cnc(rng, i, "down")]  # ten minutes down: spindle at rest
+    samples += [s for i in range(1500, 2400) for s in _cnc(rng, i, "producing")]
+    for s in samples:
+        mon.observe(s)
+    assert mon.assets[CNC].model is not None and not alerts.store.select()  # standing still is not unusual
+    for i in range(2400, 2500):  # the load sensor freezes: its value stops changing
+        for s in _cnc(rng, i, "producing", stuck={"spindle_load": 45.0}):
+            mon.observe(s)
+    [alert] = alerts.store.select()
+    assert alert.kind == "anomaly" and "spindle_load" in alert.message and mon.assets[CNC].stuck == {"spindle_load"}

@@ -1,9 +1,10 @@
 """Anomaly detection in the twin: one multivariate model per asset, and a stuck-sensor check per signal.
 
 Signals arrive one by one; every `period_s` of source time the asset's latest values form one row (sample
-and hold). Rows are made only while the machine produces, and not in the first `settle_s` after it starts
-again from a stop of `settle_after_s` or more: a machine standing still, or warming up after a breakdown, is
-not behaving unusually (an asset that reports no state is watched all the time). Signals listed as rate
+and hold). Rows are made only while the machine produces, and, for a machine with slow thermal (rate)
+signals, not in the first `settle_s` after it starts again from a stop of `settle_after_s` or more: a machine
+standing still, or warming up after a breakdown, is not behaving unusually (an asset that reports no state is
+watched all the time). After such a stop the chart starts afresh. Signals listed as rate
 signals (slow thermal ones) enter as their step since the previous row of the same run; context signals (a
 tool's wear) explain the others rather than being watched themselves (analytics.anomaly.Mewma).
 
@@ -177,7 +178,7 @@ class AnomalyMonitor:
         if not st.producing():
             return
         self._unchanged(st, sample.ts)
-        if ts < st.scored_from or any(st.seen.get(s, -1) < st.run_start for s in st.signals
+        if ts < st.scored_from or any(st.seen.get(s, -1) <= st.run_start for s in st.signals
                                       if s not in st.context and s not in st.rate):
             return  # a value still from before the run (read while the machine stood) is not this run's
         self._row(st, tick, sample.ts, learn_only)
@@ -188,7 +189,8 @@ class AnomalyMonitor:
         if state == AssetState.PRODUCING and not was_producing:
             # a run begins: after a long stop (or at the first state seen) the machine settles first
             long_stop = st.stopped_at == 0 or ts - st.stopped_at >= self.settle_after_us
-            st.scored_from = ts + self.settle_us if long_stop else ts
+            # what settles is a machine's heat (its rate signals): one without them is watched at once
+            st.scored_from = ts + self.settle_us if long_stop and st.rate else ts
             st.run_start = ts
             st.afresh = long_stop
             st.last_row = -1
@@ -198,7 +200,6 @@ class AnomalyMonitor:
     def _row(self, st: AssetAnomaly, tick: int, at: datetime, learn_only: bool = False) -> None:
         contiguous = st.last_row >= 0 and tick - st.last_row <= 2 * self.period_us
         row = []
-        fresh = not st.previous
         for s in st.signals:
             v = st.latest[s]
             if s in st.rate:  # its level carried on across a gap, so the chart's step there is 0
@@ -215,8 +216,8 @@ class AnomalyMonitor:
             if len(st.baseline) >= self.config.baseline_rows and not learn_only:
                 self.fit(st, np.asarray(st.baseline), st.baseline_from or at, at, "live baseline")
             return
-        if fresh or st.afresh:  # a model learned before this process, or a run after a long stop (a repair)
-            st.model.restart(np.asarray(row), afresh=st.afresh)
+        if st.rows == 0 or st.afresh:  # the model's first row here (it may come from a file), or a run after a
+            st.model.restart(np.asarray(row), afresh=st.afresh)  # long stop (a repair): no step from before
             st.afresh, st.over = False, 0
         scores, contrib = st.model.update_explained(np.asarray([row]))
         st.score, st.rows = float(scores[0]), st.rows + 1
