@@ -40,7 +40,7 @@ from factory_twin.sim_cli import pick_line
 from factory_twin.sim_dataset import write_dataset
 from plantmodel.catalog import AssetType
 from plantmodel.plant import Asset, Line
-from twin.anomaly import monitored_signals
+from twin.anomaly import monitored_signals, typed_signals
 from twin.config import AnomalyConfig
 
 START_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z: a fixed clock, so a seed gives the same data set
@@ -178,8 +178,8 @@ def detect(rows: AssetRows, labels: Sequence[Span], baseline_s: float, cfg: Anom
     path = rows.asset.path
     alarms: list[Span] = []
     if len(rows.signals) >= 2 and base.sum() >= 20:
-        rate = [n for n in cfg.rate_signals.get(str(rows.asset.type), []) if n in rows.signals]
-        ctx = [n for n in cfg.context_signals.get(str(rows.asset.type), []) if n in rows.signals]
+        rate = [n for n in typed_signals(cfg.rate_signals, rows.asset, "lags") if n in rows.signals]
+        ctx = [n for n in typed_signals(cfg.context_signals, rows.asset, "drifts") if n in rows.signals]
         model = Mewma(alpha=cfg.alpha, rate_signals=rate, context_signals=ctx if len(ctx) < len(rows.signals) else [],
                       burn_in=min(50, int(base.sum()) // 4),
                       threshold=QuantileThreshold(q=1.0, margin=cfg.threshold_margin))
@@ -187,7 +187,7 @@ def detect(rows: AssetRows, labels: Sequence[Span], baseline_s: float, cfg: Anom
         scores = model.update({s: rows.x[test, j] for j, s in enumerate(rows.signals)})
         flags = latch(scores, float(model.threshold_), cfg.on_delay_rows, cfg.off_ratio)
         alarms += alarm_spans(t, flags, path, "mewma")
-    wearing = set(cfg.context_signals.get(str(rows.asset.type), []))
+    wearing = set(typed_signals(cfg.context_signals, rows.asset, "drifts"))
     for j, s in enumerate(rows.signals):
         x_base, x_test = rows.x[base, j], rows.x[test, j]
         if s not in wearing:  # a wear counter holds still between parts by nature

@@ -21,7 +21,7 @@ async def run_paced(models: Sequence[LineModel], publish: Publish, stop: asyncio
                     clock: PlantClock | None = None, *, duration_s: float | None = None, tick_s: float = 0.05,
                     catch_up: float = 2.0) -> None:
     """Advance every model to the plant clock (default: real time from now) each tick until `stop` is set or
-    `duration_s` wall seconds of simulated time have passed since the origin.
+    the line has run `duration_s` wall seconds' worth of plant time past the instant it started at.
 
     A line that starts after its origin (it waited for its clients) catches up at `catch_up` times its pace
     rather than in one burst, which a broker's queues would not all take.
@@ -30,7 +30,8 @@ async def run_paced(models: Sequence[LineModel], publish: Publish, stop: asyncio
     loop = asyncio.get_running_loop()
     for model in models:
         model.start_us = clock.origin_us
-    end = None if duration_s is None else duration_s * clock.speed
+    begins = max(0.0, (clock.now_us() - clock.origin_us) / 1e6)
+    end = None if duration_s is None else begins + duration_s * clock.speed
     now, last = 0.0, loop.time()
     while True:
         wall = loop.time()

@@ -104,6 +104,14 @@ class AssetAnomaly:
         return self.state is None or self.state == AssetState.PRODUCING
 
 
+def typed_signals(configured: dict[str, list[str]], asset: Asset, flag: str) -> list[str]:
+    """The configured signals of the asset's type, or else those its catalogue entry flags (`lags`, `drifts`)."""
+    listed = configured.get(str(asset.type))
+    if listed is not None:
+        return listed
+    return [s.name for s in asset.signals if getattr(s, flag, False)]
+
+
 def monitored_signals(asset: Asset, chosen: list[str] | None) -> list[str]:
     numeric = [s.name for s in asset.signals if s.kind is SignalKind.ANALOG]
     return [s for s in numeric if s in chosen] if chosen else numeric
@@ -118,8 +126,8 @@ class AnomalyMonitor:
                 chosen = config.signals.get(str(a.type))
                 signals = monitored_signals(a, chosen)
                 if signals:  # a configured list says which signals may be used: those this machine reports are
-                    rate = frozenset(config.rate_signals.get(str(a.type), [])) & set(signals)
-                    context = frozenset(config.context_signals.get(str(a.type), [])) & set(signals)
+                    rate = frozenset(typed_signals(config.rate_signals, a, "lags")) & set(signals)
+                    context = frozenset(typed_signals(config.context_signals, a, "drifts")) & set(signals)
                     self.assets[a.path] = AssetAnomaly(a, [], candidates=signals, rate=rate, context=context)
         self.period_us = int(config.period_s * US)
         self.settle_us, self.settle_after_us = int(config.settle_s * US), int(config.settle_after_s * US)
@@ -266,7 +274,7 @@ class AnomalyMonitor:
     # ---- learning ----------------------------------------------------------------------------------------------
 
     def fit(self, st: AssetAnomaly, rows: np.ndarray, start: datetime, end: datetime, source: str) -> None:
-        ctx = [n for n in self.config.context_signals.get(str(st.asset.type), []) if n in st.signals]
+        ctx = [n for n in st.signals if n in st.context]
         if len(ctx) == len(st.signals):
             ctx = []
         # the largest healthy score with a margin: a quantile of a few hundred autocorrelated scores is not
