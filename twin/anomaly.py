@@ -12,8 +12,8 @@ Each asset learns from its first `baseline_rows` rows (or from a historian windo
 saved model), then scores every row with an online MEWMA chart. A score over the threshold (the largest
 healthy score × `threshold_margin`) for `on_delay_rows` rows in a row is an alarm, naming the signals that
 drove it; it ends when the score stays under `off_ratio` of the threshold for `off_delay_rows` rows. A
-sensor whose value does not change while the machine produces for more rows than it ever stood still in the
-baseline (× `threshold_margin`, and more than `stuck_min_rows`) is stuck: an alarm naming that signal, which
+sensor whose value does not change while the machine produces for longer than it ever stood still in the
+baseline (× `threshold_margin`, and more than `stuck_min_s`) is stuck: an alarm naming that signal, which
 ends when the value moves again. Either alarm raises the asset's one anomaly alert (the alert
 engine's anomaly rules).
 """
@@ -46,13 +46,13 @@ US = 1_000_000
 
 @dataclass(slots=True)
 class Run:
-    """One signal while the machine produces: its value, and for how many rows it has not changed. A source that
+    """One signal: its value, and how long the machine has produced since it last changed (µs). A source that
     reports by exception (OPC-UA) sends nothing while a value stands still, so a frozen sensor shows as a value
-    that stops changing, not as a run of equal readings."""
+    that stops changing while the machine works on, not as a run of equal readings."""
 
     value: float = math.nan
-    count: int = 0
-    longest: int = 0  # in the baseline
+    still_us: int = 0
+    longest_us: int = 0  # in the baseline
 
 
 @dataclass(slots=True)
@@ -88,7 +88,8 @@ class AssetAnomaly:
     previous: dict[str, float] = field(default_factory=dict)  # rate signals' values in the previous row
     offset: dict[str, float] = field(default_factory=dict)  # added to a rate signal so a gap makes no step
     runs: dict[str, Run] = field(default_factory=dict)
-    stuck_limits: dict[str, int] = field(default_factory=dict)
+    stuck_limits: dict[str, int] = field(default_factory=dict)  # signal -> producing µs without a change
+    accounted_us: int = 0  # producing time is counted up to here
     stuck: set[str] = field(default_factory=set)  # signals stuck now
     mewma_on: bool = False
 
@@ -165,6 +166,7 @@ class AnomalyMonitor:
 
     def _take(self, st: AssetAnomaly, sample: Sample, learn_only: bool = False) -> None:
         ts = to_micros(sample.ts)
+        self._still(st, ts, sample.ts)  # every record of the asset moves its clock on: states and counters too
         if sample.signal == st.asset.spec.state:
             self._state(st, str(sample.value), ts)
             return
@@ -176,6 +178,13 @@ class AnomalyMonitor:
         value = float(value)
         st.latest[sample.signal] = value
         st.seen[sample.signal] = ts
+        run = st.runs.setdefault(sample.signal, Run())
+        if value != run.value:
+            run.value, run.still_us = value, 0
+            if sample.signal in st.stuck:
+                st.stuck.discard(sample.signal)
+                if not st.stuck and not st.mewma_on:
+                    self._tell(st, sample.ts, False, None, None, [])
         if not st.settled and sample.signal not in st.signals:
             st.signals = [s for s in st.candidates if s in st.latest]
             st.baseline, st.next_tick, st.last_row = [], 0, -1
@@ -185,7 +194,6 @@ class AnomalyMonitor:
         st.next_tick = tick + self.period_us
         if not st.producing():
             return
-        self._unchanged(st, sample.ts)
         if ts < st.scored_from or any(st.seen.get(s, -1) <= st.run_start for s in st.signals
                                       if s not in st.context and s not in st.rate):
             return  # a value still from before the run (read while the machine stood) is not this run's
@@ -243,28 +251,26 @@ class AnomalyMonitor:
             if not st.stuck:  # the sink knows whether an alarm is open to end
                 self._tell(st, at, False, st.score, threshold, [])
 
-    def _unchanged(self, st: AssetAnomaly, at: datetime) -> None:
-        """Each signal's rows without a change while producing; longer than ever in the baseline, it is stuck."""
+    def _still(self, st: AssetAnomaly, ts: int, at: datetime) -> None:
+        """Producing time since each signal last changed; longer than ever in the baseline, the sensor is stuck."""
+        before, st.accounted_us = st.accounted_us, max(st.accounted_us, ts)
+        dt = ts - before
+        if not before or dt <= 0 or not st.producing():
+            return
         for signal in st.signals:
-            value = st.latest[signal]
-            run = st.runs.setdefault(signal, Run())
-            if value != run.value:
-                run.value, run.count = value, 0
-                if signal in st.stuck:
-                    st.stuck.discard(signal)
-                    if not st.stuck and not st.mewma_on:
-                        self._tell(st, at, False, None, None, [])
+            run = st.runs.get(signal)
+            if run is None:
                 continue
-            run.count += 1
+            run.still_us += dt
             if st.model is None:
-                run.longest = max(run.longest, run.count)
+                run.longest_us = max(run.longest_us, run.still_us)
                 continue
-            limit = st.stuck_limits.get(signal, self.config.stuck_min_rows)
-            if run.count > limit and signal not in st.stuck:
+            limit = st.stuck_limits.get(signal, round(self.config.stuck_min_s * US))
+            if run.still_us > limit and signal not in st.stuck:
                 st.stuck.add(signal)
-                st.last_alarm = {"ts": at, "score": float(run.count), "severity": "stuck",
+                st.last_alarm = {"ts": at, "score": run.still_us / US, "severity": "stuck",
                                  "signals": [{"signal": signal, "share": 1.0}]}
-                self._tell(st, at, True, float(run.count), float(limit), [signal])
+                self._tell(st, at, True, run.still_us / US, limit / US, [signal])
 
     def _tell(self, st: AssetAnomaly, at: datetime, on: bool, score: float | None, threshold: float | None,
               signals: list[str]) -> None:
@@ -283,8 +289,8 @@ class AnomalyMonitor:
         model = Mewma(alpha=self.config.alpha, rate_signals=rate, context_signals=ctx, burn_in=min(50, len(rows) // 4),
                       threshold=QuantileThreshold(q=1.0, margin=self.config.threshold_margin))
         model.fit({name: rows[:, i] for i, name in enumerate(st.signals)})
-        st.stuck_limits = {s: max(self.config.stuck_min_rows,
-                                  math.ceil(self.config.threshold_margin * st.runs[s].longest if s in st.runs else 0))
+        st.stuck_limits = {s: max(round(self.config.stuck_min_s * US),
+                                  round(self.config.threshold_margin * st.runs[s].longest_us if s in st.runs else 0))
                            for s in st.signals}
         st.model, st.baseline, st.score, st.rows, st.settled = model, [], None, 0, True
         st.trained = {"rows": len(rows), "from": start, "to": end, "source": source}

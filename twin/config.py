@@ -69,9 +69,9 @@ class AnomalyConfig(_Strict):
     settle_s: float = Field(300.0, ge=0, description="no rows in the first this-long of a run after a stop: a "
                                                      "machine warming up after a breakdown is not an anomaly")
     settle_after_s: float = Field(60.0, ge=0, description="a stop at least this long makes the next run settle first")
-    stuck_min_rows: int = Field(30, ge=2, description="a sensor is stuck when its value stands still for more rows "
-                                                      "than this while producing (and than the baseline ever had × "
-                                                      "threshold_margin)")
+    stuck_min_s: float = Field(30.0, gt=0, description="a sensor is stuck when its value stands still for longer than "
+                                                       "this while the machine produces (and than the baseline ever "
+                                                       "had × threshold_margin)")
     model_dir: Path | None = Field(None, description="where trained models are kept (skops files)")
 
 
