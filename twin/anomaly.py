@@ -90,6 +90,7 @@ class AssetAnomaly:
     runs: dict[str, Run] = field(default_factory=dict)
     stuck_limits: dict[str, int] = field(default_factory=dict)  # signal -> producing µs without a change
     accounted_us: int = 0  # producing time is counted up to here
+    stuck_learned_us: int = 0  # producing time watched to learn how long each value stands still
     stuck: set[str] = field(default_factory=set)  # signals stuck now
     mewma_on: bool = False
 
@@ -257,20 +258,30 @@ class AnomalyMonitor:
         dt = ts - before
         if not before or dt <= 0 or not st.producing():
             return
+        learning = not st.stuck_limits  # learned over as much producing time as the baseline's rows span
+        if learning:
+            st.stuck_learned_us += dt
         for signal in st.signals:
             run = st.runs.get(signal)
             if run is None:
                 continue
             run.still_us += dt
-            if st.model is None:
+            if learning:
                 run.longest_us = max(run.longest_us, run.still_us)
                 continue
-            limit = st.stuck_limits.get(signal, round(self.config.stuck_min_s * US))
-            if run.still_us > limit and signal not in st.stuck:
+            limit = st.stuck_limits.get(signal)
+            if limit is not None and run.still_us > limit and signal not in st.stuck:
                 st.stuck.add(signal)
                 st.last_alarm = {"ts": at, "score": run.still_us / US, "severity": "stuck",
                                  "signals": [{"signal": signal, "share": 1.0}]}
                 self._tell(st, at, True, run.still_us / US, limit / US, [signal])
+        if learning and st.stuck_learned_us >= self.config.baseline_rows * self.period_us:
+            self._learn_stuck(st)
+
+    def _learn_stuck(self, st: AssetAnomaly) -> None:
+        st.stuck_limits = {s: max(round(self.config.stuck_min_s * US),
+                                  round(self.config.threshold_margin * st.runs[s].longest_us if s in st.runs else 0))
+                           for s in st.signals}
 
     def _tell(self, st: AssetAnomaly, at: datetime, on: bool, score: float | None, threshold: float | None,
               signals: list[str]) -> None:
@@ -289,9 +300,8 @@ class AnomalyMonitor:
         model = Mewma(alpha=self.config.alpha, rate_signals=rate, context_signals=ctx, burn_in=min(50, len(rows) // 4),
                       threshold=QuantileThreshold(q=1.0, margin=self.config.threshold_margin))
         model.fit({name: rows[:, i] for i, name in enumerate(st.signals)})
-        st.stuck_limits = {s: max(round(self.config.stuck_min_s * US),
-                                  round(self.config.threshold_margin * st.runs[s].longest_us if s in st.runs else 0))
-                           for s in st.signals}
+        if not st.stuck_limits:
+            self._learn_stuck(st)
         st.model, st.baseline, st.score, st.rows, st.settled = model, [], None, 0, True
         st.trained = {"rows": len(rows), "from": start, "to": end, "source": source}
         log.info("anomaly model of %s trained on %d rows (%s)", st.asset.path, len(rows), source)
