@@ -132,3 +132,32 @@ def test_a_machine_that_stands_still_is_not_scored_and_a_stuck_sensor_is_found(t
             mon.observe(s)
     [alert] = alerts.store.select()
     assert alert.kind == "anomaly" and "spindle_load" in alert.message and mon.assets[CNC].stuck == {"spindle_load"}
+
+
+def test_a_frozen_per_part_measurement_is_found_while_parts_are_counted() -> None:
+    """An inspection station measures once per part; over OPC-UA a frozen gauge sends nothing at all, so what
+    shows is parts counted (and states changing) while the measured value stands still."""
+    from test_twin_oee import INSPECT
+
+    alerts = AlertEngine(AlertsConfig(), plant(), TwinDatabase(":memory:"))
+    mon = AnomalyMonitor(AnomalyConfig(assets=[INSPECT], baseline_rows=600), plant(), alerts.anomaly)
+    rng = np.random.default_rng(4)
+
+    def part(k: int, measure: bool) -> list[Sample]:  # 26 s producing, then 10 s waiting for the next part
+        t = T0 + timedelta(seconds=36 * k)
+        done = t + timedelta(seconds=26)
+        out = [Sample(INSPECT, "state", "producing", "", t), Sample(INSPECT, "parts_good", k, "parts", done),
+               Sample(INSPECT, "state", "starved", "", done + timedelta(milliseconds=1))]
+        if measure:
+            out.insert(1, Sample(INSPECT, "measured_diameter", float(42 + rng.normal(0, 0.004)), "mm", done))
+        return out
+
+    for k in range(60):  # 26 min of production: the stuck check learns how long a value stands still
+        for s in part(k, True):
+            mon.observe(s)
+    assert mon.assets[INSPECT].stuck_limits and not alerts.store.select()
+    for k in range(60, 70):  # the gauge freezes: parts go on, measurements stop coming
+        for s in part(k, False):
+            mon.observe(s)
+    [alert] = alerts.store.select()
+    assert "measured_diameter" in alert.message and mon.assets[INSPECT].stuck == {"measured_diameter"}
