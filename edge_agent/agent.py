@@ -30,8 +30,9 @@ class Agent:
     def __init__(self, config: Any) -> None:
         self.config = config
         self.quarantine = Quarantine(config.data_dir / "quarantine.db")
+        self.clock = config.clock.clock()
         ctx = PluginContext(config.name, config.data_dir, self.emit, self.quarantine,
-                            instance=instance_id(config.data_dir))
+                            instance=instance_id(config.data_dir), clock=self.clock)
         plant = load_config(config.plant, PlantConfig) if config.plant else None
         self.sources: list[Source] = [SOURCES[c.type](c, ctx) for c in config.sources]
         self.sinks: list[Sink] = [SINKS[c.type](c, ctx) for c in config.sinks]

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model,
 from edge_agent.health import HealthSettings
 from edge_agent.plugins import SINKS, SOURCES, PluginConfig, load_plugins
 from edge_agent.spool import OverflowPolicy, Synchronous
+from plantmodel.clock import ClockConfig
 from plantmodel.config import relative_to_config
 from plantmodel.plant import Ident
 
@@ -36,6 +37,8 @@ class AgentSettings(BaseModel):
     source_ready_timeout_s: float = Field(10.0, gt=0, description="wait per source before starting the next")
     spool: SpoolSettings = SpoolSettings()
     health: HealthSettings = HealthSettings()
+    clock: ClockConfig = Field(ClockConfig(), description="the plant clock: leave out for a real plant; a simulator's "
+                                                          "speed and origin for a simulated one")
 
     @field_validator("plant")
     @classmethod

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol, get_args
 from pydantic import BaseModel, ConfigDict
 
 from edge_agent.quarantine import Quarantine
+from plantmodel.clock import PlantClock
 from plantmodel.plant import Ident
 from plantmodel.telemetry import Record, Sample
 
@@ -45,6 +46,7 @@ class PluginContext:
     #: (asset, signal) -> the largest value of a counter that wraps, as a source's mapping declares it
     rollovers: dict[tuple[str, str], int] = field(default_factory=dict)
     instance: str = ""  # this agent's own id (kept in data_dir): part of its MQTT client ids
+    clock: PlantClock = field(default_factory=PlantClock)  # plant time (plantmodel.clock)
 
     def client_id(self, plugin: str) -> str:
         """An MQTT client id unique to this agent instance, and the same across its restarts (persistent

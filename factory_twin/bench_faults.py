@@ -40,7 +40,7 @@ from factory_twin.sim_cli import pick_line
 from factory_twin.sim_dataset import write_dataset
 from plantmodel.catalog import AssetType
 from plantmodel.plant import Asset, Line
-from twin.anomaly import monitored_signals
+from twin.anomaly import monitored_signals, typed_signals
 from twin.config import AnomalyConfig
 
 START_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z: a fixed clock, so a seed gives the same data set
@@ -55,12 +55,14 @@ SPIKE_MERGE_S = 60.0  # spike alarms closer than this are one event (a fault spi
 
 @dataclass(slots=True)
 class AssetRows:
-    """One asset's analog signals as 1 Hz rows (sample and hold), times in seconds from the start of the run."""
+    """One asset's analog signals as rows (sample and hold), times in seconds from the start of the run; `read`
+    marks the values read at that row's instant (the rest are held from an earlier reading)."""
 
     asset: Asset
     signals: list[str]
     t: np.ndarray
     x: np.ndarray
+    read: np.ndarray
 
 
 def plant_variant(config: Path, out: Path, random_faults: dict[str, Any] | None = None,
@@ -118,9 +120,10 @@ def read_rows(path: Path, line: Line) -> dict[str, AssetRows]:
         x = np.full((len(times), len(signals)), np.nan)
         for j, s in enumerate(signals):
             x[np.searchsorted(times, stamps[j]), j] = columns[asset.path, s][1]
+        read = np.isfinite(x)
         x = _hold(x)
         keep = np.isfinite(x).all(axis=1)
-        out[asset.path] = AssetRows(asset, signals, times[keep], x[keep])
+        out[asset.path] = AssetRows(asset, signals, times[keep], x[keep], read[keep])
     return out
 
 
@@ -175,18 +178,23 @@ def detect(rows: AssetRows, labels: Sequence[Span], baseline_s: float, cfg: Anom
     path = rows.asset.path
     alarms: list[Span] = []
     if len(rows.signals) >= 2 and base.sum() >= 20:
-        rate = [n for n in cfg.rate_signals.get(str(rows.asset.type), []) if n in rows.signals]
-        model = Mewma(alpha=cfg.alpha, rate_signals=rate, burn_in=min(50, int(base.sum()) // 4),
+        rate = [n for n in typed_signals(cfg.rate_signals, rows.asset, "lags") if n in rows.signals]
+        ctx = [n for n in typed_signals(cfg.context_signals, rows.asset, "drifts") if n in rows.signals]
+        model = Mewma(alpha=cfg.alpha, rate_signals=rate, context_signals=ctx if len(ctx) < len(rows.signals) else [],
+                      burn_in=min(50, int(base.sum()) // 4),
                       threshold=QuantileThreshold(q=1.0, margin=cfg.threshold_margin))
         model.fit({s: rows.x[base, j] for j, s in enumerate(rows.signals)})
         scores = model.update({s: rows.x[test, j] for j, s in enumerate(rows.signals)})
         flags = latch(scores, float(model.threshold_), cfg.on_delay_rows, cfg.off_ratio)
         alarms += alarm_spans(t, flags, path, "mewma")
-    wearing = set(cfg.rate_signals.get(str(rows.asset.type), []))
+    wearing = set(typed_signals(cfg.context_signals, rows.asset, "drifts"))
     for j, s in enumerate(rows.signals):
         x_base, x_test = rows.x[base, j], rows.x[test, j]
         if s not in wearing:  # a wear counter holds still between parts by nature
-            alarms += alarm_spans(t, stuck_flags(x_base, x_test, cfg.threshold_margin), path, "stuck-value", s)
+            # repeats of readings, not of a value held between readings (a per-part measurement)
+            rb, rt = rows.read[base, j], rows.read[test, j]
+            alarms += alarm_spans(t[rt], stuck_flags(x_base[rb], x_test[rt], cfg.threshold_margin), path,
+                                  "stuck-value", s)
         for name, detector in (("rate-of-change", RateOfChange()), ("robust-z", RollingRobustZ(window=60))):
             b = detector.score_learn_many(x_base)
             threshold = cfg.threshold_margin * float(b.max(initial=0.0))

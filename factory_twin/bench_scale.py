@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,10 +70,11 @@ class _Child:
             self.proc.wait()
 
 
-def _agent_yaml(path: Path, line: int, opcua_port: int, mqtt_port: int, health: int) -> Path:
+def _agent_yaml(path: Path, line: int, opcua_port: int, mqtt_port: int, health: int, clock: dict[str, Any]) -> Path:
     path.write_text(f"""
 name: line{line}-edge
 data_dir: {path.parent / f"agent{line}"}
+clock: {orjson.dumps(clock).decode()}
 health: {{port: {health}, telemetry_interval_s: 0}}
 sources:
   - type: opcua
@@ -89,11 +91,11 @@ sinks:
 
 
 def _twin_yaml(path: Path, mqtt_port: int, http_port: int, lines: list[str], peers: list[tuple[int, list[str]]],
-               name: str) -> Path:
+               name: str, clock: dict[str, Any]) -> Path:
     partition = {"lines": lines, "group": "bench",
                  "peers": [{"url": f"http://127.0.0.1:{p}", "lines": ls} for p, ls in peers]}
     config = {"plant": "plant.yaml", "broker": {"port": mqtt_port, "protocol": "5"}, "client_id": name,
-              "port": http_port, "database": str(path.parent / f"{name}.db"), "partition": partition,
+              "port": http_port, "database": str(path.parent / f"{name}.db"), "partition": partition, "clock": clock,
               "auth": {"api_keys": [{"name": "viewer", "role": "viewer", "key_env": "FT_VIEWER_KEY"}]}}
     path.write_text(orjson.dumps(config).decode())  # JSON is YAML
     return path
@@ -204,6 +206,10 @@ def run_lines(workdir: Path, n_lines: int, n_twins: int, seconds: float, warmup:
     paths = plant_gen.line_paths(plant)
     key = secrets.token_urlsafe(24)
     env = {"FT_VIEWER_KEY": key}
+    # one plant clock for every part (docs/time.md): the sped-up simulators' time, from now; a simulator that
+    # waits for its agent catches up at twice its pace, which takes as long as the wait
+    clock = {"speed": speed, "origin": datetime.now(UTC).isoformat()}
+    origin_at = time.monotonic()
     broker = Mosquitto(workdir / "mosquitto").start()
     children: list[_Child] = []
     try:
@@ -213,16 +219,17 @@ def run_lines(workdir: Path, n_lines: int, n_twins: int, seconds: float, warmup:
             plant_gen.dump(plant_gen.only_line(plant, i), workdir / f"plant{i + 1}.yaml")
             children.append(_Child("simulator", f"sim{i + 1}", [
                 "sim", "serve", f"plant{i + 1}.yaml", "--opcua-port", str(opcua), "--mqtt-port", str(broker.port),
-                "--speed", str(speed), "--record", f"sim{i + 1}.jsonl", "--start-on-subscribe", "180",
-                "--duration", str(warmup + seconds + PRODUCING_MARGIN_S),
+                "--speed", str(speed), "--origin", clock["origin"], "--record", f"sim{i + 1}.jsonl",
+                "--start-on-subscribe", "180", "--duration", str(warmup + seconds + PRODUCING_MARGIN_S),
                 "--log-level", "error"], workdir, env))
-            _agent_yaml(workdir / f"agent{i + 1}.yaml", i + 1, opcua, broker.port, health)
+            _agent_yaml(workdir / f"agent{i + 1}.yaml", i + 1, opcua, broker.port, health, clock)
             agents.append(health)
         twin_ports = [free_port() for _ in range(n_twins)]
         shares = [paths[k::n_twins] for k in range(n_twins)]
         for k in range(n_twins):
             peers = [(twin_ports[j], shares[j]) for j in range(n_twins) if j != k]
-            _twin_yaml(workdir / f"twin{k + 1}.yaml", broker.port, twin_ports[k], shares[k], peers, f"twin{k + 1}")
+            _twin_yaml(workdir / f"twin{k + 1}.yaml", broker.port, twin_ports[k], shares[k], peers, f"twin{k + 1}",
+                       clock)
             children.append(_Child("twin", f"twin{k + 1}", ["twin", "serve", f"twin{k + 1}.yaml", "--log-level",
                                                             "error"], workdir, env))
         started = list(children)
@@ -245,7 +252,8 @@ def run_lines(workdir: Path, n_lines: int, n_twins: int, seconds: float, warmup:
             return all(_metrics(p, key)[0] > 0 for p in twin_ports) and all(_agent_samples(p) > 0 for p in agents)
 
         wait_for(all_flowing, 120, "every line to reach its twin")
-        time.sleep(warmup)  # a benchmark's settle time, not synchronisation
+        # a benchmark's settle time, not synchronisation: the warm-up, and the simulators' catching up
+        time.sleep(max(warmup, time.monotonic() - origin_at))
         watches = {c.name: (c.role, ProcWatch(c.proc.pid)) for c in children}
         assert broker.proc is not None
         watches["mosquitto"] = ("broker", ProcWatch(broker.proc.pid))

@@ -67,7 +67,25 @@ def opcua_ratio_table(files: list[Path]) -> str:
     return "\n".join(rows)
 
 
-TABLES = {"ingest": ingest_table, "opcua-ratio": opcua_ratio_table}
+def alarms_table(files: list[Path]) -> str:
+    """One row per result file of `bench alarms`: the demo's alerts against the simulator's truth."""
+    rows = ["| seeds | simulated days | alerts/h | false or nuisance per asset-day | recall (median delay) per "
+            "fault type | unexplained in a restart's settling | escalated above the rule | floods | load before | "
+            "commit | file |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for path in files:
+        r = orjson.loads(path.read_bytes())
+        recall = ", ".join(f"{kind.replace('_', ' ')} {r['recall'][kind]:.2f}"
+                           + (f" ({r['delay_median_s'][kind]:.0f} s)" if r["delay_median_s"].get(kind) is not None
+                              else "") for kind in r["recall"])
+        seeds = ",".join(map(str, r["seeds"]))
+        rows.append(f"| {seeds} | {r['simulated_hours'] / 24:.0f} | {r['alerts_per_hour']:.2f} | "
+                    f"{r['false_per_asset_day']:.3f} | {recall} | {r['in_settling']} | {r['escalated_above_rule']} | "
+                    f"{r['floods']} | {_load(r)} | {_commit(r)} | `{path.name}` |")
+    return "\n".join(rows)
+
+
+TABLES = {"ingest": ingest_table, "opcua-ratio": opcua_ratio_table, "alarms": alarms_table}
 
 
 def render(name: str, files: list[Path]) -> str:

@@ -53,14 +53,32 @@ def _fail(exc: ConfigError | str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _instant(text: str | None, option: str) -> int | None:
+    """An ISO 8601 instant (naive: UTC) as microseconds, or exit 2 naming the option."""
+    from datetime import datetime
+
+    from plantmodel.telemetry import to_micros
+
+    if text is None:
+        return None
+    try:
+        return to_micros(datetime.fromisoformat(text))
+    except ValueError:
+        raise _fail(f"{option}: expected an ISO 8601 instant such as 2026-01-01T06:00:00Z, got {text!r}") from None
+
+
 @app.command()
 def demo(
     port: Annotated[int, typer.Option(help="HTTP port of the twin")] = 8000,
     host: Annotated[str, typer.Option(help="address the twin listens on")] = "127.0.0.1",
     data_dir: Annotated[Path, typer.Option(help="where history and quarantine are kept")] = Path("factory-twin-data"),
-    speed: Annotated[float, typer.Option(min=0.01, help="simulated seconds per wall second")] = 1.0,
+    speed: Annotated[float, typer.Option(min=0.01, help="plant (simulated) seconds per wall second; every part "
+                                                        "keeps time on the plant clock")] = 1.0,
     mqtt_port: Annotated[int, typer.Option(help="embedded broker port (0: any free port)")] = 0,
     opcua_port: Annotated[int, typer.Option(help="simulated line's OPC-UA port (0: any free port)")] = 0,
+    record: Annotated[Path | None, typer.Option(
+        help="write every value the plant put on the wire here (JSON lines), and its injected faults to "
+             "FILE.labels.jsonl when the demo stops: the ground truth")] = None,
     log_level: LogLevel = "warning",
     log_format: LogFormat = LogFormatName.text,
 ) -> None:
@@ -68,7 +86,7 @@ def demo(
     from factory_twin.demo import DemoOptions, run_demo
 
     setup_logging(log_level, log_format)
-    opts = DemoOptions(port, host, data_dir, speed, mqtt_port, opcua_port)
+    opts = DemoOptions(port, host, data_dir, speed, mqtt_port, opcua_port, record)
     raise typer.Exit(run(lambda stop: run_demo(opts, stop)))
 
 
@@ -177,12 +195,13 @@ def oee(
     """OEE of one shift from the numbers on its report (ISO 22400: availability x performance x quality)."""
     import orjson
 
-    from factory_twin.oee_calc import shift_kpis
+    from factory_twin.oee_calc import input_problems, shift_kpis
 
-    if good > produced:
-        raise typer.BadParameter(f"good ({good}) cannot exceed produced ({produced})", param_hint="--good")
-    if production_time > planned_busy_time:
-        raise typer.BadParameter("production time cannot exceed planned busy time", param_hint="--production-time")
+    problems = input_problems(planned_busy_time, production_time, ideal_cycle_time, produced, good,
+                              setup_s=setup_time, rework=rework, calendar_s=calendar_time)
+    if problems:
+        option, why = problems[0]
+        raise typer.BadParameter(why + "".join(f"; also {o}: {w}" for o, w in problems[1:]), param_hint=option)
     k = shift_kpis(planned_busy_time, production_time, ideal_cycle_time, produced, good, setup_s=setup_time,
                    rework=rework, calendar_s=calendar_time, clamp=clamp)
     if json_out:
@@ -205,7 +224,10 @@ def sim_serve(
     mqtt_username: Annotated[str | None, typer.Option(help="broker user of the simulated devices (AGVs)")] = None,
     mqtt_password_env: Annotated[str | None, typer.Option(
         help="environment variable holding that user's password")] = None,
-    speed: Annotated[float, typer.Option(min=0.01)] = 1.0,
+    speed: Annotated[float, typer.Option(min=0.01, help="plant (simulated) seconds per wall second")] = 1.0,
+    origin: Annotated[str | None, typer.Option(
+        help="when plant time begins (ISO 8601, UTC), shared with the agent and twin as FT_PLANT_ORIGIN; "
+             "default: when the line starts")] = None,
     duration: Annotated[float | None, typer.Option(help="stop producing after this many wall seconds")] = None,
     record: Annotated[Path | None, typer.Option(help="write every published sample here (JSON lines)")] = None,
     start_on_subscribe: Annotated[float, typer.Option(
@@ -225,8 +247,8 @@ def sim_serve(
         raise _fail(exc) from None
     opts = SimulatorOptions(f"opc.tcp://{opcua_host}:{opcua_port}/factory-twin/",
                             mqtt.BrokerConfig(host=mqtt_host, port=mqtt_port, username=mqtt_username,
-                                              password_env=mqtt_password_env), speed, duration, record,
-                            start_on_subscribe)
+                                              password_env=mqtt_password_env), speed,
+                            _instant(origin, "--origin"), duration, record, start_on_subscribe)
 
     async def main(stop: asyncio.Event) -> None:
         await serve(model, opts, stop)
@@ -510,7 +532,7 @@ def bench_ingest(
 
 @bench_app.command("table")
 def bench_table(
-    name: Annotated[str, typer.Argument(help="ingest or opcua-ratio")],
+    name: Annotated[str, typer.Argument(help="ingest, opcua-ratio or alarms")],
     files: Annotated[list[Path], typer.Argument(help="result files written with --json")],
 ) -> None:
     """A Markdown table rendered from committed result files (the README quotes these, never hand-copied)."""
@@ -774,6 +796,35 @@ def bench_faults(
     except ConfigError as exc:
         raise _fail(exc) from None
     _table(result | {"load_average": _load_average()}, json_out)
+
+
+def _seeds(text: str) -> list[int]:
+    """'1,2,5' or '1-3' (or both: '1-3,7')."""
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            out += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+    except ValueError:
+        raise typer.BadParameter(f"expected seeds like 1,2,3 or 1-3, got {text!r}", param_hint="--seeds") from None
+    return out
+
+
+@bench_app.command("alarms")
+def bench_alarms(
+    days: Annotated[float, typer.Option(min=0.001, help="simulated days per seed")] = 7.0,
+    seeds: Annotated[str, typer.Option(help="seeds of the runs, e.g. 1,2,3 or 1-3")] = "1-3",
+    settle: Annotated[float, typer.Option(min=0, help="seconds after a restart in which no alert is wanted")] = 900.0,
+    tolerance: Annotated[float, typer.Option(min=0, help="seconds an alert may follow the end of its fault")] = 300.0,
+    ack: Annotated[float, typer.Option(min=0, help="seconds after which the operator acknowledges an alert")] = 1200.0,
+    workers: Annotated[int, typer.Option(min=1, help="seeds run in parallel processes")] = 1,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """The live twin's alerts on the demo line against the simulator's truth: per hour, false per asset-day,
+    recall and delay per fault type, restarts, escalations, floods."""
+    from factory_twin.bench_alarms import bench
+
+    _table(bench(days, _seeds(seeds), settle_s=settle, tolerance_s=tolerance, ack_s=ack, workers=workers), json_out)
 
 
 @bench_app.command("scale")

@@ -25,8 +25,11 @@ from factory_twin.planning import plan_job
 from factory_twin.runtime import config_path, free_port
 from historian.sqlite import SCHEMA_VERSION, file_schema
 from plantmodel import mqtt
+from plantmodel.clock import wall_us
 from plantmodel.config import load_config
 from plantmodel.plant import PlantConfig
+from plantmodel.telemetry import from_micros
+from plantmodel.uns import format_ts
 from simulators.serve import SimulatorOptions, serve
 from twin.config import load_twin
 from twin.main import create_app
@@ -43,6 +46,7 @@ class DemoOptions:
     speed: float = 1.0
     mqtt_port: int = 0  # 0: a free port
     opcua_port: int = 0
+    record: Path | None = None  # every value the plant put on the wire, and its fault labels beside it
 
 
 @dataclass(frozen=True)
@@ -76,14 +80,18 @@ async def running_line(opts: DemoOptions, plant_opts: SimulatorOptions | None = 
     # the demo's own MQTT clients log in as these users; their passwords are read from the process environment
     env |= {"FT_MQTT_EDGE_USER": "edge", "FT_MQTT_TWIN_USER": "twin"}
     os.environ.update({password_var(user): pw for user, pw in passwords.items()})
+    # one plant clock for every part: plant time begins now and runs `speed` times faster than the wall clock
+    origin_us = (plant_opts.origin_us if plant_opts and plant_opts.origin_us is not None else wall_us())
+    env |= {"FT_PLANT_SPEED": repr(plant_opts.speed if plant_opts else opts.speed),
+            "FT_PLANT_ORIGIN": format_ts(from_micros(origin_us))}
     # Every configuration is validated before anything opens a socket.
     twin_file = config_path("twin-demo.yaml")
     twin_cfg, plant, calendar = load_twin(twin_file, env)
     agent_cfg = load_config(config_path("edge-demo.yaml"), agent_config_model(), env)
     _set_aside_old_history(data_dir / "history.db")
-    sim_opts = replace(plant_opts or SimulatorOptions(speed=opts.speed), opcua_endpoint=endpoint,
+    sim_opts = replace(plant_opts or SimulatorOptions(speed=opts.speed, record=opts.record), opcua_endpoint=endpoint,
                        broker=mqtt.BrokerConfig(port=mqtt_port, username="device",
-                                                password_env=password_var("device")))
+                                                password_env=password_var("device")), origin_us=origin_us)
     agent, app = Agent(agent_cfg), create_app(twin_cfg, plant, calendar, env, planner=plan_job)
 
     async with embedded_broker("127.0.0.1", mqtt_port, passwords), contextlib.AsyncExitStack() as parts:
@@ -122,6 +130,9 @@ async def run_demo(opts: DemoOptions, stop: asyncio.Event) -> None:
         print(f"factory-twin demo running: {url}/api/assets  (API docs: {url}/docs)", flush=True)
         print(f"  OPC-UA {line.opcua_endpoint}   MQTT mqtt://127.0.0.1:{line.mqtt_port}   history {line.history}",
               flush=True)
+        if opts.speed != 1:
+            print(f"  plant clock: {opts.speed:g} simulated seconds per wall second; every part keeps time on it "
+                  "(docs/time.md)", flush=True)
         made = line.generated
         print("  API keys, one per person (send as 'Authorization: Bearer KEY'; set "
               f"{', '.join(DEMO_KEY_VARS.values())} to choose them):", flush=True)

@@ -1,7 +1,9 @@
-"""`factory-twin sim signals`: a labelled data set from the planning model, for scoring detectors and RUL models.
+"""`factory-twin sim signals`: a labelled data set from the simulator, for scoring detectors and RUL models.
 
-Writes into one directory:
-- ``samples.csv``   ts, asset, signal, value (every station's signals each period; alarm codes on failures)
+The data are what the live simulator puts on the wire (simulators.line, the one signal model), run as fast
+as possible. Writes into one directory:
+- ``samples.csv``   ts, asset, signal, value: every value the machines publish (states, counters and alarm
+                    codes when they change, physical signals every period, per-part values on each part)
 - ``events.jsonl``  every state change (with its reason), part and alarm, as plantmodel Events
 - ``labels.jsonl``  ground truth of injected faults: asset, signal, fault, start, end, magnitude
 - ``rul.csv``       ts, asset, component, rul_operating_s: the remaining life of wearing components
@@ -16,41 +18,47 @@ from pathlib import Path
 import orjson
 
 from plantmodel.plant import Line
-from plantmodel.telemetry import EventKind, from_micros
+from plantmodel.telemetry import from_micros
 from plantmodel.uns import format_ts
-from simulators.flow.line import FlowLine
+from simulators.line import LineModel
 
 
 def write_dataset(line: Line, hours: float, seed: int, period_s: float, out: Path,
                   start_us: int | None = None) -> dict[str, int]:
     start_us = time.time_ns() // 1000 // 1_000_000 * 1_000_000 if start_us is None else start_us
-    model = FlowLine(line, seed, record_events=True, start_us=start_us, signal_period_s=period_s)
-    model.run(hours, warmup_h=0)
-    sensors = model.sensors
-    assert sensors is not None and model.events is not None
+    model = LineModel(line, seed, signal_period_s=period_s, record_events=True, record_rul=True, start_us=start_us)
+    model.snapshot()
     out.mkdir(parents=True, exist_ok=True)
+    horizon_s = hours * 3600.0
+    rows = 0
+    with (out / "samples.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["ts", "asset", "signal", "value"])
+        step = 3600.0  # an hour at a time: memory stays flat however long the run
+        t = 0.0
+        while t < horizon_s:
+            t = min(t + step, horizon_s)
+            model.run_until(t)
+            batch = model.drain()
+            w.writerows((format_ts(s.ts), s.asset, s.signal, s.value) for s in batch)
+            rows += len(batch)
+    events = model.flow.events or []
+    with (out / "events.jsonl").open("wb") as f:
+        for e in events:
+            f.write(orjson.dumps({"ts": format_ts(e.ts), "asset": e.asset, "kind": str(e.kind), **e.data}) + b"\n")
 
     def iso(t_s: float) -> str:
         return format_ts(from_micros(start_us + round(t_s * 1_000_000)))
 
-    rows = [(s.ts, s.asset, s.signal, s.value) for s in sensors.samples]
-    rows += [(e.ts, e.asset, "alarm_code", e.data["alarm_code"] if e.data["active"] else "none")
-             for e in model.events if e.kind is EventKind.ALARM]
-    rows.sort(key=lambda r: (r[0], r[1], r[2]))
-    with (out / "samples.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["ts", "asset", "signal", "value"])
-        w.writerows((format_ts(ts), a, s, v) for ts, a, s, v in rows)
-    with (out / "events.jsonl").open("wb") as f:
-        for e in model.events:
-            f.write(orjson.dumps({"ts": format_ts(e.ts), "asset": e.asset, "kind": str(e.kind), **e.data}) + b"\n")
+    labels = [lab for lab in model.labels if lab.start_s < horizon_s]
     with (out / "labels.jsonl").open("wb") as f:
-        for lab in sensors.labels:
+        for lab in labels:
             f.write(orjson.dumps({"asset": lab.asset, "signal": lab.signal, "fault": lab.fault,
                                   "start": iso(lab.start_s), "end": iso(lab.end_s), "magnitude": lab.magnitude}))
             f.write(b"\n")
+    rul = model.rul or []
     with (out / "rul.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["ts", "asset", "component", "rul_operating_s"])
-        w.writerows((iso(r.t_s), r.asset, r.component, round(r.rul_operating_s, 1)) for r in sensors.rul)
-    return {"samples": len(rows), "events": len(model.events), "labels": len(sensors.labels), "rul": len(sensors.rul)}
+        w.writerows((iso(r.t_s), r.asset, r.component, round(r.rul_operating_s, 1)) for r in rul)
+    return {"samples": rows, "events": len(events), "labels": len(labels), "rul": len(rul)}

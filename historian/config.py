@@ -7,6 +7,8 @@ never in YAML: ``token_env`` names the environment variable that holds the Influ
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -30,7 +32,8 @@ class InfluxSettings(BaseModel):
     timeout_s: float = Field(10.0, gt=0)
 
 
-def open_influx(settings: InfluxSettings, max_future_s: float = 3600.0) -> Historian:
+def open_influx(settings: InfluxSettings, max_future_s: float = 3600.0,
+                clock: Callable[[], float] = time.time) -> Historian:
     from historian.influx import InfluxHistorian
 
     token = os.environ.get(settings.token_env, "") if settings.token_env else None
@@ -43,10 +46,12 @@ def open_influx(settings: InfluxSettings, max_future_s: float = 3600.0) -> Histo
             raise ValueError(f"cannot read the InfluxDB token from {settings.token_file}: {exc.strerror}") from None
     return InfluxHistorian(settings.url, settings.database, retention_policy=settings.retention_policy,
                            write_api=settings.write_api, bucket=settings.bucket, org=settings.org, token=token,
-                           timeout_s=settings.timeout_s, max_future_s=max_future_s)
+                           timeout_s=settings.timeout_s, max_future_s=max_future_s, clock=clock)
 
 
-def open_sqlite(path: Path, retention: list[RetentionRule], max_future_s: float = 3600.0) -> Historian:
+def open_sqlite(path: Path, retention: list[RetentionRule], max_future_s: float = 3600.0,
+                clock: Callable[[], float] = time.time) -> Historian:
+    """`clock`: plant time in seconds (plantmodel.clock), against which future timestamps and retention are judged."""
     from historian.sqlite import SqliteHistorian
 
-    return SqliteHistorian(path, retention=retention, max_future_s=max_future_s)
+    return SqliteHistorian(path, retention=retention, max_future_s=max_future_s, clock=clock)

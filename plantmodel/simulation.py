@@ -213,7 +213,8 @@ class FaultInjection(_Strict):
     signal: str | None = Field(None, description="default: the signal the fault shows in first")
     start_h: float = Field(ge=0)
     duration_h: float = Field(gt=0)
-    magnitude: float = Field(1.0, gt=0, description="relative size (drift: in the signal's units over the fault)")
+    magnitude: float = Field(1.0, gt=0, description="relative size (a drift of 1 ends ten times the sensor's noise "
+                                                    "away; in the signal's units if it has no noise)")
 
 
 class RandomFaults(_Strict):

@@ -1,13 +1,16 @@
 """The line in real time: the planning model (simulators.flow) watched, its observations turned into samples.
 
-One model serves both modes. `simulators.flow.FlowLine` decides what happens (parts, buffers, failures,
-shifts); this module watches it and writes what a machine's controller would publish: each station's
-state, part counters and alarm code when they change, buffer levels when parts move, and physical
-signals every `signal_period_s` (simulators.signals), worn bearings and tools included. The AGV, like a
-VDA 5050 vehicle, reports its whole state periodically, not on every change.
+One model serves every mode: the live plant behind OPC-UA and MQTT (paced to the plant clock), labelled data
+sets (`sim signals`) and benchmarks (as fast as possible). `simulators.flow.FlowLine` decides what happens
+(parts, buffers, failures, shifts); this module watches it and writes what a machine's controller would
+publish: each station's state, part counters and alarm code when they change, buffer levels when parts
+move, and physical signals every `signal_period_s` (simulators.signals, the one signal model), worn
+bearings and tools included, with the injected faults (simulators.flow.sensors) and their labels. The AGV,
+like a VDA 5050 vehicle, reports its whole state periodically, not on every change.
 
-The model does no I/O: everything it observes goes to `outbox` as `Sample`s stamped in microseconds
-by `clock`, and whoever drives it (paced to the wall clock, or as fast as possible) drains them.
+The model does no I/O: everything it observes goes to `outbox` as `Sample`s stamped in simulated time
+(microseconds from `start_us`, the run's origin), and whoever drives it (paced to the plant clock, or as fast
+as possible) drains them.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from plantmodel.plant import Asset, Line
 from plantmodel.telemetry import AssetState, Sample, Value, from_micros
 from simulators.flow.buffer import Buffer
 from simulators.flow.line import FlowLine, stream
-from simulators.flow.sensors import FaultInjector, plan_faults
+from simulators.flow.sensors import FaultInjector, RulTruth, plan_faults
 from simulators.flow.station import Agv, Station
 from simulators.signals import CncSignals, SignalModel, signal_model_for
 
@@ -36,13 +39,17 @@ LIVE_FAULT_HORIZON_S = 30 * 86_400.0
 class LineModel:
     """The whole line in one SimPy environment; several models coexist without shared state."""
 
-    def __init__(self, line: Line, seed: int | None = None, time_scale: float = 1.0) -> None:
+    def __init__(self, line: Line, seed: int | None = None, *, signal_period_s: float | None = None,
+                 record_events: bool = False, record_rul: bool = False, start_us: int = 0) -> None:
+        """`signal_period_s` overrides the line's; `record_events` keeps the flow model's events (`flow.events`),
+        `record_rul` the remaining life of every wearing bearing at each signal period (`rul`)."""
         self.line = line
-        self.time_scale = time_scale  # wall seconds per simulated second, for timestamps
-        self.start_us = 0
+        self.start_us = start_us  # the plant time of simulated time 0 (the run's origin)
+        self.signal_period_s = signal_period_s or line.config.simulation.signal_period_s
+        self.rul: list[RulTruth] | None = [] if record_rul else None
         self.outbox: dict[tuple[str, str, int], Sample] = {}
         seed = line.config.simulation.seed if seed is None else seed
-        self.flow = FlowLine(line, seed, observer=self)
+        self.flow = FlowLine(line, seed, observer=self, record_events=record_events, start_us=start_us)
         self.env = self.flow.env
         seeds = np.random.SeedSequence(seed)
         self.assets: dict[str, AssetModel] = {}
@@ -58,18 +65,21 @@ class LineModel:
         self.assets = {a.path: self.assets[a.path] for a in line.assets() if a.path in self.assets}
         sim = line.config.simulation
         fault_rng = stream(seeds, 10_000)
+        sensors = {path: view.signals.sensors() for path, view in self.assets.items()}
         # Random faults are drawn for the first LIVE_FAULT_HORIZON_S of simulated time: a live run is unbounded.
-        self.labels = plan_faults(self.flow.stations, sim.faults, sim.random_faults, LIVE_FAULT_HORIZON_S, fault_rng)
-        self.faults = FaultInjector(self.labels, fault_rng)
+        self.labels = plan_faults(self.flow.stations, sim.faults, sim.random_faults, LIVE_FAULT_HORIZON_S, fault_rng,
+                                  sensed={path: list(noise) for path, noise in sensors.items()})
+        self.faults = FaultInjector(self.labels, fault_rng,
+                                    {(path, s): sd for path, noise in sensors.items() for s, sd in noise.items()})
         for view in self.assets.values():
             view.start()
 
     def ts_of(self, t_s: float) -> int:
         """Microsecond timestamp of simulated time `t_s`, as the samples are stamped."""
-        return self.start_us + round(t_s * self.time_scale * 1_000_000)
+        return self.start_us + round(t_s * 1_000_000)
 
     def now_us(self) -> int:
-        return self.start_us + round(self.env.now * self.time_scale * 1_000_000)
+        return self.ts_of(self.env.now)
 
     def controls(self) -> dict[str, StationModel]:
         """The machines a controller can command (the AGV takes its orders from its fleet manager instead)."""
@@ -88,7 +98,10 @@ class LineModel:
         return samples
 
     def snapshot(self) -> list[Sample]:
-        """Every signal's current value, stamped now: what a freshly started server exposes."""
+        """Every signal's current value, stamped now: what a freshly started server exposes. What happens at this
+        very instant happens first, so no later sample carries this instant again."""
+        while self.env.peek() <= self.env.now:
+            self.env.step()
         self.outbox.clear()
         for model in self.assets.values():
             model.observe_all()
@@ -129,13 +142,17 @@ class AssetModel:
             self.model.emit(self.asset, name, value)
 
     def sample_signals(self) -> Process:
-        period = self.model.line.config.simulation.signal_period_s
+        period = self.model.signal_period_s
         faults, path = self.model.faults, self.asset.path
         while True:
             yield self.env.timeout(period)
             values = faults.apply(path, self.env.now, self.signals.read(self.state, period))
             for name, value in values.items():
                 self.model.emit(self.asset, name, value)
+            self.record_rul()
+
+    def record_rul(self) -> None:
+        """Ground truth for remaining-useful-life estimates (only when the model records it)."""
 
 
 class StationModel(AssetModel):
@@ -146,13 +163,19 @@ class StationModel(AssetModel):
         self.station = station
         self.alarm_code = "none"
         self.cycle_start = 0.0
+        self.bearings = [c for c in station.clocks[0] if c.wear == "bearing"]
         if isinstance(self.signals, CncSignals):
-            bearings = [c for c in station.clocks[0] if c.wear == "bearing"]
+            bearings = self.bearings
             if bearings:
                 self.signals.bearing = lambda: max(c.health for c in bearings)
             if station.tool_life:
                 life = station.tool_life
                 self.signals.tool = lambda: 100.0 * station.tool_used[0] / life
+
+    def record_rul(self) -> None:
+        if self.model.rul is not None:
+            for clock in self.bearings:
+                self.model.rul.append(RulTruth(self.asset.path, "bearing", self.env.now, clock.left))
 
     def set_state(self, state: AssetState) -> None:
         if state is not self.state:
@@ -164,7 +187,8 @@ class StationModel(AssetModel):
     def count(self, outcome: str, count: int) -> None:
         setattr(self, _COUNTERS[outcome], count)
         self.model.emit(self.asset, _COUNTERS[outcome], count)
-        for name, value in self.signals.on_part(self.env.now - self.cycle_start).items():
+        values = self.signals.on_part(self.env.now - self.cycle_start)
+        for name, value in self.model.faults.apply(self.asset.path, self.env.now, values).items():
             self.model.emit(self.asset, name, value)
         self.cycle_start = self.env.now
 
@@ -185,7 +209,7 @@ class StationModel(AssetModel):
 
     def stop_for_maintenance(self, seconds: float) -> None:
         """Finish the cycle under way, then stand in a planned stop (reason 'maintenance') for `seconds`."""
-        self.station.hold(seconds / self.model.time_scale)  # wall seconds, as the timestamps show them
+        self.station.hold(seconds)  # plant seconds, as the timestamps show them
 
     def reset_alarm(self) -> bool:
         """Reset the active alarm, ending the stop it caused; False when no alarm is active."""
@@ -228,7 +252,7 @@ class AgvModel(StationModel):
             self.model.emit(self.asset, name, value)
 
     def sample_signals(self) -> Process:
-        period = self.model.line.config.simulation.signal_period_s
+        period = self.model.signal_period_s
         self.observe_all()  # a vehicle reports its state as soon as it connects
         while True:
             yield self.env.timeout(period)

@@ -1,40 +1,52 @@
-"""Run line models paced to the wall clock, handing what they observe to the line's interfaces.
+"""Run line models paced to the plant clock, handing what they observe to the line's interfaces.
 
-A speed factor above 1 runs the plant faster than life; source timestamps stay on the wall clock
-(one simulated second lasts 1/speed wall seconds), so the twin's notion of "age" stays meaningful.
+The models stamp their samples in simulated time, which starts at the clock's origin: at `speed` 10 a
+simulated minute lasts six wall seconds, and its samples are stamped a minute apart. Every part told the
+same speed and origin reads the same plant time (plantmodel.clock, docs/time.md).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Sequence
 
+from plantmodel.clock import PlantClock
 from plantmodel.telemetry import Sample
 from simulators.line import LineModel
 
 Publish = Callable[[list[Sample]], Awaitable[None]]
 
 
-async def run_paced(models: Sequence[LineModel], publish: Publish, stop: asyncio.Event, *,
-                    speed: float = 1.0, duration_s: float | None = None, tick_s: float = 0.05) -> None:
-    """Advance every model to the wall clock each tick until `stop` is set or `duration_s` elapses."""
+async def run_paced(models: Sequence[LineModel], publish: Publish, stop: asyncio.Event,
+                    clock: PlantClock | None = None, *, duration_s: float | None = None, tick_s: float = 0.05,
+                    catch_up: float = 2.0) -> None:
+    """Advance every model to the plant clock (default: real time from now) each tick until `stop` is set or
+    the line has run `duration_s` wall seconds' worth of plant time past the instant it started at.
+
+    A line that starts after its origin (it waited for its clients) catches up at `catch_up` times its pace
+    rather than in one burst, which a broker's queues would not all take.
+    """
+    clock = clock or PlantClock()
     loop = asyncio.get_running_loop()
-    begin = loop.time()
-    start_us = time.time_ns() // 1000
     for model in models:
-        model.start_us, model.time_scale = start_us, 1.0 / speed
+        model.start_us = clock.origin_us
+    begins = max(0.0, (clock.now_us() - clock.origin_us) / 1e6)
+    end = None if duration_s is None else begins + duration_s * clock.speed
+    now, last = 0.0, loop.time()
     while True:
-        elapsed = loop.time() - begin
-        done = duration_s is not None and elapsed >= duration_s
-        target = (min(elapsed, duration_s) if duration_s is not None else elapsed) * speed
+        wall = loop.time()
+        target = max(0.0, (clock.now_us() - clock.origin_us) / 1e6)
+        now = min(target, now + catch_up * clock.speed * max(tick_s, wall - last))
+        last = wall
+        if end is not None:
+            now = min(now, end)
         samples: list[Sample] = []
         for model in models:
-            model.run_until(target)
+            model.run_until(now)
             samples.extend(model.drain())
         if samples:
             await publish(samples)
-        if done:
+        if end is not None and now >= end:
             return
         try:
             await asyncio.wait_for(stop.wait(), tick_s)

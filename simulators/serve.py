@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -18,6 +17,7 @@ import orjson
 
 from plantmodel import mqtt
 from plantmodel.catalog import AssetRole
+from plantmodel.clock import PlantClock, wall_us
 from plantmodel.plant import PlantConfig
 from plantmodel.telemetry import Sample, from_micros
 from plantmodel.uns import format_ts
@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 class SimulatorOptions:
     opcua_endpoint: str = "opc.tcp://127.0.0.1:4840/factory-twin/"
     broker: mqtt.BrokerConfig | None = None
-    speed: float = 1.0
-    duration_s: float | None = None
+    speed: float = 1.0  # plant seconds per wall second
+    origin_us: int | None = None  # when plant time began (wall clock, µs); default: when the line starts running
+    duration_s: float | None = None  # wall seconds
     record: Path | None = None
     start_on_subscribe_s: float = 0.0  # wait up to this long for a client to monitor every variable
 
@@ -69,11 +70,13 @@ class Recorder:
 
 
 def write_labels(models: list[LineModel], path: Path) -> int:
-    """Every injected fault of the run (start, end on the samples' clock); returns how many."""
+    """Every injected fault that began during the run (start, end on the samples' clock); returns how many."""
     count = 0
     with path.open("wb") as f:
         for model in models:
             for lab in model.labels:
+                if lab.start_s > model.env.now:
+                    break  # planned for later: it never showed
                 f.write(orjson.dumps({"asset": lab.asset, "signal": lab.signal, "fault": lab.fault,
                                       "start": format_ts(from_micros(model.ts_of(lab.start_s))),
                                       "end": format_ts(from_micros(model.ts_of(lab.end_s))),
@@ -88,8 +91,8 @@ async def serve(plant: PlantConfig, opts: SimulatorOptions, stop: asyncio.Event,
 
     After a bounded run the servers stay up until `stop`, so clients can read the last values.
     """
-    models = [LineModel(line, time_scale=1.0 / opts.speed) for line in plant.lines()]
-    now_us = time.time_ns() // 1000
+    models = [LineModel(line) for line in plant.lines()]
+    now_us = opts.origin_us if opts.origin_us is not None else wall_us()
     initial: list[Sample] = []
     for model in models:
         model.start_us = now_us
@@ -120,7 +123,12 @@ async def serve(plant: PlantConfig, opts: SimulatorOptions, stop: asyncio.Event,
             if fleet:
                 recorder.write(fleet.publish(samples))
 
-        await run_paced(models, publish, stop, speed=opts.speed, duration_s=opts.duration_s)
+        clock = PlantClock(opts.speed, opts.origin_us)  # without an origin, plant time begins now
+        if opts.speed != 1:
+            log.info("plant clock: %g plant seconds per wall second from %s (give the agent and the twin "
+                     "FT_PLANT_SPEED=%g FT_PLANT_ORIGIN=%s)", opts.speed, format_ts(from_micros(clock.origin_us)),
+                     opts.speed, format_ts(from_micros(clock.origin_us)))
+        await run_paced(models, publish, stop, clock, duration_s=opts.duration_s)
         if opts.record is not None:
             write_labels(models, opts.record.with_name(opts.record.name + ".labels.jsonl"))
         recorder.close()

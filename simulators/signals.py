@@ -1,14 +1,17 @@
-"""Physical signals of each asset type, driven by its operating state.
+"""Physical signals of each asset type, driven by its operating state: the simulator's one signal model.
 
-Each model is a small state machine of its own: temperatures follow a first-order lag towards the
-level the current state drives them to, wear grows part by part, and every measured value carries
-sensor noise, so a running machine's signals change on every sample, as real ones do.
+The live plant (`sim serve`, the demo), the labelled data sets (`sim signals`) and the benchmarks all read
+these models through simulators.line. Each is a small state machine of its own: temperatures follow a
+first-order lag towards the level the current state drives them to, wear comes from the flow model (a
+bearing's operating-time clock, a tool's parts since its change), and every measured value carries sensor
+noise and the resolution of its sensor, so a running machine's signals change on every sample, as real ones do.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import ClassVar
 
 import numpy as np
 
@@ -20,8 +23,16 @@ from plantmodel.telemetry import AssetState, Value
 class SignalModel:
     """Signals with no physics of their own (buffers)."""
 
+    #: the signals a sensor measures, with its noise (standard deviation) while the machine runs; the rest of a
+    #: model's values are computed by its controller (counters, a tool's wear, a cycle time)
+    NOISE: ClassVar[dict[str, float]] = {}
+
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
+
+    def sensors(self) -> dict[str, float]:
+        """Signal -> the noise of its sensor: where sensor faults can happen, and how big a drift is."""
+        return dict(self.NOISE)
 
     def read(self, state: AssetState, dt: float) -> dict[str, Value]:
         """Values sampled now, `dt` simulated seconds after the previous reading."""
@@ -37,14 +48,20 @@ class SignalModel:
 
 class CncSignals(SignalModel):
     AMBIENT_C, RUNNING_C, TAU_S = 24.0, 46.0, 600.0
+    NOISE: ClassVar[dict[str, float]] = {"spindle_load": 1.5, "spindle_temperature": 0.05, "vibration_rms": 0.08,
+                                         "power": 0.15}
+
+    def sensors(self) -> dict[str, float]:
+        return {"spindle_speed": 0.002 * self.rated_rpm} | self.NOISE
 
     def __init__(self, rng: np.random.Generator) -> None:
         super().__init__(rng)
         self.temperature = self.AMBIENT_C + 2.0
-        self.tool_wear = float(rng.uniform(0, 30))
+        self.tool_wear = 0.0
         self.rated_rpm = float(rng.choice([6000.0, 8000.0, 12000.0]))
         # Set by the line model when the machine models them: worn share of the spindle bearing's life
-        # (0..1), and the tool's used share in percent; otherwise tool wear is drawn part by part here.
+        # (0..1), and the tool's used share in percent. A machine whose tool life is not modelled reports no
+        # tool wear (a wear that no tool change in the flow model would follow would be fiction).
         self.bearing: Callable[[], float] | None = None
         self.tool: Callable[[], float] | None = None
 
@@ -63,19 +80,18 @@ class CncSignals(SignalModel):
             "spindle_temperature": self.noisy(self.temperature, 0.05, 2),
             "vibration_rms": self.noisy(vibration, 0.08, 3),
             "power": self.noisy(9.0 + 0.04 * self.tool_wear if running else 1.8, 0.15, 3),
-        } | ({"tool_wear": round(self.tool_wear, 2)} if dt == 0 else {})
+        } | ({"tool_wear": round(self.tool_wear, 2)} if dt == 0 and self.tool else {})
 
     def on_part(self, cycle_time_s: float) -> dict[str, Value]:
-        if self.tool:
-            self.tool_wear = self.tool()
-            return {"tool_wear": round(self.tool_wear, 2)}
-        self.tool_wear += float(self.rng.uniform(0.4, 0.8))
-        if self.tool_wear >= 100.0:  # tool changed at end of life
-            self.tool_wear = 0.0
+        if not self.tool:
+            return {}
+        self.tool_wear = self.tool()
         return {"tool_wear": round(self.tool_wear, 2)}
 
 
 class RobotSignals(SignalModel):
+    NOISE: ClassVar[dict[str, float]] = {"joint_torque_max": 3.0, "gripper_pressure": 0.04}
+
     def read(self, state: AssetState, dt: float) -> dict[str, Value]:
         running = state is AssetState.PRODUCING
         return {
@@ -88,6 +104,8 @@ class RobotSignals(SignalModel):
 
 
 class ConveyorSignals(SignalModel):
+    NOISE: ClassVar[dict[str, float]] = {"motor_current": 0.06, "belt_speed": 0.004}
+
     def read(self, state: AssetState, dt: float) -> dict[str, Value]:
         running = state is AssetState.PRODUCING
         return {
@@ -98,6 +116,7 @@ class ConveyorSignals(SignalModel):
 
 class InspectionSignals(SignalModel):
     NOMINAL_MM, SD_MM = 42.0, 0.004
+    NOISE: ClassVar[dict[str, float]] = {"measured_diameter": SD_MM}
 
     def read(self, state: AssetState, dt: float) -> dict[str, Value]:
         return {"measured_diameter": self.NOMINAL_MM} if dt == 0 else {}

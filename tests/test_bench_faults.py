@@ -78,8 +78,8 @@ def test_rul_score_on_a_hand_made_life() -> None:
 
 
 def test_a_scheduled_stuck_sensor_and_bearing_fault_are_detected(tmp_path: Path) -> None:
-    faults = [  # measured_diameter is rounded to 0.1 µm, so it repeats by chance now and then
-        {"asset": "inspect-1", "kind": "stuck_sensor", "signal": "measured_diameter", "start_h": 0.6,
+    faults = [  # gripper pressure is rounded to 1 mbar, so it repeats by chance now and then
+        {"asset": "robot-1", "kind": "stuck_sensor", "signal": "gripper_pressure", "start_h": 0.6,
          "duration_h": 0.2},
         {"asset": "cnc-3", "kind": "bearing_fault", "start_h": 0.7, "duration_h": 0.3},
     ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +47,16 @@ class Stack:
 def stack(mosquitto: BrokerConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("stack")
     opcua_port, http_port = free_port(), free_port()
+    origin = format_ts(datetime.now(UTC))  # plant time begins now and runs SPEED times faster, for every part
     env = {"FT_MQTT_HOST": "127.0.0.1", "FT_MQTT_PORT": str(mosquitto.port),
            "FT_OPCUA_ENDPOINT": f"opc.tcp://127.0.0.1:{opcua_port}/factory-twin/",
-           "FT_DATA_DIR": str(workdir / "agent"), "FT_HTTP_PORT": str(http_port)}
+           "FT_DATA_DIR": str(workdir / "agent"), "FT_HTTP_PORT": str(http_port),
+           "FT_PLANT_SPEED": str(SPEED), "FT_PLANT_ORIGIN": origin}
     record = workdir / "produced.jsonl"
     children = [
         Child("sim", ["sim", "serve", str(PROJECT / "configs" / "demo-plant.yaml"), "--opcua-port", str(opcua_port),
-                      "--mqtt-port", str(mosquitto.port), "--speed", str(SPEED), "--duration", str(DURATION_S),
+                      "--mqtt-port", str(mosquitto.port), "--speed", str(SPEED), "--origin", origin,
+                      "--duration", str(DURATION_S),
                       "--record", str(record), "--start-on-subscribe", "60"], workdir),
         Child("agent", ["edge", "run", str(PROJECT / "configs" / "edge-demo.yaml")], workdir, env),
         Child("twin", ["twin", "serve", str(PROJECT / "configs" / "twin-demo.yaml")], workdir, env),

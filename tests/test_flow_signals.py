@@ -1,4 +1,5 @@
-"""Signals of the planning model: degradation shows before the failure, injected faults match their labels."""
+"""Signals of the simulator (one model for the live plant and for data sets): degradation shows before the
+failure, injected faults match their labels."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from factory_twin.sim_dataset import write_dataset
 from plantmodel.telemetry import from_micros
 from plantmodel.uns import format_ts
 from simulators.flow.line import FlowLine
+from simulators.line import LineModel
 
 BEARING = {"reason": "BEARING", "wear": "bearing", "ttf": {"kind": "weibull", "mean": 20 * 3600, "shape": 3},
            "ttr": 3600}
@@ -21,11 +23,11 @@ BEARING = {"reason": "BEARING", "wear": "bearing", "ttf": {"kind": "weibull", "m
 
 def test_bearing_wear_raises_vibration_as_the_remaining_life_runs_out() -> None:
     line = serial_line([{"cycle_time": 30, "failures": [BEARING]}])
-    model = FlowLine(line, 2, signal_period_s=60)
-    model.run(hours=60)
-    assert model.sensors is not None
-    vib = {s.ts: s.value for s in model.sensors.samples if s.signal == "vibration_rms" and s.value > 1}
-    rul = [(r.t_s, r.rul_operating_s) for r in model.sensors.rul]
+    model = LineModel(line, 2, signal_period_s=60, record_rul=True)
+    model.run_until(60 * 3600)
+    assert model.rul is not None
+    vib = {s.ts: s.value for s in model.drain() if s.signal == "vibration_rms" and s.value > 1}
+    rul = [(r.t_s, r.rul_operating_s) for r in model.rul]
     assert rul and min(r for _, r in rul) < 3600  # it ran close to (and through) a bearing failure
     paired = [(r, vib[from_micros(round(t * 1e6))]) for t, r in rul if from_micros(round(t * 1e6)) in vib]
     fresh = [v for r, v in paired if r > 15 * 3600]
@@ -67,10 +69,9 @@ def test_injected_faults_show_in_their_signal_inside_their_labelled_window(tmp_p
 
 def test_the_agv_reports_where_it_is(tmp_path: Path) -> None:
     line = serial_line([{"cycle_time": 30}, {"type": "agv", "capacity": 2, "ideal": 100}])
-    model = FlowLine(line, 1, signal_period_s=10)
-    model.run(hours=2)
-    assert model.sensors is not None
-    agv = [s for s in model.sensors.samples if s.asset.endswith("/m2")]
+    model = LineModel(line, 1, signal_period_s=10)
+    model.run_until(2 * 3600)
+    agv = [s for s in model.drain() if s.asset.endswith("/m2")]
     assert {s.value for s in agv if s.signal == "mission"} == {"wait_for_load", "deliver", "return"}
     positions = [s.value for s in agv if s.signal == "position"]
     assert min(positions) == 0 and max(positions) == 120.0  # the default route length
@@ -78,7 +79,6 @@ def test_the_agv_reports_where_it_is(tmp_path: Path) -> None:
 
 
 def test_real_time_mode_injects_the_same_faults_and_writes_their_labels(tmp_path: Path) -> None:
-    from simulators.line import LineModel
     from simulators.serve import write_labels
 
     faults = [{"asset": "m1", "kind": "coolant_loss", "start_h": 1, "duration_h": 1}]

@@ -238,13 +238,25 @@ def test_calculator_reproduces_worked_example_a() -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["--planned-busy-time", "42x"], "not a duration"),
     (["--planned-busy-time", "420m", "--good", "20000"], "cannot exceed produced"),
+    (["--production-time", "-5"], "not a duration"),
+    (["--ideal-cycle-time", "-30"], "not a duration"),
+    (["--production-time", "0m", "--produced", "700", "--good", "650"], "production time is 0 but 700 parts"),
+    (["--ideal-cycle-time", "0s"], "ideal cycle time must be more than 0"),
+    (["--rework", "50", "--produced", "725", "--good", "700"], "rework (50) cannot exceed"),
+    (["--production-time", "nan"], "not a duration"),
+    (["--planned-busy-time", "inf"], "not a duration"),
+    (["--ideal-cycle-time", "-inf"], "not a duration"),
+    (["--setup-time", "60m"], "setup time together cannot exceed"),
+    (["--calendar-time", "400m"], "calendar time cannot be less"),
 ])
 def test_calculator_refuses_impossible_input(args: list[str], message: str) -> None:
     base = {"--planned-busy-time": "420m", "--production-time": "373m", "--produced": "19271", "--good": "18848"}
     for flag, value in zip(args[::2], args[1::2], strict=True):
         base[flag] = value
     r = _cli(*[x for kv in base.items() for x in kv])
-    assert r.returncode == 2 and message in r.stderr
+    said = " ".join(r.stderr.replace("│", " ").split())  # typer boxes and wraps long lines
+    assert r.returncode == 2 and message in said, r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def _reasoned(minute: float, to: str, reason: str | None = None) -> Event:
@@ -282,3 +294,16 @@ def test_line_oee_is_output_based_at_the_bottleneck_pace() -> None:
     line = line_oee({"cnc": first, "inspect": last}, {"cnc": 20.0, "inspect": 30.0}, last="inspect")
     assert line.bottleneck == "inspect" and line.oee == pytest.approx(90 * 30 / 3600)
     assert line_oee({}, {}, last="x").oee is None
+
+
+def test_line_oee_leaves_out_the_time_before_the_state_was_known() -> None:
+    from analytics.oee.line import line_oee
+
+    w = shift(480)  # the twin started 5.4 h into the shift: only the last 2.6 h are known
+    first = one([state(324, "producing"), parts(400, 100)], w, ideal_cycle_s=20.0)
+    last = one([state(324, "producing"), parts(400, 120)], w, ideal_cycle_s=30.0)
+    line = line_oee({"cnc": first, "inspect": last}, {"cnc": 20.0, "inspect": 30.0}, last="inspect")
+    assert line.unknown_s == 324 * 60 and line.planned_busy_time_s == 156 * 60
+    assert line.oee == pytest.approx(120 * 30 / (156 * 60))  # not / 480 min
+    assert line.oee == pytest.approx(last.kpis.oee)  # station and line agree on the known time
+    assert "state_unknown_part_of_time" in line.flags

@@ -159,7 +159,8 @@ def test_one_open_alert_per_rule_and_asset_repeats_count_occurrences() -> None:
 
 def test_escalation_and_shelf_expiry_on_a_controllable_clock() -> None:
     clock = ManualClock(T0)
-    eng = make(clock, escalation=[{"after_s": 60, "severity": "critical"}, {"after_s": 300}])
+    eng = make(clock, escalation=[{"after_s": 60, "severity": "critical"}, {"after_s": 300}],
+               rules=[HOT | {"escalate_to": "critical"}])
     eng.observe(temp(0, 90))
     a = eng.open[("hot", CNC)]
     clock.advance(59)
@@ -221,10 +222,46 @@ def test_machine_alarms_and_remaining_useful_life() -> None:
     assert not eng.is_active("tool", CNC)
 
 
+def test_escalation_never_rates_an_alert_above_what_its_rule_gives() -> None:
+    clock = ManualClock(T0)
+    eng = make(clock, escalation=[{"after_s": 900, "severity": "critical"}],
+               rules=[{"id": "tool", "type": "rul", "signal": "tool_wear", "failure_threshold": 100, "horizon_s": 1800,
+                       "every_s": 1, "severity": "info"}, HOT])
+    for minute in range(60):  # a tool wearing out fast: its RUL alert (info) is raised
+        eng.observe(Sample(CNC, "tool_wear", 1.5 * minute, "%", T0 + timedelta(minutes=minute)))
+    eng.observe(temp(3600, 90))
+    assert eng.is_active("tool", CNC) and eng.is_active("hot", CNC)
+    clock.advance(3600 + 1000)
+    eng.tick()  # unacknowledged for 15 minutes: escalated, re-notified, but not re-rated
+    tool, hot = eng.open[("tool", CNC)], eng.open[("hot", CNC)]
+    assert (tool.escalation, tool.severity) == (1, Severity.info)
+    assert (hot.escalation, hot.severity) == (1, Severity.warning)
+
+
+def test_a_fleeting_machine_alarm_raises_no_alert_and_a_lasting_one_does() -> None:
+    eng = make(ManualClock(T0), rules=[{"id": "alarm", "type": "machine_alarm", "on_delay_s": 120}])
+
+    def code(s: float, value: str) -> Sample:
+        return Sample(CNC, "alarm_code", value, "", T0 + timedelta(seconds=s))
+
+    for s, value in ((0, "E101"), (60, "E101"), (90, "none")):  # cleared within the on-delay: a minor stop
+        eng.observe(code(s, value))
+    eng.observe(temp(200, 40))
+    assert not eng.store.select()
+    eng.observe(code(300, "E204"))
+    eng.observe(temp(360, 40))
+    assert not eng.store.select()
+    eng.observe(temp(421, 40))  # any later record of the machine, 120 s on: still in alarm
+    [alert] = eng.store.select()
+    assert alert.value == "E204" and alert.condition
+    eng.observe(code(500, "none"))
+    assert not eng.is_active("alarm", CNC)
+
+
 def test_oee_under_target_in_the_current_shift() -> None:
     boundary = (datetime.now(UTC) - timedelta(minutes=120)).replace(second=0, microsecond=0)
     cfg = config(alerts={"rules": [{"id": "oee", "type": "oee", "assets": [CNC, LINE], "target": 0.6,
-                                    "min_elapsed_s": 3600}]})
+                                    "min_elapsed_s": 3600, "every_s": 1e-6}]})
     perf = LinePerformance(cfg, plant(), calendar_ending_shift_at(boundary))
     twin = PlantTwin(plant(), listeners=[perf.observe])
     t0 = boundary - timedelta(minutes=1)
@@ -429,7 +466,8 @@ def test_escalation_reaches_the_named_target_only_and_cleared_alerts_auto_close(
     with hook_server() as mes, hook_server() as pager:
         eng = notifying(clock, [{"name": "mes", "type": "webhook", "url": mes.url},
                                 {"name": "pager", "type": "webhook", "url": pager.url, "escalation_only": True}],
-                        escalation=[{"after_s": 60, "severity": "critical", "notify": ["pager"]}], auto_close_s=300)
+                        escalation=[{"after_s": 60, "severity": "critical", "notify": ["pager"]}], auto_close_s=300,
+                        rules=[HOT | {"escalate_to": "critical"}])
         notifier = eng.notifier
         assert notifier is not None
 

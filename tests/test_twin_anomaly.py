@@ -101,3 +101,63 @@ def test_retrain_from_a_historian_window_through_the_api(tmp_path: Path, mosquit
         assert api.post("/api/anomaly/nope/train", json={"start": T0.isoformat(),
                                                          "end": T0.isoformat()}).status_code == 404
         wait_until(lambda: api.get("/api/health").json()["broker_connected"], 10, "the twin to connect")
+
+
+def _cnc(rng: np.random.Generator, i: int, state: str, stuck: dict[str, float] | None = None) -> list[Sample]:
+    """One second of a CNC in `state`; a signal in `stuck` is not sent (a source that reports by exception sends
+    nothing for a value that does not change)."""
+    ts = T0 + timedelta(seconds=i)
+    out = [Sample(CNC, "state", state, "", ts)] if i % 60 == 0 else []
+    running = state == "producing"
+    values = {"spindle_speed": 8000 + rng.normal(0, 16) if running else 0.0,
+              "spindle_load": 45 + rng.normal(0, 1.5) if running else 1.5 + rng.normal(0, 0.3),
+              "spindle_temperature": 46 + rng.normal(0, 0.05), "vibration_rms": 1.8 + rng.normal(0, 0.08),
+              "power": 9 + rng.normal(0, 0.15)}
+    return out + [Sample(CNC, n, float(v), UNITS[n], ts + timedelta(milliseconds=k)) for k, (n, v) in
+                  enumerate(values.items()) if n not in (stuck or {})]
+
+
+def test_a_machine_that_stands_still_is_not_scored_and_a_stuck_sensor_is_found(tmp_path: Path) -> None:
+    alerts = AlertEngine(AlertsConfig(), plant(), TwinDatabase(":memory:"))
+    mon = AnomalyMonitor(AnomalyConfig(assets=[CNC], baseline_rows=600, settle_s=120), plant(), alerts.anomaly)
+    rng = np.random.default_rng(3)
+    samples = [s for i in range(0, 900) for s in _cnc(rng, i, "producing")]  # settles 120 s, then learns
+    samples += [s for i in range(900, 1500) for s in _cnc(rng, i, "down")]  # ten minutes down: spindle at rest
+    samples += [s for i in range(1500, 2400) for s in _cnc(rng, i, "producing")]
+    for s in samples:
+        mon.observe(s)
+    assert mon.assets[CNC].model is not None and not alerts.store.select()  # standing still is not unusual
+    for i in range(2400, 2500):  # the load sensor freezes: its value stops changing
+        for s in _cnc(rng, i, "producing", stuck={"spindle_load": 45.0}):
+            mon.observe(s)
+    [alert] = alerts.store.select()
+    assert alert.kind == "anomaly" and "spindle_load" in alert.message and mon.assets[CNC].stuck == {"spindle_load"}
+
+
+def test_a_frozen_per_part_measurement_is_found_while_parts_are_counted() -> None:
+    """An inspection station measures once per part; over OPC-UA a frozen gauge sends nothing at all, so what
+    shows is parts counted (and states changing) while the measured value stands still."""
+    from test_twin_oee import INSPECT
+
+    alerts = AlertEngine(AlertsConfig(), plant(), TwinDatabase(":memory:"))
+    mon = AnomalyMonitor(AnomalyConfig(assets=[INSPECT], baseline_rows=600), plant(), alerts.anomaly)
+    rng = np.random.default_rng(4)
+
+    def part(k: int, measure: bool) -> list[Sample]:  # 26 s producing, then 10 s waiting for the next part
+        t = T0 + timedelta(seconds=36 * k)
+        done = t + timedelta(seconds=26)
+        out = [Sample(INSPECT, "state", "producing", "", t), Sample(INSPECT, "parts_good", k, "parts", done),
+               Sample(INSPECT, "state", "starved", "", done + timedelta(milliseconds=1))]
+        if measure:
+            out.insert(1, Sample(INSPECT, "measured_diameter", float(42 + rng.normal(0, 0.004)), "mm", done))
+        return out
+
+    for k in range(60):  # 26 min of production: the stuck check learns how long a value stands still
+        for s in part(k, True):
+            mon.observe(s)
+    assert mon.assets[INSPECT].stuck_limits and not alerts.store.select()
+    for k in range(60, 70):  # the gauge freezes: parts go on, measurements stop coming
+        for s in part(k, False):
+            mon.observe(s)
+    [alert] = alerts.store.select()
+    assert "measured_diameter" in alert.message and mon.assets[INSPECT].stuck == {"measured_diameter"}

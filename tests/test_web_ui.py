@@ -365,3 +365,36 @@ def test_replay_lists_the_alerts_open_at_the_instant(page: Any, twin: Twin) -> N
 def iso_ms(t: datetime) -> str:
     """An instant as JavaScript's toISOString() writes it."""
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+PERCENT = r"(\d+(?:\.\d+)?) %"
+
+
+def test_no_kpi_above_100_percent_is_shown_without_its_reason(page: Any, twin: Twin, artifacts: Path) -> None:
+    import re
+
+    # 400 good parts from cnc-3 (ideal cycle 30 s), producing for 40 min: performance far above 100 %
+    twin.publish([Event(path("cnc-3"), EventKind.PART, datetime.now(UTC), {"outcome": "good", "count": 400})])
+    wait_until(lambda: next(a for a in twin.api.get("/api/assets").json() if a["id"] == path("cnc-3"))["oee"]
+               ["performance"] > 1, 10, "cnc-3's performance above 1")
+    open_ui(page, twin)
+    page.wait_for_selector(f'.card[data-asset="{path("cnc-3")}"] .impossible[data-flag=effectiveness_above_1] .why')
+    for station in STATIONS:  # any figure above 100 % on a card carries its reason beside it
+        text = card(page, station).locator(".parts").inner_text()
+        if any(float(v) > 100 for v in re.findall(PERCENT, text)):
+            assert "ideal cycle time" in text, (station, text)
+    # the line's OEE counts only the planned time whose state is known, and says how much is not
+    page.wait_for_selector("#line-oee [data-role=unknown-time]")
+    assert "unknown" in page.inner_text("#line-oee")
+    page.screenshot(path=artifacts / "line-view-flags.png", full_page=True)
+
+    go(page, f"asset/{quote(path('cnc-3'), safe='')}")
+    page.wait_for_selector("#oee [data-kpi=performance] .why")
+    notes = page.locator("#oee ul.flags li").evaluate_all("items => items.map(i => i.dataset.flag)")
+    assert "effectiveness_above_1" in notes and "state_unknown_part_of_time" in notes
+    kpis = page.locator("#oee dl.kpis dd[data-kpi]").all_inner_texts()
+    for text in kpis:
+        if any(float(v) > 100 for v in re.findall(PERCENT, text)):
+            assert "ideal cycle time" in text, text
+    assert page.locator("#oee [data-role=unknown-time]").count() == 1
+    page.screenshot(path=artifacts / "asset-flags.png", full_page=True)

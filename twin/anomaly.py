@@ -1,19 +1,30 @@
-"""Anomaly detection in the twin: one multivariate model per asset, scored on the live stream.
+"""Anomaly detection in the twin: one multivariate model per asset, and a stuck-sensor check per signal.
 
 Signals arrive one by one; every `period_s` of source time the asset's latest values form one row (sample
-and hold). Each asset learns from its first `baseline_rows` rows (or from a historian window through the
-API, or from a saved model), then scores every row with an online MEWMA chart. A score over the threshold
-(the largest healthy score × `threshold_margin`) for `on_delay_rows` rows in a row raises one alert per
-asset, naming the signals that drove it; it clears when the score falls under `off_ratio` of the threshold.
-The alarm and its end go to a sink (the alert engine's anomaly rules).
+and hold). Rows are made only while the machine produces, and, for a machine with slow thermal (rate)
+signals, not in the first `settle_s` after it starts again from a stop of `settle_after_s` or more: a machine
+standing still, or warming up after a breakdown, is not behaving unusually (an asset that reports no state is
+watched all the time). After such a stop the chart starts afresh. Signals listed as rate
+signals (slow thermal ones) enter as their step since the previous row of the same run; context signals (a
+tool's wear) explain the others rather than being watched themselves (analytics.anomaly.Mewma).
+
+Each asset learns from its first `baseline_rows` rows (or from a historian window through the API, or from a
+saved model), then scores every row with an online MEWMA chart. A score over the threshold (the largest
+healthy score × `threshold_margin`) for `on_delay_rows` rows in a row is an alarm, naming the signals that
+drove it; it ends when the score stays under `off_ratio` of the threshold for `off_delay_rows` rows. A
+sensor whose value does not change while the machine produces for longer than it ever stood still in the
+baseline (× `threshold_margin`, and more than `stuck_min_s`) is stuck: an alarm naming that signal, which
+ends when the value moves again. Either alarm raises the asset's one anomaly alert (the alert
+engine's anomaly rules).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import logging
+import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,13 +34,25 @@ import numpy as np
 from analytics.anomaly import Mewma, QuantileThreshold, explain
 from plantmodel.catalog import SignalKind
 from plantmodel.plant import Asset, PlantConfig
-from plantmodel.telemetry import Quality, Sample, to_micros
+from plantmodel.telemetry import AssetState, Quality, Sample, to_micros
 from twin.config import AnomalyConfig
 from twin.model_store import load_model, metadata_for, save_model
 
 log = logging.getLogger(__name__)
 #: (asset, source time, alarm on?, score, threshold, signals that drove it, largest share first)
 AnomalySink = Callable[[str, datetime, bool, float | None, float | None, list[str]], None]
+US = 1_000_000
+
+
+@dataclass(slots=True)
+class Run:
+    """One signal: its value, and how long the machine has produced since it last changed (µs). A source that
+    reports by exception (OPC-UA) sends nothing while a value stands still, so a frozen sensor shows as a value
+    that stops changing while the machine works on, not as a run of equal readings."""
+
+    value: float = math.nan
+    still_us: int = 0
+    longest_us: int = 0  # in the baseline
 
 
 @dataclass(slots=True)
@@ -46,18 +69,49 @@ class AssetAnomaly:
     last_alarm: dict[str, Any] | None = None
     rows: int = 0
     over: int = 0  # consecutive rows over the threshold
-    # the type lists the signals such a machine may carry; the model takes those this one reports: while it
-    # learns, a signal reported for the first time joins and the baseline starts again (a configured list or
-    # a saved model fixes them at once)
+    under: int = 0  # consecutive rows under the clearing level
+    # the type (or the configuration) lists the signals such a machine may carry; the model takes those this one
+    # reports: while it learns, a signal reported for the first time joins and the baseline starts again (a
+    # saved model fixes them at once)
     candidates: list[str] = field(default_factory=list)
     settled: bool = False
+    rate: frozenset[str] = frozenset()
+    context: frozenset[str] = frozenset()
+    seen: dict[str, int] = field(default_factory=dict)  # signal -> when it was last read, µs
+    run_start: int = 0  # when the current producing run began, µs
+    afresh: bool = False  # the chart starts afresh at the next row (a run after a long stop)
+    # the machine's state, as its state signal reports it; None: it reports none (watched all the time)
+    state: str | None = None
+    stopped_at: int = 0  # when it last stopped producing, µs
+    scored_from: int = 0  # rows are made from this instant of the current producing run, µs
+    last_row: int = -1  # tick of the previous row of this run (-1: the run has none yet)
+    previous: dict[str, float] = field(default_factory=dict)  # rate signals' values in the previous row
+    offset: dict[str, float] = field(default_factory=dict)  # added to a rate signal so a gap makes no step
+    runs: dict[str, Run] = field(default_factory=dict)
+    stuck_limits: dict[str, int] = field(default_factory=dict)  # signal -> producing µs without a change
+    accounted_us: int = 0  # producing time is counted up to here
+    stuck_learned_us: int = 0  # producing time watched to learn how long each value stands still
+    stuck: set[str] = field(default_factory=set)  # signals stuck now
+    mewma_on: bool = False
 
     def status(self, baseline_rows: int) -> dict[str, Any]:
         m = self.model
         return {"asset": self.asset.path, "signals": self.signals,
                 "state": "monitoring" if m is not None else f"learning ({len(self.baseline)}/{baseline_rows} rows)",
                 "score": self.score, "threshold": float(m.threshold_) if m is not None else None,
-                "rows_scored": self.rows, "trained": self.trained or None, "last_alarm": self.last_alarm}
+                "rows_scored": self.rows, "trained": self.trained or None, "last_alarm": self.last_alarm,
+                "stuck": sorted(self.stuck)}
+
+    def producing(self) -> bool:
+        return self.state is None or self.state == AssetState.PRODUCING
+
+
+def typed_signals(configured: dict[str, list[str]], asset: Asset, flag: str) -> list[str]:
+    """The configured signals of the asset's type, or else those its catalogue entry flags (`lags`, `drifts`)."""
+    listed = configured.get(str(asset.type))
+    if listed is not None:
+        return listed
+    return [s.name for s in asset.signals if getattr(s, flag, False)]
 
 
 def monitored_signals(asset: Asset, chosen: list[str] | None) -> list[str]:
@@ -73,10 +127,12 @@ class AnomalyMonitor:
             if any(fnmatch.fnmatchcase(a.path, g) for g in config.assets):
                 chosen = config.signals.get(str(a.type))
                 signals = monitored_signals(a, chosen)
-                if len(signals) >= 2:
-                    self.assets[a.path] = AssetAnomaly(a, signals if chosen else [], candidates=signals,
-                                                       settled=bool(chosen))
-        self.period_us = int(config.period_s * 1_000_000)
+                if signals:  # a configured list says which signals may be used: those this machine reports are
+                    rate = frozenset(typed_signals(config.rate_signals, a, "lags")) & set(signals)
+                    context = frozenset(typed_signals(config.context_signals, a, "drifts")) & set(signals)
+                    self.assets[a.path] = AssetAnomaly(a, [], candidates=signals, rate=rate, context=context)
+        self.period_us = int(config.period_s * US)
+        self.settle_us, self.settle_after_us = int(config.settle_s * US), int(config.settle_after_s * US)
         if config.model_dir is not None:
             for st in self.assets.values():
                 self._load(st)
@@ -98,82 +154,175 @@ class AnomalyMonitor:
             log.warning("model for %s was trained on other signals; learning anew", st.asset.path)
             return
         st.signals, st.settled = list(meta.signals), True
+        st.stuck_limits = dict(meta.stuck_limits)
         st.model, st.trained = model, {"rows": meta.trained_rows, "from": meta.trained_from, "to": meta.trained_to,
                                        "source": "file"}
 
+    # ---- the live stream -------------------------------------------------------------------------------------
+
     def observe(self, sample: Sample) -> None:
         st = self.assets.get(sample.asset)
-        if st is None or sample.signal not in st.candidates or sample.quality is Quality.BAD:
+        if st is not None:
+            self._take(st, sample)
+
+    def _take(self, st: AssetAnomaly, sample: Sample, learn_only: bool = False) -> None:
+        ts = to_micros(sample.ts)
+        self._still(st, ts, sample.ts)  # every record of the asset moves its clock on: states and counters too
+        if sample.signal == st.asset.spec.state:
+            self._state(st, str(sample.value), ts)
+            return
+        if sample.signal not in st.candidates or sample.quality is Quality.BAD:
             return
         value = sample.value
         if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
             return
-        st.latest[sample.signal] = float(value)
-        ts = to_micros(sample.ts)
+        value = float(value)
+        st.latest[sample.signal] = value
+        st.seen[sample.signal] = ts
+        run = st.runs.setdefault(sample.signal, Run())
+        if value != run.value:
+            run.value, run.still_us = value, 0
+            if sample.signal in st.stuck:
+                st.stuck.discard(sample.signal)
+                if not st.stuck and not st.mewma_on:
+                    self._tell(st, sample.ts, False, None, None, [])
         if not st.settled and sample.signal not in st.signals:
             st.signals = [s for s in st.candidates if s in st.latest]
-            st.baseline, st.next_tick = [], 0
-        if ts < st.next_tick or len(st.signals) < 2 or len(st.latest) < len(st.signals):
+            st.baseline, st.next_tick, st.last_row = [], 0, -1
+        if ts < st.next_tick or len(st.latest) < len(st.signals) or not st.signals:
             return
-        st.next_tick = ts - ts % self.period_us + self.period_us
-        row = [st.latest[s] for s in st.signals]
+        tick = ts - ts % self.period_us
+        st.next_tick = tick + self.period_us
+        if not st.producing():
+            return
+        if ts < st.scored_from or any(st.seen.get(s, -1) <= st.run_start for s in st.signals
+                                      if s not in st.context and s not in st.rate):
+            return  # a value still from before the run (read while the machine stood) is not this run's
+        self._row(st, tick, sample.ts, learn_only)
+
+    def _state(self, st: AssetAnomaly, state: str, ts: int) -> None:
+        was_producing = st.state is not None and st.producing()
+        st.state = state
+        if state == AssetState.PRODUCING and not was_producing:
+            # a run begins: after a long stop (or at the first state seen) the machine settles first
+            long_stop = st.stopped_at == 0 or ts - st.stopped_at >= self.settle_after_us
+            # what settles is a machine's heat (its rate signals): one without them is watched at once
+            st.scored_from = ts + self.settle_us if long_stop and st.rate else ts
+            st.run_start = ts
+            st.afresh = long_stop
+            st.last_row = -1
+        elif state != AssetState.PRODUCING and was_producing:
+            st.stopped_at = ts
+
+    def _row(self, st: AssetAnomaly, tick: int, at: datetime, learn_only: bool = False) -> None:
+        contiguous = st.last_row >= 0 and tick - st.last_row <= 2 * self.period_us
+        row = []
+        for s in st.signals:
+            v = st.latest[s]
+            if s in st.rate:  # its level carried on across a gap, so the chart's step there is 0
+                if not contiguous and s in st.previous:
+                    st.offset[s] = st.previous[s] - v
+                v += st.offset.get(s, 0.0)
+                st.previous[s] = v
+            row.append(v)
+        st.last_row = tick
         if st.model is None:
             if not st.baseline:
-                st.baseline_from = sample.ts
+                st.baseline_from = at
             st.baseline.append(row)
-            if len(st.baseline) >= self.config.baseline_rows:
-                self.fit(st, np.asarray(st.baseline), st.baseline_from or sample.ts, sample.ts, "live baseline")
+            if len(st.baseline) >= self.config.baseline_rows and not learn_only:
+                self.fit(st, np.asarray(st.baseline), st.baseline_from or at, at, "live baseline")
             return
+        if st.rows == 0 or st.afresh:  # the model's first row here (it may come from a file), or a run after a
+            st.model.restart(np.asarray(row), afresh=st.afresh)  # long stop (a repair): no step from before
+            st.afresh, st.over = False, 0
         scores, contrib = st.model.update_explained(np.asarray([row]))
         st.score, st.rows = float(scores[0]), st.rows + 1
         threshold = float(st.model.threshold_)
         st.over = st.over + 1 if st.score > threshold else 0
+        st.under = st.under + 1 if st.score < self.config.off_ratio * threshold else 0
         if st.over >= self.config.on_delay_rows:
             alarm = explain(st.score, threshold, st.signals, contrib[0])
             top = [{"signal": n, "share": s} for n, s in alarm.contributions[:3]]
-            st.last_alarm = {"ts": sample.ts, "score": st.score, "severity": alarm.severity, "signals": top}
-            if self.sink is not None:
-                self.sink(st.asset.path, sample.ts, True, st.score, threshold, list(alarm.top(3)))
-        elif st.score < self.config.off_ratio * threshold:  # the sink knows whether an alarm is open to end
-            if self.sink is not None:
-                self.sink(st.asset.path, sample.ts, False, st.score, threshold, [])
+            st.last_alarm = {"ts": at, "score": st.score, "severity": alarm.severity, "signals": top}
+            st.mewma_on = True
+            self._tell(st, at, True, st.score, threshold, list(alarm.top(3)))
+        elif st.under >= self.config.off_delay_rows or (st.under and not st.mewma_on):
+            st.mewma_on = False
+            if not st.stuck:  # the sink knows whether an alarm is open to end
+                self._tell(st, at, False, st.score, threshold, [])
+
+    def _still(self, st: AssetAnomaly, ts: int, at: datetime) -> None:
+        """Producing time since each signal last changed; longer than ever in the baseline, the sensor is stuck."""
+        before, st.accounted_us = st.accounted_us, max(st.accounted_us, ts)
+        dt = ts - before
+        if not before or dt <= 0 or not st.producing():
+            return
+        learning = not st.stuck_limits  # learned over as much producing time as the baseline's rows span
+        if learning:
+            st.stuck_learned_us += dt
+        for signal in st.signals:
+            run = st.runs.get(signal)
+            if run is None:
+                continue
+            run.still_us += dt
+            if learning:
+                run.longest_us = max(run.longest_us, run.still_us)
+                continue
+            limit = st.stuck_limits.get(signal)
+            if limit is not None and run.still_us > limit and signal not in st.stuck:
+                st.stuck.add(signal)
+                st.last_alarm = {"ts": at, "score": run.still_us / US, "severity": "stuck",
+                                 "signals": [{"signal": signal, "share": 1.0}]}
+                self._tell(st, at, True, run.still_us / US, limit / US, [signal])
+        if learning and st.stuck_learned_us >= self.config.baseline_rows * self.period_us:
+            self._learn_stuck(st)
+
+    def _learn_stuck(self, st: AssetAnomaly) -> None:
+        st.stuck_limits = {s: max(round(self.config.stuck_min_s * US),
+                                  round(self.config.threshold_margin * st.runs[s].longest_us if s in st.runs else 0))
+                           for s in st.signals}
+
+    def _tell(self, st: AssetAnomaly, at: datetime, on: bool, score: float | None, threshold: float | None,
+              signals: list[str]) -> None:
+        if self.sink is not None:
+            self.sink(st.asset.path, at, on, score, threshold, signals)
+
+    # ---- learning ----------------------------------------------------------------------------------------------
 
     def fit(self, st: AssetAnomaly, rows: np.ndarray, start: datetime, end: datetime, source: str) -> None:
-        drifting = self.config.rate_signals.get(str(st.asset.type))
-        if drifting is None:
-            drifting = [n for n in st.signals if (spec := st.asset.signal(n)) is not None and spec.drifts]
-        rate = [n for n in drifting if n in st.signals]
+        ctx = [n for n in st.signals if n in st.context]
+        if len(ctx) == len(st.signals):
+            ctx = []
         # the largest healthy score with a margin: a quantile of a few hundred autocorrelated scores is not
         # an extreme-value estimate, and a plant will not tolerate alerts every hour
-        model = Mewma(alpha=self.config.alpha, rate_signals=rate, burn_in=min(50, len(rows) // 4),
+        rate = [s for s in st.signals if s in st.rate]
+        model = Mewma(alpha=self.config.alpha, rate_signals=rate, context_signals=ctx, burn_in=min(50, len(rows) // 4),
                       threshold=QuantileThreshold(q=1.0, margin=self.config.threshold_margin))
         model.fit({name: rows[:, i] for i, name in enumerate(st.signals)})
+        if not st.stuck_limits:
+            self._learn_stuck(st)
         st.model, st.baseline, st.score, st.rows, st.settled = model, [], None, 0, True
         st.trained = {"rows": len(rows), "from": start, "to": end, "source": source}
         log.info("anomaly model of %s trained on %d rows (%s)", st.asset.path, len(rows), source)
         if self.config.model_dir is not None:
-            save_model(self._path(st), model, metadata_for(model, st.asset.path, len(rows), start.isoformat(),
-                                                           end.isoformat()))
+            meta = metadata_for(model, st.asset.path, len(rows), start.isoformat(), end.isoformat())
+            save_model(self._path(st), model, replace(meta, stuck_limits=dict(st.stuck_limits)))
 
     def train_from(self, asset: str, samples: Iterable[Sample]) -> dict[str, Any]:
-        """Retrain one asset on a historian window: its samples resampled to rows as the live stream does."""
+        """Retrain one asset on a historian window: its samples made into rows as the live stream makes them."""
         st = self.assets[asset]
         samples = sorted(samples, key=lambda s: s.ts)
         if not st.settled:  # the signals this window holds
             present = {s.signal for s in samples if isinstance(s.value, int | float) and not isinstance(s.value, bool)}
             st.signals = [n for n in st.candidates if n in present]
-        shadow = AssetAnomaly(st.asset, st.signals)
-        rows, first, last = [], None, None
+        shadow = AssetAnomaly(st.asset, st.signals, candidates=st.signals, settled=True, rate=st.rate,
+                              context=st.context)
         for s in samples:
-            if s.signal not in st.signals or s.quality is Quality.BAD or isinstance(s.value, bool | str):
-                continue
-            shadow.latest[s.signal] = float(s.value)
-            ts = to_micros(s.ts)
-            if ts >= shadow.next_tick and len(shadow.latest) == len(st.signals):
-                shadow.next_tick = ts - ts % self.period_us + self.period_us
-                rows.append([shadow.latest[n] for n in st.signals])
-                first, last = first or s.ts, s.ts
-        if len(rows) < 20 or first is None or last is None:
+            self._take(shadow, s, learn_only=True)
+        rows = shadow.baseline
+        if len(rows) < 20 or shadow.baseline_from is None:
             raise ValueError(f"{asset}: only {len(rows)} complete rows in that window; need at least 20")
-        self.fit(st, np.asarray(rows), first, last, "historian")
+        st.runs = shadow.runs
+        self.fit(st, np.asarray(rows), shadow.baseline_from, samples[-1].ts, "historian")
         return st.status(self.config.baseline_rows)

@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from plantmodel import mqtt
+from plantmodel.clock import ClockConfig
 from plantmodel.config import ConfigError, load_config
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
@@ -38,6 +39,8 @@ class SpcCharacteristicConfig(_Strict):
     target: float | None = Field(None, description="centre line; default: the mean of the baseline")
     sigma: float | None = Field(None, gt=0, description="process σ; default: from the baseline's moving range")
     baseline: int = Field(30, ge=2, description="measurements that set the limits when they are not given")
+    ewma_lambda: float = Field(0.1, gt=0, le=1, description="weight of the EWMA chart (spc rule 'ewma')")
+    ewma_width: float = Field(4.0, gt=0, description="the EWMA chart's limits, in σ of the EWMA")
 
 
 class AnomalyConfig(_Strict):
@@ -46,14 +49,29 @@ class AnomalyConfig(_Strict):
     signals: dict[str, list[str]] = Field(default_factory=dict,
                                           description="asset type -> signals to use; default: every measurement")
     rate_signals: dict[str, list[str]] = Field(
-        default_factory=dict, description="asset type -> signals that drift by nature, whose steps are modelled, "
-                                          "not levels; default: the catalogue's `drifts` signals (tool wear)")
+        default_factory=dict,
+        description="asset type -> slow signals whose level follows the machine's history (a spindle's "
+                    "temperature after a stop): their steps are watched, not their levels; default: the "
+                    "catalogue's `lags` signals")
+    context_signals: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="asset type -> signals that drift by nature and explain others (a tool's wear raises load, "
+                    "power and vibration): not watched, but fitted out of the others; default: the catalogue's "
+                    "`drifts` signals")
     period_s: float = Field(1.0, gt=0, description="one row of the latest values per this much source time")
     on_delay_rows: int = Field(3, ge=1, description="rows in a row over the threshold before an alert is raised")
     threshold_margin: float = Field(1.5, ge=1, description="threshold = this × the largest healthy baseline score")
     baseline_rows: int = Field(600, ge=20, description="rows learned live before scoring, when no model exists")
     alpha: float = Field(0.2, gt=0, le=1, description="MEWMA smoothing weight")
     off_ratio: float = Field(0.5, gt=0, lt=1, description="an alert clears under this share of the threshold")
+    off_delay_rows: int = Field(60, ge=1, description="rows in a row under off_ratio before an alert clears "
+                                                      "(a score hovering at the threshold would chatter)")
+    settle_s: float = Field(300.0, ge=0, description="no rows in the first this-long of a run after a stop: a "
+                                                     "machine warming up after a breakdown is not an anomaly")
+    settle_after_s: float = Field(60.0, ge=0, description="a stop at least this long makes the next run settle first")
+    stuck_min_s: float = Field(30.0, gt=0, description="a sensor is stuck when its value stands still for longer than "
+                                                       "this while the machine produces (and than the baseline ever "
+                                                       "had × threshold_margin)")
     model_dir: Path | None = Field(None, description="where trained models are kept (skops files)")
 
 
@@ -82,6 +100,9 @@ class RateLimitConfig(_Strict):
 
 class TwinConfig(_Strict):
     plant: Path = Field(description="plant model YAML; relative paths are taken from this file's folder")
+    clock: ClockConfig = Field(ClockConfig(), description="the plant clock: leave out for a real plant; a "
+                                                          "simulator's speed and origin for a simulated one")
+    max_future_s: float = Field(300.0, gt=0, description="refuse records stamped further ahead of the plant clock")
     broker: mqtt.BrokerConfig = mqtt.BrokerConfig()
     client_id: str = Field("factory-twin-service", description="MQTT client id; a random suffix is added per "
                            "instance, so no other client can take over the twin's subscription")

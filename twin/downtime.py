@@ -18,6 +18,7 @@ from plantmodel.telemetry import AssetState, Event, EventKind, Sample, from_micr
 
 STOP_STATES = {AssetState.DOWN: "failure", AssetState.SETUP: "setup", AssetState.PLANNED_STOP: "planned_stop"}
 ALARM_SIGNAL = "alarm_code"
+NO_ALARM = frozenset({"", "none", "0"})  # what a controller reports when no alarm is active
 
 
 @dataclass(slots=True)
@@ -61,7 +62,10 @@ class StopLog:
         if isinstance(record, Sample):
             if record.signal == ALARM_SIGNAL:
                 code = str(record.value).strip()
+                code = "" if code.lower() in NO_ALARM else code
                 self._alarm[record.asset] = code
+                # an alarm reported at (or just after) the stop it caused: the state and the code of one instant
+                # may arrive in either order
                 if code and (stop := self._open.get(record.asset)) is not None and stop.code is None:
                     self._set_code(stop, code)
             return

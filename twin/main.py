@@ -9,7 +9,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, tzinfo
+from datetime import tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,7 @@ from plantmodel.shifts import ShiftCalendarConfig
 from twin.alerting import Clock, Notifier
 from twin.api import alerts as api_alerts
 from twin.api import assets, commands, health, jobs, me, ws
+from twin.api import clock as api_clock
 from twin.api import history as api_history
 from twin.api import metrics as api_metrics
 from twin.api import performance as api_performance
@@ -57,7 +58,8 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     """The service; `env` holds the secrets the auth config names (default: the process environment).
 
     `planner` runs what-if planning jobs (`factory_twin.planning.plan_job`); without one, jobs are refused (503).
-    `clock` drives the alert lifecycle (escalation, shelving); tests give a hand-moved one.
+    `clock` is plant time for everything that compares with now (ages, running OEE, alert escalation, shelving,
+    floods, the window for future timestamps); default: the configured plant clock. Tests give a hand-moved one.
 
     Raises `twin.auth.AuthError` when a secret is missing, before anything is opened.
     """
@@ -67,12 +69,14 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     notifier = Notifier(config.alerts.notify, config.alerts.retry, config.alerts.queue, config.broker,
                         mqtt.unique_client_id(config.client_id), env)
     db = TwinDatabase(config.database)
+    clock = clock or config.clock.clock()
     performance = LinePerformance(config, plant, calendar, _site_zone(plant), db, clock, notifier)
-    twin = PlantTwin(plant, listeners=[performance.observe])
-    live = LiveStream(twin, lambda path, now: asset_live(twin.assets[path], now, performance, performance.now_us()))
-    store = StateStore(db, twin)
+    twin = PlantTwin(plant, listeners=[performance.observe], clock=clock, max_future_s=config.max_future_s)
+    live = LiveStream(twin, lambda path, now: asset_live(twin.assets[path], now, performance, performance.now_us()),
+                      clock=clock)
+    store = StateStore(db, twin, clock=clock, max_future_s=config.max_future_s)
     twin.listeners += [live.observe, store.observe]
-    feed = UnsFeed(twin, config.broker, feed_topics_, config.client_id, silence_s=config.feed_silence_s)
+    feed = UnsFeed(twin, config.broker, feed_topics_, config.client_id, silence_s=config.feed_silence_s, clock=clock)
     loop_watch = LoopWatch()
     history = HistoryReader(config.history)
     job_store = JobStore(db, config.jobs.keep)
@@ -90,7 +94,7 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if config.history is not None and config.history.exists():
-            performance.rebuild(history.historian(), datetime.now(UTC))
+            performance.rebuild(history.historian(), clock.now())
         store.load()
         store.restore_reasons(performance.stops)
         await notifier.start()
@@ -127,7 +131,7 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
             db.close()
 
     app = FastAPI(title="factory-twin", summary="Live digital twin of a production line", lifespan=lifespan)
-    app.state.twin, app.state.feed, app.state.performance = twin, feed, performance
+    app.state.twin, app.state.feed, app.state.performance, app.state.clock = twin, feed, performance, clock
     app.state.config, app.state.auth, app.state.db, app.state.plant = config, auth, db, plant
     app.state.live, app.state.store = live, store
     app.state.history = history
@@ -147,7 +151,7 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     viewer = [Depends(require("viewer"))]  # every route needs a caller; writes ask for more in their handlers
     # history first: its /api/assets/{path}/... routes must match before the catch-all /api/assets/{path}
     for router in (api_history.router, assets.router, api_performance.router, api_alerts.router, health.router,
-                   me.router, jobs.router, commands.router, api_metrics.router):
+                   me.router, jobs.router, commands.router, api_metrics.router, api_clock.router):
         app.include_router(router, dependencies=viewer)
     app.include_router(ws.router)  # authenticates in the handler: a WebSocket has no Request to depend on
     if config.partition is not None and config.partition.peers:
@@ -164,9 +168,10 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
 
 
 async def _tick(performance: LinePerformance, every_s: float) -> None:
-    """Time passing for the alerts: shelves run out, escalations fall due, OEE targets are judged."""
+    """Time passing for the alerts: shelves run out, escalations fall due, OEE targets are judged (every `every_s`
+    of plant time)."""
     while True:
-        await asyncio.sleep(every_s)
+        await asyncio.sleep(performance.clock.wall_seconds(every_s))
         try:
             performance.alerts.tick()
         except Exception:  # the next tick tries again; the service stays up

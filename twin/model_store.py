@@ -39,6 +39,7 @@ class ModelMetadata:
     threshold: float = float("nan")
     params: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    stuck_limits: dict[str, int] = field(default_factory=dict)  # µs of production without a change: stuck
 
 
 def metadata_for(model: Any, asset: str, trained_rows: int, trained_from: str, trained_to: str) -> ModelMetadata:

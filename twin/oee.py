@@ -111,10 +111,6 @@ class OeeMonitor:
             w.current = live
         return w
 
-    def now_us(self, wall_us: int) -> int:
-        """Live figures run to the later of the wall clock and the newest data (a simulator may run fast)."""
-        return max(wall_us, self.latest_us + 1)
-
     def current(self, asset: str, kind: str, now: int) -> OeeWindow | None:
         w = self._windows.get((asset, kind))
         if w is None or w.current is None:
@@ -122,6 +118,17 @@ class OeeMonitor:
         if now >= w.current.window.end:
             self._roll(asset, kind, now)
         return w.current.result(min(now, w.current.window.end))
+
+    def at(self, asset: str, kind: str, at_us: int) -> OeeWindow | None:
+        """The window (current or kept) that holds instant `at_us`, up to that instant: the figures as they
+        stood then, for a window whose events all came before it."""
+        w = self._windows.get((asset, kind))
+        if w is None:
+            return None
+        for live in (*w.history, *([w.current] if w.current else [])):
+            if live.window.start <= at_us < live.window.end:
+                return live.result(at_us)
+        return None
 
     def history(self, asset: str, kind: str = "shift") -> list[OeeWindow]:
         w = self._windows.get((asset, kind))

@@ -14,7 +14,7 @@ from historian.base import Historian
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
 from plantmodel.telemetry import Event, EventKind, Record, from_micros, to_micros
-from twin.alerting import AlertEngine, Clock, Notifier
+from twin.alerting import AlertEngine, Clock, Notifier, SystemClock
 from twin.anomaly import AnomalyMonitor
 from twin.config import TwinConfig
 from twin.db import TwinDatabase
@@ -31,18 +31,20 @@ class LinePerformance:
     def __init__(self, config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarConfig | None,
                  default_tz: tzinfo = UTC, db: TwinDatabase | None = None, clock: Clock | None = None,
                  notifier: Notifier | None = None) -> None:
+        self.clock: Clock = clock or SystemClock()
         tz: tzinfo = calendar.tz if calendar else default_tz
         self.calendar = ShiftCalendar(calendar, tz) if calendar else None
         o = config.oee
         self.oee = OeeMonitor(plant, self.calendar, tz, OeeSettings(o.minor_stop_s, o.startup_s,
                                                                     o.clamp_performance))
         self.stops = StopLog(o.reasons, o.minor_stop_s)
-        self.alerts = AlertEngine(config.alerts, plant, db or TwinDatabase(":memory:"), clock, notifier,
+        self.alerts = AlertEngine(config.alerts, plant, db or TwinDatabase(":memory:"), self.clock, notifier,
                                   stations=list(self.oee.assets))
         self.alerts.oee_figure, self.alerts.oee_now_us = self._oee_figure, self.now_us
         self._alerting = True
         self.anomaly = AnomalyMonitor(config.anomaly, plant, self.alerts.anomaly)
-        self.spc = SpcMonitor([Characteristic(c.asset, c.signal, c.lsl, c.usl, c.target, c.sigma, c.baseline)
+        self.spc = SpcMonitor([Characteristic(c.asset, c.signal, c.lsl, c.usl, c.target, c.sigma, c.baseline,
+                                              ewma_lambda=c.ewma_lambda, ewma_width=c.ewma_width)
                                for c in config.spc], self._spc_alert)
 
     def observe(self, record: Record) -> None:
@@ -76,9 +78,10 @@ class LinePerformance:
         return None
 
     def rebuild(self, historian: Historian, now: datetime) -> int:
-        """Replay today's events (and the day before, for a night shift) from the historian."""
+        """Replay today's events (and the day before, for a night shift) from the historian, up to plant time
+        `now` (a history written by a faster run of a simulator may reach beyond it)."""
         start = from_micros(to_micros(now) - 2 * DAY_US)
-        events = sorted(historian.events(start=start), key=lambda e: e.ts)
+        events = sorted(historian.events(start=start, end=now), key=lambda e: e.ts)
         alerts, self._alerting = self._alerting, False  # the alerts of the past are in the database already
         try:
             for e in events:
@@ -89,4 +92,5 @@ class LinePerformance:
         return len(events)
 
     def now_us(self) -> int:
-        return self.oee.now_us(to_micros(datetime.now(UTC)))
+        """Plant time: the end of every running window."""
+        return self.clock.now_us()

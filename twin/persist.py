@@ -12,6 +12,7 @@ from datetime import datetime
 
 import orjson
 
+from plantmodel.clock import Clock
 from plantmodel.telemetry import Quality, Record, Sample, from_micros, to_micros
 from twin.db import TwinDatabase
 from twin.downtime import StopLog
@@ -30,8 +31,10 @@ CREATE TABLE IF NOT EXISTS twin_stop_reason (
 
 
 class StateStore:
-    def __init__(self, db: TwinDatabase, twin: PlantTwin, flush_s: float = 1.0) -> None:
+    def __init__(self, db: TwinDatabase, twin: PlantTwin, flush_s: float = 1.0, clock: Clock | None = None,
+                 max_future_s: float = 300.0) -> None:
         self.db, self.twin, self.flush_s = db, twin, flush_s
+        self.clock, self.max_future_us = clock, round(max_future_s * 1_000_000)
         db.script(_SCHEMA)
         self._dirty: set[tuple[str, str]] = set()
         self.flushes = 0
@@ -41,19 +44,28 @@ class StateStore:
             self._dirty.add((record.asset, record.signal))
 
     def load(self) -> int:
-        """Put the last saved state back into the twin (before the feed starts); the count of signals restored."""
-        n = 0
+        """Put the last saved state back into the twin (before the feed starts); the count of signals restored.
+
+        A value stamped beyond the plant clock's window for future timestamps is left out: it would hide every
+        real value after it (a forged one, or one from a faster run of a simulator)."""
+        n, ahead = 0, 0
+        newest = self.clock.now_us() + self.max_future_us if self.clock is not None else None
         for asset, signal, value, unit, ts, quality in self.db.execute(
                 "SELECT asset, signal, value, unit, ts, quality FROM twin_signal"):
             twin = self.twin.assets.get(asset)
             if twin is None:
                 continue  # the plant model no longer has it
+            if newest is not None and ts > newest:
+                ahead += 1
+                continue
             twin.signals[signal] = SignalState(orjson.loads(value), unit, from_micros(ts), Quality(quality))
             n += 1
         for asset, since in self.db.execute("SELECT asset, state_since FROM twin_asset"):
-            if asset in self.twin.assets and since is not None:
+            if asset in self.twin.assets and since is not None and (newest is None or since <= newest):
                 self.twin.assets[asset].state_since = from_micros(since)
         log.info("restored %d signal values from %s", n, self.db.path)
+        if ahead:
+            log.warning("left out %d saved values stamped ahead of the plant clock", ahead)
         return n
 
     def flush(self) -> int:

@@ -1,4 +1,4 @@
-"""The live state of every asset, kept from the stream of records. Pure: no I/O, no clock."""
+"""The live state of every asset, kept from the stream of records. Pure: no I/O; plant time from the clock given."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from plantmodel.catalog import AssetRole
+from plantmodel.clock import Clock
 from plantmodel.plant import Asset, PlantConfig
-from plantmodel.telemetry import AssetState, Event, Quality, Record, Sample, Value
+from plantmodel.telemetry import AssetState, Event, Quality, Record, Sample, Value, to_micros
 from plantmodel.validation import Refused, conform
 
 Rejected = Refused  # a record the twin will not apply, with the reason
@@ -78,16 +79,25 @@ class AssetTwin:
 
 
 class PlantTwin:
-    """Every asset of the plant model; records for anything else are rejected, not invented."""
+    """Every asset of the plant model; records for anything else are rejected, not invented.
 
-    def __init__(self, plant: PlantConfig, listeners: Sequence[Callable[[Record], None]] = ()) -> None:
+    With a `clock`, a record stamped more than `max_future_s` ahead of plant time is refused: a forged or broken
+    timestamp must not sit on top of every real value that follows.
+    """
+
+    def __init__(self, plant: PlantConfig, listeners: Sequence[Callable[[Record], None]] = (),
+                 clock: Clock | None = None, max_future_s: float = 300.0) -> None:
         self.assets = {a.path: AssetTwin(a) for a in plant.assets()}
         self.listeners = list(listeners)  # told of every record accepted, after the state is updated
+        self.clock, self.max_future_us = clock, round(max_future_s * 1_000_000)
 
     def apply(self, record: Record) -> None:
         twin = self.assets.get(record.asset)
         if twin is None:
             raise Rejected("unknown_asset", "asset", f"{record.asset!r} is not in the plant model")
+        if self.clock is not None and (ahead := to_micros(record.ts) - self.clock.now_us()) > self.max_future_us:
+            raise Rejected("bad_timestamp", "ts", f"{record.ts.isoformat()} is {ahead / 1e6:.0f} s ahead of the plant "
+                                                  f"clock (at most {self.max_future_us / 1e6:g} s)")
         if isinstance(record, Event):
             twin.last_event = record
             self._tell(record)

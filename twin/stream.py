@@ -21,6 +21,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from plantmodel import mqtt
+from plantmodel.clock import Clock, PlantClock
 from plantmodel.logbudget import LogBudget
 from plantmodel.telemetry import Sample, to_micros
 from plantmodel.uns import ASSET_DEPTH, PayloadError, decode
@@ -61,8 +62,9 @@ class UnsFeed:
     only what the shared subscription did not already bring."""
 
     def __init__(self, twin: PlantTwin, broker: mqtt.BrokerConfig, topics: list[str], client_id: str,
-                 keep: int = 1000, silence_s: float = 0.0) -> None:
+                 keep: int = 1000, silence_s: float = 0.0, clock: Clock | None = None) -> None:
         self.twin, self.broker, self.topics = twin, broker, topics
+        self.clock: Clock = clock or PlantClock()  # the latency is wall time from a sample's plant time
         shared = [f for t in topics if (f := shared_filter(t)) is not None]
         if shared and broker.protocol != "5":
             raise ValueError("shared subscriptions ($share/...) need MQTT 5: set broker.protocol to \"5\"")
@@ -178,4 +180,4 @@ class UnsFeed:
                                    "reason": exc.reason, "field": exc.field})
             return
         if isinstance(record, Sample) and not retained:
-            self.latency.observe(max(0.0, time.time() - to_micros(record.ts) / 1e6))
+            self.latency.observe(max(0.0, time.time() - self.clock.wall_us_of(to_micros(record.ts)) / 1e6))

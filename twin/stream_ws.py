@@ -11,12 +11,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import count
 from typing import Any
 
 import orjson
 
+from plantmodel.clock import Clock, PlantClock
 from plantmodel.telemetry import Record
 from twin.auth import Principal
 from twin.state import PlantTwin
@@ -50,8 +51,9 @@ class Subscriber:
 
 class LiveStream:
     def __init__(self, twin: PlantTwin, render: Callable[[str, datetime], dict[str, Any]],
-                 interval_s: float = 0.2, max_alerts: int = 200) -> None:
+                 interval_s: float = 0.2, max_alerts: int = 200, clock: Clock | None = None) -> None:
         self.twin, self.render = twin, render
+        self.clock: Clock = clock or PlantClock()  # plant time: what ages and "ts" are measured against
         self.interval_s, self.max_alerts = interval_s, max_alerts
         self.subscribers: set[Subscriber] = set()
         self._dirty: set[str] = set()
@@ -74,7 +76,7 @@ class LiveStream:
                 sub.wake.set()
 
     def snapshot(self, sub: Subscriber) -> str:
-        now = datetime.now(UTC)
+        now = self.clock.now()
         return _dumps({"type": "snapshot", "ts": now,
                        "assets": [self.render(p, now) for p in self.twin.assets if sub.wants(p)]})
 
@@ -88,7 +90,7 @@ class LiveStream:
             if not self._dirty:
                 continue
             dirty, self._dirty = self._dirty, set()
-            now = datetime.now(UTC)
+            now = self.clock.now()
             rendered = {p: self.render(p, now) for p in dirty}
             for sub in self.subscribers:
                 mine = {p: d for p, d in rendered.items() if sub.wants(p)}
@@ -114,7 +116,7 @@ class LiveStream:
                 sub.wake.clear()
                 assets, sub.assets = sub.assets, {}
                 alerts, sub.alerts = sub.alerts, []
-                message: dict[str, Any] = {"type": "update", "ts": datetime.now(UTC), "assets": list(assets.values())}
+                message: dict[str, Any] = {"type": "update", "ts": self.clock.now(), "assets": list(assets.values())}
                 if alerts:
                     message["alerts"] = alerts
                 await sub.send(_dumps(message))

@@ -4,7 +4,10 @@ Each row is standardised against the healthy baseline, smoothed by an EWMA of we
 noise away and lets small persistent shifts build up), and scored by its Mahalanobis distance (T²) from the
 baseline's smoothed mean, with the smoothed covariance measured on the baseline rather than assumed.
 Signals listed in `rate_signals` enter as their step from the previous row, not their level: slow thermal
-signals drift over hours in healthy operation, and their level would alarm on the drift.
+signals drift over hours in healthy operation, and their level would alarm on the drift. Signals listed in
+`context_signals` are not monitored but explain the others: each monitored level signal enters as what is left
+after a linear fit on them over the baseline (a tool's wear raises load, power and vibration as it should; the chart
+then watches for what the wear does not explain).
 `level_tolerance` widens the chart for slow wander of the level signals that a short baseline cannot show: a
 persistent shift of that share of a signal's baseline level counts as one standard deviation of the chart (a
 vibration RMS whose baseline spread is 1 % of its level still moves by a few % between healthy runs).
@@ -38,10 +41,12 @@ class Mewma(MultivariateDetector):
 
     def __init__(self, alpha: float = 0.2, rate_signals: Sequence[str] = (), burn_in: int = 50,
                  ridge: float = 1e-6, threshold: ThresholdRule | None = None,
-                 missing: str = DEFAULT_MISSING, level_tolerance: float = 0.0) -> None:
+                 missing: str = DEFAULT_MISSING, level_tolerance: float = 0.0,
+                 context_signals: Sequence[str] = ()) -> None:
         self.alpha = alpha
         self.rate_signals = rate_signals
         self.level_tolerance = level_tolerance
+        self.context_signals = context_signals
         self.burn_in = burn_in
         self.ridge = ridge
         self.threshold = threshold
@@ -52,7 +57,14 @@ class Mewma(MultivariateDetector):
         if self.rate_columns_.any():
             rate = self.rate_columns_
             f[:, rate] = np.diff(np.vstack((previous[None, rate], matrix[:, rate])), axis=0)
+        ctx = getattr(self, "context_columns_", None)
+        if ctx is not None and ctx.any():
+            f = f - self._context_design(matrix) @ self.context_coef_
+            f[:, ctx] = 0.0  # explains the others; not watched itself
         return (f - self.feature_mean_) / self.feature_scale_
+
+    def _context_design(self, matrix: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.hstack((np.ones((len(matrix), 1)), matrix[:, self.context_columns_]))
 
     def _chart(self, features: NDArray[np.float64], start: NDArray[np.float64]) -> NDArray[np.float64]:
         a = self.alpha
@@ -62,12 +74,22 @@ class Mewma(MultivariateDetector):
     def _fit(self, matrix: NDArray[np.float64]) -> NDArray[np.float64]:
         if not 0 < self.alpha <= 1:
             raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
-        unknown = set(self.rate_signals) - set(self.signal_names_)
-        if unknown:
-            raise ValueError(f"rate_signals {sorted(unknown)} are not among the signals {list(self.signal_names_)}")
+        for name, listed in (("rate_signals", self.rate_signals), ("context_signals", self.context_signals)):
+            unknown = set(listed) - set(self.signal_names_)
+            if unknown:
+                raise ValueError(f"{name} {sorted(unknown)} are not among the signals {list(self.signal_names_)}")
         self.rate_columns_ = np.array([n in set(self.rate_signals) for n in self.signal_names_])
+        self.context_columns_ = np.array([n in set(self.context_signals) for n in self.signal_names_])
+        if self.context_columns_.all():
+            raise ValueError("every signal is a context signal: nothing is left to watch")
         self.feature_mean_ = np.zeros(matrix.shape[1])
         self.feature_scale_ = np.ones(matrix.shape[1])
+        self.context_coef_ = np.zeros((int(self.context_columns_.sum()) + 1, matrix.shape[1]))
+        if self.context_columns_.any():
+            plain = self._features(matrix, matrix[0])  # with no context fitted yet: the signals as they are
+            coef, *_ = np.linalg.lstsq(self._context_design(matrix), plain, rcond=None)
+            coef[:, self.context_columns_ | self.rate_columns_] = 0.0  # a level explains levels, not steps
+            self.context_coef_ = coef
         raw = self._features(matrix, matrix[0])
         self.feature_mean_ = raw.mean(axis=0)
         std = raw.std(axis=0)
@@ -81,7 +103,7 @@ class Mewma(MultivariateDetector):
         if self.level_tolerance < 0:
             raise ValueError(f"level_tolerance must be >= 0, got {self.level_tolerance}")
         if self.level_tolerance > 0:
-            level = np.abs(matrix.mean(axis=0)) * ~self.rate_columns_
+            level = np.abs(matrix.mean(axis=0)) * ~(self.rate_columns_ | self.context_columns_)
             cov += np.diag((self.level_tolerance * level / self.feature_scale_) ** 2)
         self.precision_ = np.linalg.pinv(cov)
         eigenvalues, vectors = np.linalg.eigh(self.precision_)
@@ -126,12 +148,21 @@ class Mewma(MultivariateDetector):
         d = self._advance(X)
         return self._t2(d), np.abs(d * (d @ self.precision_))
 
+    def restart(self, row: NDArray[np.float64], afresh: bool = False) -> None:
+        """Continue the chart after a gap (the machine stood still): the next steps of rate signals are measured
+        from `row`, not from before the gap; `afresh` also forgets the smoothed history (after a repair, what
+        the chart had built up before it says nothing about the machine now)."""
+        self.previous_row_ = np.asarray(row, dtype=float).copy()
+        if afresh:
+            self.state_ = self.chart_mean_.copy()
+
     def update_one(self, row: NDArray[np.float64]) -> float:
         """`update` for one row given as an array in `signal_names_` order: no name lookup, no batch set-up,
         for callers that already hold rows that way (the per-sample hot path)."""
         x = np.asarray(row, dtype=float)
-        if x.shape != (self.n_features_in_,) or not math.isfinite(x.dot(x)):
-            return float(self.update(x.reshape(1, -1))[0])  # the checked path: imputes or names the problem
+        if (x.shape != (self.n_features_in_,) or not math.isfinite(x.dot(x))
+                or getattr(self, "context_columns_", np.zeros(1, bool)).any()):
+            return float(self.update(x.reshape(1, -1))[0])  # the checked path: imputes, names the problem, context
         f = (x - self.previous_row_ * self.rate_mask_ - self.feature_mean_) * self.inverse_scale_
         self.state_ = self.state_ * (1.0 - self.alpha) + f * self.alpha
         self.previous_row_ = x

@@ -85,6 +85,7 @@ class LiveOee:
         self._down_counted = False
         self._last = -(2**62)
         self._last_part = -(2**62)
+        self._last_scrap = -(2**62)
 
     # -- input ---------------------------------------------------------------------------------------
     def add(self, event: Event) -> None:
@@ -94,13 +95,21 @@ class LiveOee:
         is_state = event.kind is EventKind.STATE_CHANGE
         key = (ts, 0 if is_state else 1, self._seq, event)
         self._seq += 1
-        late = ts < self._last or (is_state and ts == self._last_part)
+        late = ts < self._last or (is_state and ts == self._last_part and self._reorders(ts))
         if late:
             bisect.insort(self._log, key, key=lambda k: k[:3])
             self._replay()
+        elif is_state and ts == self._last_part:  # after a part of its own instant, in the log's order
+            bisect.insort(self._log, key, key=lambda k: k[:3])
+            self._apply(ts, event)
         else:
             self._log.append(key)
             self._apply(ts, event)
+
+    def _reorders(self, ts: int) -> bool:
+        """Whether a state change arriving after a part of its own instant must be replayed before it: only when
+        that instant's scrap may be start-up scrap (a state change starts or ends the start-up period)."""
+        return self._startup_us > 0 and self._last_scrap == ts
 
     def _replay(self) -> None:
         self._reset()
@@ -171,6 +180,8 @@ class LiveOee:
             return
         p = self._acc.parts
         p[outcome] += count
+        if outcome == SCRAP:
+            self._last_scrap = ts
         if outcome == SCRAP and self._run_restart is not None and ts - self._run_restart <= self._startup_us \
                 and self._startup_us > 0:
             p[3] += count

@@ -43,7 +43,7 @@ class HistorianSinkConfig(PluginConfig):
     path: Path | None = Field(None, description="the embedded store's file")
     retention: list[RetentionRule] = Field(default_factory=list, description="embedded store only")
     influxdb: InfluxSettings | None = Field(None, description="write to InfluxDB instead of a file")
-    max_future_s: float = Field(3600.0, gt=0, description="refuse samples stamped further ahead of our clock")
+    max_future_s: float = Field(3600.0, gt=0, description="refuse samples stamped further ahead of the plant clock")
 
     @model_validator(mode="after")
     def _one_backend(self) -> Self:
@@ -64,10 +64,13 @@ class HistorianSink(Sink):
     async def start(self) -> None:
         c = self.config
         if c.influxdb is not None:
-            self.historian = open_influx(c.influxdb, c.max_future_s)
+            self.historian = open_influx(c.influxdb, c.max_future_s, self._plant_s)
         else:
             assert c.path is not None
-            self.historian = await asyncio.to_thread(open_sqlite, c.path, c.retention, c.max_future_s)
+            self.historian = await asyncio.to_thread(open_sqlite, c.path, c.retention, c.max_future_s, self._plant_s)
+
+    def _plant_s(self) -> float:
+        return self.ctx.clock.now_us() / 1e6
 
     async def write(self, batch: Sequence[Record]) -> None:
         assert self.historian is not None

@@ -65,7 +65,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, Self
 
 import orjson
@@ -467,12 +467,12 @@ class MqttSource(Source):
                                        topic, payload)
             return []
         samples: list[Sample] = []
-        self._mapped(index, asset, signal, field, value, datetime.now(UTC), samples, topic, payload)
+        self._mapped(index, asset, signal, field, value, self.ctx.clock.now(), samples, topic, payload)
         return samples
 
     def _sparkplug(self, decoder: SparkplugDecoder, topic: str, payload: bytes) -> list[Sample]:
         try:
-            return decoder.decode(topic, payload)
+            return decoder.decode(topic, payload, self.ctx.clock.now())
         except PartialPayload as partial:
             for exc in partial.problems:
                 self.ctx.quarantine.reject(self.config.name, exc.reason, exc.field, exc.detail, topic, payload)

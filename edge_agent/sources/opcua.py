@@ -46,7 +46,6 @@ import logging
 import math
 import os
 import socket
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -406,7 +405,7 @@ class OpcUaConnection:
         self.live = False
         self.gaps += 1
         self.owner.changed()
-        now = datetime.now(UTC)
+        now = self.owner.ctx.clock.now()
         marks = [Sample(s.asset, s.signal, s.value, s.unit, max(now, s.ts), Quality.BAD, GAP_STATUS)
                  for s in self.last.values()]
         if marks:

@@ -27,7 +27,6 @@ from plantmodel.scenario import LineStart
 from plantmodel.telemetry import AssetState, Event, EventKind, from_micros
 from simulators.flow.buffer import Buffer
 from simulators.flow.parts import Ledger, Part
-from simulators.flow.sensors import Sensors, plan_faults
 from simulators.flow.shifts import Calendar
 from simulators.flow.source import Source
 from simulators.flow.station import ACTIVE, Agv, Conveyor, Station
@@ -63,16 +62,13 @@ class EventBudgetExceeded(RuntimeError):
 
 class FlowLine:
     def __init__(self, line: Line, seed: np.random.SeedSequence | int, *, record_events: bool = False,
-                 start_us: int = 0, signal_period_s: float | None = None, observer: Observer | None = None,
-                 start: LineStart | None = None) -> None:
+                 start_us: int = 0, observer: Observer | None = None, start: LineStart | None = None) -> None:
         self.env = env = simpy.Environment()
         self.line = line
         seed = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         sim = line.config.simulation
         self.start_us = start_us
         self.seed = seed
-        self.signal_period_s = signal_period_s
-        self.sensors: Sensors | None = None
         self.events: list[Event] | None = [] if record_events else None
         self.observer = observer
         self.watching = record_events or observer is not None  # one flag on the hot path
@@ -187,11 +183,6 @@ class FlowLine:
         """Warm-up, then `hours` measured; with `max_events`, stop with `EventBudgetExceeded` once the run has
         processed that many simulation events (a model whose failures or arrivals come far too often)."""
         warmup_h = self.line.config.simulation.warmup_h if warmup_h is None else warmup_h
-        if self.signal_period_s and self.sensors is None:  # signals are off unless asked for: they cost
-            sim = self.line.config.simulation
-            rng = stream(self.seed, 10_000)
-            labels = plan_faults(self.stations, sim.faults, sim.random_faults, (warmup_h + hours) * 3600.0, rng)
-            self.sensors = Sensors(self.env, self.stations, self.signal_period_s, labels, rng, self.start_us)
         budget = [max_events] if max_events is not None else None
         if warmup_h > 0:
             self._run_until(warmup_h * 3600.0, budget, (warmup_h + hours) * 3600.0)

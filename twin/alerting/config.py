@@ -41,6 +41,9 @@ class _Rule(_Strict):
     priority: PriorityName | None = None
     message: str = ""
     escalate: bool = Field(True, description="whether the escalation steps apply to this rule's alerts")
+    escalate_to: SeverityName | None = Field(
+        None, description="the highest severity escalation may raise its alerts to; default: the highest the rule "
+                          "itself gives (escalation re-notifies, it does not re-rate an alert: ISA-18.2)")
 
     fields: ClassVar[frozenset[str]] = frozenset()  # the template fields of this rule type (a class constant)
 
@@ -117,6 +120,8 @@ class MachineAlarmRule(_Rule):
     type: Literal["machine_alarm"]
     codes: list[str] = Field(default_factory=lambda: ["*"], description="alarm code globs")
     severities: dict[str, SeverityName] = Field(default_factory=dict, description="alarm code -> severity")
+    on_delay_s: float = Field(0.0, ge=0, description="the alarm must last this long (source time) before an alert: "
+                                                     "a stop that ends by itself sooner is a minor stop")
     message: str = "{asset_name}: machine alarm {code}"
     fields: ClassVar[frozenset[str]] = frozenset({"code"})
 
@@ -127,7 +132,9 @@ class OeeRule(_Rule):
     type: Literal["oee"]
     target: float = Field(gt=0, le=1)
     deadband: float = Field(0.02, ge=0, description="clears at target + deadband")
-    min_elapsed_s: float = Field(1800.0, ge=0, description="no judgement this early in a shift")
+    min_elapsed_s: float = Field(1800.0, ge=0, description="no judgement before this much of the shift's planned time "
+                                                          "has a known state")
+    every_s: float = Field(60.0, gt=0, description="judged this often (plant time): OEE moves slowly")
     severity: SeverityName = "info"
     message: str = "{asset_name}: OEE {oee:.1%} this shift is under its target {target:.0%}"
     fields: ClassVar[frozenset[str]] = frozenset({"oee", "target", "window"})
@@ -137,10 +144,25 @@ class SpcRule(_Rule):
     """A control-chart run rule violated by a quality characteristic (each violation is one occurrence)."""
 
     type: Literal["spc"]
-    rules: list[Literal["nelson1", "nelson2", "nelson3", "nelson4", "nelson5", "nelson6", "nelson7", "nelson8"]] = \
-        Field(default_factory=list, description="Nelson rules to alert on; empty: all")
+    rules: list[Literal["nelson1", "nelson2", "nelson3", "nelson4", "nelson5", "nelson6", "nelson7", "nelson8",
+                        "ewma"]] = Field(default_factory=list,
+                                         description="Nelson rules (and 'ewma', the EWMA chart) to alert on; "
+                                                     "empty: all")
     message: str = "{asset_name}: {signal}: {description}"
     fields: ClassVar[frozenset[str]] = frozenset({"signal", "spc_rule", "description", "value"})
+
+
+def max_severity(rule: _Rule) -> Severity:
+    """The highest severity a rule's alerts may have: its own, any higher one its conditions set (an anomaly's
+    critical ratio, a machine alarm's code), or its `escalate_to`."""
+    top = Severity[rule.severity]
+    if isinstance(rule, AnomalyRule) and rule.critical_ratio is not None:
+        top = Severity.critical
+    if isinstance(rule, MachineAlarmRule):
+        top = max([top, *(Severity[s] for s in rule.severities.values())])
+    if rule.escalate_to is not None:
+        top = max(top, Severity[rule.escalate_to])
+    return top
 
 
 Rule = Annotated[ThresholdRule | AnomalyRule | RulRule | MachineAlarmRule | OeeRule | SpcRule,

@@ -18,7 +18,7 @@ from typing import Any
 from plantmodel.plant import PlantConfig
 from plantmodel.telemetry import Record, Sample
 from twin.alerting.clock import Clock, SystemClock
-from twin.alerting.config import AlertsConfig, EscalationStep, Severity
+from twin.alerting.config import AlertsConfig, EscalationStep, Severity, max_severity
 from twin.alerting.flood import FloodGate
 from twin.alerting.lifecycle import Alert, InvalidTransition, State, Transition, check
 from twin.alerting.notify import Notification, Notifier
@@ -229,8 +229,10 @@ class AlertEngine:
         before = a.state
         a.escalation += 1
         old = a.severity
+        rule = self.rules.get(a.rule)
         if step.severity is not None:
-            a.severity = max(a.severity, Severity[step.severity])
+            cap = max_severity(rule) if rule is not None else Severity[step.severity]
+            a.severity = max(a.severity, min(Severity[step.severity], cap))
         waited = (now - a.active_since).total_seconds()
         note = f"unacknowledged for {waited:.0f} s (step {a.escalation})" + (
             f": severity {old.name} -> {a.severity.name}" if a.severity != old else "")

@@ -94,28 +94,52 @@ class ThresholdWatch:
 
 
 class MachineAlarmWatch:
+    """A machine's own alarm; with an on-delay, only one that lasts (a stop that ends by itself within it, a
+    fleeting alarm, is no call for anyone: it shows in the stops and OEE). Judged on each record of the asset, in
+    source time."""
+
     def __init__(self, rule: MachineAlarmRule, assets: list[Asset]) -> None:
         self.rule = rule
         self.assets = {a.path for a in assets if matches(a.path, rule.assets)}
+        self._pending: dict[str, tuple[str, int, datetime]] = {}  # asset -> (code, since µs, since)
 
     def observe(self, record: Sample | Event, active: IsActive) -> Condition | None:
         if record.asset not in self.assets:
             return None
-        if isinstance(record, Event):
-            if record.kind is not EventKind.ALARM:
-                return None
-            code = str(record.data.get("alarm_code", "")) if record.data.get("active", True) else "none"
-        elif record.signal == ALARM_SIGNAL and record.quality is not Quality.BAD:
-            code = str(record.value)
-        else:
+        code = self._code(record)
+        pending = self._pending.get(record.asset)
+        if code is None:
+            if pending is not None and to_micros(record.ts) - pending[1] >= self.rule.on_delay_s * 1_000_000:
+                del self._pending[record.asset]
+                return self._condition(record.asset, pending[0], True, record.ts)
             return None
         r = self.rule
         present = code.strip().lower() not in NO_ALARM and matches(code, r.codes)
+        if present and r.on_delay_s > 0 and not active(r.id, record.asset):
+            if pending is None or pending[0] != code:
+                self._pending[record.asset] = (code, to_micros(record.ts), record.ts)
+            return None
+        self._pending.pop(record.asset, None)
         if not present and not active(r.id, record.asset):
             return None
+        return self._condition(record.asset, code, present, record.ts)
+
+    def _condition(self, asset: str, code: str, present: bool, ts: datetime) -> Condition:
+        r = self.rule
         sev = Severity[r.severities[code]] if present and code in r.severities else None
-        return Condition(r.id, record.asset, present, record.ts, value=code if present else None,
-                         fields={"code": code}, severity=sev)
+        return Condition(r.id, asset, present, ts, value=code if present else None, fields={"code": code},
+                         severity=sev)
+
+    @staticmethod
+    def _code(record: Sample | Event) -> str | None:
+        """The alarm code a record reports ('none' when it clears), or None when it reports no alarm state."""
+        if isinstance(record, Event):
+            if record.kind is not EventKind.ALARM:
+                return None
+            return str(record.data.get("alarm_code", "")) if record.data.get("active", True) else "none"
+        if record.signal == ALARM_SIGNAL and record.quality is not Quality.BAD:
+            return str(record.value)
+        return None
 
 
 class SpcWatch:
@@ -258,11 +282,15 @@ class OeeWatch:
         lines = [ln.path for ln in plant.lines()]
         self.paths = [p for p in [*lines, *stations] if matches(p, rule.assets)]
         self._window: dict[str, str] = {}
+        self._next_us = 0
 
     def judge(self, oee: Callable[[str], tuple[str, float, float] | None], active: IsActive,
               now_us: int) -> list[Condition]:
         """`oee(path)` gives (window key, OEE, seconds elapsed in the window) or None."""
         r, out = self.rule, []
+        if now_us < self._next_us:
+            return out
+        self._next_us = now_us + round(r.every_s * 1_000_000)
         ts = from_micros(now_us)
         for path in self.paths:
             found = oee(path)

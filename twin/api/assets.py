@@ -5,12 +5,13 @@ Handlers are async: they run on the event loop, the single writer of the twin's 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from plantmodel.plant import PATH_SEP, PlantConfig
+from plantmodel.telemetry import to_micros
 from twin.api.live import asset_live, json_response, visible
 from twin.api.schemas import AssetDetail, AssetOut, PlantOut, SignalLive
 from twin.auth import Principal, check_scope, require
@@ -91,5 +92,6 @@ def _asset(request: Request, caller: Principal, path: str) -> Any:
 
 
 def _now(app: Any) -> tuple[datetime, int]:
-    now = datetime.now(UTC)
-    return now, app.state.performance.now_us()
+    """Plant time, for ages and time in state, and as the end of the running OEE window."""
+    now = app.state.clock.now()
+    return now, to_micros(now)

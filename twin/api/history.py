@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
@@ -42,8 +42,9 @@ async def _read(request: Request, fn: Callable[[Any], T]) -> T:
             raise HTTPException(409, str(exc)) from None
 
 
-def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    end = in_range(end, "end") if end else datetime.now(UTC)
+def _range(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) with the defaults: end is `now` (plant time), start an hour before end."""
+    end = in_range(end, "end") if end else now
     start = in_range(start, "start") if start else end - timedelta(hours=1)
     if start >= end:
         raise HTTPException(422, "start must be before end")
@@ -73,7 +74,7 @@ async def signal_history(
     spec = twin.asset.signal(signal)
     if spec is None:
         raise HTTPException(404, f"a {twin.asset.type} has no signal {signal!r}")
-    lo, hi = _range(start, end)
+    lo, hi = _range(start, end, request.app.state.clock.now())
     span_s = (hi - lo).total_seconds()
     if step_s is not None and span_s / step_s > MAX_WINDOWS:
         raise HTTPException(422, [{"loc": ["query", "step_s"], "type": "too_many_windows", "msg":
@@ -114,7 +115,7 @@ async def state_timeline(path: str, request: Request, caller: Caller, start: dat
     twin = request.app.state.twin.assets.get(path)
     if twin is None:
         raise HTTPException(404, f"no asset {path!r}")
-    lo, hi = _range(start, end)
+    lo, hi = _range(start, end, request.app.state.clock.now())
     a = twin.asset
 
     def body(h: Any) -> bytes:

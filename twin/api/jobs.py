@@ -72,7 +72,8 @@ async def submit(body: JobRequest, request: Request, response: Response,
         raise HTTPException(429, f"{cfg.max_pending} jobs are queued or running; try again later", headers=retry)
     start = None
     if body.from_live:
-        start = live_start(request.app.state.twin, request.app.state.performance.stops, baseline)
+        start = live_start(request.app.state.twin, request.app.state.performance.stops, baseline,
+                           request.app.state.clock.now())
         start = start.model_dump(mode="json")
     plan_request = {"plant": plant.model_dump(mode="json", exclude_defaults=True), "scenario": scenario,
                     "start": start, "limits": cfg.limits()}

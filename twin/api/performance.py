@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -41,9 +41,7 @@ async def oee_now(request: Request, caller: Viewer, window: WindowKind = "shift"
     lines = []
     for path in filter(caller.sees, perf.oee.lines):
         lo = perf.oee.line(path, window, now)
-        lines.append({"line": path, "oee": lo.oee, "good": lo.good, "bottleneck": lo.bottleneck,
-                      "bottleneck_ideal_cycle_s": lo.bottleneck_ideal_cycle_s,
-                      "planned_busy_time_s": lo.planned_busy_time_s, "method": "output-based", "flags": list(lo.flags)})
+        lines.append({"line": path} | lo.as_dict())
     assets = [{"asset": p} | (window_dict(perf.oee.current(p, window, now)) or {"window": None})
               for p in perf.oee.assets if caller.sees(p)]
     return {"window": window, "lines": lines, "assets": assets}
@@ -94,7 +92,7 @@ async def qualify_stop(stop_id: str, body: ReasonIn, request: Request, caller: E
     perf = _perf(request)
     check_scope(caller, stop_id.rpartition("@")[0])
     by = caller.identity if body.by is None else f"{body.by} (entered by {caller.identity})"
-    at = datetime.now(UTC)
+    at = request.app.state.clock.now()  # plant time, as the stop itself
     stop = perf.stops.qualify(stop_id, body.reason, by, body.comment, at)
     if stop is None:
         raise HTTPException(404, f"no stop {stop_id!r}")

@@ -1,7 +1,8 @@
 // The line drawn in flow order: stations, buffers with their fill level, conveyors and AGVs, by state.
 
 import { api, tryApi } from "./api.js";
-import { el, fmt, stateLabel } from "./dom.js";
+import { plantNow } from "./clock.js";
+import { el, fmt, kpi, stateLabel } from "./dom.js";
 
 const KEY_SIGNALS = {
   cnc_machine: ["spindle_speed", "spindle_load", "spindle_temperature"],
@@ -101,7 +102,7 @@ export class LineDrawing {
     return { root, state, since, parts, signals, gauge, alerts, type: it.type, role, name: it.name };
   }
 
-  update(assets, { alerts = [], now = Date.now() } = {}) {
+  update(assets, { alerts = [], now = plantNow() } = {}) {
     const open = new Map();
     for (const a of alerts) open.set(a.asset, (open.get(a.asset) || 0) + 1);
     for (const [path, card] of this.cards) {
@@ -119,9 +120,12 @@ export class LineDrawing {
         const good = a && a.parts ? a.parts.good : null;
         const scrap = a && a.parts ? a.parts.scrap : null;
         const oee = a && a.oee && a.oee.oee !== null && a.oee.oee !== undefined ? a.oee.oee : null;
+        const flags = (a && a.oee && a.oee.flags) || [];
+        const impossible = [a && a.oee && a.oee.performance, oee].some((v) => Number.isFinite(v) && v > 1);
         card.parts.replaceChildren(el("span", { class: "good", title: "good parts" }, "✔ ", fmt.int(good)),
           scrap === null || scrap === undefined ? "" : el("span", { class: "scrap", title: "scrapped parts" }, " ✘ ", fmt.int(scrap)),
-          oee === null ? "" : el("span", { class: "oee", title: `OEE of ${a.oee.window}` }, ` OEE ${(100 * oee).toFixed(0)} %`));
+          oee === null ? "" : el("span", { class: "oee", title: `OEE of ${a.oee.window}` }, " OEE ", kpi(oee, flags, { short: true })),
+          impossible && oee <= 1 ? el("span", { class: "oee" }, " performance ", kpi(a.oee.performance, flags, { short: true })) : "");
       }
       if (card.role === "transport") {
         const pos = sig.position ? Number(sig.position.value) : null;

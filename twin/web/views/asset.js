@@ -1,7 +1,8 @@
 // One asset: signal trends with alert markers, anomaly score, state timeline, OEE waterfall, SPC chart, RUL.
 
 import { api, tryApi } from "../api.js";
-import { el, fmt, stateLabel } from "../dom.js";
+import { plantNow, syncClock } from "../clock.js";
+import { el, flagNotes, fmt, kpi, stateLabel } from "../dom.js";
 import { lineChart, timeline, waterfall } from "../charts.js";
 
 const RANGES = [[900, "15 min"], [3600, "1 h"], [8 * 3600, "8 h"], [86400, "24 h"]];
@@ -25,7 +26,8 @@ export async function mount(container, ctx, path) {
   container.append(head, sections);
 
   async function draw() {
-    const end = Date.now();
+    await syncClock();
+    const end = plantNow();
     const start = end - Number(rangeSel.value) * 1000;
     const iso = (t) => new Date(t).toISOString();
     const q = { start: iso(start), end: iso(end) };
@@ -92,13 +94,20 @@ export async function mount(container, ctx, path) {
       const [unit, per] = L && L.planned_busy_time < 3 * 3600 ? ["min", 60] : ["h", 3600];
       if (L) {
         steps.push({ label: "Planned busy time", value: L.planned_busy_time / per, kind: "total" });
-        for (const [key, lab] of LOSSES) if (L[key]) steps.push({ label: lab, value: L[key] / per, kind: "loss" });
+        // a negative loss (faster than the ideal cycle) is no loss: it is said in words, not drawn as a step up
+        for (const [key, lab] of LOSSES) if (L[key] > 0) steps.push({ label: lab, value: L[key] / per, kind: "loss" });
         steps.push({ label: "Fully productive", value: L.fully_productive_time / per, kind: "total" });
       }
+      const flags = k.flags || w.flags || [];
+      const tm = w.time_model_s || {};
       parts.push(el("section", { class: "panel", id: "oee" }, el("h2", {}, `OEE · ${w.window}`),
         el("dl", { class: "kpis" }, ...[["OEE", k.oee], ["Availability", k.availability], ["Performance", k.performance], ["Quality", k.quality]]
-          .flatMap(([n, v]) => [el("dt", {}, n), el("dd", {}, fmt.pct(v))]),
-          el("dt", {}, "Good / scrap"), el("dd", {}, `${fmt.int(w.counts.good)} / ${fmt.int(w.counts.scrap)}`)),
+          .flatMap(([n, v]) => [el("dt", {}, n), el("dd", { "data-kpi": n.toLowerCase() }, kpi(v, flags, { short: true }))]),
+          el("dt", {}, "Good / scrap"), el("dd", {}, `${fmt.int(w.counts.good)} / ${fmt.int(w.counts.scrap)}`),
+          el("dt", {}, "Known planned time"), el("dd", {}, fmt.duration((tm.pbt || 0) - (tm.unknown || 0))),
+          tm.unknown ? [el("dt", {}, "Unknown (no state)"), el("dd", { "data-role": "unknown-time" }, `${fmt.duration(tm.unknown)}, left out`)] : ""),
+        flagNotes(flags),
+        L && L.reduced_speed < 0 ? el("p", { class: "muted", "data-role": "negative-loss" }, `Reduced speed is ${fmt.duration(-L.reduced_speed)} negative: the machine ran faster than its ideal cycle time, so it is left out of the waterfall.`) : "",
         steps.length ? waterfall(steps, { unit, label: "six losses waterfall" }) : el("p", { class: "muted" }, "No losses yet in this shift.")));
     }
 

@@ -1,6 +1,7 @@
 // Replay: the line as it was at any past instant, from history, played back at a chosen speed.
 
 import { api, tryApi } from "../api.js";
+import { plantNow, syncClock } from "../clock.js";
 import { el, fmt, toIsoLocalInput } from "../dom.js";
 import { LineDrawing, loadLayout } from "../line.js";
 
@@ -8,7 +9,8 @@ const STEPS = 1000;
 
 export async function mount(container, ctx, param) {
   const layout = await loadLayout();
-  const now = new Date();
+  await syncClock();
+  const now = new Date(plantNow());
   const from = el("input", { id: "r-from", type: "datetime-local", step: 1, value: toIsoLocalInput(new Date(now - 3600e3)) });
   const to = el("input", { id: "r-to", type: "datetime-local", step: 1, value: toIsoLocalInput(now) });
   const slider = el("input", { id: "r-slider", type: "range", min: 0, max: STEPS, value: STEPS, "aria-label": "replay time" });
