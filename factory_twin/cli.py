@@ -388,6 +388,13 @@ def edge_status(
         rejected = ", ".join(f"{r} {c}" for r, c in src["rejected"].items()) or "none rejected"
         typer.echo(f"  source {name:<16} {src['type']:<8} {'connected' if src['connected'] else 'DISCONNECTED'}"
                    f"  {rejected}")
+        if src.get("untrusted_certificate"):
+            source_cfg = next((s for s in cfg.sources if s.name == name), None)
+            pki = getattr(source_cfg, "pki_dir", None) or cfg.data_dir / "pki"
+            typer.echo(f"    untrusted server certificate SHA-256 {src['untrusted_certificate']}: trust it with "
+                       f"`factory-twin edge certs trust {src['untrusted_certificate'][:16]} --pki {pki}`")
+        if src.get("last_error"):
+            typer.echo(f"    last error: {src['last_error']}")
     for name, sk in snap["sinks"].items():
         age = sk["oldest_unsent_age_s"]
         typer.echo(f"  sink   {name:<16} {sk['type']:<8} {sk['written']} written ({sk['written_per_s']}/s), "

@@ -44,7 +44,8 @@ class SpcCharacteristicConfig(_Strict):
 
 
 class AnomalyConfig(_Strict):
-    assets: list[str] = Field(default_factory=lambda: ["*/cnc-*"], description="asset path globs to monitor")
+    assets: list[str] = Field(default_factory=lambda: ["*"], description="asset path globs to monitor (assets "
+                              "with at least two measurements)")
     signals: dict[str, list[str]] = Field(default_factory=dict,
                                           description="asset type -> signals to use; default: every measurement")
     rate_signals: dict[str, list[str]] = Field(
