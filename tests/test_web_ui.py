@@ -6,9 +6,11 @@ picture of the line view is one of them.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,17 +18,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import httpx
 import paho.mqtt.client as paho
 import pytest
-from support import API_KEYS, AUTH_CONFIG, PROJECT, ServedApp, auth, wait_until
+from support import API_KEYS, AUTH_CONFIG, AUTH_ENV, PROJECT, ServedApp, auth, free_port, wait_until
 
 from historian.sqlite import SqliteHistorian
 from plantmodel import mqtt, uns
-from plantmodel.config import parse_config
+from plantmodel.config import load_config, parse_config
 from plantmodel.plant import PlantConfig
+from plantmodel.shifts import ShiftCalendarConfig
 from plantmodel.telemetry import Event, EventKind, Record, Sample
+from simulators.line import LineModel
+from simulators.opcua_server import PlantServer
 from twin.config import TwinConfig
 from twin.main import create_app
 
@@ -42,6 +48,11 @@ STATIONS = ["cnc-1", "cnc-2", "cnc-3", "cv-1", "robot-1", "inspect-1"]
 INSPECT = f"{LINE}/quality/inspect-1"
 NOW = datetime.now(UTC).replace(microsecond=0)
 PAST = NOW - timedelta(minutes=40)  # the history's story: cnc-2 down from PAST + 10 min to PAST + 25 min
+YESTERDAY = NOW - timedelta(hours=26)  # cnc-1 alone has run since then: finished shifts of OEE to show
+PLANT_TZ = ZoneInfo("Europe/Berlin")  # the demo plant's site; the browser runs in UTC (see the page fixture)
+ENGINEER2_KEY = AUTH_ENV["FT_ENGINEER2_KEY"]
+REASONS = {"E204": "tool breakage", "E101": "spindle overload"}
+SIZES = {"desktop": (1920, 1080), "tablet": (1280, 800)}
 
 
 def path(asset: str) -> str:
@@ -71,9 +82,46 @@ def line_running(ts: datetime) -> list[Record]:
 
 
 def history_story() -> list[Record]:
-    return [*line_running(PAST), *state("cnc-2", "down", PAST + timedelta(minutes=10)),
+    cnc1_before = [*state("cnc-1", "producing", YESTERDAY)] + [
+        Event(path("cnc-1"), EventKind.PART, YESTERDAY + timedelta(hours=h), {"outcome": "good", "count": 60 + 10 * h})
+        for h in range(1, 26)]
+    return [*cnc1_before, *line_running(PAST), *state("cnc-2", "down", PAST + timedelta(minutes=10)),
             Sample(path("cnc-2"), "spindle_speed", 0.0, "rpm", PAST + timedelta(minutes=10)),
             *state("cnc-2", "producing", PAST + timedelta(minutes=25))]
+
+
+class CommandServer:
+    """The simulator's OPC-UA server with the demo line's machines behind it, for commands the twin sends once
+    approved (not paced: the machines only take commands)."""
+
+    def __init__(self, model_plant: PlantConfig) -> None:
+        line = model_plant.lines()[0]
+        self.model = LineModel(line)
+        self.endpoint = f"opc.tcp://127.0.0.1:{free_port()}/factory-twin/"
+        self.server = PlantServer([a for a in line.assets() if a.config.sim.interface == "opcua"], self.endpoint,
+                                  controls=self.model.controls())
+        self.loop = asyncio.new_event_loop()
+        self.started = threading.Event()
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self._run(),), daemon=True)
+
+    async def _run(self) -> None:
+        self.stop = asyncio.Event()
+        await self.server.start(self.model.snapshot())
+        self.started.set()
+        try:
+            await self.stop.wait()
+        finally:
+            await self.server.stop()
+
+    def __enter__(self) -> CommandServer:
+        self.thread.start()
+        assert self.started.wait(15), "the simulator's OPC-UA server did not start"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(15)
+        self.loop.close()
 
 
 @dataclass
@@ -82,6 +130,7 @@ class Twin:
     api: httpx.Client
     publisher: paho.Client
     history: Path
+    machines: CommandServer
 
     def publish(self, records: list[Record]) -> None:
         for r in records:
@@ -95,11 +144,25 @@ def twin(tmp_path_factory: pytest.TempPathFactory, mosquitto: mqtt.BrokerConfig)
     history = SqliteHistorian(tmp / "history.db")
     history.write(history_story())
     history.close()
+    machines = CommandServer(plant())
+    keys = [*AUTH_CONFIG["api_keys"], {"name": "test-engineer-2", "role": "engineer", "key_env": "FT_ENGINEER2_KEY"}]
     config = TwinConfig.model_validate({
-        "plant": "demo-plant.yaml", "broker": mosquitto.model_dump(), "auth": AUTH_CONFIG,
+        "plant": "demo-plant.yaml", "broker": mosquitto.model_dump(), "auth": {"api_keys": keys},
         "database": str(tmp / "twin.db"), "history": str(tmp / "history.db"),
+        "oee": {"reasons": REASONS},
         "spc": [{"asset": INSPECT, "signal": "measured_diameter", "target": 42.0, "sigma": 0.004,
-                 "lsl": 41.985, "usl": 42.015}]})
+                 "lsl": 41.985, "usl": 42.015}],
+        "alerts": {"rules": [
+            {"id": "anomaly", "type": "anomaly"}, {"id": "spc", "type": "spc"},
+            {"id": "machine-alarm", "type": "machine_alarm", "priority": "high", "severities": {"E204": "critical"}},
+            {"id": "oee-target", "type": "oee", "assets": [LINE], "target": 0.6, "min_elapsed_s": 3600}],
+            "flood": {"window_s": 600, "max_notifications": 6}},
+        "control": {"endpoint": machines.endpoint, "timeout_s": 5, "commands": [
+            {"name": "reduce_speed", "assets": ["*/cnc-*"], "kind": "write", "browse_name": "speed_override",
+             "value": "double", "min": 50, "max": 100, "description": "feed-rate override, percent"},
+            {"name": "reset_alarm", "assets": ["*/cnc-*", "*/robot-*"], "kind": "method",
+             "browse_name": "ResetAlarm"}]}})
+    calendar = load_config(PROJECT / "configs" / "shifts-demo.yaml", ShiftCalendarConfig)
     publisher = mqtt.make_client(mosquitto, "web-ui-test-publisher")
     mqtt.start(publisher, mosquitto)
     planning = {}
@@ -107,11 +170,11 @@ def twin(tmp_path_factory: pytest.TempPathFactory, mosquitto: mqtt.BrokerConfig)
         from factory_twin.planning import plan_job
 
         planning["planner"] = plan_job
-    with ServedApp(create_app(config, plant(), **planning)) as served, \
+    with machines, ServedApp(create_app(config, plant(), calendar, **planning)) as served, \
             httpx.Client(base_url=served.url, headers=auth(), timeout=5) as api:
         wait_until(publisher.is_connected, 10, "the publisher to connect")
         wait_until(lambda: api.get("/api/health").json()["broker_connected"], 10, "the twin to connect")
-        t = Twin(served.url, api, publisher, tmp / "history.db")
+        t = Twin(served.url, api, publisher, tmp / "history.db", machines)
         t.publish(line_running(datetime.now(UTC)))
         wait_until(lambda: all(a["state"] != "unknown" for a in api.get("/api/assets").json()), 10,
                    "every asset of the line to have a state")
@@ -160,10 +223,10 @@ def recorded_state(history_file: Path, asset: str, at: datetime) -> str:
     return str(max(samples, key=lambda s: s.ts).value)
 
 
-def open_ui(page: Any, twin: Twin, view: str = "line", role: str = "engineer") -> float:
+def open_ui(page: Any, twin: Twin, view: str = "line", role: str = "engineer", key: str | None = None) -> float:
     """Signs in through the URL fragment, as the demo's printed link does; seconds until the line is drawn."""
     t0 = time.perf_counter()
-    page.goto(f"{twin.url}/#key={API_KEYS[role]}")
+    page.goto(f"{twin.url}/#key={key or API_KEYS[role]}")
     page.wait_for_selector("body[data-ready=line] .card[data-state]:not([data-state=unknown])")
     loaded = time.perf_counter() - t0
     if view != "line":
@@ -300,18 +363,45 @@ def test_a_planning_study_runs_from_the_page_and_its_variants_are_compared(page:
     open_ui(page, twin, "planning")
     page.fill("#p-hours", "4")
     page.fill("#p-reps", "2")
-    page.fill("#p-variants", json.dumps([{"name": "bigger buffer after turning", "set": {"buf-1.capacity": 16}}]))
+    # variants in a form, not JSON: keep the third example, edit its value, add a second change to it
+    for _ in range(2):
+        page.locator(".variant").first.locator("button[data-action=remove-variant]").click()
+    variant = page.locator(".variant")
+    assert variant.count() == 1
+    assert variant.locator("[name=variant-name]").input_value() == "bigger buffer after turning"
+    variant.locator("li.change [name=value]").fill("16")
+    variant.locator("button[data-action=add-change]").click()
+    change = variant.locator("li.change").nth(1)
+    change.locator("[name=asset]").select_option("buf-2")
+    change.locator("[name=field]").fill("capacity")
+    change.locator("[name=value]").fill("10")
     page.click("form.plan button[type=submit]")
     job = page.locator("article.job").first
     job.wait_for()
     job_id = job.get_attribute("data-job")
     page.wait_for_selector(f'article.job[data-job="{job_id}"][data-state=done] svg.bars', timeout=120_000)
-    result = twin.api.get(f"/api/jobs/{job_id}").json()["result"]
+    record = twin.api.get(f"/api/jobs/{job_id}").json()
+    assert record["scenario"]["variants"] == [
+        {"name": "bigger buffer after turning", "set": {"buf-1.capacity": 16, "buf-2.capacity": 10}}]
+    result = record["result"]
     names = [v["name"] for v in result["variants"]]
     assert names == ["baseline", "bigger buffer after turning"]
-    text = page.locator(f'article.job[data-job="{job_id}"]').inner_text()
+    article = page.locator(f'article.job[data-job="{job_id}"]')
+    text = article.inner_text()
     assert all(n in text for n in names)
-    assert page.locator(f'article.job[data-job="{job_id}"] svg.bars').count() >= 2  # throughput and difference
+    assert article.locator("svg.bars").count() >= 2  # throughput and difference
+    # a difference is drawn as a gain or a loss only when its 95 % interval is clear of zero
+    for v in result["variants"]:
+        if not v.get("delta_vs_baseline"):
+            continue
+        lo, hi = v["delta_vs_baseline"]["ci95"]
+        expected = "gain" if lo > 0 else "loss" if hi < 0 else "unclear"
+        bar = article.locator(f'svg[aria-label="difference to baseline"] g.bar[data-bar="{v["name"]}"]')
+        assert expected in (bar.get_attribute("class") or ""), (v["name"], lo, hi)
+        if expected == "unclear":
+            assert "no clear difference" in (bar.text_content() or "")
+        cell = article.locator(f'tr[data-variant="{v["name"]}"] td[data-role=delta]')
+        assert expected in (cell.get_attribute("class") or "")
     page.screenshot(path=artifacts / "planning.png", full_page=True)
 
 
@@ -322,18 +412,17 @@ def test_replay_slider_shows_the_past_state_from_history(page: Any, twin: Twin, 
     page.wait_for_selector(f"{cnc2}[data-state=down]")  # opened at that instant: cnc-2 was down then
     assert card(page, "cnc-1").get_attribute("data-state") == "producing"
     page.screenshot(path=artifacts / "replay.png", full_page=True)
-    # the story's half hour on the slider: at each stop every station shows what the historian holds then
-    page.fill("#r-from", f"{PAST:%Y-%m-%dT%H:%M:%S}")  # the page runs in UTC (see the page fixture)
-    page.fill("#r-to", f"{PAST + timedelta(minutes=30):%Y-%m-%dT%H:%M:%S}")
+    # the story's half hour on the slider: at each stop every station shows what the historian holds then;
+    # the range is typed in plant time (Europe/Berlin) while the browser runs in UTC
+    page.fill("#r-from", f"{PAST.astimezone(PLANT_TZ):%Y-%m-%dT%H:%M:%S}")
+    page.fill("#r-to", f"{(PAST + timedelta(minutes=30)).astimezone(PLANT_TZ):%Y-%m-%dT%H:%M:%S}")
     seen = set()
     for position in (0, 300, 500, 700, 1000):
         page.eval_on_selector("#r-slider", "(s, v) => { s.value = v; s.dispatchEvent(new Event('input')); }",
                               position)
-        page.wait_for_function("""() => {
-            const [a, b] = ["#r-from", "#r-to"].map(id => new Date(document.querySelector(id).value + "Z").getTime());
-            const v = Number(document.querySelector("#r-slider").value);
-            return document.querySelector("#view").dataset.replayAt === new Date(a + (b - a) * v / 1000).toISOString();
-        }""")
+        expected = PAST + timedelta(minutes=30) * position / 1000
+        page.wait_for_function("want => document.querySelector('#view').dataset.replayAt === want",
+                               arg=iso_ms(expected))
         at = datetime.fromisoformat(page.get_attribute("#view", "data-replay-at") or "")
         for station in STATIONS:
             shown = card(page, station).get_attribute("data-state")
@@ -384,8 +473,8 @@ def test_no_kpi_above_100_percent_is_shown_without_its_reason(page: Any, twin: T
         if any(float(v) > 100 for v in re.findall(PERCENT, text)):
             assert "ideal cycle time" in text, (station, text)
     # the line's OEE counts only the planned time whose state is known, and says how much is not
-    page.wait_for_selector("#line-oee [data-role=unknown-time]")
-    assert "unknown" in page.inner_text("#line-oee")
+    page.wait_for_selector(".line-status [data-role=unknown-time]")
+    assert "unknown" in page.inner_text(".line-status [data-role=line-oee]")
     page.screenshot(path=artifacts / "line-view-flags.png", full_page=True)
 
     go(page, f"asset/{quote(path('cnc-3'), safe='')}")
