@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import math
 import os
 import threading
 import time
@@ -487,3 +488,393 @@ def test_no_kpi_above_100_percent_is_shown_without_its_reason(page: Any, twin: T
             assert "ideal cycle time" in text, text
     assert page.locator("#oee [data-role=unknown-time]").count() == 1
     page.screenshot(path=artifacts / "asset-flags.png", full_page=True)
+
+
+# ---- the shift supervisor's screen ---------------------------------------------------------------------------
+
+def alarm(asset: str, code: str, ts: datetime) -> list[Record]:
+    """A machine's alarm code signal ('none' when it clears), as a controller reports it."""
+    return [Sample(path(asset), "alarm_code", code, "", ts)]
+
+
+def open_alert(twin: Twin, asset: str, rule: str = "machine-alarm") -> dict[str, Any]:
+    return wait_until(lambda: next((a for a in twin.api.get("/api/alerts", params={"state": "open"}).json()
+                                    if a["asset"] == path(asset) and a["rule"] == rule), None), 10,
+                      f"an open {rule} alert on {asset}")
+
+
+def plant_stamp(ts: str) -> str:
+    """An instant as every screen writes it: plant time (Europe/Berlin), 24 h, ISO date."""
+    return f"{datetime.fromisoformat(ts).astimezone(PLANT_TZ):%Y-%m-%d %H:%M:%S}"
+
+
+def rgb(css: str) -> tuple[int, ...]:
+    return tuple(int(float(v)) for v in css[css.index("(") + 1:css.index(")")].split(",")[:3])
+
+
+def grey(css: str) -> bool:
+    """Unsaturated: ISA-101's colour for what is normal."""
+    r, g, b = rgb(css)
+    return max(r, g, b) - min(r, g, b) <= 24
+
+
+def focus_is_not_body(page: Any) -> bool:
+    return bool(page.evaluate("document.activeElement && document.activeElement !== document.body"))
+
+
+def shift_now() -> str:
+    hour = datetime.now(PLANT_TZ).hour
+    return "early" if 6 <= hour < 14 else "late" if 14 <= hour < 22 else "night"
+
+
+def test_line_status_strip_says_oee_output_shift_and_what_is_down(page: Any, twin: Twin, artifacts: Path) -> None:
+    ts = datetime.now(UTC)
+    twin.publish(state("cnc-2", "down", ts) + alarm("cnc-2", "E204", ts))
+    open_ui(page, twin)
+    strip = page.locator(f'.line-status[data-line="{LINE}"]')
+    strip.locator(f'[data-role=down] li[data-asset="{path("cnc-2")}"]').wait_for()
+    page.wait_for_function("() => /tool breakage/.test(document.querySelector('.line-status [data-role=down]')"
+                           ".innerText)")  # the stop's alarm code in words, once the stop list is read
+    down = strip.locator("[data-role=down]").inner_text()
+    assert "5-axis machining centre" in down and "E204: tool breakage" in down
+    assert rgb(strip.locator("[data-role=down]").evaluate("e => getComputedStyle(e).borderTopColor"))[0] > 150
+    # OEE over the time whose state is known, and the unknown time said as such
+    oee = strip.locator("[data-role=line-oee]").inner_text()
+    assert "%" in oee and "with known state" in oee
+    # output against target: the line's oee rule asks 60 %
+    target = twin.api.get("/api/oee").json()["lines"][0]["target"]
+    output = strip.locator("[data-role=output]").inner_text()
+    assert target["oee"] == 0.6 and "OEE 60 %" in output and " of " in output
+    # the shift by name, its hours and the plant clock with its zone
+    shift = strip.locator("[data-role=shift]").inner_text()
+    assert shift_now() in shift and datetime.now(PLANT_TZ).strftime("%Z") in shift
+    # alert badges by severity: the machine alarm E204 is critical (its rule says so)
+    strip.locator("[data-role=alerts] .sev-critical").wait_for()
+    card(page, "cnc-2").locator(".alerts .sev-critical").wait_for()
+    # ISA-101: a running station and a normal tile in grey; the abnormal in colour
+    running = card(page, "cnc-1").locator("[data-role=state]").evaluate("e => getComputedStyle(e).backgroundColor")
+    broken = card(page, "cnc-2").locator("[data-role=state]").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert grey(running) and not grey(broken) and rgb(broken)[0] > 150
+    assert grey(strip.locator("[data-role=shift]").evaluate("e => getComputedStyle(e).backgroundColor"))
+    page.screenshot(path=artifacts / "line-status-down.png", full_page=True)
+    later = datetime.now(UTC)
+    twin.publish(state("cnc-2", "producing", later) + alarm("cnc-2", "none", later))
+    page.wait_for_selector(".line-status [data-role=down]:has-text('nothing')")
+
+
+def test_alerts_keep_their_order_and_say_what_codes_mean(page: Any, twin: Twin, artifacts: Path) -> None:
+    t = datetime.now(UTC)
+    twin.publish(alarm("cnc-1", "E101", t))
+    older = open_alert(twin, "cnc-1")
+    twin.publish(alarm("cnc-3", "F-GENERIC", t + timedelta(seconds=1)))
+    newer = open_alert(twin, "cnc-3")
+    open_ui(page, twin, "alerts")
+    rows = page.locator(".alerts-table tbody tr[data-alert]")
+    page.locator(f'tr[data-alert="{newer["id"]}"]').wait_for()
+    before = rows.evaluate_all("rs => rs.map(r => r.dataset.alert)")
+    assert before.index(str(newer["id"])) < before.index(str(older["id"]))  # newest first raised on top
+    # the older alert clears and comes back: updated later than the newer one, yet its row stays where it was
+    twin.publish(alarm("cnc-1", "none", t + timedelta(seconds=2)) + alarm("cnc-1", "E101", t + timedelta(seconds=3)))
+    wait_until(lambda: twin.api.get(f"/api/alerts/{older['id']}").json()["occurrences"] >= 2, 10, "a second occurrence")
+    row = page.locator(f'tr[data-alert="{older["id"]}"]')
+    row.locator("[data-role=alert-state]:has-text('×2')").wait_for()
+    assert rows.evaluate_all("rs => rs.map(r => r.dataset.alert)") == before
+    again = twin.api.get(f"/api/alerts/{older['id']}").json()
+    assert row.locator("[data-role=priority]").inner_text() == "high"
+    assert row.locator("[data-role=raised]").inner_text().startswith(plant_stamp(again["raised_at"]))
+    assert row.locator("[data-role=last]").inner_text() == plant_stamp(again["last_at"])
+    assert plant_stamp(again["last_at"]) > plant_stamp(again["raised_at"])
+    assert "so far" in row.locator("[data-role=duration]").inner_text()
+    assert "E101" in row.locator("[data-role=text]").inner_text()
+    assert "spindle overload" in row.locator("[data-role=text]").inner_text()  # the twin's configured reason
+    generic = page.locator(f'tr[data-alert="{newer["id"]}"] [data-role=text]').inner_text()
+    assert "F-GENERIC" in generic and "without a specific alarm code" in generic
+    page.screenshot(path=artifacts / "alerts-stable-order.png", full_page=True)
+    end = datetime.now(UTC)
+    twin.publish(alarm("cnc-1", "none", end) + alarm("cnc-3", "none", end))
+
+
+def test_the_alerts_view_shows_the_twins_flood_state(page: Any, twin: Twin, artifacts: Path) -> None:
+    t = datetime.now(UTC)
+    for i in range(4):  # machine alarms that come and go on three machines: more than 6 in 10 minutes
+        for k, asset in enumerate(("robot-1", "cv-1", "inspect-1")):
+            at = t + timedelta(seconds=2 * (3 * i + k))
+            twin.publish(alarm(asset, "E550", at) + alarm(asset, "none", at + timedelta(seconds=1)))
+    wait_until(lambda: twin.api.get("/api/alerts/summary").json()["flood"]["flooding"], 10, "an alert flood")
+    open_ui(page, twin, "alerts")
+    banner = page.locator("#flood[data-flooding=yes]")
+    banner.wait_for()
+    text = banner.inner_text()
+    assert "Alert flood" in text and "critical ones still go out" in text
+    assert rgb(banner.evaluate("e => getComputedStyle(e).backgroundColor")) != rgb("rgb(233, 235, 238)")
+    page.screenshot(path=artifacts / "alerts-flood.png", full_page=True)
+
+
+def test_acknowledge_the_selection_with_one_comment(page: Any, twin: Twin) -> None:
+    t = datetime.now(UTC)
+    twin.publish(alarm("cnc-1", "E204", t) + alarm("cnc-3", "E204", t))
+    chosen = [open_alert(twin, "cnc-1"), open_alert(twin, "cnc-3")]
+    wait_until(lambda: all(not twin.api.get(f"/api/alerts/{a['id']}").json()["acknowledged"] for a in chosen), 10,
+               "both alerts unacknowledged")
+    open_ui(page, twin, "alerts")
+    for a in chosen:
+        page.locator(f'tr[data-alert="{a["id"]}"] input[name=select]').check()
+    assert page.inner_text("#ack-selected") == "Acknowledge selected (2)"
+    page.fill("#bulk-comment", "seen at shift handover")
+    page.click("#ack-selected")
+    page.wait_for_selector("#alerts-msg:has-text('Acknowledged 2 of 2')")
+    for a in chosen:
+        after = twin.api.get(f"/api/alerts/{a['id']}").json()
+        assert after["acknowledged"] is True
+        assert [(x["who"], x["comment"]) for x in after["transitions"] if x["action"] == "ack"] == [
+            ("test-engineer", "seen at shift handover")]
+    assert focus_is_not_body(page)
+    # select-all takes every alert that can be acknowledged, and only those
+    page.check("#select-all")
+    can = page.locator("tr[data-alert] input[name=select]").count()
+    assert page.inner_text("#ack-selected") == f"Acknowledge selected ({can})"
+    page.uncheck("#select-all")
+    end = datetime.now(UTC)
+    twin.publish(alarm("cnc-1", "none", end) + alarm("cnc-3", "none", end))
+
+
+CHART_TEXT_PX = """texts => texts.map(t => [t.textContent,
+    parseFloat(getComputedStyle(t).fontSize) * t.ownerSVGElement.getScreenCTM().a])"""
+
+
+def test_charts_are_readable_and_read_out_and_zoom(page: Any, twin: Twin, artifacts: Path) -> None:
+    base = datetime.now(UTC)
+    twin.publish([Sample(INSPECT, "measured_diameter", v, "mm", base + timedelta(seconds=i))
+                  for i, v in enumerate([42.002, 41.998, 42.004])])
+    twin.publish(alarm("cnc-2", "E204", base + timedelta(seconds=3)))
+    open_alert(twin, "cnc-2")
+    open_ui(page, twin, f"asset/{quote(INSPECT, safe='')}")
+    spc = page.locator("#spc")
+    spc.locator("svg.chart").wait_for()
+    # axis text at least 12 px on the screen, units on the axis, tick labels that differ (precision from the range)
+    sizes = page.eval_on_selector_all("#view svg.chart text", CHART_TEXT_PX)
+    assert sizes and all(px >= 12 for _, px in sizes), [s for s in sizes if s[1] < 12]
+    ticks = spc.locator(".ytick").all_text_contents()
+    assert len(ticks) == len(set(ticks)) >= 4, ticks
+    decimals = {len(t.split(".")[-1]) if "." in t else 0 for t in ticks}
+    step = round(float(ticks[1].replace("−", "-")) - float(ticks[0].replace("−", "-")), 9)
+    assert decimals == {max(0, -math.floor(math.log10(step) + 1e-9))}, ticks  # as many as the step needs
+    assert spc.locator(".unit").first.text_content() == "mm"
+    assert any("USL 42.015 mm" == (t or "") for t in spc.locator(".hlabel").all_text_contents())
+    assert "plant time" in (spc.locator(".unit").last.text_content() or "")
+    # Cp and Cpk from three measurements come with a warning
+    assert "at least 25" in spc.locator("[data-role=capability-warning]").inner_text()
+    # hover: the value under the pointer, with its unit and plant time
+    svg = spc.locator("svg.chart")
+    svg.scroll_into_view_if_needed()
+    box = svg.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] / 2)
+    readout = spc.locator(".readout")
+    page.wait_for_function("() => / mm/.test(document.querySelector('#spc .readout').textContent)")
+    import re
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d · 4[12]\.\d{3,4} mm", readout.inner_text()), readout.inner_text()
+    # zoom by dragging across, reset; zoom by Ctrl + wheel, reset
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.3, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, y, steps=5)
+    page.mouse.up()
+    spc.locator("svg.chart[data-zoomed=yes]").wait_for()
+    spc.locator("button[data-role=reset-zoom]").click()
+    spc.locator("svg.chart[data-zoomed=no]").wait_for()
+    # zoomed onto the newest measurements, all within the ±0.015 mm tolerance: three decimals, none alike
+    page.mouse.move(box["x"] + box["width"] * 0.93, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] - 2, y, steps=5)
+    page.mouse.up()
+    spc.locator("svg.chart[data-zoomed=yes]").wait_for()
+    ticks = spc.locator(".ytick").all_text_contents()
+    assert len(ticks) == len(set(ticks)) >= 5 and all(len(t.split(".")[-1]) == 3 for t in ticks), ticks
+    spc.locator("button[data-role=reset-zoom]").click()
+    spc.locator("svg.chart[data-zoomed=no]").wait_for()
+    page.mouse.move(box["x"] + box["width"] * 0.5, y)
+    page.keyboard.down("Control")
+    page.mouse.wheel(0, -300)
+    page.keyboard.up("Control")
+    spc.locator("svg.chart[data-zoomed=yes]").wait_for()
+    assert spc.locator("button[data-role=reset-zoom]").is_enabled()
+    page.screenshot(path=artifacts / "chart-spc-zoomed.png", full_page=True)
+    spc.locator("button[data-role=reset-zoom]").click()
+    # keyboard: arrows read the points out
+    spc.locator("svg.chart").focus()
+    page.keyboard.press("ArrowLeft")
+    assert " mm" in readout.inner_text()
+
+    go(page, f"asset/{quote(path('cnc-2'), safe='')}")
+    marker = page.locator("#signals .marker .mlabel").first
+    marker.wait_for()
+    assert "tool breakage" in (marker.text_content() or "") or "E204" in (marker.text_content() or "")
+    assert page.locator("#signals .unit").first.text_content() == "rpm"
+    # the waterfall stands on a value axis in hours or minutes
+    page.locator("#oee svg.waterfall").wait_for()
+    assert page.locator("#oee svg.waterfall .ytick").count() >= 3
+    assert page.locator("#oee svg.waterfall .unit").text_content() in ("h", "min")
+    sizes = page.eval_on_selector_all("#view svg.chart text", CHART_TEXT_PX)
+    assert all(px >= 12 for _, px in sizes), [s for s in sizes if s[1] < 12]
+    # no half-empty panels: each shown panel ends where its content ends
+    gaps = page.eval_on_selector_all("#view section.panel:not([hidden])", """ps => ps.map(p => [p.id,
+        p.getBoundingClientRect().bottom - p.lastElementChild.getBoundingClientRect().bottom])""")
+    assert gaps and all(gap < 40 for _, gap in gaps), gaps
+    page.screenshot(path=artifacts / "asset-markers.png", full_page=True)
+    twin.publish(alarm("cnc-2", "none", datetime.now(UTC)))
+
+
+DATE_LIKE = r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b"
+
+
+def test_every_time_is_plant_time_in_one_format(page: Any, twin: Twin) -> None:
+    import re
+
+    open_ui(page, twin, "alerts")
+    clock = page.inner_text("#plant-clock")
+    assert "plant time" in clock and "Europe/Berlin" in clock and re.search(r"\b\d\d:\d\d:\d\d\b", clock)
+    first = twin.api.get("/api/alerts", params={"state": "", "limit": 1}).json()
+    if first:
+        shown = page.locator(f'tr[data-alert="{first[0]["id"]}"] [data-role=raised]').inner_text()
+        assert shown.startswith(plant_stamp(first[0]["raised_at"]))  # the browser is in UTC; the plant is not
+    for view in ("line", "alerts", "downtime", "commands", "replay", f"asset/{quote(path('cnc-2'), safe='')}"):
+        go(page, view)
+        text = page.inner_text("body") + " ".join(page.locator("svg text").all_text_contents())
+        assert not re.search(r"\b(AM|PM|am|pm)\b", text), view
+        dates = re.findall(DATE_LIKE, text)
+        assert all(re.fullmatch(r"\d{4}-\d\d-\d\d", d) for d in dates), (view, dates)
+
+
+def test_downtime_reasons_are_entered_and_counted_in_the_pareto(page: Any, twin: Twin, artifacts: Path) -> None:
+    open_ui(page, twin, "downtime")
+    page.select_option("#d-window", "all")
+    page.click("form.filters button[type=submit]")
+    stops = twin.api.get("/api/downtime", params={"asset": path("cnc-2")}).json()
+    stop = next(s for s in stops if not s["qualified"] and not s["open"])
+    row = page.locator(f'tr[data-stop="{stop["id"]}"]')
+    row.wait_for()
+    assert "no reason yet" in row.locator("[data-role=reason]").inner_text()
+    assert row.locator("td").nth(2).inner_text() == plant_stamp(stop["start"])
+    row.locator("input[name=reason]").fill("spindle bearing replaced")
+    row.locator("input[name=comment]").fill("per the maintenance log")
+    row.locator("button[type=submit]").click()
+    page.wait_for_selector("#downtime-msg:has-text('saved')")
+    after = next(s for s in twin.api.get("/api/downtime", params={"asset": path("cnc-2")}).json()
+                 if s["id"] == stop["id"])
+    assert (after["reason"], after["by"], after["comment"]) == (
+        "spindle bearing replaced", "test-engineer", "per the maintenance log")
+    assert focus_is_not_body(page)
+    page.select_option("#d-by", "reason")
+    page.click("form.filters button[type=submit]")
+    page.locator('#pareto g.col[data-col="spindle bearing replaced"]').wait_for()
+    assert page.locator("#pareto polyline.cumulative").count() == 1
+    assert page.locator(f'tr[data-stop="{stop["id"]}"] [data-role=reason]').inner_text().startswith(
+        "spindle bearing replaced")
+    page.screenshot(path=artifacts / "downtime.png", full_page=True)
+
+
+def test_a_command_needs_a_second_engineer(browser: Any, page: Any, twin: Twin, artifacts: Path) -> None:
+    open_ui(page, twin, "commands")
+    form = page.locator("form.request")
+    form.locator("[name=asset]").select_option(path("cnc-2"))
+    form.locator("[name=command]").select_option("reduce_speed")
+    form.locator("[name=value]").fill("80")
+    form.locator("[name=reason]").fill("spindle running hot, slow it down until the coolant is checked")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("[data-role=command-msg]:has-text('requested')")
+    assert focus_is_not_body(page)
+    command = twin.api.get("/api/commands", params={"state": "pending"}).json()[0]
+    mine = page.locator(f'[data-role=pending-commands] tr[data-command="{command["id"]}"]')
+    assert mine.get_attribute("data-own") == "yes"
+    assert mine.locator("button[data-action=approve]").is_disabled()  # four eyes: not by the one who asked
+    assert "another engineer must approve" in mine.inner_text()
+    page.screenshot(path=artifacts / "commands-pending.png", full_page=True)
+
+    other = browser.new_context(viewport={"width": 1400, "height": 900}, timezone_id="UTC")
+    try:
+        second = other.new_page()
+        open_ui(second, twin, "commands", key=ENGINEER2_KEY)
+        row = second.locator(f'[data-role=pending-commands] tr[data-command="{command["id"]}"]')
+        assert row.get_attribute("data-own") == "no"
+        row.locator("input[name=comment]").fill("agreed, checked with the operator")
+        row.locator("button[data-action=approve]").click()
+        second.locator(f'[data-role=done-commands] tr[data-command="{command["id"]}"]').wait_for(timeout=15_000)
+        done = twin.api.get(f"/api/commands/{command['id']}").json()
+        assert (done["state"], done["decided_by"]) == ("executed", "test-engineer-2"), done
+        assert "executed" in second.locator(
+            f'[data-role=done-commands] tr[data-command="{command["id"]}"]').inner_text()
+        assert focus_is_not_body(second)
+        assert twin.machines.model.controls()[path("cnc-2")].speed_override == 80.0  # the machine obeyed
+        second.screenshot(path=artifacts / "commands-approved.png", full_page=True)
+    finally:
+        other.close()
+
+
+def test_oee_by_shift_on_the_asset_page(page: Any, twin: Twin, artifacts: Path) -> None:
+    history = twin.api.get("/api/oee/history", params={"asset": path("cnc-1")}).json()
+    assert len(history) >= 2, "the history's day of cnc-1 makes finished shifts"
+    open_ui(page, twin, f"asset/{quote(path('cnc-1'), safe='')}")
+    panel = page.locator("#oee-shifts")
+    panel.locator("svg.columns").wait_for()
+    assert panel.locator("h2").inner_text() == "OEE by shift"
+    shown = panel.locator("tr[data-window]").evaluate_all("rs => rs.map(r => r.dataset.window)")
+    assert {w["window"] for w in history[-11:]} <= set(shown)
+    assert panel.locator("svg.columns g.col").count() == len(shown)
+    assert panel.locator("svg.columns .unit").text_content() == "%"
+    page.screenshot(path=artifacts / "asset-oee-by-shift.png", full_page=True)
+
+
+def test_focus_goes_to_each_new_view_never_to_body(page: Any, twin: Twin) -> None:
+    open_ui(page, twin)
+    for view in ("alerts", "downtime", "commands", "replay", "planning", f"asset/{quote(path('cnc-2'), safe='')}",
+                 "line"):
+        go(page, view)
+        assert page.evaluate("document.activeElement.tagName") == "H1", view
+    page.keyboard.press("Tab")  # and the keyboard goes on from there into the view
+    assert page.evaluate("document.getElementById('view').contains(document.activeElement)")
+
+
+def test_strip_and_badges_meet_the_contrast_minimum(page: Any, twin: Twin) -> None:
+    ts = datetime.now(UTC)
+    twin.publish(state("cnc-3", "down", ts) + alarm("cnc-3", "E204", ts))
+    open_ui(page, twin)
+    page.wait_for_selector(".line-status [data-role=down] li")
+    page.wait_for_selector(".line-status .sev-badge")
+    ratios = page.eval_on_selector_all(".tile-label, .tile-value, .tile-sub, .down-list li, .sev-badge, "
+                                       "#plant-clock time, #plant-clock .zone", CONTRAST)
+    low = [(text, round(r, 2)) for text, r in ratios if r < 4.5]
+    assert ratios and not low, low
+    later = datetime.now(UTC)
+    twin.publish(state("cnc-3", "producing", later) + alarm("cnc-3", "none", later))
+
+
+PAGES = [("line", "line"), ("alerts", "alerts"), ("downtime", "downtime"), ("commands", "commands"),
+         ("replay", "replay"), ("planning", "planning"),
+         *((f"asset/{quote(path(a), safe='')}", f"asset-{a}") for a in ("cnc-1", "cnc-2", "inspect-1"))]
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_every_page_at_desktop_and_tablet_size(browser: Any, twin: Twin, artifacts: Path, size: str) -> None:
+    width, height = SIZES[size]
+    context = browser.new_context(viewport={"width": width, "height": height}, timezone_id="UTC")
+    errors: list[str] = []
+    try:
+        pg = context.new_page()
+        pg.on("pageerror", lambda exc: errors.append(str(exc)))
+        open_ui(pg, twin)
+        for view, name in PAGES:
+            if view != "line":  # open_ui has drawn the line already
+                go(pg, view)
+            pg.wait_for_function("() => [...document.querySelectorAll('.chart-box')].every(b => b.firstChild)")
+            assert not pg.locator("#view > .error").count(), pg.locator("#view .error").all_inner_texts()
+            # nothing wider than the screen: no sideways scrolling on the tablet either
+            assert pg.evaluate("document.documentElement.scrollWidth") <= width, (name, size)
+            pg.screenshot(path=artifacts / f"{name}-{size}.png", full_page=True)
+        go(pg, "line")
+        # the whole line, status strip included, fits on the screen without scrolling
+        bottom = pg.eval_on_selector_all(".card[data-asset]",
+                                         "cs => Math.max(...cs.map(c => c.getBoundingClientRect().bottom))")
+        assert bottom <= height, (size, bottom)
+    finally:
+        context.close()
+    assert not errors, errors

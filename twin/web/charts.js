@@ -170,14 +170,15 @@ export function lineChart({ series, hlines = [], markers = [], height = 240, lab
       const mx = x(m.t);
       const g = el("g", { class: `marker sev-${m.severity || "warning"}`, "data-marker": m.short || m.label },
         el("line", { x1: mx, x2: mx, y1: 6, y2: pad.t + plotH }), el("title", {}, `${stamp(m.t)} · ${m.label}`));
-      const lane = laneEnd.findIndex((e) => e < mx - 4);
+      // the text to the right of its line, or to the left near the right-hand edge; in the first lane it fits
+      const text = truncate(m.short || m.label, Math.min(240, W - pad.l - pad.r - 8));
+      const tw = text.length * CHAR;
+      const right = mx + 4 + tw <= W - pad.r;
+      const from = right ? mx + 4 : Math.max(pad.l, mx - 4 - tw);
+      const lane = laneEnd.findIndex((e) => e < from - 6);
       if (lane >= 0) {
-        const room = Math.min(220, W - pad.r - mx - 6);
-        const text = truncate(m.short || m.label, room);
-        if (room > 3 * CHAR) {
-          g.append(el("text", { x: mx + 4, y: 16 + lane * 17, class: "mlabel" }, text));
-          laneEnd[lane] = mx + 4 + text.length * CHAR;
-        }
+        g.append(el("text", { x: right ? mx + 4 : mx - 4, y: 16 + lane * 17, class: "mlabel", "text-anchor": right ? "start" : "end" }, text));
+        laneEnd[lane] = from + tw;
       }
       svg.append(g);
     }

@@ -95,7 +95,8 @@ function drawStatus(strip, path, { oee, alerts, stops, assets }) {
       el("span", { class: "tile-label" }, `Down · ${down.length}`),
       el("ul", { class: "down-list" }, ...down.map((a) => {
         const stop = stops.find((s) => s.asset === a.id);
-        const why = stop && stop.qualified ? stop.reason : stop && stop.code ? codeText(stop.code) : "no reason yet";
+        const why = !stop ? "no reason yet" : stop.reason_source === "operator" ? stop.reason
+          : stop.code ? codeText(stop.code) : stop.qualified ? stop.reason : "no reason yet";
         return el("li", { "data-asset": a.id },
           el("a", { href: `#/asset/${encodeURIComponent(a.id)}` }, `✖ ${a.name}`),
           ` ${a.state_since ? fmt.duration((now - Date.parse(a.state_since)) / 1000) : ""} · ${why}`);
