@@ -32,7 +32,7 @@ async function signIn() {
   }
   $("login").hidden = true;
   $("logout").hidden = false;
-  $("who").textContent = `${ctx.me.name} · ${ctx.me.role}`;
+  $("who").replaceChildren(ctx.me.name, Object.assign(document.createElement("small"), { textContent: ctx.me.role }));
   document.body.dataset.role = ctx.me.role;
   // every time on every screen is plant time, in the site's zone from the plant model
   ctx.plant = await tryApi("/api/plant").catch(() => undefined);
@@ -57,7 +57,8 @@ function startClock() {
     const now = plantNow();
     $("clock-time").textContent = clock(now);
     $("clock-time").setAttribute("datetime", new Date(now).toISOString());
-    $("clock-zone").textContent = `${zoneName(now)} · ${fromPlant ? "plant time" : "this browser's time"} (${zone})`;
+    $("clock-zone").replaceChildren(`${zoneName(now)} ${fromPlant ? "plant time" : "this browser's time"}`,
+      Object.assign(document.createElement("small"), { textContent: zone }));
   };
   tick();
   $("plant-clock").hidden = false;
@@ -133,7 +134,7 @@ $("logout").addEventListener("click", () => {
   ctx.me = null;
   if (ctx.feed) ctx.feed.stop();
   if (unmount) { unmount(); unmount = null; }
-  $("who").textContent = "";
+  $("who").replaceChildren();
   showLogin();
 });
 window.addEventListener("hashchange", route);

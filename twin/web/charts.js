@@ -54,16 +54,30 @@ function timeTicks(t0, t1, maxN) {
   return { step, values: out };
 }
 
+/** Where a label centred on `px` goes so that it stays inside [0, W]. */
+function inside(px, text, W) {
+  const half = (text.length * CHAR) / 2;
+  if (px - half < 2) return { x: 2, "text-anchor": "start" };
+  if (px + half > W - 2) return { x: W - 2, "text-anchor": "end" };
+  return { x: px, "text-anchor": "middle" };
+}
+
 /** Time axis labels: 14:05 (with seconds for short steps), and the day under the first tick and each new day. */
-function timeAxis(svg, ticks, x, yText, gridTop, gridBottom) {
+function timeAxis(svg, ticks, x, yText, gridTop, gridBottom, W) {
   let lastDay = null;
   for (const t of ticks.values) {
     const d = day(t);
+    const label = clock(t, { seconds: ticks.step < 60000 });
     svg.append(el("line", { x1: x(t), x2: x(t), y1: gridTop, y2: gridBottom, class: "grid" }),
-      el("text", { x: x(t), y: yText, "text-anchor": "middle", class: "tick" }, clock(t, { seconds: ticks.step < 60000 })));
-    if (d !== lastDay) svg.append(el("text", { x: x(t), y: yText + 16, "text-anchor": "middle", class: "tick day" }, d));
+      el("text", { ...inside(x(t), label, W), y: yText, class: "tick" }, label));
+    if (d !== lastDay) svg.append(el("text", { ...inside(x(t), d, W), y: yText + 16, class: "tick day" }, d));
     lastDay = d;
   }
+}
+
+/** A value at `d` decimals; one too small to show there is "< 0.1", never a bare 0.0. */
+function amount(v, d) {
+  return v !== 0 && Number(Math.abs(v).toFixed(d)) === 0 ? `< ${fmt.fixed(10 ** -d, d)}` : fmt.fixed(v, d);
 }
 
 function truncate(text, px) {
@@ -130,14 +144,20 @@ export function lineChart({ series, hlines = [], markers = [], height = 240, lab
         el("text", { x: pad.l - 8, y: y(v) + 4, "text-anchor": "end", class: "tick ytick" }, fmt.fixed(v, yt.decimals)));
     }
     axis.append(el("text", { x: 4, y: 14, class: "unit" }, unit ? unit : "value"));
-    timeAxis(axis, timeTicks(t0, t1, Math.max(2, Math.floor((W - pad.l - pad.r) / 95))), x, height - pad.b + 18, pad.t, pad.t + plotH);
+    timeAxis(axis, timeTicks(t0, t1, Math.max(2, Math.floor((W - pad.l - pad.r) / 95))), x, height - pad.b + 18, pad.t, pad.t + plotH, W);
     axis.append(el("text", { x: W - pad.r, y: height - 4, "text-anchor": "end", class: "unit" }, `plant time (${zoneName(t1)})`));
     svg.append(axis);
-    for (const h of hlines) {
+    // limit lines, each labelled with its value; labels that would overlap go to the other side, or below
+    const placed = { right: [], left: [] };
+    for (const h of [...hlines].sort((a, b) => b.v - a.v)) {
       const d = decimalsFor(h.v, yt.decimals);
+      const yy = y(h.v) - 4;
+      const clear = (side, at) => placed[side].every((o) => Math.abs(o - at) >= 15);
+      const [side, at] = clear("right", yy) ? ["right", yy] : clear("left", yy) ? ["left", yy] : ["right", yy + 17];
+      placed[side].push(at);
       svg.append(el("line", { x1: pad.l, x2: W - pad.r, y1: y(h.v), y2: y(h.v), class: `hline ${h.cls || ""}` }),
-        el("text", { x: W - pad.r - 4, y: y(h.v) - 4, "text-anchor": "end", class: `hlabel ${h.cls || ""}` },
-          `${h.label} ${fmt.fixed(h.v, d)}${unit ? ` ${unit}` : ""}`));
+        el("text", { x: side === "right" ? W - pad.r - 4 : pad.l + 4, y: at, "text-anchor": side === "right" ? "end" : "start",
+          class: `hlabel ${h.cls || ""}` }, `${h.label} ${fmt.fixed(h.v, d)}${unit ? ` ${unit}` : ""}`));
     }
     const plot = el("g", { "clip-path": `url(#${clip})` });
     svg.append(plot);
@@ -285,7 +305,7 @@ export function timeline(segments, start, end, { label = "state timeline", state
         el("title", {}, `${lab.text}: ${fmt.time(s.start)} – ${s.end ? fmt.time(s.end) : "now"}`)));
     }
     const g = el("g", { class: "axis" });
-    timeAxis(g, timeTicks(start, end, Math.max(2, Math.floor((W - pad.l - pad.r) / 95))), x, 50, 32, 36);
+    timeAxis(g, timeTicks(start, end, Math.max(2, Math.floor((W - pad.l - pad.r) / 95))), x, 50, 32, 36, W);
     svg.append(g);
     box.replaceChildren(svg);
   });
@@ -336,7 +356,7 @@ export function waterfall(steps, { unit = "h", label = "six losses waterfall" } 
       const bottom = Math.min(s.a, s.b);
       const xx = left + i * bw + 6;
       const cx = xx + (bw - 12) / 2;
-      const text = s.kind === "total" ? fmt.fixed(s.value, d) : `−${fmt.fixed(s.value, d)}`;
+      const text = s.kind === "total" ? amount(s.value, d) : Number(s.value.toFixed(d)) === 0 ? amount(s.value, d) : `−${fmt.fixed(s.value, d)}`;
       svg.append(el("g", { class: `step ${s.kind}` },
         el("rect", { x: xx, y: ax.y(top), width: Math.max(1, bw - 12), height: Math.max(1, ax.y(bottom) - ax.y(top)) }),
         el("text", { x: cx, y: ax.y(top) - 6, "text-anchor": "middle", class: "vlabel" }, text),
@@ -410,12 +430,13 @@ export function columns(items, { label = "columns", unit = "", max, target, form
     const probe = niceTicks(0, top * 1.08, 5);
     const left = Math.max(...probe.values.map((v) => (format ? format(v, probe.decimals) : fmt.fixed(v, probe.decimals)).length)) * CHAR + 18;
     const ax = valueAxis(svg, { lo: 0, hi: top * 1.08, top: 26, bottom: h - 58, left, right: W - 12, unit, n: 5, format });
-    const bw = Math.min(90, (W - left - 12) / Math.max(1, items.length));
+    const bw = Math.min(110, (W - left - 12) / Math.max(1, items.length));
+    const x0 = left + Math.max(0, (W - left - 12 - bw * items.length) / 2);  // a few columns stand in the middle
     items.forEach((it, i) => {
-      const xx = left + i * bw + 5;
+      const xx = x0 + i * bw + 5;
       const cx = xx + (bw - 10) / 2;
       const v = Number.isFinite(it.value) ? it.value : 0;
-      const text = Number.isFinite(it.value) ? (format ? format(it.value, ax.decimals + 1) : fmt.fixed(it.value, ax.decimals + 1)) : "–";
+      const text = Number.isFinite(it.value) ? (format ? format(it.value, ax.decimals + 1) : amount(it.value, ax.decimals + 1)) : "–";
       svg.append(el("g", { class: `col ${it.cls || ""}`, "data-col": it.name },
         el("rect", { x: xx, y: ax.y(v), width: Math.max(1, bw - 10), height: Math.max(0, ax.y(0) - ax.y(v)) }),
         el("text", { x: cx, y: ax.y(v) - 6, "text-anchor": "middle", class: "vlabel" }, text),
@@ -446,7 +467,7 @@ export function pareto(items, { label = "Pareto", unit = "min" } = {}) {
     for (const c of [0, 0.25, 0.5, 0.75, 1]) g.append(el("text", { x: right + 6, y: yc(c) + 4, class: "tick" }, `${c * 100} %`));
     g.append(el("text", { x: W - 4, y: 14, "text-anchor": "end", class: "unit" }, "cum. %"));
     svg.append(g);
-    const bw = (right - left) / Math.max(1, items.length);
+    const bw = Math.min(160, (right - left) / Math.max(1, items.length));
     const pts = [];
     items.forEach((it, i) => {
       const xx = left + i * bw + 5;
@@ -454,7 +475,7 @@ export function pareto(items, { label = "Pareto", unit = "min" } = {}) {
       pts.push(`${cx},${yc(it.cumulative)}`);
       svg.append(el("g", { class: `col ${it.cls || ""}`, "data-col": it.name },
         el("rect", { x: xx, y: ax.y(it.value), width: Math.max(1, bw - 10), height: Math.max(0, ax.y(0) - ax.y(it.value)) }),
-        el("text", { x: cx, y: ax.y(it.value) - 6, "text-anchor": "middle", class: "vlabel" }, fmt.fixed(it.value, ax.decimals + 1)),
+        el("text", { x: cx, y: ax.y(it.value) - 6, "text-anchor": "middle", class: "vlabel" }, amount(it.value, ax.decimals + 1)),
         el("text", { x: cx, y: h - 44, "text-anchor": "middle", class: "tick xlabel" }, ...wrapped(it.name, cx, bw)),
         el("title", {}, `${it.name}: ${fmt.fixed(it.value, ax.decimals + 1)} ${unit}, ${(100 * it.cumulative).toFixed(0)} % of the stop time so far`)));
     });

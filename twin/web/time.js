@@ -72,15 +72,17 @@ export function offsetMs(t) {
   return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second) - ms;
 }
 
-/** The value of an <input type="datetime-local"> showing instant `t` in plant time. */
+/** What a time field shows for instant `t`: 2026-03-02 14:05:09, plant time. (Not <input type=datetime-local>:
+ * the browser would show it in its own locale's format, perhaps 12 h, beside the page's 24 h.) */
 export function toInput(t) {
-  const p = parts(toMs(t));
-  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}:${p.second}`;
+  return stamp(t);
 }
 
-/** The instant a datetime-local value means in plant time (NaN for an empty or broken value). */
+export const INPUT_PATTERN = "\\d{4}-\\d{2}-\\d{2}[ T]\\d{2}:\\d{2}(:\\d{2})?";
+
+/** The instant a time field's 2026-03-02 14:05[:09] means in plant time (NaN for an empty or broken value). */
 export function fromInput(value) {
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(value || "");
+  const m = /^\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?\s*$/.exec(value || "");
   if (!m) return NaN;
   const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
   let t = wall - offsetMs(wall);

@@ -88,7 +88,7 @@ export function commandsPanel(ctx, { asset = null, assets = [] } = {}) {
     el("label", { for: `c-command-${sfx}` }, "Command"), commandSel,
     el("label", { for: `c-value-${sfx}` }, "Value"), el("span", { class: "with-help" }, value, " ", valueHelp),
     el("label", { for: `c-reason-${sfx}` }, "Reason"), reason,
-    el("span", {}), el("button", { type: "submit" }, "Request (needs a second engineer)"));
+    el("span", {}), el("button", { type: "submit", class: "start" }, "Request (needs a second engineer)"));
     return form;
   }
 
@@ -110,12 +110,12 @@ export function commandsPanel(ctx, { asset = null, assets = [] } = {}) {
         focusOr(root.querySelector("tr[data-command] input[name=comment]"), msg);
       };
       comment.addEventListener("input", () => comment.setCustomValidity(""));
-      const actions = engineer ? el("td", { class: "act" },
+      const actions = engineer ? el("td", {}, el("div", { class: "act" },
         comment,
         el("button", { type: "button", "data-action": "approve", disabled: own, title: own ? "four eyes: another engineer approves" : "",
           onclick: () => decide("approve") }, "Approve"),
         el("button", { type: "button", "data-action": "reject", onclick: () => decide("reject") }, own ? "Withdraw" : "Reject"),
-        own ? el("span", { class: "muted small", "data-role": "four-eyes" }, "You asked for this: another engineer must approve it.") : "") : "";
+        own ? el("span", { class: "muted small", "data-role": "four-eyes" }, "You asked for this: another engineer must approve it.") : "")) : "";
       return el("tr", { "data-command": c.id, "data-own": own ? "yes" : "no" },
         el("td", {}, String(c.id)), asset ? "" : el("td", {}, c.asset.split("/").pop()), el("td", {}, c.command),
         el("td", {}, valueText(c.value)), el("td", {}, c.requested_by), el("td", {}, fmt.time(c.requested_at)),

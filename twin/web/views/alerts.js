@@ -34,8 +34,9 @@ function order(list, by) {
 
 function duration(a, now) {
   const from = Date.parse(a.raised_at || a.ts);
+  if (!a.condition && !a.cleared_at) return "one event";  // an SPC violation, say: it happened, it does not last
   const over = a.cleared_at && !["active", "acknowledged"].includes(a.state) ? Date.parse(a.cleared_at) : null;
-  const s = ((over ?? now) - from) / 1000;
+  const s = Math.max(0, ((over ?? now) - from) / 1000);
   return over ? `lasted ${fmt.duration(s)}` : `${fmt.duration(s)} so far`;
 }
 

@@ -171,7 +171,7 @@ export async function mount(container, ctx, path) {
       const label = (x) => `${String(x.window).replace("/", " ")}${x.running ? " (so far)" : ""}`;
       P.shifts.body.replaceChildren(
         columns(windows.map((x) => ({ name: label(x), value: Number.isFinite(x.kpis?.oee) ? 100 * x.kpis.oee : NaN,
-          cls: `${x.running ? "running" : ""} ${(x.kpis?.oee ?? 0) > 1 ? "impossible" : ""}`,
+          cls: `${x.running ? "running" : ""} ${(x.kpis?.oee ?? 0) > 1 ? "over100" : ""}`,
           note: (x.flags || []).includes("effectiveness_above_1") ? "above 100 %: ideal cycle time longer than the real one?" : "" })),
         { unit: "%", label: `${asset.name} OEE by ${shifts ? "shift" : "day"}`, max: 100, target: undefined }),
         el("div", { class: "table-scroll" }, el("table", { class: "alerts-table compact", "data-role": "shift-table" },

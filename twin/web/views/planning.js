@@ -98,9 +98,9 @@ export async function mount(container, ctx) {
       el("label", { for: "p-hours" }, "Hours simulated"), hours,
       el("label", { for: "p-reps" }, "Replications"), reps,
       el("label", { for: "p-live" }, "Start from the live state"), live,
-      el("span", { class: "label" }, `Variants of ${line ? line.name : "the line"} (each against the baseline)`),
-      el("div", {}, variants, addVariant, datalists),
-      el("span", {}), run),
+      el("span", { class: "label" }, `Variants of ${line ? line.name : "the line"}, each run against the baseline: an asset, the setting it changes and the new value`),
+      el("div", { class: "full" }, variants, addVariant, datalists),
+      run),
     engineer ? "" : el("p", { class: "muted" }, "Running a scenario needs the engineer role."),
     msg, jobsList);
 

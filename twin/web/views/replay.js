@@ -6,7 +6,7 @@ import { plantNow, syncClock } from "../clock.js";
 import { alertText } from "../codes.js";
 import { el, fmt, severityBadge } from "../dom.js";
 import { LineDrawing, loadLayout } from "../line.js";
-import { fromInput, plantZone, toInput, zoneName } from "../time.js";
+import { fromInput, INPUT_PATTERN, plantZone, toInput, zoneName } from "../time.js";
 
 const STEPS = 1000;
 
@@ -14,8 +14,10 @@ export async function mount(container, ctx, param) {
   const layout = await loadLayout();
   await syncClock();
   const now = plantNow();
-  const from = el("input", { id: "r-from", type: "datetime-local", step: 1, value: toInput(now - 3600e3) });
-  const to = el("input", { id: "r-to", type: "datetime-local", step: 1, value: toInput(now) });
+  const field = (id, t) => el("input", { id, type: "text", value: toInput(t), pattern: INPUT_PATTERN, size: 19, required: true,
+    placeholder: "2026-03-02 14:05:00", "aria-describedby": "r-zone", spellcheck: "false" });
+  const from = field("r-from", now - 3600e3);
+  const to = field("r-to", now);
   const slider = el("input", { id: "r-slider", type: "range", min: 0, max: STEPS, value: STEPS, "aria-label": "replay time" });
   const at = el("output", { id: "r-at", for: "r-slider" }, "–");
   const play = el("button", { id: "r-play", type: "button" }, "▶ Play");
@@ -27,7 +29,7 @@ export async function mount(container, ctx, param) {
   container.append(el("h1", {}, "Replay"),
     el("div", { class: "replay-controls" },
       el("label", { for: "r-from" }, "From"), from, el("label", { for: "r-to" }, "To"), to,
-      el("span", { class: "muted small" }, `plant time, ${zoneName(now)} (${plantZone().zone})`),
+      el("span", { class: "muted small", id: "r-zone" }, `plant time, ${zoneName(now)} (${plantZone().zone}), YYYY-MM-DD hh:mm:ss`),
       play, speed, el("div", { class: "slider" }, slider, at)),
     drawing, el("h2", {}, "Alerts active then"), alertList, status);
   const lines = new LineDrawing(drawing, layout);
@@ -38,6 +40,11 @@ export async function mount(container, ctx, param) {
   let busy = false;
 
   async function show() {
+    const [a, b] = range();
+    if (!Number.isFinite(a) || !Number.isFinite(b) || b <= a) {
+      status.textContent = "From and To: two instants in plant time, From first, written 2026-03-02 14:05:00.";
+      return;
+    }
     const t = instant();
     at.textContent = fmt.time(t);
     slider.setAttribute("aria-valuetext", fmt.time(t));
