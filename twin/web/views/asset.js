@@ -101,7 +101,7 @@ export async function mount(container, ctx, path) {
     }
 
     drawOee(oee);
-    drawSpc(spc.filter((c) => c.asset === path), kinds);
+    drawSpc(spc.filter((c) => c.asset === path), kinds, markers);
 
     P.alerts.section.hidden = !mine.length;
     P.alerts.body.replaceChildren(el("ul", { class: "asset-alerts" }, ...mine.slice(0, 20).map((a) => el("li", { "data-alert": a.id },
@@ -182,7 +182,7 @@ export async function mount(container, ctx, path) {
     }
   }
 
-  function drawSpc(charts, kinds) {
+  function drawSpc(charts, kinds, markers) {
     P.spc.section.hidden = !charts.length;
     if (!charts.length || busy(P.spc)) return;
     P.spc.body.replaceChildren(...charts.map((c) => {
@@ -195,7 +195,7 @@ export async function mount(container, ctx, path) {
       const few = c.n < MIN_CAPABILITY_N;
       return el("figure", { class: "trend", "data-spc": c.signal },
         el("figcaption", {}, `${c.signal.replaceAll("_", " ")}: individual measurements, control and specification limits`),
-        points.length ? lineChart({ series: [{ name: c.signal, points }], hlines: hl, unit, height: 300, tickSpacing: 30,
+        points.length ? lineChart({ series: [{ name: c.signal, points }], hlines: hl, unit, height: 320, tickSpacing: 28, markers,
           label: `${c.signal} control chart`, zoomKey: `${path}|spc|${c.signal}` }) : el("p", { class: "muted" }, "No measurements yet."),
         el("p", { class: `capability ${few ? "insufficient" : ""}`, "data-role": "capability" },
           cap ? `Cp ${fmt.fixed(cap.cp, 2)} · Cpk ${fmt.fixed(cap.cpk, 2)} · n = ${c.n}` : `n = ${c.n}`),
