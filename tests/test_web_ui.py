@@ -87,7 +87,9 @@ def history_story() -> list[Record]:
         Event(path("cnc-1"), EventKind.PART, YESTERDAY + timedelta(hours=h),
               {"outcome": "good", "count": 70 + 5 * (h % 4)})
         for h in range(1, 26)]  # 70 to 85 parts an hour where the ideal cycle (36 s) allows 100
-    return [*cnc1_before, *line_running(PAST), *state("cnc-2", "down", PAST + timedelta(minutes=10)),
+    inspected = [Event(INSPECT, EventKind.PART, PAST + timedelta(minutes=m), {"outcome": "good", "count": 4})
+                 for m in range(5, 40, 5)]  # what leaves the line: its output
+    return [*cnc1_before, *line_running(PAST), *inspected, *state("cnc-2", "down", PAST + timedelta(minutes=10)),
             Sample(path("cnc-2"), "spindle_speed", 0.0, "rpm", PAST + timedelta(minutes=10)),
             *state("cnc-2", "producing", PAST + timedelta(minutes=25))]
 
