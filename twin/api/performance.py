@@ -124,11 +124,18 @@ async def qualify_stop(stop_id: str, body: ReasonIn, request: Request, caller: E
 @router.get("/downtime/reasons")
 async def downtime_reasons(request: Request, caller: Viewer) -> dict[str, Any]:
     """What the machines' alarm codes mean (`oee.reasons` in the config) and the reasons people have given: the
-    words a stop-reason form offers and an alarm code is translated into."""
+    words a stop-reason form offers and an alarm code is translated into. A scoped caller gets the codes that
+    occurred inside their scope (on a stop or an open alert) only: which codes a line reports is its data."""
     perf = _perf(request)
     given = sorted({s.reason for s in perf.stops.stops
                     if s.reason and s.reason_source == "operator" and caller.sees(s.asset)})
-    return {"codes": dict(perf.stops.reasons), "given": given}
+    codes = dict(perf.stops.reasons)
+    if caller.scope:
+        seen = {s.code for s in perf.stops.stops if s.code and caller.sees(s.asset)}
+        seen |= {str(a.detail["code"]) for a in perf.alerts.by_id.values() if a.detail.get("code") is not None
+                 and caller.sees(a.asset)}
+        codes = {k: v for k, v in codes.items() if k in seen}
+    return {"codes": codes, "given": given}
 
 
 @router.get("/downtime/pareto")
