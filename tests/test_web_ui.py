@@ -345,6 +345,7 @@ def test_acknowledging_an_alert_in_the_page_changes_it_in_the_api(page: Any, twi
     row.locator("button[data-action=ack]").wait_for(state="detached")  # redrawn from the API: nothing to ack
     after = twin.api.get(f"/api/alerts/{alert['id']}").json()
     assert after["acknowledged"] is True
+    assert focus_is_not_body(page)  # focus went to the alert's next action, or the message
     assert [(t["action"], t["who"], t["comment"]) for t in after["transitions"] if t["action"] == "ack"] == [
         ("ack", "test-engineer", "bore checked by hand")]
     page.select_option("#f-state", "")  # any state: an event alert seen to may be closed at once
@@ -358,6 +359,12 @@ def test_a_viewer_sees_alerts_but_no_actions(page: Any, twin: Twin) -> None:
     open_ui(page, twin, "alerts", role="viewer")
     assert "may look but not act" in page.inner_text("#view")
     assert page.locator("button[data-action]").count() == 0
+    assert page.locator("#ack-selected, input[name=select]").count() == 0
+    go(page, "downtime")  # stops and the Pareto, but no reason form
+    assert "giving reasons needs an engineer" in page.inner_text("#view")
+    assert page.locator("form.reason-form").count() == 0
+    go(page, "commands")  # the requests, but neither a request form nor a decision
+    assert page.locator("form.request, button[data-action=approve], button[data-action=reject]").count() == 0
 
 
 def test_a_planning_study_runs_from_the_page_and_its_variants_are_compared(page: Any, twin: Twin,

@@ -63,7 +63,8 @@ function startClock() {
   tick();
   $("plant-clock").hidden = false;
   $("plant-clock").title = `Every time on these pages is ${fromPlant ? "plant time" : "this browser's time"}, ${zone}, 24 h.`;
-  clockTimer = setInterval(tick, 1000);
+  let n = 0;
+  clockTimer = setInterval(() => { if ((n += 1) % 60 === 0) syncClock(); tick(); }, 1000);  // the twin's clock again each minute
 }
 
 let alertTimer = null;

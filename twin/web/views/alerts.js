@@ -155,7 +155,19 @@ export async function mount(container, ctx) {
 
   const sig = (a) => [a.state, a.severity, a.priority, a.last_at, a.occurrences, a.acknowledged, a.shelved_until, a.cleared_at, a.message].join("|");
 
+  let loading = null;
+  let again = false;
+  /** Reads the list again; calls while a read is under way make one more read after it, not a pile of them. */
   async function load() {
+    if (loading) { again = true; return loading; }
+    loading = (async () => {
+      try { await loadNow(); } finally { loading = null; }
+      if (again) { again = false; await load(); }
+    })();
+    return loading;
+  }
+
+  async function loadNow() {
     const list = await api("/api/alerts", { params: { state: state.value, severity: severity.value, asset: asset.value, limit: 200 } });
     shown = order(list, sortBy.value);
     const active = document.activeElement;
@@ -177,8 +189,14 @@ export async function mount(container, ctx) {
     const wanted = shown.map((a) => rows.get(a.id).tr);
     if (!wanted.length) wanted.push(el("tr", {}, el("td", { colspan: head.length + (engineer ? 2 : 0), class: "muted" }, "No alerts.")));
     // put rows in order, moving only what must move (a focused row that stays in place keeps its focus)
+    const held = [...tbody.children].findIndex((tr) => tr.contains(active));
     wanted.forEach((tr, i) => { if (tbody.children[i] !== tr) tbody.insertBefore(tr, tbody.children[i] || null); });
     while (tbody.children.length > wanted.length) tbody.lastElementChild.remove();
+    if (held >= 0 && !active.isConnected && !tbody.contains(document.activeElement)) {
+      // the row the keyboard was in has gone (closed, or filtered out): the row now in its place, or the message
+      const next = tbody.children[Math.min(held, tbody.children.length - 1)];
+      focusOr(next && next.querySelector("input, button, a"), msg);
+    }
     refreshBulk();
     await drawFlood();
   }

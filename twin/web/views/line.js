@@ -84,7 +84,7 @@ function drawStatus(strip, path, { oee, alerts, stops, assets }) {
   // the shift and the plant clock
   if (cur) {
     const left = (Date.parse(cur.end) - now) / 1000;
-    const name = cur.shift || (oee.window === "day" ? "day" : cur.key.endsWith("no-shift") ? "between shifts" : "all day");
+    const name = cur.shift || (oee.window === "day" ? "today" : cur.key.endsWith("no-shift") ? "between shifts" : "the whole day (no shift calendar)");
     tiles.push(tile("shift", "Shift", name,
       `${clock(cur.start, { seconds: false })}–${clock(cur.end, { seconds: false })} · ${fmt.duration(left)} left · now ${clock(now)} ${zoneName(now)}`));
   }
