@@ -18,7 +18,11 @@ function responsive(cls, draw) {
     width = w;
     draw(box, w);
   };
-  new ResizeObserver(() => paint(false)).observe(box);
+  const watch = new ResizeObserver(() => {
+    if (!box.isConnected && width) { watch.disconnect(); return; }  // taken off the page by a redraw: done
+    paint(false);
+  });
+  watch.observe(box);
   box.repaint = () => paint(true);
   return box;
 }
@@ -103,9 +107,10 @@ export function lineChart({ series, hlines = [], markers = [], height = 240, lab
     onclick: () => { zooms.delete(key); box.repaint(); } }, "Reset zoom");
   const state = { cursor: null };
   const box = responsive("line", (b, w) => {
-    const view = zooms.get(key) || [T0, T1];
-    reset.disabled = !zooms.has(key);
-    b.replaceChildren(draw(w, view));
+    let view = zooms.get(key);
+    if (view && (view[1] <= T0 || view[0] >= T1)) { zooms.delete(key); view = null; }  // zoomed outside this range
+    reset.disabled = !view;
+    b.replaceChildren(draw(w, view ? [Math.max(T0, view[0]), Math.min(T1, view[1])] : [T0, T1]));
   });
 
   function setZoom(a, b) {
@@ -340,18 +345,18 @@ export function waterfall(steps, { unit = "h", label = "six losses waterfall" } 
   return responsive("waterfall", (box, W) => {
     const h = 320;
     let level = 0;
-    const bars = steps.map((s) => {
+    const spans = steps.map((s) => {
       if (s.kind === "total") { level = s.value; return { ...s, a: 0, b: s.value }; }
       const a = level; level -= s.value; return { ...s, a, b: level };
     });
-    const max = Math.max(...bars.flatMap((b) => [b.a, b.b]), 1e-9);
+    const max = Math.max(...spans.flatMap((b) => [b.a, b.b]), 1e-9);
     const svg = el("svg", { width: W, height: h, viewBox: `0 0 ${W} ${h}`, class: "chart waterfall", role: "img", "aria-label": label });
     const probe = niceTicks(0, max * 1.08, 5);
     const left = Math.max(...probe.values.map((v) => fmt.fixed(v, probe.decimals).length)) * CHAR + 18;
     const ax = valueAxis(svg, { lo: 0, hi: max * 1.08, top: 28, bottom: h - 64, left, right: W - 12, unit, n: 5 });
     const bw = (W - left - 12) / steps.length;
     const d = Math.min(3, ax.decimals + 1);
-    bars.forEach((s, i) => {
+    spans.forEach((s, i) => {
       const top = Math.max(s.a, s.b);
       const bottom = Math.min(s.a, s.b);
       const xx = left + i * bw + 6;

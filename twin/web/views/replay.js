@@ -1,7 +1,7 @@
 // Replay: the line as it was at any past instant, from history, played back at a chosen speed. The range is
 // entered in plant time (the site's zone), whatever zone the browser is in.
 
-import { api, tryApi } from "../api.js";
+import { tryApi } from "../api.js";
 import { plantNow, syncClock } from "../clock.js";
 import { alertText } from "../codes.js";
 import { el, fmt, severityBadge } from "../dom.js";
@@ -40,8 +40,8 @@ export async function mount(container, ctx, param) {
   let busy = false;
 
   async function show() {
-    const [a, b] = range();
-    if (!Number.isFinite(a) || !Number.isFinite(b) || b <= a) {
+    const [lo, hi] = range();
+    if (!Number.isFinite(lo) || !Number.isFinite(hi) || hi <= lo) {
       status.textContent = "From and To: two instants in plant time, From first, written 2026-03-02 14:05:00.";
       return;
     }
