@@ -648,6 +648,8 @@ def test_acknowledge_the_selection_with_one_comment(page: Any, twin: Twin) -> No
     twin.publish(alarm("cnc-1", "none", end) + alarm("cnc-3", "none", end))
 
 
+PANEL_GAPS = """ps => ps.map(p => [p.id || (p.querySelector("h2") || p).textContent.slice(0, 40),
+    p.getBoundingClientRect().bottom - p.lastElementChild.getBoundingClientRect().bottom])"""
 CHART_TEXT_PX = """texts => texts.map(t => [t.textContent,
     parseFloat(getComputedStyle(t).fontSize) * t.ownerSVGElement.getScreenCTM().a])"""
 
@@ -727,8 +729,7 @@ def test_charts_are_readable_and_read_out_and_zoom(page: Any, twin: Twin, artifa
     sizes = page.eval_on_selector_all("#view svg.chart text", CHART_TEXT_PX)
     assert all(px >= 12 for _, px in sizes), [s for s in sizes if s[1] < 12]
     # no half-empty panels: each shown panel ends where its content ends
-    gaps = page.eval_on_selector_all("#view section.panel:not([hidden])", """ps => ps.map(p => [p.id,
-        p.getBoundingClientRect().bottom - p.lastElementChild.getBoundingClientRect().bottom])""")
+    gaps = page.eval_on_selector_all("#view section.panel:not([hidden])", PANEL_GAPS)
     assert gaps and all(gap < 40 for _, gap in gaps), gaps
     page.screenshot(path=artifacts / "asset-markers.png", full_page=True)
     twin.publish(alarm("cnc-2", "none", datetime.now(UTC)))
@@ -882,6 +883,8 @@ def test_every_page_at_desktop_and_tablet_size(browser: Any, twin: Twin, artifac
             assert not pg.locator("#view > .error").count(), pg.locator("#view .error").all_inner_texts()
             # nothing wider than the screen: no sideways scrolling on the tablet either
             assert pg.evaluate("document.documentElement.scrollWidth") <= width, (name, size)
+            gaps = pg.eval_on_selector_all("#view section.panel:not([hidden])", PANEL_GAPS)
+            assert all(gap < 40 for _, gap in gaps), (name, size, gaps)  # no panel stretched half empty
             pg.screenshot(path=artifacts / f"{name}-{size}.png", full_page=True)
         go(pg, "line")
         # the whole line, status strip included, fits on the screen without scrolling
