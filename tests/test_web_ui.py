@@ -798,6 +798,7 @@ def test_a_command_needs_a_second_engineer(browser: Any, page: Any, twin: Twin, 
     page.wait_for_selector("[data-role=command-msg]:has-text('requested')")
     assert focus_is_not_body(page)
     command = twin.api.get("/api/commands", params={"state": "pending"}).json()[0]
+    assert page.inner_text("#command-count") == "1"  # waiting for approval, in the header
     mine = page.locator(f'[data-role=pending-commands] tr[data-command="{command["id"]}"]')
     assert mine.get_attribute("data-own") == "yes"
     assert mine.locator("button[data-action=approve]").is_disabled()  # four eyes: not by the one who asked
@@ -818,6 +819,7 @@ def test_a_command_needs_a_second_engineer(browser: Any, page: Any, twin: Twin, 
         assert "executed" in second.locator(
             f'[data-role=done-commands] tr[data-command="{command["id"]}"]').inner_text()
         assert focus_is_not_body(second)
+        second.locator("#command-count").wait_for(state="hidden")  # the header's count follows at once
         assert twin.machines.model.controls()[path("cnc-2")].speed_override == 80.0  # the machine obeyed
         second.screenshot(path=artifacts / "commands-approved.png", full_page=True)
     finally:

@@ -139,5 +139,6 @@ $("logout").addEventListener("click", () => {
   showLogin();
 });
 window.addEventListener("hashchange", route);
+window.addEventListener("twin:changed", () => countAlerts());
 adoptKeyFromFragment();
 start();

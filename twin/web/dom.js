@@ -118,3 +118,6 @@ export function flagNotes(flags = []) {
     ...flags.map((f) => el("li", { "data-flag": f }, `⚠ ${FLAG_TEXT[f] || f.replaceAll("_", " ")}`)));
 }
 
+
+/** Tells the header that something it counts (open alerts, commands waiting) has changed by the user's hand. */
+export function changed() { window.dispatchEvent(new Event("twin:changed")); }

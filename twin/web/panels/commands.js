@@ -3,7 +3,7 @@
 // refuses it too), only withdrawn.
 
 import { api, tryApi } from "../api.js";
-import { el, fmt, focusOr } from "../dom.js";
+import { changed, el, fmt, focusOr } from "../dom.js";
 
 const STATE_TEXT = { pending: "waiting for approval", approved: "approved", rejected: "rejected", expired: "expired",
   executed: "executed", failed: "failed" };
@@ -82,6 +82,7 @@ export function commandsPanel(ctx, { asset = null, assets = [] } = {}) {
         msg.textContent = `Refused: ${e.detail || e.message}`;
       }
       await refresh({ keepForm: true });
+      changed();
       focusOr(msg, msg);
     } },
     el("label", { for: `c-asset-${sfx}` }, "Asset"), assetSel,
@@ -107,6 +108,7 @@ export function commandsPanel(ctx, { asset = null, assets = [] } = {}) {
           msg.textContent = `Command ${c.id}: ${verb} refused: ${e.detail || e.message}`;
         }
         await refresh({ keepForm: true });
+        changed();
         focusOr(root.querySelector("tr[data-command] input[name=comment]"), msg);
       };
       comment.addEventListener("input", () => comment.setCustomValidity(""));

@@ -5,7 +5,7 @@
 import { api, tryApi } from "../api.js";
 import { plantNow } from "../clock.js";
 import { alertText } from "../codes.js";
-import { el, fmt, focusOr, SEVERITY, severityBadge } from "../dom.js";
+import { changed, el, fmt, focusOr, SEVERITY, severityBadge } from "../dom.js";
 
 const CLOSED = new Set(["cleared", "closed", "resolved"]);
 // what a person may do in each state (ISA-18.2); the twin checks again and answers 409 otherwise
@@ -96,6 +96,7 @@ export async function mount(container, ctx) {
     selected.clear();
     bulkComment.value = "";
     await load();
+    changed();
     msg.textContent = `Acknowledged ${done.length} of ${ids.length}${done.length ? `: alert ${done.join(", ")}` : ""}.${refused.length ? ` Refused: ${refused.join("; ")}.` : ""}`;
     focusOr(ackSelected.disabled ? null : ackSelected, msg);
   });
@@ -111,6 +112,7 @@ export async function mount(container, ctx) {
       msg.textContent = `Alert ${alert.id}: ${verb} refused: ${e.detail || e.message}`;
     }
     await load();
+    changed();
     // focus stays with the alert acted on (its next action), or goes to the message: never to <body>
     const again = rows.get(alert.id);
     focusOr(again && again.tr.querySelector("button[data-action], input[name=comment]"), msg);
