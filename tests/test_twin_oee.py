@@ -149,13 +149,20 @@ def test_api_live_oee_downtime_reasons_pareto_and_spc(tmp_path: Path, mosquitto:
         assert history[-1]["window"] == f"{(boundary - timedelta(hours=8)).date()}/early"
         assert history[-1]["counts"]["scrap"] == 200
 
+        assert body["current"] == {"key": f"{boundary.date()}/late", "shift": "late",
+                                   "start": boundary.isoformat().replace("+00:00", "Z"),
+                                   "end": (boundary + timedelta(hours=8)).isoformat().replace("+00:00", "Z")}
+        assert body["lines"][0]["target"] is None  # no oee rule names the line
+
         stops = api.get("/api/downtime", params={"asset": CNC}).json()
         assert [s["reason"] for s in stops] == ["unqualified", "unqualified", "spindle overload"]
+        assert api.get("/api/downtime/reasons").json() == {"codes": {"E101": "spindle overload"}, "given": []}
         r = api.post(f"/api/downtime/{stops[0]['id']}/reason", json={"reason": "coolant pump", "by": "j.doe",
                                                                      "comment": "pump replaced"})
         assert r.status_code == 200 and r.json()["reason_source"] == "operator"
         assert api.post("/api/downtime/nope@1/reason", json={"reason": "x", "by": "y"}).status_code == 404
         assert api.post(f"/api/downtime/{stops[0]['id']}/reason", json={"by": "y"}).status_code == 422
+        assert api.get("/api/downtime/reasons").json()["given"] == ["coolant pump"]
         pareto = api.get("/api/downtime/pareto", params={"window": "all", "asset": CNC}).json()["bars"]
         assert [(b["key"], b["seconds"]) for b in pareto] == [("coolant pump", 1800), ("spindle overload", 1800),
                                                              ("unqualified", 60)]  # ties by name
@@ -167,6 +174,25 @@ def test_api_live_oee_downtime_reasons_pareto_and_spc(tmp_path: Path, mosquitto:
         assert alerts and alerts[0]["detail"]["spc_rule"] == "nelson1" and alerts[0]["asset"] == INSPECT
         json.dumps(api.get(f"/api/oee/{CNC}").json())  # serialisable all the way down
         assert api.get("/api/oee/nope").status_code == 404
+
+
+def test_line_target_is_good_parts_at_the_bottlenecks_pace_over_known_time(
+        tmp_path: Path, mosquitto: mqtt.BrokerConfig, publisher: paho.Client) -> None:
+    boundary = (datetime.now(UTC) - timedelta(minutes=60)).replace(second=0, microsecond=0)
+    rules = [{"id": "oee-target", "type": "oee", "assets": [LINE], "target": 0.6}]
+    app = create_app(config(broker=mosquitto.model_dump(), database=str(tmp_path / "twin.db"),
+                            alerts={"rules": rules}), plant(), calendar_ending_shift_at(boundary))
+    with ServedApp(app) as served, httpx.Client(base_url=served.url, headers=auth(), timeout=5) as api:
+        wait_until(lambda: api.get("/api/health").json()["broker_connected"], 10, "the twin to connect")
+        stations = [a["asset"] for a in api.get("/api/oee").json()["assets"]]
+        for path in stations:  # the whole line producing since 40 minutes into the shift
+            event = Event(path, EventKind.STATE_CHANGE, boundary + timedelta(minutes=40), {"to": "producing"})
+            publisher.publish(*uns.encode(event), qos=1).wait_for_publish(5)
+        line = wait_until(lambda: next((ln for ln in api.get("/api/oee").json()["lines"]
+                                        if ln["planned_busy_time_s"] > 0), None), 10, "known time on the line")
+        assert line["target"]["oee"] == 0.6 and line["bottleneck_ideal_cycle_s"] == 40
+        expected = int(line["planned_busy_time_s"] * 0.6 / 40)
+        assert line["target"]["good_by_now"] == expected and 20 * 60 * 0.6 / 40 <= expected
 
 
 def test_malformed_events_do_not_break_the_numbers() -> None:

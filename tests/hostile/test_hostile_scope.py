@@ -48,6 +48,7 @@ KIND = {
     ("GET", "/api/downtime"): "filtered",
     ("POST", "/api/downtime/{stop_id:path}/reason"): "write",
     ("GET", "/api/downtime/pareto"): "filtered",
+    ("GET", "/api/downtime/reasons"): "filtered",  # a scoped caller: the codes that occurred in scope
     ("GET", "/api/spc"): "filtered",
     ("GET", "/api/anomaly"): "filtered",
     ("POST", "/api/anomaly/{path:path}/train"): "write",
@@ -59,6 +60,7 @@ KIND = {
     ("GET", "/api/health"): "public",
     ("GET", "/api/rejected"): "filtered",
     ("GET", "/api/me"): "public",
+    ("GET", "/api/clock"): "public",  # plant time: no plant data
     ("POST", "/api/jobs"): "write",
     ("GET", "/api/jobs"): "filtered",
     ("GET", "/api/jobs/{job_id}"): "hidden",

@@ -15,8 +15,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from analytics.oee.downtime import pareto
+from analytics.oee.line import LineOee
 from historian.sqlite import SqliteHistorian
-from plantmodel.telemetry import Sample
+from plantmodel.telemetry import Sample, from_micros
 from twin.api.times import in_range
 from twin.auth import Principal, check_scope, require
 from twin.oee import window_dict
@@ -41,10 +42,30 @@ async def oee_now(request: Request, caller: Viewer, window: WindowKind = "shift"
     lines = []
     for path in filter(caller.sees, perf.oee.lines):
         lo = perf.oee.line(path, window, now)
-        lines.append({"line": path} | lo.as_dict())
+        lines.append({"line": path} | lo.as_dict() | {"target": _target(perf, path, lo)})
     assets = [{"asset": p} | (window_dict(perf.oee.current(p, window, now)) or {"window": None})
               for p in perf.oee.assets if caller.sees(p)]
-    return {"window": window, "lines": lines, "assets": assets}
+    return {"window": window, "current": _current(perf, window, now), "lines": lines, "assets": assets}
+
+
+def _current(perf: LinePerformance, window: WindowKind, now: int) -> dict[str, Any]:
+    """The window now running: its key, the shift's name (none between shifts, for days, or without a shift
+    calendar), where it starts and ends."""
+    w = perf.oee.series[window].window_at(now)
+    name = w.planned[0].name if window == "shift" and perf.calendar is not None and w.planned else None
+    return {"key": w.key, "shift": name, "start": from_micros(w.start), "end": from_micros(w.end)}
+
+
+def _target(perf: LinePerformance, line: str, lo: LineOee) -> dict[str, Any] | None:
+    """The line's OEE target (its `oee` alert rule), as good parts by now: the planned time with a known state at
+    the bottleneck's ideal pace, times the target; the same time base as the line's OEE."""
+    targets = [w.rule.target for w in perf.alerts.oees if line in w.paths]
+    if not targets:
+        return None
+    target = max(targets)
+    cycle = lo.bottleneck_ideal_cycle_s
+    good = int(lo.planned_busy_time_s * target / cycle) if cycle else None
+    return {"oee": target, "good_by_now": good}
 
 
 @router.get("/oee/history")
@@ -98,6 +119,23 @@ async def qualify_stop(stop_id: str, body: ReasonIn, request: Request, caller: E
         raise HTTPException(404, f"no stop {stop_id!r}")
     request.app.state.store.save_reason(stop_id, body.reason, by, body.comment, at)
     return stop.as_dict(perf.now_us())
+
+
+@router.get("/downtime/reasons")
+async def downtime_reasons(request: Request, caller: Viewer) -> dict[str, Any]:
+    """What the machines' alarm codes mean (`oee.reasons` in the config) and the reasons people have given: the
+    words a stop-reason form offers and an alarm code is translated into. A scoped caller gets the codes that
+    occurred inside their scope (on a stop or an open alert) only: which codes a line reports is its data."""
+    perf = _perf(request)
+    given = sorted({s.reason for s in perf.stops.stops
+                    if s.reason and s.reason_source == "operator" and caller.sees(s.asset)})
+    codes = dict(perf.stops.reasons)
+    if caller.scope:
+        seen = {s.code for s in perf.stops.stops if s.code and caller.sees(s.asset)}
+        seen |= {str(a.detail["code"]) for a in perf.alerts.by_id.values() if a.detail.get("code") is not None
+                 and caller.sees(a.asset)}
+        codes = {k: v for k, v in codes.items() if k in seen}
+    return {"codes": codes, "given": given}
 
 
 @router.get("/downtime/pareto")

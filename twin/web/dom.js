@@ -1,7 +1,12 @@
 // Small DOM helpers: building elements without innerHTML (values from the plant are never parsed as HTML).
 
+import { stamp } from "./time.js";
+
+const SVG_TAGS = new Set(["svg", "g", "path", "line", "rect", "circle", "text", "polyline", "title", "tspan", "defs",
+  "pattern", "clipPath"]);
+
 export function el(tag, attrs = {}, ...children) {
-  const svg = ["svg", "g", "path", "line", "rect", "circle", "text", "polyline", "title", "tspan"].includes(tag);
+  const svg = SVG_TAGS.has(tag);
   const node = svg ? document.createElementNS("http://www.w3.org/2000/svg", tag) : document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue;
@@ -43,8 +48,43 @@ export const fmt = {
     if (s < 3600) return `${Math.floor(s / 60)} min`;
     return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
   },
-  time(ts) { return ts ? new Date(ts).toLocaleString("en-GB", { hour12: false }) : "–"; },
+  /** Plant time, one format on every screen (time.js). */
+  time(ts) { return ts ? stamp(ts) : "–"; },
+  /** A number with a fixed count of decimals, and a real minus sign. */
+  fixed(v, decimals) {
+    if (!Number.isFinite(v)) return "–";
+    const s = v.toFixed(decimals);
+    return /^-0(\.0*)?$/.test(s) ? s.slice(1) : s.replace("-", "−");  // no "−0.00"
+  },
 };
+
+/** How urgent an alert is, in words and a shape as well as colour (ISA-101: colour only for the abnormal). */
+export const SEVERITY = {
+  critical: { icon: "◆", text: "critical", rank: 2 },
+  warning: { icon: "▲", text: "warning", rank: 1 },
+  info: { icon: "●", text: "info", rank: 0 },
+};
+
+export function severityBadge(severity, count) {
+  const s = SEVERITY[severity] || { icon: "•", text: String(severity) };
+  return el("span", { class: `sev-badge sev-${severity}`, "data-severity": severity },
+    `${s.icon} `, count === undefined ? s.text : `${count} ${s.text}`);
+}
+
+/** Moves focus into a freshly drawn region (never back to <body>): its heading, or the element itself. */
+export function focusInto(region) {
+  const target = region.querySelector("h1, h2") || region;
+  if (!target.hasAttribute("tabindex") && !target.matches("a, button, input, select, textarea")) target.setAttribute("tabindex", "-1");
+  target.focus({ preventScroll: false });
+}
+
+/** Focus to `target` if it is still on the page, else to `fallback` (a status line or heading). */
+export function focusOr(target, fallback) {
+  const t = target && target.isConnected ? target : fallback;
+  if (!t) return;
+  if (!t.matches("a, button, input, select, textarea, [tabindex]")) t.setAttribute("tabindex", "-1");
+  t.focus();
+}
 
 /** What each flag the API puts on a KPI means, in words (analytics/oee/model.py, docs/oee.md). */
 export const FLAG_TEXT = {
@@ -78,8 +118,6 @@ export function flagNotes(flags = []) {
     ...flags.map((f) => el("li", { "data-flag": f }, `⚠ ${FLAG_TEXT[f] || f.replaceAll("_", " ")}`)));
 }
 
-export function toIsoLocalInput(date) {
-  // value for <input type="datetime-local">, in the browser's time zone
-  const d = new Date(date.getTime() - date.getTimezoneOffset() * 60000);
-  return d.toISOString().slice(0, 19);
-}
+
+/** Tells the header that something it counts (open alerts, commands waiting) has changed by the user's hand. */
+export function changed() { window.dispatchEvent(new Event("twin:changed")); }

@@ -2,7 +2,7 @@
 
 import { api, tryApi } from "./api.js";
 import { plantNow } from "./clock.js";
-import { el, fmt, kpi, stateLabel } from "./dom.js";
+import { el, fmt, kpi, SEVERITY, severityBadge, stateLabel } from "./dom.js";
 
 const KEY_SIGNALS = {
   cnc_machine: ["spindle_speed", "spindle_load", "spindle_temperature"],
@@ -65,8 +65,9 @@ function linesOfPlant(plant, byPath) {
 
 /** Builds the line's cards once; `update` then changes values in place (no flicker, focus kept). */
 export class LineDrawing {
-  constructor(container, layout, { link = true } = {}) {
+  constructor(container, layout, { link = true, status = false } = {}) {
     this.cards = new Map();
+    this.status = new Map();  // line path -> its status strip (the line view fills it in)
     container.replaceChildren(...layout.map((ln) => {
       const flow = el("ol", { class: "flow", "aria-label": `${ln.name}: flow of parts` });
       ln.items.forEach((it, i) => {
@@ -75,8 +76,10 @@ export class LineDrawing {
         flow.append(el("li", { class: `slot slot-${it.type}` }, card.root));
         if (i < ln.items.length - 1) flow.append(el("li", { class: "arrow", "aria-hidden": "true" }, "→"));
       });
-      return el("section", { class: "line", "aria-label": ln.name },
-        el("h2", {}, ln.name, " ", el("small", {}, ln.path)), flow);
+      const strip = status ? el("div", { class: "line-status", "data-line": ln.path, "aria-label": `${ln.name}: status` }) : "";
+      if (strip) this.status.set(ln.path, strip);
+      return el("section", { class: "line", "aria-label": ln.name, "data-line": ln.path },
+        el("h2", {}, ln.name, " ", el("small", {}, ln.path)), strip, flow);
     }));
   }
 
@@ -85,7 +88,7 @@ export class LineDrawing {
     const since = el("span", { class: "since" });
     const parts = el("div", { class: "parts" });
     const signals = el("dl", { class: "signals" });
-    const alerts = el("div", { class: "alerts", hidden: "" });
+    const alerts = el("div", { class: "alerts", hidden: "", "aria-label": "open alerts" });
     const gauge = el("div", { class: "gauge" });
     const body = [el("div", { class: "title" }, el("span", { class: "name" }, it.name),
       el("span", { class: "id" }, it.id.split("/").pop())), el("div", { class: "statebar" }, state, since)];
@@ -103,8 +106,12 @@ export class LineDrawing {
   }
 
   update(assets, { alerts = [], now = plantNow() } = {}) {
-    const open = new Map();
-    for (const a of alerts) open.set(a.asset, (open.get(a.asset) || 0) + 1);
+    const open = new Map();  // asset -> severity -> open alerts
+    for (const a of alerts) {
+      if (!open.has(a.asset)) open.set(a.asset, {});
+      const bySev = open.get(a.asset);
+      bySev[a.severity] = (bySev[a.severity] || 0) + 1;
+    }
     for (const [path, card] of this.cards) {
       const a = assets.get(path);
       const st = a ? a.state : "unknown";
@@ -139,9 +146,12 @@ export class LineDrawing {
       card.signals.replaceChildren(...keySignals(card.type, sig).flatMap((s) => [
         el("dt", {}, LABELS[s] || s), el("dd", { "data-signal": s }, fmt.value(sig[s].value), " ", el("small", {}, sig[s].unit || "")),
       ]));
-      const n = open.get(path) || 0;
-      card.alerts.hidden = n === 0;
-      card.alerts.textContent = n ? `⚠ ${n} alert${n > 1 ? "s" : ""}` : "";
+      // alert badges by severity, the worst first: the abnormal stands out, and says how much so
+      const bySev = open.get(path) || {};
+      const sevs = Object.keys(bySev).sort((x, y) => (SEVERITY[y]?.rank ?? -1) - (SEVERITY[x]?.rank ?? -1));
+      card.alerts.hidden = sevs.length === 0;
+      card.alerts.replaceChildren(...sevs.map((sv) => severityBadge(sv, bySev[sv])));
+      card.root.dataset.alert = sevs[0] || "";
     }
   }
 

@@ -1,18 +1,23 @@
-// Replay: the line as it was at any past instant, from history, played back at a chosen speed.
+// Replay: the line as it was at any past instant, from history, played back at a chosen speed. The range is
+// entered in plant time (the site's zone), whatever zone the browser is in.
 
-import { api, tryApi } from "../api.js";
+import { tryApi } from "../api.js";
 import { plantNow, syncClock } from "../clock.js";
-import { el, fmt, toIsoLocalInput } from "../dom.js";
+import { alertText } from "../codes.js";
+import { el, fmt, severityBadge } from "../dom.js";
 import { LineDrawing, loadLayout } from "../line.js";
+import { fromInput, INPUT_PATTERN, plantZone, toInput, zoneName } from "../time.js";
 
 const STEPS = 1000;
 
 export async function mount(container, ctx, param) {
   const layout = await loadLayout();
   await syncClock();
-  const now = new Date(plantNow());
-  const from = el("input", { id: "r-from", type: "datetime-local", step: 1, value: toIsoLocalInput(new Date(now - 3600e3)) });
-  const to = el("input", { id: "r-to", type: "datetime-local", step: 1, value: toIsoLocalInput(now) });
+  const now = plantNow();
+  const field = (id, t) => el("input", { id, type: "text", value: toInput(t), pattern: INPUT_PATTERN, size: 19, required: true,
+    placeholder: "2026-03-02 14:05:00", "aria-describedby": "r-zone", spellcheck: "false" });
+  const from = field("r-from", now - 3600e3);
+  const to = field("r-to", now);
   const slider = el("input", { id: "r-slider", type: "range", min: 0, max: STEPS, value: STEPS, "aria-label": "replay time" });
   const at = el("output", { id: "r-at", for: "r-slider" }, "–");
   const play = el("button", { id: "r-play", type: "button" }, "▶ Play");
@@ -24,16 +29,22 @@ export async function mount(container, ctx, param) {
   container.append(el("h1", {}, "Replay"),
     el("div", { class: "replay-controls" },
       el("label", { for: "r-from" }, "From"), from, el("label", { for: "r-to" }, "To"), to,
+      el("span", { class: "muted small", id: "r-zone" }, `plant time, ${zoneName(now)} (${plantZone().zone}), YYYY-MM-DD hh:mm:ss`),
       play, speed, el("div", { class: "slider" }, slider, at)),
     drawing, el("h2", {}, "Alerts active then"), alertList, status);
   const lines = new LineDrawing(drawing, layout);
 
-  const range = () => [new Date(from.value).getTime(), new Date(to.value).getTime()];
+  const range = () => [fromInput(from.value), fromInput(to.value)];
   const instant = () => { const [a, b] = range(); return new Date(a + ((b - a) * Number(slider.value)) / STEPS); };
   let pending = null;
   let busy = false;
 
   async function show() {
+    const [lo, hi] = range();
+    if (!Number.isFinite(lo) || !Number.isFinite(hi) || hi <= lo) {
+      status.textContent = "From and To: two instants in plant time, From first, written 2026-03-02 14:05:00.";
+      return;
+    }
     const t = instant();
     at.textContent = fmt.time(t);
     slider.setAttribute("aria-valuetext", fmt.time(t));
@@ -45,7 +56,7 @@ export async function mount(container, ctx, param) {
       const assets = new Map(snap.assets.map((a) => [a.id, a]));
       lines.update(assets, { alerts: snap.alerts || [], now: t.getTime() });
       alertList.replaceChildren(...(snap.alerts || []).map((a) => el("li", { "data-alert": a.id },
-        `${a.severity || ""} · ${(a.state || "").replace("_", " ")} · ${a.asset.split("/").pop()}: ${a.message || a.cause || ""}`)));
+        a.severity ? severityBadge(a.severity) : "", ` ${(a.state || "").replace("_", " ")} · ${a.asset.split("/").pop()}: ${alertText(a)}`)));
       if (!(snap.alerts || []).length) alertList.append(el("li", { class: "muted" }, "none"));
       status.textContent = `State at ${fmt.time(snap.at || t)}`;
       container.dataset.replayAt = t.toISOString();
@@ -86,8 +97,8 @@ export async function mount(container, ctx, param) {
   if (param) {  // #/replay/<ISO instant>: open at that instant
     const t = Date.parse(param);
     if (Number.isFinite(t)) {
-      from.value = toIsoLocalInput(new Date(t - 1800e3));
-      to.value = toIsoLocalInput(new Date(t + 1800e3));
+      from.value = toInput(t - 1800e3);
+      to.value = toInput(t + 1800e3);
       slider.value = STEPS / 2;
     }
   }
