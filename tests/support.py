@@ -8,11 +8,14 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from factory_twin import servers
+from historian import Historian, SqliteHistorian
+from historian.influx import InfluxHistorian
 
 T = TypeVar("T")
 PROJECT = Path(__file__).resolve().parents[1]
@@ -176,3 +179,14 @@ class Mosquitto(servers.Mosquitto):
     def start(self) -> Mosquitto:
         super().start()
         return self
+
+
+def history_store(tmp_path: Path, backend: str, request: Any) -> tuple[Historian, Any]:
+    """A fresh store of that backend, and the twin's `history:` setting that reads it."""
+    if backend == "sqlite":
+        return SqliteHistorian(tmp_path / "history.db"), str(tmp_path / "history.db")
+    server = request.getfixturevalue("influxdb")
+    database = f"t{uuid.uuid4().hex[:12]}"
+    server.create_database(database)
+    return (InfluxHistorian(server.url, database, write_api="v1"),
+            {"influxdb": {"url": server.url, "database": database, "write_api": "v1"}})

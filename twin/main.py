@@ -74,7 +74,7 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     twin.listeners += [live.observe, store.observe]
     feed = UnsFeed(twin, config.broker, feed_topics_, config.client_id, silence_s=config.feed_silence_s)
     loop_watch = LoopWatch()
-    history = HistoryReader(config.history)
+    history = HistoryReader(config.history, env)
     job_store = JobStore(db, config.jobs.keep)
     job_runner = JobRunner(job_store, planner, config.jobs.workers, max_wall_s=config.jobs.max_wall_s,
                            max_runs=config.jobs.max_runs)
@@ -89,7 +89,7 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if config.history is not None and config.history.exists():
+        if history.available():
             performance.rebuild(history.historian(), datetime.now(UTC))
         store.load()
         store.restore_reasons(performance.stops)
