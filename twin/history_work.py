@@ -47,6 +47,8 @@ def newest_samples(h: Any, asset: str, signal: str, lo: datetime, hi: datetime, 
     hi_m = hi.replace(second=0, microsecond=0) + (timedelta(minutes=1) if hi.second or hi.microsecond else timedelta())
     total, start = 0, lo
     for w in reversed(h.windows(asset, signal, lo_m, hi_m, 60)):
+        if w.start + timedelta(minutes=1) > hi:
+            continue  # a minute cut by `hi` counts samples after it: only whole minutes are counted
         total += w.count
         if total > limit:
             start = max(lo, w.start)
