@@ -36,7 +36,8 @@ def iso(t: datetime) -> str:
     return t.isoformat().replace("+00:00", "Z")
 
 
-def build(tmp_path: Path, request: pytest.FixtureRequest, backend: str = "sqlite", **extra: Any) -> Any:
+def build(tmp_path: Path, request: pytest.FixtureRequest | None = None, backend: str = "sqlite",
+          **extra: Any) -> Any:
     history, setting = history_store(tmp_path, backend, request)
     history.write([Sample(CNC, "spindle_speed", 8000.0 + i, "rpm", at(i)) for i in range(0, 1800, 10)]
                   + [Sample(CNC, "state", s, "", at(t)) for t, s in STATES]
