@@ -7,6 +7,7 @@ twin with one fed everything in order.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
-from support import AUTH_CONFIG, PROJECT, ServedApp, auth, wait_until
+import yaml
+from support import AUTH_CONFIG, PROJECT, Child, Mosquitto, ServedApp, agent_health, auth, free_port, wait_until
 
 from historian.sqlite import SqliteHistorian
 from plantmodel import mqtt, uns
@@ -163,3 +165,123 @@ def test_a_lost_connection_is_filled_from_the_historian_once(tmp_path: Path, mos
             assert feed.duplicates > 0  # the retained messages of before the gap were skipped, not applied again
     finally:
         agent.close()
+
+
+# ---- a twin killed under load ---------------------------------------------------------------------------------
+
+SPEED = 10.0  # simulated seconds per wall second: failures every few seconds of the run
+RUN_S = 95.0  # the simulator's bounded run
+KILLED_S = 60.0  # how long the second twin stays dead
+KILL_RULES = [*RULES, {"id": "spc", "type": "spc", "assets": ["*/inspect-*"], "rules": ["nelson1", "nelson2"]}]
+
+
+def quick_failing_plant(out: Path) -> Path:
+    """The demo line with failures every couple of minutes of simulated time, so stops come thick and fast."""
+    data = yaml.safe_load((PROJECT / "configs" / "demo-plant.yaml").read_text())
+    for cell in data["sites"][0]["areas"][0]["lines"][0]["cells"]:
+        for asset in cell["assets"]:
+            sim = asset.get("sim") or {}
+            if "mtbf_s" in sim:
+                sim["mtbf_s"], sim["mttr_s"] = 150, 25
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    return out
+
+
+def twin_yaml(tmp: Path, name: str, broker: int, port: int) -> Path:
+    path = tmp / f"twin-{name}.yaml"
+    path.write_text(yaml.safe_dump({
+        "plant": "plant.yaml", "broker": {"port": broker}, "client_id": f"twin-{name}", "port": port,
+        "database": str(tmp / f"twin-{name}.db"), "auth": AUTH_CONFIG, "feed_silence_s": 0,
+        "anomaly": {"assets": []}, "alerts": {"rules": KILL_RULES},
+        "spc": [{"asset": "acme/plant1/machining/line1/quality/inspect-1", "signal": "measured_diameter",
+                 "target": 42.0, "sigma": 0.004, "lsl": 41.985, "usl": 42.015}],
+        "history": {"path": str(tmp / "agent" / "history.db")}}))
+    return path
+
+
+def view(url: str) -> dict[str, Any]:
+    """What a user sees of OEE, stops and alerts, minus what moves with the clock between two requests."""
+    with httpx.Client(base_url=url, headers=auth("viewer"), timeout=10) as api:
+        oee = {a["asset"]: a for a in api.get("/api/oee", params={"window": "day"}).json()["assets"]}
+        down = api.get("/api/downtime", params={"limit": 10_000}).json()
+        got = api.get("/api/alerts", params={"limit": 10_000}).json()
+    return {"counts": {p: a.get("counts") for p, a in oee.items()},
+            "time_model_s": {p: a.get("time_model_s") for p, a in oee.items()},
+            "stops": stops(down), "alerts": alerts(got) + sorted((a["rule"], a["asset"], str(a["value"]))
+                                                                 for a in got)}
+
+
+def close(a: dict[str, dict[str, float] | None], b: dict[str, dict[str, float] | None], tol_s: float = 2.0) -> bool:
+    """Time models equal but for the clock moving between the two requests."""
+    return a.keys() == b.keys() and all(
+        (x is None) == (y is None) and (x is None or y is None or (x.keys() == y.keys() and all(
+            abs(x[k] - y[k]) <= tol_s for k in x))) for x, y in ((a[p], b[p]) for p in a))
+
+
+def test_a_twin_killed_for_60_s_under_load_ends_as_if_it_had_never_left(tmp_path: Path) -> None:
+    """Two twins on one line: one runs throughout, the other is killed (SIGKILL) and restarted 60 s later.
+    Afterwards their OEE, stop lists and alert histories are the same."""
+    broker = Mosquitto(tmp_path / "mosquitto").start()  # a broker of its own: no retained message of other tests
+    quick_failing_plant(tmp_path / "plant.yaml")
+    opcua, agent_health_port = free_port(), free_port()
+    ports = {"a": free_port(), "b": free_port()}
+    env = {"FT_MQTT_PORT": str(broker.port), "FT_OPCUA_ENDPOINT": f"opc.tcp://127.0.0.1:{opcua}/factory-twin/",
+           "FT_DATA_DIR": str(tmp_path / "agent"), "FT_AGENT_HEALTH_PORT": str(agent_health_port)}
+    children: list[Child] = []
+
+    def twin(name: str, run: str = "") -> Child:
+        child = Child(f"twin-{name}{run}", ["twin", "serve", str(twin_yaml(tmp_path, name, broker.port, ports[name])),
+                                            "--log-level", "warning"], tmp_path)
+        children.append(child)
+        return child
+
+    def live(name: str) -> bool:
+        h = httpx.get(f"http://127.0.0.1:{ports[name]}/api/health", headers=auth("viewer"), timeout=2).json()
+        return h["broker_connected"] and not h["backfill"]["catching_up"]
+
+    try:
+        twin("a")
+        b = twin("b")
+        wait_until(lambda: live("a") and live("b"), 60, "both twins to be up")  # before the line starts
+        children.append(Child("agent", ["edge", "run", str(PROJECT / "configs" / "edge-demo.yaml")], tmp_path, env))
+        sim = Child("sim", ["sim", "serve", str(tmp_path / "plant.yaml"), "--opcua-port", str(opcua), "--mqtt-port",
+                            str(broker.port), "--speed", str(SPEED), "--duration", str(RUN_S),
+                            "--start-on-subscribe", "60"], tmp_path)
+        children.append(sim)
+        url = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
+        wait_until(lambda: len(view(url["a"])["stops"]) >= 3, 90, "the line to run and stop a few times")
+        b.proc.kill()  # SIGKILL: nothing flushed, nothing said goodbye
+        b.proc.wait(10)
+        killed_at = time.monotonic()
+        wait_until(lambda: time.monotonic() - killed_at >= KILLED_S, KILLED_S + 10, "a minute away", interval=1)
+        twin("b", "-restarted")
+        wait_until(lambda: "simulation finished" in sim.stderr(), RUN_S + 120, "the simulator's bounded run to end")
+        wait_until(lambda: all(s["spool_depth"] == 0 for s in agent_health(agent_health_port)["sinks"].values()),
+                   60, "the agent to deliver everything")
+
+        def same() -> bool:
+            a, b_ = view(url["a"]), view(url["b"])
+            return (a["counts"], a["stops"], a["alerts"]) == (b_["counts"], b_["stops"], b_["alerts"]) and close(
+                a["time_model_s"], b_["time_model_s"])
+
+        try:
+            wait_until(same, 30, "the restarted twin to agree with the one that ran throughout", interval=1)
+        except AssertionError:
+            a, b_ = view(url["a"]), view(url["b"])
+            assert a == b_  # shows the difference
+            raise
+        a = view(url["a"])
+        produced = sum(c["produced"] for c in a["counts"].values() if c)
+        assert produced > 50 and len(a["stops"]) >= 10 and len(a["alerts"]) >= 4, (produced, a["stops"], a["alerts"])
+        with httpx.Client(base_url=url["b"], headers=auth("viewer"), timeout=10) as api:
+            first = api.get("/api/health").json()["backfill"]["catch_ups"][0]
+        assert first["reason"] == "start-up" and first["replayed"] > 0 and first["error"] is None
+        print(f"after the restart: {first['replayed']} records replayed in {first['seconds']} s; "
+              f"{produced} parts, {len(a['stops'])} stops, {len(a['alerts']) // 2} alerts equal in both twins")
+    finally:
+        for child in reversed(children):
+            if child.proc.poll() is None:
+                assert child.stop() == 0, f"{child.name}: {child.stderr()[-3000:]}"
+            else:
+                child.stop()
+        broker.stop()
