@@ -95,6 +95,8 @@ class AgentHealth:
                                    "silence_restarts": getattr(s, "restarts", 0),
                                    "last_error": getattr(s, "last_error", None),
                                    "problems": s.problems(),
+                                   # an OPC-UA server certificate refused until trusted (SHA-256, hex)
+                                   "untrusted_certificate": getattr(s, "untrusted_certificate", None),
                                    "rejected": rejected.get(s.config.name, {})} for s in a.sources}
         problems = [f"source {n}: not connected" + (f" ({v['last_error']})" if v["last_error"] else "")
                     for n, v in sources.items() if not v["connected"]]

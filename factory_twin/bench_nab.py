@@ -16,13 +16,19 @@ from analytics.anomaly import EwmaResidual, RateOfChange, RollingRobustZ, Stream
 from analytics.scoring import PROFILES, nab_normalised, probation_rows, score_series
 from factory_twin.nab_corpus import NabSeries, load_nab
 
-#: NAB v1.1 README scoreboard: standard / reward low FP / reward low FN.
+#: NAB's results of record (results/final_results.json of NAB v1.1): standard / reward low FP / reward low FN.
+#: The README's table rounds older runs (HTM 70.5 / 62.6 / 75.2); these are the scores its scorer produces.
 PUBLISHED = {
-    "ARTime": (74.9, 65.1, 80.4), "Numenta HTM": (70.5, 62.6, 75.2), "CAD OSE": (69.9, 67.0, 73.2),
-    "KNN CAD": (58.0, 43.4, 64.8), "Relative Entropy": (54.6, 47.6, 58.8), "Random Cut Forest": (51.7, 38.4, 59.7),
-    "Windowed Gaussian": (39.6, 20.9, 47.4), "Bayesian Changepoint": (17.7, 3.2, 32.2), "random": (11.0, 1.2, 19.5),
+    "ARTime": (74.85, 65.15, 80.36), "Numenta HTM": (70.10, 63.12, 74.32), "CAD OSE": (69.90, 66.98, 73.18),
+    "HTM Java": (65.55, 53.26, 70.42), "Numenta TM": (64.55, 56.67, 69.19),
+    "earthgecko Skyline": (58.20, 46.20, 63.80), "KNN CAD": (57.99, 43.41, 64.81),
+    "Relative Entropy": (54.64, 47.60, 58.84), "Random Cut Forest": (51.72, 38.36, 59.75),
+    "Twitter ADVec": (47.06, 33.61, 53.50), "Windowed Gaussian": (39.65, 20.87, 47.41),
+    "Etsy Skyline": (35.69, 27.08, 44.48), "random": (16.83, 5.76, 25.88), "EXPoSE": (16.44, 3.19, 26.92),
     "null": (0.0, 0.0, 0.0),
 }
+#: In NAB's README only (no entry in its final results): standard / reward low FP / reward low FN.
+README_ONLY = {"Bayesian Changepoint": (17.7, 3.2, 32.2)}
 DETECTORS: dict[str, Callable[[], StreamingDetector]] = {
     "ewma-residual": lambda: EwmaResidual(alpha=0.003, warmup=50),
     "robust-z": lambda: RollingRobustZ(window=200, min_samples=50),
@@ -73,19 +79,22 @@ def run(data: Path) -> dict[str, Any]:
     best = max(results, key=lambda k: results[k]["standard"])
     return {"series": len(series), "windows": sum(len(x.windows) for x in series), "rows": sum(len(x.values)
             for x in series), "detectors": results, "best": best,
-            "published": {k: dict(zip(PROFILES, v, strict=True)) for k, v in PUBLISHED.items()}}
+            "published": {k: dict(zip(PROFILES, v, strict=True)) for k, v in PUBLISHED.items()},
+            "published_readme_only": {k: dict(zip(PROFILES, v, strict=True)) for k, v in README_ONLY.items()}}
 
 
 def table(result: dict[str, Any]) -> str:
-    head = f"{'detector':<24}{'standard':>10}{'low FP':>10}{'low FN':>10}"
+    head = f"{'detector':<32}{'standard':>10}{'low FP':>10}{'low FN':>10}"
     lines = [f"NAB: {result['series']} series, {result['rows']} rows, {result['windows']} windows", head,
              "-" * len(head)]
     for name, r in result["detectors"].items():
         mt = r.get("machine_temperature")
         caught = f"   machine temperature: {mt['detected']}/{mt['windows']} failures caught" if mt else ""
-        lines.append(f"{name + (' *' if name == result['best'] else ''):<24}"
+        lines.append(f"{name + (' *' if name == result['best'] else ''):<32}"
                      + "".join(f"{r[p]:>10.1f}" for p in PROFILES) + caught)
-    lines.append("published scoreboard:")
+    lines.append("published (NAB's final results):")
     for name, r in result["published"].items():
-        lines.append(f"  {name:<22}" + "".join(f"{r[p]:>10.1f}" for p in PROFILES))
+        lines.append(f"  {name:<30}" + "".join(f"{r[p]:>10.2f}" for p in PROFILES))
+    for name, r in result.get("published_readme_only", {}).items():
+        lines.append(f"  {name + ' (README)':<30}" + "".join(f"{r[p]:>10.1f}" for p in PROFILES))
     return "\n".join(lines)

@@ -82,6 +82,7 @@ class SignalSpec(_Strict):
     unit: str = Field("", description="engineering unit, normalised (°C, mm/s, kW, parts, ...)")
     range: tuple[float, float] | None = Field(None, description="plausible values [low, high]")
     array: int | None = Field(None, ge=1, le=1024, description="an array of this many elements")
+    drifts: bool = Field(False, description="drifts by nature (wear): anomaly models watch its steps, not its level")
     description: str = ""
 
     @field_validator("unit")

@@ -93,11 +93,18 @@ def converter(source: str, target: str) -> Callable[[float], float]:
     ureg = _registry()
     try:
         zero = float(ureg.Quantity(0.0, src).to(dst).magnitude)
-        one = float(ureg.Quantity(1.0, src).to(dst).magnitude)
+        big = float(ureg.Quantity(1e6, src).to(dst).magnitude)
     except Exception as exc:  # pint's DimensionalityError and offset-unit errors
         raise UnitError(f"cannot convert {a!r} to {b!r}: {exc}") from None
-    factor = one - zero
-    return lambda v: v * factor + zero
+    factor = (big - zero) / 1e6
+    def convert(v: float) -> float:
+        # 12 significant digits, beyond any sensor's resolution: 212 °F is 100 °C, not 99.9999..., and a
+        # result that is only the rounding left over from cancelling terms (32 °F) is 0
+        scaled = v * factor
+        r = scaled + zero
+        return 0.0 if abs(r) <= 1e-12 * max(abs(scaled), abs(zero)) else float(f"{r:.12g}")
+
+    return convert
 
 
 def convertible(source: str, target: str) -> bool:

@@ -4,10 +4,12 @@ import getpass
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from interop_servers import NodeOpcuaServer, TahuEdgeNode
 from support import AUTH_ENV, VictoriaMetrics, free_port, port_open, wait_until
 
 from factory_twin.influxd import Influxd, influxd_executable, running_influxd
@@ -97,3 +99,39 @@ def mosquitto_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerCo
         proc.terminate()
         proc.wait(10)
         log.close()
+
+
+@pytest.fixture
+def node_opcua(tmp_path: Path) -> Iterator[Callable[..., NodeOpcuaServer]]:
+    """Start node-opcua servers (tests/interop/opcua-server.js) on free loopback ports; all stop at the end."""
+    started: list[NodeOpcuaServer] = []
+
+    def start(**options: Any) -> NodeOpcuaServer:
+        server = NodeOpcuaServer(tmp_path, **options)
+        started.append(server)
+        server.start()
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture
+def tahu_edge_node(tmp_path: Path, mosquitto: BrokerConfig) -> Iterator[Callable[..., TahuEdgeNode]]:
+    """Start Eclipse Tahu Sparkplug B edge nodes (tests/interop/sparkplug-node.js) on the test broker."""
+    started: list[TahuEdgeNode] = []
+
+    def start(**options: Any) -> TahuEdgeNode:
+        node = TahuEdgeNode(tmp_path, mosquitto.port, **options)
+        started.append(node)
+        node.start()
+        return node
+
+    try:
+        yield start
+    finally:
+        for node in started:
+            node.stop()

@@ -48,7 +48,7 @@ class Fuzzed:
                     "speed": {"path": "m.speed"}, "count": {"path": "count", "type": "integer"},
                     "mode": {"path": "mode", "type": "text"}, "on": {"path": "on", "type": "boolean"}}},
                 {"topic": "dev/{id}/temp", "format": "number", "asset": "a/{id}", "fields": {"temp": {}}}],
-            "sparkplug": [{"group": "g"}]})
+            "sparkplug": [{"group": "g", "area": "a/b/c"}]})
         self.quarantine = Quarantine(folder / "q.db")
         self.source = MqttSource(config, PluginContext("agent", folder, lambda s: None, self.quarantine))
 

@@ -119,7 +119,8 @@ def test_persistent_session_keeps_messages_while_the_agent_is_away(mosquitto: mq
 
 def test_sparkplug_node_will_marks_node_and_device_bad(mosquitto: mqtt.BrokerConfig, tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with Running(tmp_path, mosquitto, sparkplug=[{"group": "line1"}]) as spb:
+        async with Running(tmp_path, mosquitto, sparkplug=[{"group": "line1", "area": "acme/plant1/machining"}]
+                           ) as spb:
             await until(spb.source.ready.is_set, 15, "the source to subscribe")
             node = mqtt.make_client(mosquitto, "gw-1")
             node.will_set("spBv1.0/line1/NDEATH/gw-1", payload({"name": "bdSeq", "datatype": 4, "long_value": 0},
@@ -138,7 +139,7 @@ def test_sparkplug_node_will_marks_node_and_device_bad(mosquitto: mqtt.BrokerCon
             node.socket().close()  # the node drops off the network: no DISCONNECT, so the broker sends its will
             dead = await until(lambda: [s for s in spb.samples if s.quality == Quality.BAD], 15, "the node's death")
             await until(lambda: len([s for s in spb.samples if s.quality == Quality.BAD]) == 4, 5, "all four marks")
-            assert {(s.asset, s.signal) for s in dead} >= {("line1/gw-1/cnc-1", "Spindle.Speed")}
+            assert {(s.asset, s.signal) for s in dead} >= {("acme/plant1/machining/line1/gw-1/cnc-1", "spindle.speed")}
             assert all(s.status == NO_COMMUNICATION for s in dead)
             assert spb.quarantine.total() == 0
 

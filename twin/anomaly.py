@@ -139,7 +139,10 @@ class AnomalyMonitor:
                 self.sink(st.asset.path, sample.ts, False, st.score, threshold, [])
 
     def fit(self, st: AssetAnomaly, rows: np.ndarray, start: datetime, end: datetime, source: str) -> None:
-        rate = [n for n in self.config.rate_signals.get(str(st.asset.type), []) if n in st.signals]
+        drifting = self.config.rate_signals.get(str(st.asset.type))
+        if drifting is None:
+            drifting = [n for n in st.signals if (spec := st.asset.signal(n)) is not None and spec.drifts]
+        rate = [n for n in drifting if n in st.signals]
         # the largest healthy score with a margin: a quantile of a few hundred autocorrelated scores is not
         # an extreme-value estimate, and a plant will not tolerate alerts every hour
         model = Mewma(alpha=self.config.alpha, rate_signals=rate, burn_in=min(50, len(rows) // 4),

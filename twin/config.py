@@ -42,12 +42,13 @@ class SpcCharacteristicConfig(_Strict):
 
 
 class AnomalyConfig(_Strict):
-    assets: list[str] = Field(default_factory=lambda: ["*/cnc-*"], description="asset path globs to monitor")
+    assets: list[str] = Field(default_factory=lambda: ["*"], description="asset path globs to monitor (assets "
+                              "with at least two measurements)")
     signals: dict[str, list[str]] = Field(default_factory=dict,
                                           description="asset type -> signals to use; default: every measurement")
     rate_signals: dict[str, list[str]] = Field(
-        default_factory=lambda: {"cnc_machine": ["tool_wear"]},
-        description="asset type -> signals that drift by nature (wear): their steps are modelled, not levels")
+        default_factory=dict, description="asset type -> signals that drift by nature, whose steps are modelled, "
+                                          "not levels; default: the catalogue's `drifts` signals (tool wear)")
     period_s: float = Field(1.0, gt=0, description="one row of the latest values per this much source time")
     on_delay_rows: int = Field(3, ge=1, description="rows in a row over the threshold before an alert is raised")
     threshold_margin: float = Field(1.5, ge=1, description="threshold = this × the largest healthy baseline score")

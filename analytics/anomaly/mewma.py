@@ -5,6 +5,9 @@ noise away and lets small persistent shifts build up), and scored by its Mahalan
 baseline's smoothed mean, with the smoothed covariance measured on the baseline rather than assumed.
 Signals listed in `rate_signals` enter as their step from the previous row, not their level: slow thermal
 signals drift over hours in healthy operation, and their level would alarm on the drift.
+`level_tolerance` widens the chart for slow wander of the level signals that a short baseline cannot show: a
+persistent shift of that share of a signal's baseline level counts as one standard deviation of the chart (a
+vibration RMS whose baseline spread is 1 % of its level still moves by a few % between healthy runs).
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ class Mewma(MultivariateDetector):
 
     def __init__(self, alpha: float = 0.2, rate_signals: Sequence[str] = (), burn_in: int = 50,
                  ridge: float = 1e-6, threshold: ThresholdRule | None = None,
-                 missing: str = DEFAULT_MISSING) -> None:
+                 missing: str = DEFAULT_MISSING, level_tolerance: float = 0.0) -> None:
         self.alpha = alpha
         self.rate_signals = rate_signals
+        self.level_tolerance = level_tolerance
         self.burn_in = burn_in
         self.ridge = ridge
         self.threshold = threshold
@@ -74,6 +78,11 @@ class Mewma(MultivariateDetector):
         settled = z[burn:]
         self.chart_mean_ = settled.mean(axis=0)
         cov = np.atleast_2d(np.cov(settled, rowvar=False)) + self.ridge * np.eye(matrix.shape[1])
+        if self.level_tolerance < 0:
+            raise ValueError(f"level_tolerance must be >= 0, got {self.level_tolerance}")
+        if self.level_tolerance > 0:
+            level = np.abs(matrix.mean(axis=0)) * ~self.rate_columns_
+            cov += np.diag((self.level_tolerance * level / self.feature_scale_) ** 2)
         self.precision_ = np.linalg.pinv(cov)
         eigenvalues, vectors = np.linalg.eigh(self.precision_)
         self.whitener_ = np.sqrt(np.maximum(eigenvalues, 0.0))[:, None] * vectors.T  # T² = |whitener_ · d|²

@@ -30,6 +30,7 @@ class RulEstimate:
     level: float
     model: str
     slope: float
+    calibrated: bool = False  # the interval comes from errors on past lives, not from the fit's own band
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,9 +34,8 @@ and a Sparkplug B edge node)::
           fields:
             temperature: {unit: degC}              # exactly one field; stamped on arrival
       sparkplug:                                   # see edge_agent/sources/sparkplug.py
-        - group: line1
-          node_asset: acme/plant1/machining/line1/{edge_node}
-          device_asset: acme/plant1/machining/line1/{device}
+        - group: line1                             # assets acme/plant1/machining/line1/<edge node>/<device>
+          area: acme/plant1/machining
 
 A message that is not JSON (or not a number, or not Sparkplug B), or has no usable timestamp, is
 rejected whole; a field or metric that is missing, of the wrong type or not finite is rejected alone,
@@ -69,6 +68,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from edge_agent.mapping import Mapper, MappingError, ValueMap
 from edge_agent.plugins import PluginConfig, PluginContext, Source, source
 from edge_agent.sources.sparkplug import NAMESPACE, PartialPayload, SparkplugDecoder, SparkplugMapping
+from edge_agent.sources.sparkplug_b import rebirth_command
 from plantmodel import mqtt, units
 from plantmodel.catalog import SignalName
 from plantmodel.telemetry import Quality, Sample
@@ -390,6 +390,16 @@ class MqttSource(Source):
         except PayloadError as exc:
             self.ctx.quarantine.reject(self.config.name, exc.reason, exc.field, exc.detail, topic, payload)
             return []
+        finally:
+            self._request_rebirths(decoder)
+
+    def _request_rebirths(self, decoder: SparkplugDecoder) -> None:
+        """NCMD Node Control/Rebirth to each edge node whose data came before its births (rate-limited)."""
+        for node in decoder.rebirths_due(time.monotonic()):
+            topic = f"{NAMESPACE}/{decoder.mapping.group}/NCMD/{node}"
+            self.client.publish(topic, rebirth_command(int(time.time() * 1000)), qos=0)
+            log.info("%s: data from Sparkplug edge node %s/%s before its births; asked it for a rebirth",
+                     self.config.name, decoder.mapping.group, node)
 
 
 INT64 = range(-(2**63), 2**63)

@@ -27,7 +27,13 @@ server timestamps and its status code (severity as the sample's quality, the cod
 
 Connections use asyncua's own reconnect (backoff up to ``reconnect_max_s``, subscriptions restored).
 On the way back the namespace table is read again: if the server renumbered its namespaces, every
-subscription is recreated from the ``nsu=`` NodeIds. While a connection is down its signals are not
+subscription is recreated from the ``nsu=`` NodeIds. While asyncua retries, the server's endpoints are
+read as well: a server that came back with another certificate (many make a new self-signed one when
+their PKI folder is not kept) gets a new session from scratch. Without security that is all; with a
+security policy the new certificate must be on the trust list first, so until the operator trusts it
+(``factory-twin edge certs trust FINGERPRINT``, no restart needed) the source stays down and its
+``last_error`` and ``untrusted_certificate`` (in ``edge status`` and the health JSON) name it. While a
+connection is down its signals are not
 left looking healthy: the last value of each is repeated once with quality bad (BadNoCommunication),
 so the gap shows in the history and the twin.
 """
@@ -53,7 +59,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, 
 
 from edge_agent.mapping import Mapper, MappingError
 from edge_agent.plugins import PluginConfig, PluginContext, Source, source
-from edge_agent.sources.opcua_pki import TrustList
+from edge_agent.sources.opcua_pki import TrustList, UntrustedCertificate, fingerprint, first_certificate
 from edge_agent.sources.opcua_tags import Deadband, OpcUaTag, TagFile, browse, resolve
 from plantmodel.config import load_config, relative_to_config
 from plantmodel.telemetry import NO_COMMUNICATION, Quality, Sample, utc
@@ -118,6 +124,10 @@ class MissingSecret(Exception):
     pass
 
 
+class ServerCertificateChanged(ConnectionError):
+    """The server now presents another certificate than the one the session was made with."""
+
+
 @source
 class OpcUaSource(Source):
     config_model = OpcUaSourceConfig
@@ -128,6 +138,7 @@ class OpcUaSource(Source):
         self.tags: list[OpcUaTag] = []
         self.connections: list[OpcUaConnection] = []
         self.last_error: str | None = None
+        self.untrusted_certificate: str | None = None  # SHA-256 of a server certificate refused, until trusted
         self.application_uri = f"urn:{socket.gethostname()}:factory-twin:edge"  # one per PKI, as in its cert
         self.trust_list = TrustList(config.pki_dir or ctx.data_dir / "pki")
 
@@ -203,8 +214,19 @@ class OpcUaSource(Source):
             client.certificate_validator = self.trust_list.validate
         return client
 
+    async def server_certificate(self) -> bytes | None:
+        """The certificate the server presents now (GetEndpoints, no session needed); None if unreachable."""
+        probe = Client(self.config.endpoint, timeout=min(self.config.timeout_s, 5.0))
+        try:
+            endpoints = await probe.connect_and_get_server_endpoints()
+        except Exception:  # down, restarting, refusing: asyncua's reconnect reports those
+            return None
+        return next((e.ServerCertificate for e in endpoints if e.ServerCertificate), None)
+
     def failed(self, exc: BaseException, retry_s: float) -> None:
         self.last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if isinstance(exc, UntrustedCertificate):
+            self.untrusted_certificate = exc.fingerprint
         log.warning("%s: OPC-UA %s: %s; retrying in %.0f s", self.config.name, self.config.endpoint,
                     self.last_error, retry_s)
 
@@ -212,7 +234,7 @@ class OpcUaSource(Source):
         """A connection went up or down: the source is connected when all of them are."""
         self.connected = bool(self.connections) and all(c.live for c in self.connections)
         if self.connected:
-            self.last_error = None
+            self.last_error = self.untrusted_certificate = None
         if all(c.subscribed for c in self.connections):
             self.ready.set()
 
@@ -235,6 +257,7 @@ class OpcUaConnection:
         self.namespaces: list[str] = []
         self._handle = 0
         self._pending: list[Sample] = []
+        self._next_probe = 0.0
 
     async def run(self) -> None:
         backoff = 1.0
@@ -318,12 +341,25 @@ class OpcUaConnection:
                                              RequestedParameters=params)
 
     async def _follow(self, client: Client) -> None:
-        """Track asyncua's reconnects; after each, resubscribe if the server renumbered its namespaces."""
+        """Track asyncua's reconnects; after each, resubscribe if the server renumbered its namespaces.
+
+        While asyncua retries, check the server's certificate: asyncua keeps the one of the first session
+        and retries forever against a server that has a new one ("Server certificate mismatch"), so a
+        change ends this client and `run` starts over with a new session (and the trust list).
+        """
+        known = client.security_policy.peer_certificate
         async with client.subscribe_state() as states:
             while True:
-                state = await states.next_change()
+                try:
+                    state = await states.next_change(
+                        None if client.state is UaClientState.CONNECTED else self.config.watchdog_s)
+                except TimeoutError:
+                    if client.state is UaClientState.CONNECTED:
+                        continue  # the change to CONNECTED is queued: handled next
+                    state = client.state
                 if state is not UaClientState.CONNECTED:
                     self._gap()
+                    await self._certificate_unchanged(known)
                     continue
                 namespaces = await client.get_namespace_array()
                 if any(resolve_index(t.node, namespaces) != resolve_index(t.node, self.namespaces)
@@ -335,6 +371,21 @@ class OpcUaConnection:
                     self.live = True
                     self.owner.changed()
                 log.info("%s: reconnected to %s", self.config.name, self.config.endpoint)
+
+    async def _certificate_unchanged(self, known: bytes | None) -> None:
+        """Raise ServerCertificateChanged if the server presents another certificate (probed once a second)."""
+        now = asyncio.get_running_loop().time()
+        if known is None or now < self._next_probe:
+            return
+        self._next_probe = now + max(1.0, self.config.watchdog_s)
+        presented = await self.owner.server_certificate()
+        if presented is None:
+            return
+        new, old = fingerprint(first_certificate(presented)), fingerprint(first_certificate(known))
+        if new != old:
+            raise ServerCertificateChanged(
+                f"{self.config.endpoint} presents a new certificate (SHA-256 {new}, was {old[:16]}...); "
+                f"starting a new session")
 
     async def _restored(self, client: Client, timeout_s: float = 5.0) -> None:
         """Let asyncua finish restoring the old subscriptions before they are replaced."""

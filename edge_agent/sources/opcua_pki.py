@@ -31,6 +31,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 class UntrustedCertificate(Exception):
     """The server presented a certificate that is not on the trust list."""
 
+    def __init__(self, message: str, fingerprint: str) -> None:
+        super().__init__(message)
+        self.fingerprint = fingerprint  # SHA-256, hex
+
 
 @dataclass(frozen=True)
 class CertInfo:
@@ -90,7 +94,7 @@ class TrustList:
         raise UntrustedCertificate(
             f"server certificate of {endpoint} is not trusted: {cn[0].value if cn else cert.subject.rfc4514_string()}"
             f", SHA-256 {fp}; it was kept in {self.rejected}; inspect it with `factory-twin edge certs list` and "
-            f"accept it with `factory-twin edge certs trust {fp[:16]}`")
+            f"accept it with `factory-twin edge certs trust {fp[:16]}`", fp)
 
     async def validate(self, cert: x509.Certificate, app: ua.ApplicationDescription) -> None:
         """asyncua's certificate_validator hook: also refuses a server that changed its certificate."""

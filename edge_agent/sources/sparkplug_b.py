@@ -1,10 +1,11 @@
 """Sparkplug B payloads: the protobuf messages, built at import from a wire-compatible subset of the spec.
 
-Only what a consumer of telemetry reads is declared: payload timestamp, sequence and metrics; a metric's
-name, alias, timestamp, datatype, flags, properties and scalar value. Protobuf skips the fields it does
-not know (data sets, templates, metadata), so any conforming payload decodes; a metric whose value is of
-such a type arrives without a value and is rejected as unsupported. Building the descriptor in code needs
-no protoc and no generated module tied to one protobuf release.
+Only what a consumer of telemetry reads, and the one command it sends (a rebirth request), is declared:
+payload timestamp, sequence and metrics; a metric's name, alias, timestamp, datatype, flags, properties
+and scalar value. Protobuf skips the fields it does not know (data sets, templates, metadata), so any
+conforming payload decodes; a metric whose value is of such a type arrives without a value and is
+rejected as unsupported. Building the descriptor in code needs no protoc and no generated module tied
+to one protobuf release.
 """
 
 from __future__ import annotations
@@ -116,3 +117,11 @@ def property_text(metric: Any, *keys: str) -> str:
             if value.WhichOneof("value") == "string_value":
                 return str(value.string_value)
     return ""
+
+
+def rebirth_command(timestamp_ms: int) -> bytes:
+    """The NCMD payload asking an edge node to publish its births again (metric Node Control/Rebirth = true)."""
+    body = Payload(timestamp=timestamp_ms)
+    body.metrics.add(name="Node Control/Rebirth", timestamp=timestamp_ms, datatype=DataType.Boolean,
+                     boolean_value=True)
+    return bytes(body.SerializeToString())

@@ -103,10 +103,12 @@ class RulRule(_Rule):
     min_points: int = Field(10, ge=3)
     model: Literal["linear", "exponential"] = "linear"
     level: float = Field(0.9, gt=0, lt=1, description="confidence level of the RUL interval")
+    min_lives: int = Field(5, ge=1, description="completed lives (of any asset of the rule) whose errors calibrate "
+                                                "the interval before it replaces the trend fit's own band")
     message: str = ("{asset_name}: {signal} reaches {failure_threshold:g} in about {rul_h:.1f} h "
                     "(at worst {low_h:.1f} h)")
-    fields: ClassVar[frozenset[str]] = frozenset({"signal", "rul_s", "low_s", "rul_h", "low_h", "failure_threshold",
-                                                  "value"})
+    fields: ClassVar[frozenset[str]] = frozenset({"signal", "rul_s", "low_s", "high_s", "rul_h", "low_h", "high_h",
+                                                  "calibrated", "failure_threshold", "value"})
 
 
 class MachineAlarmRule(_Rule):

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from analytics.maintenance import maintenance_alert, remaining_useful_life
+from analytics.maintenance import TrendRul, maintenance_alert, remaining_useful_life
 from plantmodel.plant import Asset, PlantConfig
 from plantmodel.telemetry import Event, EventKind, Quality, Sample, from_micros, to_micros
 from twin.alerting.config import (
@@ -151,17 +151,28 @@ class AnomalyWatch:
                                  "signals": ", ".join(signals)})
 
 
+#: A renewal from within this share of the failure level ends a life there (a tool changed at the end of its life);
+#: from lower down, the life was cut short and says nothing about when it would have failed.
+END_OF_LIFE_SHARE = 0.05
+MAX_PAIRS = 5000  # (estimate, truth) pairs kept for calibration, newest first
+
+
 @dataclass(slots=True)
 class _Trend:
     times: deque[float] = field(default_factory=deque)
     values: deque[float] = field(default_factory=deque)
     next_us: int = 0
+    made: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=MAX_PAIRS))  # (when, RUL) this life
+    ended: bool = False  # reached the failure level; the next renewal starts a life
 
 
 class RulWatch:
-    """Fits the rule's wear signal over a moving window (analytics.maintenance) and judges the RUL's short end.
+    """Fits the rule's wear signal over a moving window and judges the RUL's short end (`TrendRul`).
 
-    A drop of more than 5 % of the failure level (a tool change, a repair) starts the window afresh.
+    A drop of more than 5 % of the failure level (a tool change, a repair) starts the window afresh. Every life
+    that ends at the failure level (reaching it, or renewed within 5 % of it) turns the estimates made during it
+    into (estimate, true RUL) pairs, pooled over the rule's assets; from `min_lives` such lives on, the interval
+    is the conformal one calibrated on them instead of the trend fit's own band (which is far too narrow).
     """
 
     def __init__(self, rule: RulRule, assets: list[Asset]) -> None:
@@ -169,6 +180,10 @@ class RulWatch:
         self.assets = {a.path for a in assets if matches(a.path, rule.assets) and a.signal(rule.signal)}
         self._trends: dict[str, _Trend] = {}
         self.estimates: dict[str, dict[str, Any]] = {}
+        self.estimator = TrendRul(rule.failure_threshold, model=rule.model, level=rule.level,
+                                  horizon=10 * rule.horizon_s)
+        self._pairs: deque[tuple[float, float]] = deque(maxlen=MAX_PAIRS)
+        self.lives = 0  # completed lives seen
 
     def observe(self, sample: Sample, active: IsActive) -> Condition | None:
         r = self.rule
@@ -180,8 +195,15 @@ class RulWatch:
         tr = self._trends.setdefault(sample.asset, _Trend())
         t = to_micros(sample.ts) / 1e6
         if tr.values and v < tr.values[-1] - 0.05 * abs(r.failure_threshold):
+            if not tr.ended and tr.values[-1] >= r.failure_threshold - END_OF_LIFE_SHARE * abs(r.failure_threshold):
+                self._life_ended(tr, tr.times[-1])
+            tr.made.clear()
+            tr.ended = False
             tr.times.clear()
             tr.values.clear()
+        elif not tr.ended and v >= r.failure_threshold:
+            self._life_ended(tr, t)
+            tr.ended = True
         tr.times.append(t)
         tr.values.append(v)
         while tr.times and tr.times[0] < t - r.window_s:
@@ -193,22 +215,38 @@ class RulWatch:
         tr.next_us = ts_us + int(r.every_s * 1_000_000)
         return self.judge(sample.asset, sample.ts, np.asarray(tr.times), np.asarray(tr.values), active)
 
+    def _life_ended(self, tr: _Trend, at: float) -> None:
+        if not tr.made:
+            return
+        self._pairs.extend((est, at - when) for when, est in tr.made)
+        tr.made.clear()
+        self.lives += 1
+        if self.lives >= self.rule.min_lives:
+            pairs = np.asarray(self._pairs)
+            self.estimator.fit(pairs[:, 0], pairs[:, 1])
+
     def judge(self, asset: str, ts: datetime, times: np.ndarray, values: np.ndarray,
               active: IsActive) -> Condition | None:
         """One estimate from a window of the wear signal; public so a replay can feed a whole window."""
         r = self.rule
         try:
-            est = remaining_useful_life(times - times[0], values, r.failure_threshold, model=r.model, level=r.level,
+            raw = remaining_useful_life(times - times[0], values, r.failure_threshold, model=r.model, level=r.level,
                                         horizon=10 * r.horizon_s)
         except ValueError:
             return None
-        self.estimates[asset] = {"at": ts, "rul_s": est.rul, "low_s": est.low, "high_s": est.high}
+        tr = self._trends.get(asset)
+        if tr is not None and not tr.ended and math.isfinite(raw.rul):
+            tr.made.append((float(times[-1]), raw.rul))
+        est = self.estimator.calibrate(raw)
+        self.estimates[asset] = {"at": ts, "rul_s": est.rul, "low_s": est.low, "high_s": est.high,
+                                 "calibrated": est.calibrated}
         due = maintenance_alert(asset, est, r.horizon_s)
         if due is None:
             return Condition(r.id, asset, False, ts) if active(r.id, asset) else None
         return Condition(r.id, asset, True, ts, value=round(est.rul, 1),
-                         fields={"signal": r.signal, "rul_s": est.rul, "low_s": est.low, "rul_h": est.rul / 3600,
-                                 "low_h": est.low / 3600, "failure_threshold": r.failure_threshold,
+                         fields={"signal": r.signal, "rul_s": est.rul, "low_s": est.low, "high_s": est.high,
+                                 "rul_h": est.rul / 3600, "low_h": est.low / 3600, "high_h": est.high / 3600,
+                                 "calibrated": est.calibrated, "failure_threshold": r.failure_threshold,
                                  "value": float(values[-1])})
 
 
