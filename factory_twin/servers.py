@@ -75,9 +75,14 @@ class _Server:
 
 class VictoriaMetrics(_Server):
     """Accepts influxdb-client's /api/v2/write; deduplication at 1 ms makes a re-sent sample (same series and
-    timestamp) count once, as InfluxDB does; no query latency offset, so every sample is visible at once."""
+    timestamp) count once, as InfluxDB does (`dedup=False` keeps every copy, so a test can see duplicates); no
+    query latency offset, so every sample is visible at once."""
 
     exe_name, package = "victoria-metrics", "victoria-metrics"
+
+    def __init__(self, workdir: Path, port: int | None = None, dedup: bool = True) -> None:
+        super().__init__(workdir, port)
+        self.dedup = dedup
 
     @property
     def url(self) -> str:
@@ -86,7 +91,7 @@ class VictoriaMetrics(_Server):
     def args(self) -> list[str]:
         return [f"-httpListenAddr=127.0.0.1:{self.port}", f"-storageDataPath={self.workdir / 'data'}",
                 "-search.latencyOffset=0s", "-retentionPeriod=100y", "-loggerLevel=ERROR",
-                "-dedup.minScrapeInterval=1ms"]
+                *(["-dedup.minScrapeInterval=1ms"] if self.dedup else [])]
 
     def ready(self) -> bool:
         return httpx.get(f"{self.url}/health", timeout=1).status_code == 200

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import logging
 import multiprocessing
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -24,6 +25,7 @@ from historian.base import Historian
 from plantmodel.telemetry import Sample
 from twin.history import Source, open_source
 
+log = logging.getLogger(__name__)
 _open: dict[str, Historian] = {}  # in a worker: one reader per historian (a file, or a server), kept
 
 
@@ -84,6 +86,10 @@ def series(source: Source, asset: str, signal: str, unit: str, lo: datetime, hi:
                          "truncated": truncated, "points": rows}, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z)
 
 
+def _nothing() -> None:
+    return None
+
+
 def _context() -> Any:
     return multiprocessing.get_context("forkserver" if sys.platform == "linux" else "spawn")
 
@@ -103,6 +109,14 @@ class HeavyReads:
             # submitted from a thread: the first submissions start the processes, which takes a while
             future = await asyncio.to_thread(self._pool.submit, fn, *args)
             return await asyncio.wrap_future(future)
+
+    async def warm(self) -> None:
+        """Start the processes ahead of the first read: starting them takes seconds on a busy machine, longer
+        than a peer instance waits for an answer it forwards."""
+        try:
+            await self.run(_nothing)
+        except Exception:  # a pool that cannot start now will be tried again by the first read
+            log.warning("could not start the worker processes for historian reads", exc_info=True)
 
     def pids(self) -> list[int]:
         return list(getattr(self._pool, "_processes", None) or {})

@@ -104,6 +104,9 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
         feed.start(asyncio.get_running_loop())
         await backfill.rebuilt.wait()  # today's OEE and stops are whole before the API answers
         store.restore_reasons(performance.stops)
+        # a peer forwards history requests with a short timeout: have the read workers ready for the first one
+        peers = config.partition is not None and config.partition.peers
+        warming = asyncio.create_task(heavy.warm(), name="history workers") if config.history and peers else None
         job_runner.start()
         book.interrupted(time.time())
         seq, head = book.audit_head()
@@ -125,9 +128,11 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
             await asyncio.gather(*tasks)
             await job_runner.stop()
             feed.stop()
-            filling.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await filling
+            for task in (filling, warming):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             ticking.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticking
