@@ -695,6 +695,21 @@ def bench_historian(
     _table(result, json_out)
 
 
+@bench_app.command("reconnect")
+def bench_reconnect(
+    outage_s: Annotated[float, typer.Option(min=1, help="seconds the broker stays away")] = 20.0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """MQTT clients after a broker outage: seconds until each is back, what QoS 0 and QoS 1 devices lost."""
+    import tempfile
+
+    from factory_twin.bench_reconnect import reconnect_bench
+
+    with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as tmp:
+        result = reconnect_bench(Path(tmp), outage_s)
+    _table(result, json_out)
+
+
 @bench_app.command("sim")
 def bench_sim(
     config: Annotated[Path, typer.Argument(help="plant model YAML")] = PLANT_YAML,
