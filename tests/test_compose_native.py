@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,8 +73,13 @@ def relay(influx: str, vm: str) -> Starlette:
                                  content=await request.body())
         return Response(r.content, r.status_code, media_type="application/json")
 
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await client.aclose()
+
     return Starlette(routes=[Route("/api/v2/write", write, methods=["POST"]),
-                             Route("/query", query, methods=["GET", "POST"])])
+                             Route("/query", query, methods=["GET", "POST"])], lifespan=lifespan)
 
 
 def produced(path: Path) -> list[dict[str, Any]]:

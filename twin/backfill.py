@@ -51,6 +51,7 @@ EVENTS_BACK_US = 2 * 86_400 * US  # OEE and stops of today's shifts, and of a ni
 OVERLAP_US = 10 * US  # read back this far before the watermark: sources whose records arrive a little late
 CHUNK_US = 600 * US  # samples are read ten minutes at a time, so a long gap never sits in memory whole
 QUIET_S = 1.0  # a connected line that sends nothing live for this long has nothing to wait for
+SETTLE_POLL_S = 0.25  # how often the historian is asked whether it has caught up
 STALLED_S = 2.0  # a historian with nothing new for this long is not being written: no use waiting for it
 YIELD_EVERY = 2000  # records replayed between two turns of the event loop
 
@@ -339,7 +340,7 @@ class Backfill:
                             "missing from the backfill", ", ".join(waiting),
                             f"after {self.config.settle_s:.0f} s" if now >= deadline else "nothing new in it")
                 return False
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(SETTLE_POLL_S)
             for line in waiting:
                 since = newest.get(line, plans[line].samples_from) - OVERLAP_US
                 got = await self._replay_line(h, line, Plan(since, since, None), report)
