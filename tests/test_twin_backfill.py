@@ -72,6 +72,7 @@ class Agent:
 
     def __init__(self, tmp: Path, broker: mqtt.BrokerConfig) -> None:
         self.history = SqliteHistorian(tmp / "history.db")
+        self.topics: set[str] = set()
         self.client = mqtt.make_client(broker, mqtt.unique_client_id("gap-test-agent"))
         mqtt.start(self.client, broker)
         wait_until(self.client.is_connected, 10, "the test's publisher to connect")
@@ -81,9 +82,12 @@ class Agent:
         if uns_too:
             for r in records:
                 topic, payload = uns.encode(r)
+                self.topics.add(topic)
                 self.client.publish(topic, payload, qos=1, retain=True).wait_for_publish(5)
 
     def close(self) -> None:
+        for topic in self.topics:  # no retained value of this test reaches the next one
+            self.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
         mqtt.stop(self.client)
         self.history.close()
 
@@ -285,3 +289,40 @@ def test_a_twin_killed_for_60_s_under_load_ends_as_if_it_had_never_left(tmp_path
             else:
                 child.stop()
         broker.stop()
+
+
+def test_a_historian_away_at_start_up_is_read_later_and_nothing_counts_twice(tmp_path: Path,
+                                                                             mosquitto: mqtt.BrokerConfig) -> None:
+    t0 = (datetime.now(UTC) - timedelta(minutes=20)).replace(second=0, microsecond=0)
+    before = [r for m in range(4) for r in cnc_minute(t0, m, down=False)]  # while the twin was down
+    live = [r for m in range(4, 8) for r in cnc_minute(t0, m, down=m == 5)]
+    cfg = config(tmp_path, mosquitto)
+    agent = Agent(tmp_path, mosquitto)
+    agent.send(before, uns_too=False)
+    app = create_app(cfg, plant())
+    reader, calls = app.state.history, []
+    real = reader.historian
+
+    def flaky() -> Any:  # the historian cannot be reached the first time the twin asks
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("historian away")
+        return real()
+
+    reader.historian = flaky
+    try:
+        with ServedApp(app) as s, httpx.Client(base_url=s.url, headers=auth(), timeout=10) as api:
+            wait_until(lambda: app.state.feed.subscribed and not app.state.backfill.holding, 15, "the twin to be live")
+            agent.send(live)  # the live feed goes on while the gap waits
+            last = to_micros(live[-1].ts)
+            wait_until(lambda: app.state.backfill.seen.watermarks.get(LINE) == last, 10, "the live records")
+            wait_until(lambda: len(app.state.backfill.history) >= 2 and app.state.backfill.history[-1].complete,
+                       20, "the gap to be read once the historian answers")
+            report = api.get("/api/health").json()["backfill"]["catch_ups"]
+            assert report[0]["error"] == "ConnectionError: historian away" and report[1]["lines"][LINE]["until"]
+            oee = next(a for a in api.get("/api/oee", params={"window": "day"}).json()["assets"] if a["asset"] == CNC)
+            assert oee["counts"]["good"] == 3 * 4 + 3 * 3  # the gap's parts and the live ones, each once
+            assert [(s["code"], s["kind"]) for s in api.get("/api/downtime", params={"asset": CNC}).json()] == [
+                ("E101", "minor_stop")]
+    finally:
+        agent.close()

@@ -30,7 +30,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -53,6 +53,7 @@ CHUNK_US = 600 * US  # samples are read ten minutes at a time, so a long gap nev
 QUIET_S = 1.0  # a connected line that sends nothing live for this long has nothing to wait for
 SETTLE_POLL_S = 0.25  # how often the historian is asked whether it has caught up
 STALLED_S = 2.0  # a historian with nothing new for this long is not being written: no use waiting for it
+RETRY_S = 5.0  # a gap the historian could not give is asked for again this much later
 YIELD_EVERY = 2000  # records replayed between two turns of the event loop
 
 
@@ -106,13 +107,16 @@ class Held:
     record: Record
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
-    """What one catch-up reads for one line (microseconds): events from, samples from, alerts held back up to."""
+    """What one catch-up reads for one line (microseconds): events from, samples from, alerts held back up to,
+    and up to where (none: as far as the historian goes; set when a failed read is tried again, since the live
+    feed has gone on from there meanwhile)."""
 
     events_from: int
     samples_from: int
     mute_until: int | None
+    until: int | None = None
 
 
 @dataclass
@@ -208,12 +212,16 @@ class Backfill:
                 await self._catch_up()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # the historian is away: live data goes on, the same gap is tried again
-                log.warning("could not read the gap from the historian (%s: %s); trying again in 5 s",
-                            type(exc).__name__, exc)
+            except Exception as exc:  # the historian is away: live data goes on, what is left of the gap is
+                log.warning("could not read the gap from the historian (%s: %s); trying again in %.0f s",  # later
+                            type(exc).__name__, exc, RETRY_S)
                 if self.current is not None:
                     self.current.error = f"{type(exc).__name__}: {exc}"
-                asyncio.get_running_loop().call_later(5.0, self._again)
+                now = int(self.clock() * US)
+                self._retry = {line: plan if plan.until is not None else replace(
+                    plan, until=self._first_live.get(line, now)) for line, plan in (self._retry or {}).items()}
+                if self._retry:
+                    asyncio.get_running_loop().call_later(RETRY_S, self._again)
             finally:
                 self._release()
                 self.rebuilt.set()
@@ -262,28 +270,33 @@ class Backfill:
             self._started = True
             report.seconds, report.complete = 0.0, True
             return
-        plans = self._retry = self._plans()
+        plans = self._plans()
+        self._retry = dict(plans)  # what is left to read, should a read fail
         h = await asyncio.to_thread(self.reader.historian)
         newest: dict[str, int] = {}
         for line, plan in plans.items():
             report.lines[line] = {"events_from": from_micros(plan.events_from),
                                   "samples_from": from_micros(plan.samples_from),
-                                  "alerts_held_back_until": from_micros(plan.mute_until) if plan.mute_until else None}
+                                  "alerts_held_back_until": from_micros(plan.mute_until) if plan.mute_until else None,
+                                  "until": from_micros(plan.until) if plan.until else None}
             newest[line] = await self._replay_line(h, line, plan, report)
+            del self._retry[line]
         self._retry, self._started = None, True
         self.rebuilt.set()
-        report.complete = await self._settle(h, plans, newest, report, t0)
+        open_ended = {line: plan for line, plan in plans.items() if plan.until is None}
+        report.complete = await self._settle(h, open_ended, newest, report, t0)
         report.seconds = round(time.monotonic() - t0, 3)
         log.info("caught up from the historian (%s): %d records replayed, %d already applied, in %.1f s%s",
                  reason, report.replayed, report.duplicates, report.seconds,
                  "" if report.complete else "; the historian stayed behind the live feed")
 
-    async def _replay_line(self, h: Historian, line: str, plan: Plan, report: CatchUp, until: int | None = None
-                           ) -> int:
-        """Everything of `line` from the plan's start, in time order; the newest timestamp read."""
+    async def _replay_line(self, h: Historian, line: str, plan: Plan, report: CatchUp) -> int:
+        """Everything of `line` in the plan's range, in time order; the newest timestamp read. Notes in `_retry`
+        how far it got, so a read that fails is taken up there."""
         pattern = f"{line}/*"
         newest = plan.samples_from
-        events = await asyncio.to_thread(h.events, pattern, None, from_micros(plan.events_from), None)
+        until = None if plan.until is None else from_micros(plan.until)
+        events = await asyncio.to_thread(h.events, pattern, None, from_micros(plan.events_from), until)
         event_ts = [to_micros(e.ts) for e in events]
         if events:
             newest = max(newest, event_ts[-1])
@@ -293,17 +306,25 @@ class Backfill:
                                              from_micros(plan.samples_from))
             await self._apply(_merged(alarms, events, event_ts, plan.events_from, plan.samples_from), plan, report)
             cursor = plan.samples_from
+            self._progress(line, plan, cursor)
+        stop = plan.until
         while True:
             end = cursor + CHUNK_US
-            last = end >= int(self.clock() * US)
+            last = end >= (stop if stop is not None else int(self.clock() * US))
+            hi = stop if last else end  # None: the newest there is
             samples = await asyncio.to_thread(h.samples, pattern, "*", from_micros(cursor),
-                                              None if last else from_micros(end))
+                                              None if hi is None else from_micros(hi))
             if samples:
                 newest = max(newest, max(to_micros(s.ts) for s in samples))
-            await self._apply(_merged(samples, events, event_ts, cursor, None if last else end), plan, report)
+            await self._apply(_merged(samples, events, event_ts, cursor, hi), plan, report)
             if last:
                 return newest
             cursor = end
+            self._progress(line, plan, cursor)
+
+    def _progress(self, line: str, plan: Plan, cursor: int) -> None:
+        if self._retry is not None and line in self._retry:
+            self._retry[line] = replace(plan, events_from=cursor, samples_from=max(cursor, plan.samples_from))
 
     async def _apply(self, records: Iterable[Record], plan: Plan, report: CatchUp) -> None:
         for i, r in enumerate(records):
