@@ -108,8 +108,17 @@ def format_ts(ts: datetime) -> str:
     return utc(ts).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+#: epoch numbers below this are seconds, above it milliseconds: 1e11 s is the year 5138, 1e11 ms is 1973
+EPOCH_SECONDS_BELOW = 1e11
+
+
 def parse_ts(raw: Any, field: str) -> datetime:
-    """ISO 8601 text, or epoch milliseconds as a number (what many gateways send)."""
+    """ISO 8601 text, or an epoch number: milliseconds (what many gateways send) or seconds (what Unix tools
+    send), told apart by size, so a time in seconds never silently becomes a date in 1970.
+
+    >>> parse_ts(1764928800, "ts").isoformat(), parse_ts(1764928800000, "ts").isoformat()
+    ('2025-12-05T10:00:00+00:00', '2025-12-05T10:00:00+00:00')
+    """
     if isinstance(raw, str):
         try:
             return utc(datetime.fromisoformat(raw))
@@ -117,8 +126,8 @@ def parse_ts(raw: Any, field: str) -> datetime:
             pass
     elif isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
         try:
-            return from_micros(round(raw * 1000))
+            return from_micros(round(raw * (1_000_000 if abs(raw) < EPOCH_SECONDS_BELOW else 1000)))
         except (OverflowError, OSError, ValueError):  # beyond the years datetime can hold
             pass
     raise PayloadError(field, "bad_timestamp" if raw is not None else "missing",
-                       f"expected an ISO 8601 timestamp or epoch milliseconds, got {raw!r}")
+                       f"expected an ISO 8601 timestamp or epoch seconds or milliseconds, got {raw!r}")

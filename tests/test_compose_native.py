@@ -94,7 +94,7 @@ def ms(iso: str) -> int:
 def stack(tmp_path: Path, influxdb: Influxd) -> Iterator[dict[str, Any]]:
     bucket = f"factory{uuid.uuid4().hex[:8]}"
     influxdb.create_database(bucket)  # as the DBRP mapping makes the bucket a database for InfluxQL
-    vm = VictoriaMetrics(tmp_path / "vm", dedup=False).start()
+    vm = VictoriaMetrics(tmp_path / "vm").start()  # no deduplication: a duplicate shows
     broker = StackMosquitto(tmp_path / "mosquitto", {"edge": SECRETS["MQTT_EDGE_PASSWORD"],
                                                       "twin": SECRETS["MQTT_TWIN_PASSWORD"]}).start()
     ports = {k: free_port() for k in ("twin-a", "twin-b", "edge-1", "edge-2", "opcua-1", "opcua-2")}

@@ -59,3 +59,12 @@ def test_status_code_and_server_timestamp_travel_when_present() -> None:
     assert decode(*encode(s)) == s
     plain = Sample("a/b/c/d/e/f", "speed", 1.5, "rpm", ts)
     assert b"status" not in encode(plain)[1] and decode(*encode(plain)) == plain
+
+
+def test_epoch_seconds_are_not_taken_for_milliseconds() -> None:
+    """A `ts` in Unix seconds (as `date +%s` gives) must not become a date in January 1970."""
+    from plantmodel.uns import parse_ts
+
+    seconds, millis = parse_ts(1764928800, "ts"), parse_ts(1764928800123, "ts")
+    assert seconds.year == millis.year == 2025 and (millis - seconds).total_seconds() == 0.123
+    assert parse_ts(1764928800.5, "ts").microsecond == 500_000
