@@ -510,7 +510,7 @@ def bench_ingest(
 
 @bench_app.command("table")
 def bench_table(
-    name: Annotated[str, typer.Argument(help="ingest or opcua-ratio")],
+    name: Annotated[str, typer.Argument(help="ingest, opcua-ratio, historian or reconnect")],
     files: Annotated[list[Path], typer.Argument(help="result files written with --json")],
 ) -> None:
     """A Markdown table rendered from committed result files (the README quotes these, never hand-copied)."""

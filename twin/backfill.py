@@ -81,14 +81,22 @@ class Seen:
         self.watermarks: dict[str, int] = dict(watermarks or {})
         self._keys: set[tuple[Any, ...]] = set()
         self._order: deque[tuple[int, str, tuple[Any, ...]]] = deque()
+        self._last: tuple[Record | None, tuple[Any, ...]] = (None, ())  # the record asked about, and its key
+
+    def _key(self, record: Record) -> tuple[Any, ...]:
+        if self._last[0] is not record:  # `known` then `add` of one record: its key is made once
+            self._last = (record, record_key(record))
+        return self._last[1]
 
     def known(self, record: Record) -> bool:
-        return record_key(record) in self._keys
+        return self._key(record) in self._keys
 
     def add(self, record: Record) -> None:
-        ts, line, key = to_micros(record.ts), line_of(record.asset), record_key(record)
-        newest = max(self.watermarks.get(line, ts), ts)
-        self.watermarks[line] = newest
+        key = self._key(record)
+        ts, line = key[2], line_of(record.asset)
+        newest = self.watermarks.get(line)
+        if newest is None or ts > newest:
+            self.watermarks[line] = newest = ts
         if key in self._keys:
             return
         self._keys.add(key)
