@@ -174,7 +174,7 @@ def test_a_lost_connection_is_filled_from_the_historian_once(tmp_path: Path, mos
 # ---- a twin killed under load ---------------------------------------------------------------------------------
 
 SPEED = 10.0  # simulated seconds per wall second: failures every few seconds of the run
-RUN_S = 95.0  # the simulator's bounded run
+RUN_S = 85.0  # the simulator's bounded run: about 10 s of it left after the restart
 KILLED_S = 60.0  # how long the second twin stays dead
 KILL_RULES = [*RULES, {"id": "spc", "type": "spc", "assets": ["*/inspect-*"], "rules": ["nelson1", "nelson2"]}]
 
