@@ -8,6 +8,7 @@ stays in the spool across restarts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections import Counter
@@ -24,6 +25,7 @@ from plantmodel.plant import PlantConfig
 from plantmodel.telemetry import Record, Sample
 
 log = logging.getLogger(__name__)
+RETRY_MAX_S = 5.0  # a sink that is back is written again within this (or at once, if it says it reconnected)
 
 
 class Agent:
@@ -43,7 +45,7 @@ class Agent:
         self.deriver = EventDeriver(Roles.of(plant), ctx.rollovers)
         self.stats: Counter[str] = Counter()
         self.last_error: dict[str, str] = {}
-        self.failing: set[str] = set()  # sinks whose last write failed
+        self.failing: dict[str, float] = {}  # sinks whose last write failed -> since when (loop time)
         self.health = AgentHealth(self)
 
     def emit(self, samples: list[Sample], committed: Callable[[], None] | None = None) -> None:
@@ -149,7 +151,7 @@ class Agent:
             try:
                 await sink.write(batch)
                 self.stats[f"written:{name}"] += len(batch)
-                self.failing.discard(name)
+                self.failing.pop(name, None)
                 return
             except asyncio.CancelledError:
                 raise
@@ -161,14 +163,24 @@ class Agent:
                           len(batch), exc)
                 return
             except Exception as exc:
+                if sink.reconnected is not None:
+                    sink.reconnected.clear()  # from now on, a connection regained cuts the wait short
                 self.stats[f"errors:{name}"] += 1
                 self.last_error[name] = f"{type(exc).__name__}: {exc}"
-                self.failing.add(name)
+                self.failing.setdefault(name, asyncio.get_running_loop().time())
                 delay = retry_delay(backoff, exc)
                 log.warning("sink %s failed to write %d records: %s; retrying in %.1f s", name, len(batch), exc,
                             delay)
-                await asyncio.sleep(delay)
-                backoff = min(backoff * 2, 30.0)
+                await _wait(sink.reconnected, delay)
+                backoff = min(backoff * 2, RETRY_MAX_S)
+
+
+async def _wait(reconnected: asyncio.Event | None, delay: float) -> None:
+    if reconnected is None:
+        await asyncio.sleep(delay)
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(reconnected.wait(), delay)
 
 
 def retry_delay(backoff: float, exc: Exception, rng: random.Random | None = None) -> float:

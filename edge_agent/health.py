@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from edge_agent.agent import Agent
 
 
+DROPPING_S = 3.0  # drops this recent still make the spool "full" (drop_newest keeps it just under its limit)
+
+
 class HealthSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,9 +47,17 @@ class AgentHealth:
         self._history: deque[tuple[float, dict[str, int]]] = deque(maxlen=61)
         self._was_connected: dict[str, bool] = {}
         self.reconnects: dict[str, int] = {}  # connections regained, as seen by the once-a-second tick
+        self._dropped: dict[str, tuple[int, float]] = {}  # sink -> (dropped count, when it last grew)
 
     def tick(self) -> None:
-        self._history.append((time.monotonic(), dict(self.agent.stats)))
+        now = time.monotonic()
+        self._history.append((now, dict(self.agent.stats)))
+        for n, count in self.agent.spool.stats.dropped.items():
+            seen = self._dropped.get(n)
+            if seen is None:
+                self._dropped[n] = (count, 0.0)  # drops of earlier runs are history, not news
+            elif count > seen[0]:
+                self._dropped[n] = (count, now)
         for s in self.agent.sources:
             name = s.config.name
             before = self._was_connected.get(name)  # None: never connected yet
@@ -54,6 +65,11 @@ class AgentHealth:
                 self.reconnects[name] = self.reconnects.get(name, 0) + 1
             if s.connected or before is not None:
                 self._was_connected[name] = bool(s.connected)
+
+    def dropping(self, sink: str, recent_s: float = DROPPING_S) -> bool:
+        """Records for this sink were dropped within the last `recent_s` (its spool is full)."""
+        seen = self._dropped.get(sink)
+        return seen is not None and seen[1] > 0 and time.monotonic() - seen[1] < recent_s
 
     def _rate(self, key: str) -> float:
         if len(self._history) < 2:
@@ -85,9 +101,16 @@ class AgentHealth:
         problems = [f"source {n}: not connected" + (f" ({v['last_error']})" if v["last_error"] else "")
                     for n, v in sources.items() if not v["connected"]]
         problems += [f"source {n}: {p}" for n, v in sources.items() for p in v["problems"]]
-        problems += [f"sink {n}: failing: {v['last_error']}" for n, v in sinks.items() if v["failing"]]
-        problems += [f"sink {n}: {v['dropped']} records dropped (spool full)" for n, v in sinks.items()
-                     if v["dropped"]]
+        now = asyncio.get_running_loop().time() if _in_loop() else None
+        for n, v in sinks.items():
+            since = a.failing.get(n)
+            if since is not None:
+                how_long = f" for {now - since:.0f} s" if now is not None else ""
+                problems.append(f"sink {n}: failing{how_long}, retrying: {v['last_error']}")
+            if v["spool_depth"] >= spool.max_records or self.dropping(n):  # while it lasts; the count stays
+                problems.append(f"sink {n}: its spool is full ({spool.max_records} records, spool.max_records): "
+                                f"{'the oldest' if spool.overflow.value == 'drop_oldest' else 'new'} records are "
+                                f"dropped ({v['dropped']} so far) until it catches up")
         if spool.commit_error:
             problems.append(f"spool: commits failing: {spool.commit_error}")
         return {"agent": a.config.name, "status": "degraded" if problems else "ok", "problems": problems,
@@ -134,6 +157,14 @@ class AgentHealth:
                     Sample(asset, f"{n}.errors", s["errors"], "", now)]
         out += [Sample(asset, f"{n}.connected", s["connected"], "", now) for n, s in snap["sources"].items()]
         return out
+
+
+def _in_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def health_app(health: AgentHealth) -> FastAPI:

@@ -91,6 +91,8 @@ class Sink(ABC):
 
     def __init__(self, config: Any, ctx: PluginContext) -> None:
         self.config, self.ctx = config, ctx
+        #: set by a sink whose connection is back: a retry waiting out its backoff goes at once
+        self.reconnected: asyncio.Event | None = None
 
     async def start(self) -> None:
         """Open connections; called before any source starts."""

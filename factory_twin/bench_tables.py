@@ -85,7 +85,56 @@ def alarms_table(files: list[Path]) -> str:
     return "\n".join(rows)
 
 
-TABLES = {"ingest": ingest_table, "opcua-ratio": opcua_ratio_table, "alarms": alarms_table}
+def historian_table(files: list[Path]) -> str:
+    """`bench historian`: the UI's queries through the twin's reader, embedded store and InfluxDB side by side."""
+    rows = ["| | embedded | InfluxDB 1.6 | load before | commit | file |", "|---|---|---|---|---|---|"]
+    for path in files:
+        r = orjson.loads(path.read_bytes())
+        q, iq = r["queries_ms"], r.get("influxdb_queries_ms", {})
+        rows_ = r["query_rows"]
+
+        def ms(d: dict[str, float], key: str) -> str:
+            return f"{d[key]:.1f} ms" if key in d else "—"
+
+        tail = f"{_load(r)} | {_commit(r)} | `{path.name}` |"
+        rows += [f"| insert | {r['insert_samples_per_s']:,} samples/s (agent's batches of 500: "
+                 f"{r['insert_records_per_s_batches_of_500']:,} records/s) | "
+                 f"{r.get('influxdb_insert_records_per_s', 0):,} records/s through `/write` | {tail}",
+                 f"| one signal, a day in 1-minute windows, from raw samples | "
+                 f"{ms(q, 'one_signal_day_1min_windows_from_raw')} | {ms(iq, 'one_signal_day_1min_windows')} | {tail}",
+                 f"| the same from one-minute rollups | {ms(q, 'one_signal_day_1min_windows')} | (none) | {tail}",
+                 f"| one asset, all signals, last hour raw ({rows_['asset_all_signals_last_hour_raw']:,} samples) | "
+                 f"{ms(q, 'asset_all_signals_last_hour_raw')} | {ms(iq, 'asset_all_signals_last_hour_raw')} | {tail}",
+                 f"| events of a shift ({rows_['events_of_a_shift']:,}) | {ms(q, 'events_of_a_shift')} | "
+                 f"{ms(iq, 'events_of_a_shift')} | {tail}",
+                 f"| load average (1 min) after the queries | {r.get('load_average_1m', '?')} | "
+                 f"{r.get('load_average_1m_after', '?')} | {tail}"]
+    return "\n".join(rows)
+
+
+def reconnect_table(files: list[Path]) -> str:
+    """`bench reconnect`: seconds until each client is back after the broker's outage, and what devices lost."""
+    rows = ["| outage | backoff | agent's source back | agent's sink back | twin back | agent `ok` | "
+            "QoS 0 device lost | QoS 1 device lost | load before | commit | file |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for path in files:
+        r = orjson.loads(path.read_bytes())
+        for name in ("now", "before"):
+            b = r[f"backoff_{name}"]
+            back, lost = b["reconnected_after_s"], b["lost_s"]
+
+            def s(v: float | None) -> str:
+                return "never" if v is None else f"{v:.2f} s"
+
+            rows.append(f"| {r['outage_s']:g} s | {b['reconnect_min_s']:g} s doubling to {b['reconnect_max_s']:g} s"
+                        f"{' (before)' if name == 'before' else ''} | {s(back['agent_source'])} | "
+                        f"{s(back['agent_uns_sink'])} | {s(back['twin'])} | {s(back['agent_health_ok'])} | "
+                        f"{lost['qos0']:.1f} s | {lost['qos1']:.1f} s | {_load(r)} | {_commit(r)} | `{path.name}` |")
+    return "\n".join(rows)
+
+
+TABLES = {"ingest": ingest_table, "opcua-ratio": opcua_ratio_table, "alarms": alarms_table,
+          "historian": historian_table, "reconnect": reconnect_table}
 
 
 def render(name: str, files: list[Path]) -> str:

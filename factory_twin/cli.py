@@ -532,7 +532,7 @@ def bench_ingest(
 
 @bench_app.command("table")
 def bench_table(
-    name: Annotated[str, typer.Argument(help="ingest, opcua-ratio or alarms")],
+    name: Annotated[str, typer.Argument(help="ingest, opcua-ratio, alarms, historian or reconnect")],
     files: Annotated[list[Path], typer.Argument(help="result files written with --json")],
 ) -> None:
     """A Markdown table rendered from committed result files (the README quotes these, never hand-copied)."""
@@ -752,6 +752,21 @@ def bench_historian(
 
     with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as tmp:
         result = historian_bench(Path(tmp), days, samples, repeats, influxdb)
+    _table(result, json_out)
+
+
+@bench_app.command("reconnect")
+def bench_reconnect(
+    outage_s: Annotated[float, typer.Option(min=1, help="seconds the broker stays away")] = 20.0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """MQTT clients after a broker outage: seconds until each is back, what QoS 0 and QoS 1 devices lost."""
+    import tempfile
+
+    from factory_twin.bench_reconnect import reconnect_bench
+
+    with tempfile.TemporaryDirectory(prefix="factory-twin-bench-") as tmp:
+        result = reconnect_bench(Path(tmp), outage_s)
     _table(result, json_out)
 
 

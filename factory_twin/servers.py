@@ -5,6 +5,7 @@ Each can be stopped and started again on the same port and data, as a fault test
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -128,8 +129,10 @@ class Mosquitto(_Server):
     def args(self) -> list[str]:
         conf = self.workdir / "mosquitto.conf"
         limits = "" if self.defaults else "max_queued_messages 0\nmax_inflight_messages 0\n"
+        # run as root, mosquitto switches to the "mosquitto" user, which may not write the folder: its sessions
+        # would then not survive a restart (it says so only in its log)
         conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-                        f"persistence_location {self.workdir}/\n{limits}")
+                        f"persistence_location {self.workdir}/\n{limits}user {getpass.getuser()}\n")
         return ["-c", str(conf)]
 
     def version(self) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -32,11 +32,11 @@ class InfluxSettings(BaseModel):
     timeout_s: float = Field(10.0, gt=0)
 
 
-def open_influx(settings: InfluxSettings, max_future_s: float = 3600.0,
-                clock: Callable[[], float] = time.time) -> Historian:
-    from historian.influx import InfluxHistorian
-
-    token = os.environ.get(settings.token_env, "") if settings.token_env else None
+def influx_token(settings: InfluxSettings, env: Mapping[str, str] | None = None) -> str | None:
+    """The token from `token_env` (in `env`, default the process environment) or `token_file`; ValueError
+    naming the variable or file when it is not there."""
+    env = os.environ if env is None else env
+    token = env.get(settings.token_env, "") if settings.token_env else None
     if settings.token_env and not token:
         raise ValueError(f"environment variable {settings.token_env} (the InfluxDB token) is not set")
     if settings.token_file is not None:
@@ -44,9 +44,21 @@ def open_influx(settings: InfluxSettings, max_future_s: float = 3600.0,
             token = settings.token_file.read_text().strip()
         except OSError as exc:
             raise ValueError(f"cannot read the InfluxDB token from {settings.token_file}: {exc.strerror}") from None
+    return token
+
+
+def open_influx(settings: InfluxSettings, max_future_s: float = 3600.0, *, token: str | None = None,
+                readonly: bool = False, clock: Callable[[], float] = time.time) -> Historian:
+    """`token`: already read (a reader in another process); default: `influx_token(settings)`. `clock`: plant
+    time in seconds, against which future timestamps are judged."""
+    from historian.influx import InfluxHistorian
+
+    if token is None:
+        token = influx_token(settings)
     return InfluxHistorian(settings.url, settings.database, retention_policy=settings.retention_policy,
                            write_api=settings.write_api, bucket=settings.bucket, org=settings.org, token=token,
-                           timeout_s=settings.timeout_s, max_future_s=max_future_s, clock=clock)
+                           timeout_s=settings.timeout_s, max_future_s=max_future_s, clock=clock,
+                           readonly=readonly)
 
 
 def open_sqlite(path: Path, retention: list[RetentionRule], max_future_s: float = 3600.0,

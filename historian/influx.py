@@ -23,6 +23,7 @@ from historian.layout import EVENTS, event_line, sample_line
 from plantmodel.telemetry import EPOCH, Event, EventKind, Quality, Record, Sample
 
 LINES_PER_REQUEST = 5000  # InfluxData's recommended batch size
+_QUALITY = {str(q): q for q in Quality}
 
 
 class LineWriter(Protocol):
@@ -83,6 +84,14 @@ class V1Writer:
         pass
 
 
+class _NoWriter:
+    def write(self, lines: list[str]) -> None:
+        raise InfluxError("this InfluxDB historian was opened read-only")
+
+    def close(self) -> None:
+        pass
+
+
 class InfluxError(RuntimeError):
     """`status` is the HTTP status (None for a network error); `retry_after_s` what the server asked for."""
 
@@ -104,19 +113,22 @@ def _retry_after(value: str | None) -> float | None:
 
 
 class InfluxHistorian:
-    """One database (1.x), or one bucket mapped to a database and retention policy (2.x DBRP)."""
+    """One database (1.x), or one bucket mapped to a database and retention policy (2.x DBRP).
+
+    `readonly`: a reader (the twin's), which opens no write client and refuses writes."""
 
     def __init__(self, url: str, database: str, *, retention_policy: str | None = None,
                  write_api: Literal["v1", "v2"] = "v2", bucket: str | None = None, org: str = "",
                  token: str | None = None, timeout_s: float = 10.0, max_future_s: float = 3600.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, readonly: bool = False) -> None:
         self.database, self.retention_policy = database, retention_policy
         self.gate = Gate(max_future_s, clock)
         headers = {"Authorization": f"Token {token}"} if token else {}
         self._http = httpx.Client(base_url=url, headers=headers, timeout=timeout_s)
+        self._fields: dict[str, tuple[float, dict[str, set[str]]]] = {}  # FROM clause -> (read at, fields by name)
         self.writer: LineWriter = (
-            ClientWriter(url, bucket or database, org, token or "", timeout_s) if write_api == "v2"
-            else V1Writer(self._http, database, retention_policy))
+            _NoWriter() if readonly else ClientWriter(url, bucket or database, org, token or "", timeout_s)
+            if write_api == "v2" else V1Writer(self._http, database, retention_policy))
 
     def close(self) -> None:
         self.writer.close()
@@ -169,52 +181,120 @@ class InfluxHistorian:
                 end: datetime | None = None) -> list[Sample]:
         (result,) = self.query(f'SELECT "value", "text", "quality" FROM {_measurements(signal)} WHERE '
                                f'{_where(asset, start, end)} GROUP BY "path", "unit"')
+        return self._samples(result)
+
+    @staticmethod
+    def _samples(result: dict[str, Any], newest_first: bool = False) -> list[Sample]:
         out: list[tuple[str, str, list[Sample]]] = []
-        for series in _series(result):
-            path, unit = series["tags"]["path"], series["tags"].get("unit", "")
-            out.append((path, series["name"], [
-                Sample(path, series["name"], float(value) if text is None else text, unit, _ts(ns), Quality(q))
-                for ns, value, text, q in series["values"]]))
+        for series in _series(result):  # the hot loop of a large read: no enum call, no helper per row
+            path, unit, name = series["tags"]["path"], series["tags"].get("unit", ""), series["name"]
+            rows = reversed(series["values"]) if newest_first else series["values"]
+            out.append((path, name, [
+                Sample(path, name, float(value) if text is None else text, unit,
+                       EPOCH + timedelta(microseconds=ns // 1000), _QUALITY[q])
+                for ns, value, text, q in rows]))
         return [s for _, _, group in sorted(out, key=lambda g: (g[0], g[1])) for s in group]
 
+    def tail(self, asset: str, signal: str, start: datetime | None, end: datetime | None, limit: int
+             ) -> list[Sample]:
+        """Like `samples`, but only the newest `limit` of each series (read newest first, so a long range costs
+        no more than its end)."""
+        (result,) = self.query(f'SELECT "value", "text", "quality" FROM {_measurements(signal)} WHERE '
+                               f'{_where(asset, start, end)} GROUP BY "path", "unit" ORDER BY time DESC '
+                               f"LIMIT {int(limit)}")
+        return self._samples(result, newest_first=True)
+
     def windows(self, asset: str, signal: str, start: datetime, end: datetime, every_s: int) -> list[Window]:
+        """Numbers are aggregated without the quality filter, which costs InfluxDB a second field read per
+        aggregate, and the few windows holding bad samples are then recomputed from their good ones."""
         if every_s <= 0:
             raise ValueError("every_s must be positive")
-        where = f"{_where(asset, start, end)} AND \"quality\" != 'bad'"
+        where = _where(asset, start, end)
         grouping = f'GROUP BY time({every_s}s), "path" fill(none)'
-        numeric, text = self.query(
-            f'SELECT count("value"), sum("value"), min("value"), max("value"), last("value") '
-            f"FROM {_measurements(signal)} WHERE {where} {grouping}",
-            f'SELECT count("text"), last("text") FROM {_measurements(signal)} WHERE {where} {grouping}')
+        fields = self._field_keys(signal)
+        numeric = any("value" in f for f in fields.values())
+        text = any("text" in f for f in fields.values())
+        statements = []
+        if numeric:
+            statements += [f'SELECT count("value"), sum("value"), min("value"), max("value"), last("value") '
+                           f"FROM {_measurements(signal)} WHERE {where} {grouping}",
+                           f'SELECT "value" FROM {_measurements(signal)} WHERE {where} AND "quality" = \'bad\' '
+                           f'GROUP BY "path"']
+        if text:
+            statements.append(f'SELECT count("text"), last("text") FROM {_measurements(signal)} WHERE {where} '
+                              f"AND \"quality\" != 'bad' {grouping}")
+        if not statements:
+            return []
+        results = self.query(*statements)
         every_us = every_s * 1_000_000
         first_w, last_w = micros(start) // every_us, (micros(end) - 1) // every_us
-        grouped: list[tuple[str, str, dict[int, Window]]] = []
-        for result, is_text in ((numeric, False), (text, True)):
-            for series in _series(result):
-                path, signal_name = series["tags"]["path"], series["name"]
-                by_w: dict[int, Window] = {}
-                for row in series["values"]:
-                    w = row[0] // 1000 // every_us
-                    if is_text:
-                        by_w[w] = Window(path, signal_name, _ts(row[0]), row[1], last=row[2])
-                    else:
-                        _, n, total, low, high, last = row
-                        by_w[w] = Window(path, signal_name, _ts(row[0]), n, total / n, float(low), float(high),
-                                         float(last))
-                if by_w:
-                    grouped.append((path, signal_name, by_w))
+        grouped: dict[tuple[str, str], dict[int, Window]] = {}
+        if numeric:
+            for series in _series(results[0]):
+                by_w = grouped.setdefault((series["tags"]["path"], series["name"]), {})
+                for ns, n, total, low, high, last in series["values"]:
+                    by_w[ns // 1000 // every_us] = Window(series["tags"]["path"], series["name"], _ts(ns), n,
+                                                          total / n, float(low), float(high), float(last))
+            self._without_bad(results[1], grouped, every_us, start, end)
+        if text:
+            for series in _series(results[-1]):
+                by_w = grouped.setdefault((series["tags"]["path"], series["name"]), {})
+                for ns, n, last in series["values"]:
+                    by_w[ns // 1000 // every_us] = Window(series["tags"]["path"], series["name"], _ts(ns), n,
+                                                          last=last)
         out: list[Window] = []
-        for path, signal_name, by_w in sorted(grouped, key=lambda g: (g[0], g[1])):
-            out.extend(by_w.get(w) or Window(path, signal_name, _ts(w * every_us * 1000), 0)
-                       for w in range(first_w, last_w + 1))
+        for (path, signal_name), by_w in sorted(grouped.items()):
+            if by_w:
+                out.extend(by_w.get(w) or Window(path, signal_name, _ts(w * every_us * 1000), 0)
+                           for w in range(first_w, last_w + 1))
         return out
+
+    def _without_bad(self, bad: dict[str, Any], grouped: dict[tuple[str, str], dict[int, Window]], every_us: int,
+                     start: datetime, end: datetime) -> None:
+        """Recompute the windows that hold bad samples from their good samples alone (gone if none is left)."""
+        touched = sorted({(s["name"], s["tags"]["path"], ns // 1000 // every_us) for s in _series(bad)
+                          for ns, _ in s["values"]})
+        if not touched:
+            return
+        lo_us, hi_us = micros(start), micros(end)
+        statements = [f'SELECT "value" FROM {_measurements(name)} WHERE {_where(path, None, None)} '
+                      f"AND time >= {max(lo_us, w * every_us) * 1000} "
+                      f"AND time < {min(hi_us, (w + 1) * every_us) * 1000} AND \"quality\" != 'bad'"
+                      for name, path, w in touched]
+        results = [r for i in range(0, len(statements), 100) for r in self.query(*statements[i:i + 100])]
+        for (name, path, w), result in zip(touched, results, strict=True):
+            values = [float(v) for s in _series(result) for _, v in s["values"]]
+            by_w = grouped.get((path, name), {})
+            if not values:
+                by_w.pop(w, None)
+                continue
+            by_w[w] = Window(path, name, _ts(w * every_us * 1000), len(values), sum(values) / len(values),
+                             min(values), max(values), values[-1])
+
+    def _field_keys(self, signal: str, ttl_s: float = 300.0) -> dict[str, set[str]]:
+        """The fields (value, text) of each measurement the signal pattern names, kept a while: a numeric
+        measurement then costs no query for text, and a text one none for numbers. Servers that cannot say
+        (an InfluxQL subset) get both queries."""
+        source = _measurements(signal)
+        now = time.monotonic()
+        cached = self._fields.get(source)
+        if cached is not None and now - cached[0] < ttl_s:
+            return cached[1]
+        try:
+            (result,) = self.query(f"SHOW FIELD KEYS FROM {source}")
+            fields = {s["name"]: {row[0] for row in s["values"]} for s in _series(result)}
+        except InfluxError:
+            return {signal: {"value", "text"}}
+        if fields:  # nothing yet: ask again next time, the first sample may be on its way
+            self._fields[source] = (now, fields)
+        return fields
 
     def latest(self, asset: str = "*", signal: str = "*", at: datetime | None = None) -> list[Sample]:
         until = None if at is None else at + timedelta(microseconds=1)  # _where's end is exclusive
         (result,) = self.query(f'SELECT "value", "text", "quality" FROM {_measurements(signal)} WHERE '
                                f'{_where(asset, None, until)} GROUP BY "path", "unit" ORDER BY time DESC LIMIT 1')
         out = [Sample(s["tags"]["path"], s["name"], float(value) if text is None else text, s["tags"].get("unit", ""),
-                      _ts(ns), Quality(q)) for s in _series(result) for ns, value, text, q in s["values"][:1]]
+                      _ts(ns), _QUALITY[q]) for s in _series(result) for ns, value, text, q in s["values"][:1]]
         return sorted(out, key=lambda s: (s.asset, s.signal))
 
     def events(self, asset: str = "*", kind: EventKind | None = None, start: datetime | None = None,

@@ -32,6 +32,10 @@ class BrokerConfig(BaseModel):
     key_file: str | None = Field(None, description="the client certificate's private key (PEM)")
     keepalive_s: int = Field(30, ge=5)
     protocol: Literal["3.1.1", "5"] = "3.1.1"
+    reconnect_min_s: float = Field(0.2, gt=0, le=60, description="first wait before reconnecting; doubled per "
+                                   "failed attempt up to reconnect_max_s, back to this once connected")
+    reconnect_max_s: float = Field(2.0, gt=0, le=300, description="longest wait between reconnection attempts: a "
+                                   "broker that returns is found again within this")
 
     @property
     def url(self) -> str:
@@ -39,7 +43,8 @@ class BrokerConfig(BaseModel):
 
 
 def make_client(cfg: BrokerConfig, client_id: str, *, clean_session: bool = True) -> mqtt.Client:
-    """A paho client that reconnects by itself (1 s to 30 s backoff) once `loop_start` runs."""
+    """A paho client that reconnects by itself once `loop_start` runs: after 0.2 s, doubling to 2 s between
+    attempts (`reconnect_min_s`, `reconnect_max_s`), so a broker that comes back is used again within seconds."""
     v5 = cfg.protocol == "5"
     client = mqtt.Client(
         mqtt.CallbackAPIVersion.VERSION2,
@@ -55,7 +60,7 @@ def make_client(cfg: BrokerConfig, client_id: str, *, clean_session: bool = True
     if cfg.tls:
         client.tls_set(ca_certs=cfg.ca_file, certfile=cfg.cert_file, keyfile=cfg.key_file,
                        cert_reqs=ssl.CERT_REQUIRED)
-    client.reconnect_delay_set(1, 30)
+    client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)  # type: ignore[arg-type]
     client.max_queued_messages_set(0)  # paho's queue is unbounded; callers bound their own
     return client
 

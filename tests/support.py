@@ -8,11 +8,14 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from factory_twin import servers
+from historian import Historian, SqliteHistorian
+from historian.influx import InfluxHistorian
 
 T = TypeVar("T")
 PROJECT = Path(__file__).resolve().parents[1]
@@ -177,3 +180,52 @@ class Mosquitto(servers.Mosquitto):
     def start(self) -> Mosquitto:
         super().start()
         return self
+
+
+def history_store(tmp_path: Path, backend: str, request: Any) -> tuple[Historian, Any]:
+    """A fresh store of that backend, and the twin's `history:` setting that reads it."""
+    if backend == "sqlite":
+        return SqliteHistorian(tmp_path / "history.db"), str(tmp_path / "history.db")
+    server = request.getfixturevalue("influxdb")
+    database = f"t{uuid.uuid4().hex[:12]}"
+    server.create_database(database)
+    return (InfluxHistorian(server.url, database, write_api="v1"),
+            {"influxdb": {"url": server.url, "database": database, "write_api": "v1"}})
+
+
+class StackMosquitto:
+    """mosquitto with the compose stack's own config, ACL and users (edge, twin, device), on a free loopback
+    port: only the paths and the listener are changed, the rights are as shipped."""
+
+    def __init__(self, workdir: Path, passwords: dict[str, str]) -> None:
+        import getpass
+        import shutil
+
+        self.workdir, self.port = workdir, free_port()
+        workdir.mkdir(parents=True, exist_ok=True)
+        tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+        for i, (user, password) in enumerate(passwords.items()):
+            subprocess.run([tool, *(["-c"] if i == 0 else []), "-b", str(workdir / "passwd"), user, password],
+                           check=True)
+        conf = (PROJECT / "configs" / "mosquitto" / "mosquitto.conf").read_text()
+        conf = (conf.replace("/mosquitto/data/passwd", str(workdir / "passwd"))
+                .replace("/mosquitto/config/acl", str(PROJECT / "configs" / "mosquitto" / "acl"))
+                .replace("/mosquitto/data/", f"{workdir}/").replace("listener 1883", f"listener {self.port} 127.0.0.1"))
+        # as root mosquitto would switch to the "mosquitto" user, which cannot read the temporary folder
+        (workdir / "mosquitto.conf").write_text(conf + f"user {getpass.getuser()}\n")
+        self.exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> StackMosquitto:
+        with (self.workdir / "log").open("ab") as log:
+            self.proc = subprocess.Popen([self.exe, "-c", str(self.workdir / "mosquitto.conf")], stdout=log,
+                                         stderr=subprocess.STDOUT)
+        proc = self.proc
+        wait_until(lambda: port_open(self.port) or proc.poll() is not None, 10, "mosquitto to listen")
+        assert proc.poll() is None, (self.workdir / "log").read_text()
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)

@@ -21,4 +21,5 @@ def test_historian_bench_writes_its_keys(tmp_path: Path) -> None:
     assert set(data["queries_ms"]) >= {"one_signal_day_1min_windows", "asset_all_signals_last_hour_raw",
                                        "events_of_a_shift"}
     assert all(rows > 0 for rows in data["query_rows"].values())
-    assert data["insert_samples_per_s"] > 0 and data["influxdb_window_query_ratio"] > 0
+    assert data["insert_samples_per_s"] > 0 and data["influxdb_window_query_ratio_raw_vs_raw"] > 0
+    assert data["influxdb_query_rows"] == data["query_rows"]  # the same answers from either store

@@ -4,18 +4,16 @@ mosquitto's ACL file runs on the real broker."""
 
 from __future__ import annotations
 
-import getpass
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
 import yaml
-from support import PROJECT, free_port, port_open, wait_until
+from support import PROJECT, StackMosquitto, wait_until
 
 from edge_agent.config import agent_config_model
 from factory_twin import plant_gen
@@ -139,6 +137,8 @@ def test_the_project_services_configs_are_valid_and_read_only_variables_they_get
         elif command[:2] == ["twin", "serve"]:
             cfg, _, _ = load_twin(config, env)
             wanted = {cfg.broker.password_env} | {k.key_env for k in cfg.auth.api_keys}
+            assert cfg.history is not None and cfg.history.influxdb is not None  # replay and gaps from InfluxDB
+            wanted |= {cfg.history.influxdb.token_env}
             assert cfg.port == 8000 and cfg.host == "0.0.0.0" and cfg.partition is not None
         else:
             assert command[:2] == ["sim", "serve"]
@@ -190,6 +190,11 @@ def test_influxdb_maps_the_database_the_agents_query() -> None:
     influx = next(s.influxdb for s in cfg.sinks if getattr(s, "influxdb", None))
     assert influx.database == influx.bucket == env["DOCKER_INFLUXDB_INIT_BUCKET"]
     assert influx.org == env["DOCKER_INFLUXDB_INIT_ORG"]
+    for name in ("twin-a", "twin-b"):  # the twins read the same database through the mapping
+        cfg_twin, _, _ = load_twin(_host_path(SERVICES[name]["command"][2]), ENV_EXAMPLE | _service_env(name))
+        assert cfg_twin.history is not None and cfg_twin.history.influxdb is not None
+        assert cfg_twin.history.influxdb.database == env["DOCKER_INFLUXDB_INIT_BUCKET"]
+        assert cfg_twin.history.influxdb.url == "http://influxdb:8086"
 
 
 def test_the_system_health_dashboard_reads_the_provisioned_prometheus() -> None:
@@ -209,25 +214,12 @@ def test_the_system_health_dashboard_reads_the_provisioned_prometheus() -> None:
 
 def test_mosquitto_acl_lets_each_role_do_only_its_part(tmp_path: Path) -> None:
     """The stack's mosquitto.conf and ACL on Debian's mosquitto: paths and port changed, rights as shipped."""
-    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    passwd_exe = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
-    if not Path(exe).exists():
+    if not Path(shutil.which("mosquitto") or "/usr/sbin/mosquitto").exists():
         pytest.fail("mosquitto is not installed (apt-get install -y mosquitto)")
-    port = free_port()
-    subprocess.run([passwd_exe, "-c", "-b", str(tmp_path / "passwd"), "edge", "edge-pw"], check=True)
-    subprocess.run([passwd_exe, "-b", str(tmp_path / "passwd"), "twin", "twin-pw"], check=True)
-    conf = (PROJECT / "configs" / "mosquitto" / "mosquitto.conf").read_text()
-    conf = (conf.replace("/mosquitto/data/passwd", str(tmp_path / "passwd"))
-            .replace("/mosquitto/config/acl", str(PROJECT / "configs" / "mosquitto" / "acl"))
-            .replace("/mosquitto/data/", f"{tmp_path}/").replace("listener 1883", f"listener {port} 127.0.0.1"))
-    # as root mosquitto would switch to the "mosquitto" user, which cannot read the temporary folder
-    (tmp_path / "mosquitto.conf").write_text(conf + f"user {getpass.getuser()}\n")
-    with (tmp_path / "log").open("wb") as log:
-        proc = subprocess.Popen([exe, "-c", str(tmp_path / "mosquitto.conf")], stdout=log, stderr=subprocess.STDOUT)
+    broker = StackMosquitto(tmp_path, {"edge": "edge-pw", "twin": "twin-pw"}).start()
+    port = broker.port
     clients = []
     try:
-        wait_until(lambda: port_open(port) or proc.poll() is not None, 10, "mosquitto to listen")
-        assert proc.poll() is None, (tmp_path / "log").read_text()
 
         def client(user: str | None, password: str | None) -> tuple[paho.Client, list[Any], list[Any]]:
             got: list[Any] = []
@@ -263,5 +255,4 @@ def test_mosquitto_acl_lets_each_role_do_only_its_part(tmp_path: Path) -> None:
         for c in clients:
             c.disconnect()
             c.loop_stop()
-        proc.terminate()
-        proc.wait(10)
+        broker.stop()

@@ -1,4 +1,5 @@
-"""History through the twin's API: series, windows, CSV, state timelines, replay of a past instant, limits."""
+"""History through the twin's API: series, windows, CSV, state timelines, replay of a past instant, limits; on the
+embedded store and on InfluxDB (Debian's 1.6, read with InfluxQL as the twin reads 2.x through its DBRP mapping)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from support import AUTH_CONFIG, PROJECT, ServedApp, auth
+from support import AUTH_CONFIG, PROJECT, ServedApp, auth, history_store
 
 from factory_twin.planning import plan_job
-from historian.sqlite import SqliteHistorian
 from plantmodel.config import load_config
 from plantmodel.plant import PlantConfig
 from plantmodel.telemetry import Sample
@@ -36,22 +36,23 @@ def iso(t: datetime) -> str:
     return t.isoformat().replace("+00:00", "Z")
 
 
-def build(tmp_path: Path, **extra: Any) -> Any:
-    history = SqliteHistorian(tmp_path / "history.db")
+def build(tmp_path: Path, request: pytest.FixtureRequest | None = None, backend: str = "sqlite",
+          **extra: Any) -> Any:
+    history, setting = history_store(tmp_path, backend, request)
     history.write([Sample(CNC, "spindle_speed", 8000.0 + i, "rpm", at(i)) for i in range(0, 1800, 10)]
                   + [Sample(CNC, "state", s, "", at(t)) for t, s in STATES]
                   + [Sample(BUF, "level", n, "parts", at(t)) for t, n in LEVELS]
                   + [Sample(BUF, "capacity", 8, "parts", at(0))])
     history.close()
     cfg = TwinConfig.model_validate({"plant": "demo-plant.yaml", "broker": {"port": 1}, "auth": AUTH_CONFIG,
-                                     "database": str(tmp_path / "twin.db"), "history": str(tmp_path / "history.db")}
-                                    | extra)
+                                     "database": str(tmp_path / "twin.db"), "history": setting} | extra)
     return create_app(cfg, load_config(PROJECT / "configs" / "demo-plant.yaml", PlantConfig), planner=plan_job)
 
 
-@pytest.fixture()
-def api(tmp_path: Path) -> Iterator[httpx.Client]:
-    with ServedApp(build(tmp_path)) as s, httpx.Client(base_url=s.url, headers=auth("viewer"), timeout=10) as c:
+@pytest.fixture(params=["sqlite", "influxdb"])
+def api(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
+    with (ServedApp(build(tmp_path, request, request.param)) as s,
+          httpx.Client(base_url=s.url, headers=auth("viewer"), timeout=10) as c):
         yield c
 
 
@@ -60,6 +61,8 @@ def test_raw_samples_and_windows_of_one_property_path(api: httpx.Client) -> None
     body = api.get(f"/api/assets/{CNC}/signals/spindle_speed/history", params=window).json()
     assert [p["value"] for p in body["points"]] == [8000.0 + i for i in range(100, 200, 10)]
     assert body["unit"] == "rpm" and body["truncated"] is False
+    newest = api.get(f"/api/history/{CNC}/spindle_speed", params=window | {"limit": 3}).json()
+    assert [p["value"] for p in newest["points"]] == [8170.0, 8180.0, 8190.0] and newest["truncated"] is True
     assert api.get(f"/api/history/{CNC}/spindle_speed", params=window).json()["points"] == body["points"]
     agg = api.get(f"/api/history/{CNC}/spindle_speed", params=window | {"step_s": 50}).json()["points"]
     assert [(p["count"], p["min"], p["max"], p["mean"]) for p in agg] == [
@@ -107,8 +110,9 @@ def test_bad_requests_are_named(api: httpx.Client) -> None:
     assert r.status_code == 422
 
 
-def test_expensive_requests_are_rate_limited_per_caller(tmp_path: Path) -> None:
-    with ServedApp(build(tmp_path, rate_limits={"expensive": "3/minute"})) as s, httpx.Client(base_url=s.url) as c:
+def test_expensive_requests_are_rate_limited_per_caller(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    with (ServedApp(build(tmp_path, request, rate_limits={"expensive": "3/minute"})) as s,
+          httpx.Client(base_url=s.url) as c):
         got = [c.get("/api/replay", params={"at": iso(at(5))}, headers=auth("viewer")).status_code for _ in range(4)]
         assert got == [200, 200, 200, 429]
         r = c.get("/api/replay", params={"at": iso(at(5))}, headers=auth("viewer"))

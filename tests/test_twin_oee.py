@@ -10,10 +10,9 @@ from typing import Any
 import httpx
 import paho.mqtt.client as paho
 import pytest
-from support import AUTH_CONFIG, PROJECT, ServedApp, auth, wait_until
+from support import AUTH_CONFIG, PROJECT, ServedApp, auth, history_store, wait_until
 
 from analytics.oee import EventLog, OeeOptions, Window, oee_windows
-from historian.sqlite import SqliteHistorian
 from plantmodel import mqtt, uns
 from plantmodel.config import parse_config
 from plantmodel.plant import PlantConfig
@@ -213,13 +212,15 @@ def test_malformed_events_do_not_break_the_numbers() -> None:
     assert after.time.unknown == 0 and after.time.apt == before.time.apt  # unknown states for zero time
 
 
-def test_restart_rebuilds_the_days_oee_from_the_historian(tmp_path: Path, mosquitto: mqtt.BrokerConfig) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "influxdb"])
+def test_restart_rebuilds_the_days_oee_from_the_historian(tmp_path: Path, mosquitto: mqtt.BrokerConfig,
+                                                          backend: str, request: pytest.FixtureRequest) -> None:
     boundary = (datetime.now(UTC) - timedelta(minutes=90)).replace(second=0, microsecond=0)
     t0 = boundary - timedelta(minutes=540)
-    history = SqliteHistorian(tmp_path / "history.db")
+    history, setting = history_store(tmp_path, backend, request)
     history.write(story(t0))
     history.close()
-    app = create_app(config(broker=mosquitto.model_dump(), history=str(tmp_path / "history.db"),
+    app = create_app(config(broker=mosquitto.model_dump(), history=setting,
                             database=str(tmp_path / "twin.db")), plant(),
                      calendar_ending_shift_at(boundary))
     with ServedApp(app) as served, httpx.Client(base_url=served.url, headers=auth(), timeout=5) as api:

@@ -6,8 +6,9 @@ import fnmatch
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from historian.config import InfluxSettings
 from plantmodel import mqtt
 from plantmodel.clock import ClockConfig
 from plantmodel.config import ConfigError, load_config
@@ -98,6 +99,37 @@ class RateLimitConfig(_Strict):
                                   "once, all callers together (each in a worker thread); more wait their turn")
 
 
+class BackfillConfig(_Strict):
+    """After a restart or a lost broker connection, the gap in the live feed is read back from the historian
+    (twin/backfill.py), so OEE, stops and alerts come out as if the twin had never been away."""
+
+    enabled: bool = True
+    warmup_s: float = Field(900.0, ge=0, description="samples from this long before the gap are replayed with "
+                            "alerts held back, so the rules' timers (on-delays, trend windows) are warm again")
+    max_gap_s: float = Field(86_400.0, gt=0, description="a gap longer than this is filled from its end back only "
+                             "this far (samples; OEE and stops always replay today's events)")
+    settle_s: float = Field(15.0, ge=0, description="wait at most this long for the historian to hold what the "
+                            "live feed already brought (the agent writes both, the historian a moment later)")
+    hold_max: int = Field(200_000, ge=1000, description="live messages held back while the gap is read; beyond "
+                          "this the oldest are applied at once, out of order")
+
+
+class HistoryConfig(_Strict):
+    """Where the twin reads history: the agent's embedded file, or InfluxDB (InfluxQL over /query: 1.x natively,
+    2.x through the DBRP mapping of the bucket, 3.x through its v1 API). `history: FILE` is short for `path`."""
+
+    path: Path | None = Field(None, description="the agent's embedded historian file (relative to the working "
+                              "folder)")
+    influxdb: InfluxSettings | None = Field(None, description="an InfluxDB server the agents write to")
+    backfill: BackfillConfig = BackfillConfig()
+
+    @model_validator(mode="after")
+    def _one_store(self) -> HistoryConfig:
+        if (self.path is None) == (self.influxdb is None):
+            raise ValueError("give either path (the embedded historian file) or influxdb, not both or neither")
+        return self
+
+
 class TwinConfig(_Strict):
     plant: Path = Field(description="plant model YAML; relative paths are taken from this file's folder")
     clock: ClockConfig = Field(ClockConfig(), description="the plant clock: leave out for a real plant; a "
@@ -112,8 +144,8 @@ class TwinConfig(_Strict):
                                 "checked before authentication and parsing")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    history: Path | None = Field(None, description="the agent's embedded historian file (relative to the working "
-                                 "folder), read to rebuild the day's OEE after a restart")
+    history: HistoryConfig | None = Field(None, description="the historian the agents write: history, replay, "
+                                          "training, and the gaps of the live feed filled after a restart")
     oee: OeeConfig = OeeConfig()
     spc: list[SpcCharacteristicConfig] = Field(default_factory=list)
     anomaly: AnomalyConfig = AnomalyConfig()
@@ -127,6 +159,11 @@ class TwinConfig(_Strict):
     jobs: JobsConfig = JobsConfig()
     control: ControlConfig | None = Field(None, description="commands to equipment: allow-list and OPC-UA endpoint")
     partition: PartitionConfig | None = Field(None, description="this instance's share of the lines; none: all")
+
+    @field_validator("history", mode="before")
+    @classmethod
+    def _history_file(cls, value: object) -> object:
+        return {"path": value} if isinstance(value, str | Path) else value
 
 
 def load_twin(path: Path, env: Mapping[str, str] | None = None

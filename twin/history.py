@@ -1,23 +1,30 @@
 """The twin's read path into the historian: series, state timelines and the line at a past instant.
 
-Reads run in a worker thread (SQLite is blocking I/O); the reader is opened read-only once the historian's file
-exists, so the twin never takes a lock the agent's writer needs.
+Reads run in worker threads or processes (both stores are blocking I/O). The embedded file is opened read-only
+once it exists, so the twin never takes a lock the agent's writer needs; InfluxDB is read with InfluxQL over
+`/query` and never written.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from historian.base import Historian
+from historian.config import influx_token, open_influx
 from historian.sqlite import SqliteHistorian
 from plantmodel.catalog import AssetRole
 from plantmodel.plant import Asset, PlantConfig
 from plantmodel.telemetry import AssetState, Sample
+from twin.config import HistoryConfig
 from twin.state import PlantTwin, Rejected, buffer_state
+
+#: what a worker process needs to open the same historian: ("sqlite", path) or ("influxdb", settings, token)
+Source = tuple[Any, ...]
 
 
 class NoHistory(LookupError):
@@ -25,19 +32,40 @@ class NoHistory(LookupError):
 
 
 class HistoryReader:
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
+    """`env` holds the secrets the config names (the InfluxDB token); default: the process environment."""
+
+    def __init__(self, config: HistoryConfig | None, env: Mapping[str, str] | None = None) -> None:
+        self.config = config
+        self._token = influx_token(config.influxdb, env) if config is not None and config.influxdb else None
         self._historian: Historian | None = None
         self._lock = threading.Lock()
+
+    @property
+    def kind(self) -> str | None:
+        if self.config is None:
+            return None
+        return "sqlite" if self.config.path is not None else "influxdb"
+
+    def available(self) -> bool:
+        """Configured, and (for the embedded file) written by the agent already."""
+        if self.config is None:
+            return False
+        return self.config.path is None or self.config.path.exists()
+
+    def source(self) -> Source:
+        """The historian as a worker process opens it; NoHistory when there is none to read."""
+        c = self.config
+        if c is None:
+            raise NoHistory("the twin has no historian configured (history: in its config)")
+        if c.path is not None:
+            return ("sqlite", str(c.path))
+        assert c.influxdb is not None
+        return ("influxdb", c.influxdb, self._token)
 
     def historian(self) -> Historian:
         with self._lock:
             if self._historian is None:
-                if self.path is None:
-                    raise NoHistory("the twin has no historian configured (history: in its config)")
-                if not self.path.exists():
-                    raise NoHistory(f"no history yet: {self.path} does not exist")
-                self._historian = SqliteHistorian(self.path, readonly=True)
+                self._historian = open_source(self.source())
             return self._historian
 
     def close(self) -> None:
@@ -45,6 +73,16 @@ class HistoryReader:
             if self._historian is not None:
                 self._historian.close()
                 self._historian = None
+
+
+def open_source(source: Source) -> Historian:
+    """A reader on the historian `source` names (see `HistoryReader.source`)."""
+    if source[0] == "sqlite":
+        path = Path(source[1])
+        if not path.exists():
+            raise NoHistory(f"no history yet: {path} does not exist")
+        return SqliteHistorian(path, readonly=True)
+    return open_influx(source[1], token=source[2] or "", readonly=True)
 
 
 @dataclass(frozen=True, slots=True)

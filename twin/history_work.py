@@ -12,39 +12,45 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import logging
 import multiprocessing
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-from historian.sqlite import SqliteHistorian
+from historian.base import Historian
 from plantmodel.telemetry import Sample
-from twin.history import NoHistory
+from twin.history import Source, open_source
 
-_open: dict[str, SqliteHistorian] = {}  # in a worker: one read-only connection per file, kept
+log = logging.getLogger(__name__)
+_open: dict[str, Historian] = {}  # in a worker: one reader per historian (a file, or a server), kept
 
 
-def _historian(path: str) -> SqliteHistorian:
-    h = _open.get(path)
+def _historian(source: Source) -> Historian:
+    key = repr(source[:2])
+    h = _open.get(key)
     if h is None:
-        if not Path(path).exists():
-            raise NoHistory(f"no history yet: {path} does not exist")
-        h = _open[path] = SqliteHistorian(Path(path), readonly=True)
+        h = _open[key] = open_source(source)
     return h
 
 
 def newest_samples(h: Any, asset: str, signal: str, lo: datetime, hi: datetime, limit: int
                    ) -> tuple[list[Sample], bool]:
     """The newest `limit` raw samples in [lo, hi), reading no more than about that many: the minute counts
-    (from the historian's rollups) tell where to start. True when older samples were left out."""
+    (from the historian's rollups) tell where to start, unless the historian reads a tail itself (InfluxDB:
+    newest first, limited). True when older samples were left out."""
+    if hasattr(h, "tail"):
+        samples = sorted(h.tail(asset, signal, lo, hi, limit + 1), key=lambda s: s.ts)
+        return samples[-limit:], len(samples) > limit
     lo_m = lo.replace(second=0, microsecond=0)
     hi_m = hi.replace(second=0, microsecond=0) + (timedelta(minutes=1) if hi.second or hi.microsecond else timedelta())
     total, start = 0, lo
     for w in reversed(h.windows(asset, signal, lo_m, hi_m, 60)):
+        if w.start + timedelta(minutes=1) > hi:
+            continue  # a minute cut by `hi` counts samples after it: only whole minutes are counted
         total += w.count
         if total > limit:
             start = max(lo, w.start)
@@ -62,10 +68,10 @@ def points(h: Any, asset: str, signal: str, lo: datetime, hi: datetime, step_s: 
             for w in h.windows(asset, signal, lo, hi, step_s)], False
 
 
-def series(path: str, asset: str, signal: str, unit: str, lo: datetime, hi: datetime, step_s: int | None,
+def series(source: Source, asset: str, signal: str, unit: str, lo: datetime, hi: datetime, step_s: int | None,
            limit: int, fmt: str) -> bytes:
     """One series as the API answers it: JSON, or CSV with a header row (empty when there is no data)."""
-    rows, truncated = points(_historian(path), asset, signal, lo, hi, step_s, limit)
+    rows, truncated = points(_historian(source), asset, signal, lo, hi, step_s, limit)
     if fmt == "csv":
         if not rows:
             return b""
@@ -78,6 +84,10 @@ def series(path: str, asset: str, signal: str, unit: str, lo: datetime, hi: date
         return out.getvalue().encode()
     return orjson.dumps({"asset": asset, "signal": signal, "unit": unit, "start": lo, "end": hi, "step_s": step_s,
                          "truncated": truncated, "points": rows}, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z)
+
+
+def _nothing() -> None:
+    return None
 
 
 def _context() -> Any:
@@ -99,6 +109,14 @@ class HeavyReads:
             # submitted from a thread: the first submissions start the processes, which takes a while
             future = await asyncio.to_thread(self._pool.submit, fn, *args)
             return await asyncio.wrap_future(future)
+
+    async def warm(self) -> None:
+        """Start the processes ahead of the first read: starting them takes seconds on a busy machine, longer
+        than a peer instance waits for an answer it forwards."""
+        try:
+            await self.run(_nothing)
+        except Exception:  # a pool that cannot start now will be tried again by the first read
+            log.warning("could not start the worker processes for historian reads", exc_info=True)
 
     def pids(self) -> list[int]:
         return list(getattr(self._pool, "_processes", None) or {})

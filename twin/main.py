@@ -29,8 +29,9 @@ from twin.api import metrics as api_metrics
 from twin.api import performance as api_performance
 from twin.api.live import asset_live
 from twin.auth import Authenticator, AuthError, require
+from twin.backfill import Backfill
 from twin.commands import CommandBook
-from twin.config import TwinConfig
+from twin.config import BackfillConfig, TwinConfig
 from twin.db import TwinDatabase
 from twin.equipment import Equipment
 from twin.guard import BodyLimit, SecurityHeaders
@@ -74,11 +75,17 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     twin = PlantTwin(plant, listeners=[performance.observe], clock=clock, max_future_s=config.max_future_s)
     live = LiveStream(twin, lambda path, now: asset_live(twin.assets[path], now, performance, performance.now_us()),
                       clock=clock)
-    store = StateStore(db, twin, clock=clock, max_future_s=config.max_future_s)
+    history = HistoryReader(config.history, env)
+    lines = config.partition.lines if config.partition else [ln.path for ln in plant.lines()]
+    backfill = Backfill(twin, performance.alerts, history, config.history.backfill if config.history
+                        else BackfillConfig(), lines, clock=lambda: clock.now_us() / 1e6)
+    store = StateStore(db, twin, clock=clock, max_future_s=config.max_future_s,
+                       watermarks=lambda: backfill.seen.watermarks)
     twin.listeners += [live.observe, store.observe]
     feed = UnsFeed(twin, config.broker, feed_topics_, config.client_id, silence_s=config.feed_silence_s, clock=clock)
+    feed.gate, backfill.deliver = backfill, feed.ingest_held
+    backfill.connected = lambda: feed.connected
     loop_watch = LoopWatch()
-    history = HistoryReader(config.history)
     job_store = JobStore(db, config.jobs.keep)
     job_runner = JobRunner(job_store, planner, config.jobs.workers, max_wall_s=config.jobs.max_wall_s,
                            max_runs=config.jobs.max_runs)
@@ -93,13 +100,18 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if config.history is not None and config.history.exists():
-            performance.rebuild(history.historian(), clock.now())
         store.load()
-        store.restore_reasons(performance.stops)
+        backfill.seen.watermarks.update(store.load_watermarks())
         await notifier.start()
         ticking = asyncio.create_task(_tick(performance, config.alerts.tick_s), name="alert-tick")
+        backfill.start()  # holds the feed's messages until the gap since the last run is read
+        filling = asyncio.create_task(backfill.run(), name="backfill")
         feed.start(asyncio.get_running_loop())
+        await backfill.rebuilt.wait()  # today's OEE and stops are whole before the API answers
+        store.restore_reasons(performance.stops)
+        # a peer forwards history requests with a short timeout: have the read workers ready for the first one
+        peers = config.partition is not None and config.partition.peers
+        warming = asyncio.create_task(heavy.warm(), name="history workers") if config.history and peers else None
         job_runner.start()
         book.interrupted(time.time())
         seq, head = book.audit_head()
@@ -121,6 +133,11 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
             await asyncio.gather(*tasks)
             await job_runner.stop()
             feed.stop()
+            for task in (filling, warming):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             ticking.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticking
@@ -134,7 +151,7 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     app.state.twin, app.state.feed, app.state.performance, app.state.clock = twin, feed, performance, clock
     app.state.config, app.state.auth, app.state.db, app.state.plant = config, auth, db, plant
     app.state.live, app.state.store = live, store
-    app.state.history = history
+    app.state.history, app.state.backfill = history, backfill
     app.state.loop_watch = loop_watch
     app.state.heavy_reads = asyncio.Semaphore(config.rate_limits.concurrent_reads)
     app.state.heavy = heavy = HeavyReads(config.rate_limits.concurrent_reads)

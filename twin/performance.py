@@ -1,25 +1,24 @@
 """What the line is achieving: OEE, stops and their reasons, SPC, and the alerts these raise.
 
-Fed from the same record stream as the live state (on the event loop, one writer); nothing here does I/O
-except `rebuild`, which reads the historian once at start-up.
+Fed from the same record stream as the live state (on the event loop, one writer), live and as history
+replayed after a restart or a reconnection (twin/backfill.py); nothing here does I/O.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 
 from analytics.oee import ShiftCalendar
-from historian.base import Historian
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
-from plantmodel.telemetry import Event, EventKind, Record, from_micros, to_micros
+from plantmodel.telemetry import Event, EventKind, Record
 from twin.alerting import AlertEngine, Clock, Notifier, SystemClock
 from twin.anomaly import AnomalyMonitor
 from twin.config import TwinConfig
 from twin.db import TwinDatabase
 from twin.downtime import StopLog
-from twin.oee import DAY_US, OeeMonitor, OeeSettings
+from twin.oee import OeeMonitor, OeeSettings
 from twin.spc import Characteristic, SpcAlert, SpcMonitor
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,6 @@ class LinePerformance:
         self.alerts = AlertEngine(config.alerts, plant, db or TwinDatabase(":memory:"), self.clock, notifier,
                                   stations=list(self.oee.assets))
         self.alerts.oee_figure, self.alerts.oee_now_us = self._oee_figure, self.now_us
-        self._alerting = True
         self.anomaly = AnomalyMonitor(config.anomaly, plant, self.alerts.anomaly)
         self.spc = SpcMonitor([Characteristic(c.asset, c.signal, c.lsl, c.usl, c.target, c.sigma, c.baseline,
                                               ewma_lambda=c.ewma_lambda, ewma_width=c.ewma_width)
@@ -56,8 +54,7 @@ class LinePerformance:
             self.stops.observe(record)
             self.spc.observe(record)
             self.anomaly.observe(record)
-        if self._alerting:
-            self.alerts.observe(record)
+        self.alerts.observe(record)
 
     def _spc_alert(self, a: SpcAlert) -> None:
         self.alerts.spc_violation(a.asset, a.signal, a.rule, a.description, a.value, a.ts)
@@ -76,20 +73,6 @@ class LinePerformance:
                 return None
             return self.oee.series["shift"].window_at(now - 1).key, lo.oee, lo.planned_busy_time_s
         return None
-
-    def rebuild(self, historian: Historian, now: datetime) -> int:
-        """Replay today's events (and the day before, for a night shift) from the historian, up to plant time
-        `now` (a history written by a faster run of a simulator may reach beyond it)."""
-        start = from_micros(to_micros(now) - 2 * DAY_US)
-        events = sorted(historian.events(start=start, end=now), key=lambda e: e.ts)
-        alerts, self._alerting = self._alerting, False  # the alerts of the past are in the database already
-        try:
-            for e in events:
-                self.observe(e)
-        finally:
-            self._alerting = alerts
-        log.info("rebuilt OEE and stops from %d historian events", len(events))
-        return len(events)
 
     def now_us(self) -> int:
         """Plant time: the end of every running window."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 import orjson
@@ -27,17 +28,22 @@ CREATE TABLE IF NOT EXISTS twin_signal (
 CREATE TABLE IF NOT EXISTS twin_asset (asset TEXT PRIMARY KEY, state_since INTEGER) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS twin_stop_reason (
     stop_id TEXT PRIMARY KEY, reason TEXT NOT NULL, by TEXT NOT NULL, comment TEXT, at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS twin_watermark (line TEXT PRIMARY KEY, ts INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 
 class StateStore:
     def __init__(self, db: TwinDatabase, twin: PlantTwin, flush_s: float = 1.0, clock: Clock | None = None,
-                 max_future_s: float = 300.0) -> None:
+                 max_future_s: float = 300.0, watermarks: Callable[[], dict[str, int]] | None = None) -> None:
+        """`watermarks`: per line, the newest instant the twin has applied (µs), saved with the state so a
+        restart knows where its gap began (twin/backfill.py)."""
         self.db, self.twin, self.flush_s = db, twin, flush_s
         self.clock, self.max_future_us = clock, round(max_future_s * 1_000_000)
         db.script(_SCHEMA)
         self._dirty: set[tuple[str, str]] = set()
         self.flushes = 0
+        self.watermarks = watermarks
+        self._saved_marks: dict[str, int] = {}
 
     def observe(self, record: Record) -> None:
         if isinstance(record, Sample):
@@ -68,7 +74,14 @@ class StateStore:
             log.warning("left out %d saved values stamped ahead of the plant clock", ahead)
         return n
 
+    def load_watermarks(self) -> dict[str, int]:
+        self._saved_marks = dict(self.db.execute("SELECT line, ts FROM twin_watermark"))
+        return dict(self._saved_marks)
+
     def flush(self) -> int:
+        """Changed values and the watermarks, in one transaction: a restart finds them consistent."""
+        marks = self.watermarks() if self.watermarks is not None else {}
+        changed = [(line, ts) for line, ts in marks.items() if self._saved_marks.get(line) != ts]
         dirty, self._dirty = self._dirty, set()
         rows, assets = [], set()
         for asset, signal in dirty:
@@ -78,12 +91,14 @@ class StateStore:
                 continue
             rows.append((asset, signal, orjson.dumps(s.value).decode(), s.unit, to_micros(s.ts), str(s.quality)))
             assets.add(asset)
-        if not rows:
+        if not rows and not changed:
             return 0
         since = [(a, to_micros(t.state_since) if (t := self.twin.assets[a]).state_since else None) for a in assets]
         with self.db.transaction() as conn:
             conn.executemany("INSERT OR REPLACE INTO twin_signal VALUES (?, ?, ?, ?, ?, ?)", rows)
             conn.executemany("INSERT OR REPLACE INTO twin_asset VALUES (?, ?)", since)
+            conn.executemany("INSERT OR REPLACE INTO twin_watermark VALUES (?, ?)", changed)
+        self._saved_marks.update(changed)
         self.flushes += 1
         return len(rows)
 

@@ -91,7 +91,8 @@ class PlantTwin:
         self.listeners = list(listeners)  # told of every record accepted, after the state is updated
         self.clock, self.max_future_us = clock, round(max_future_s * 1_000_000)
 
-    def apply(self, record: Record) -> None:
+    def apply(self, record: Record, tell: bool = True) -> None:
+        """`tell`: pass it on to the listeners (OEE, alerts, ...); without, only the live state takes it."""
         twin = self.assets.get(record.asset)
         if twin is None:
             raise Rejected("unknown_asset", "asset", f"{record.asset!r} is not in the plant model")
@@ -100,7 +101,8 @@ class PlantTwin:
                                                   f"clock (at most {self.max_future_us / 1e6:g} s)")
         if isinstance(record, Event):
             twin.last_event = record
-            self._tell(record)
+            if tell:
+                self._tell(record)
             return
         spec = twin.asset.signal(record.signal)
         if spec is None:
@@ -108,7 +110,8 @@ class PlantTwin:
                            f"a {twin.asset.type} has no signal {record.signal!r} ({record.asset})")
         record = conform(record, spec)
         self._apply_sample(twin, record)
-        self._tell(record)
+        if tell:
+            self._tell(record)
 
     def _tell(self, record: Record) -> None:
         for listener in self.listeners:

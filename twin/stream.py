@@ -23,8 +23,9 @@ from paho.mqtt.properties import Properties
 from plantmodel import mqtt
 from plantmodel.clock import Clock, PlantClock
 from plantmodel.logbudget import LogBudget
-from plantmodel.telemetry import Sample, to_micros
+from plantmodel.telemetry import Record, Sample, to_micros
 from plantmodel.uns import ASSET_DEPTH, PayloadError, decode
+from twin.backfill import Admission, Backfill, Held
 from twin.metrics import INGEST_BUCKETS, Histogram
 from twin.state import PlantTwin, Rejected
 
@@ -87,6 +88,8 @@ class UnsFeed:
         self._live_mid: int | None = None
         self._seen: set[str] = set()  # topics received since connecting, while the catch-up is under way
         self._catching_up = False
+        self.gate: Backfill | None = None  # fills the gaps from the historian; asked about every record
+        self.duplicates = 0  # records skipped as applied already (a retained message seen before, a replay)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         v5 = self.broker.protocol == "5"
@@ -103,6 +106,8 @@ class UnsFeed:
                 self.connected = True
                 self.connects += 1
                 self.last_live = time.monotonic()
+                if self.gate is not None:  # queued before any message of this connection
+                    loop.call_soon_threadsafe(self.gate.connected_again)
                 self._seen.clear()
                 _, self._live_mid = client.subscribe([(t, 1) for t in self.topics], properties=subscribe_props(_LIVE))
                 if self.catch_up_filters:
@@ -164,20 +169,43 @@ class UnsFeed:
 
     def handle(self, topic: str, payload: bytes, retained: bool = False) -> None:
         """On the event loop, so the twin's state has a single writer; a retained value is old news, so it
-        does not count towards the latency."""
+        does not count towards the latency. While the gap before this connection is read from the historian,
+        records are held back and applied after it."""
         self.messages += 1
         line = "/".join(topic.split("/", 4)[:4])
         self.messages_by_line[line if line in self._lines else OTHER_LINE] += 1
         try:
             record = decode(topic, payload)
-            self.twin.apply(record)
-        except (PayloadError, Rejected) as exc:
-            self.rejected_counts[exc.reason] += 1
-            self.rejected.append(RejectedMessage(time.time(), topic[:500], exc.reason, exc.field, exc.detail,
-                                                 payload[:2000].decode("utf-8", "replace")))
-            _budget.warning(exc.reason, "rejected UNS message on %s: %s: %s", topic[:200], exc.field, exc.detail[:500],
-                            extra={"asset": "/".join(topic.split("/")[:ASSET_DEPTH])[:200], "topic": topic[:200],
-                                   "reason": exc.reason, "field": exc.field})
+        except PayloadError as exc:
+            self._reject(topic, payload, exc)
             return
+        if self.gate is not None and self.gate.holding:
+            self.gate.hold(Held(topic, payload, retained, record))
+            return
+        self.ingest(topic, payload, retained, record)
+
+    def ingest(self, topic: str, payload: bytes, retained: bool, record: Record) -> None:
+        admission = self.gate.admit(record, retained) if self.gate is not None else Admission.APPLY
+        if admission is Admission.SKIP:
+            self.duplicates += 1
+            return
+        try:
+            self.twin.apply(record, tell=admission is Admission.APPLY)
+        except Rejected as exc:
+            self._reject(topic, payload, exc)
+            return
+        if admission is Admission.APPLY and self.gate is not None:
+            self.gate.applied(record)
         if isinstance(record, Sample) and not retained:
             self.latency.observe(max(0.0, time.time() - self.clock.wall_us_of(to_micros(record.ts)) / 1e6))
+
+    def ingest_held(self, item: Held) -> None:
+        self.ingest(item.topic, item.payload, item.retained, item.record)
+
+    def _reject(self, topic: str, payload: bytes, exc: PayloadError | Rejected) -> None:
+        self.rejected_counts[exc.reason] += 1
+        self.rejected.append(RejectedMessage(time.time(), topic[:500], exc.reason, exc.field, exc.detail,
+                                             payload[:2000].decode("utf-8", "replace")))
+        _budget.warning(exc.reason, "rejected UNS message on %s: %s: %s", topic[:200], exc.field, exc.detail[:500],
+                        extra={"asset": "/".join(topic.split("/")[:ASSET_DEPTH])[:200], "topic": topic[:200],
+                               "reason": exc.reason, "field": exc.field})

@@ -44,6 +44,7 @@ class UnsSink(Sink):
         self.client = mqtt.make_client(config.broker, config.client_id or ctx.client_id(config.name))
         self.client.max_inflight_messages_set(1000)  # a batch in flight at once; the default 20 throttles
         self._connected = asyncio.Event()
+        self.reconnected = asyncio.Event()
         self._unacked: set[int] = set()
         self._all_acked = asyncio.Event()
 
@@ -53,6 +54,7 @@ class UnsSink(Sink):
         def on_connect(client: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
             if not rc.is_failure:
                 loop.call_soon_threadsafe(self._connected.set)
+                loop.call_soon_threadsafe(self.reconnected.set)  # type: ignore[union-attr]
 
         def on_disconnect(*_: Any) -> None:
             loop.call_soon_threadsafe(self._connected.clear)

@@ -75,6 +75,7 @@ class AlertEngine:
         self.raised: Counter[str] = Counter()  # severity -> alerts raised since start
         self.transitions_total: Counter[str] = Counter()
         self.samples = 0
+        self.muted = False  # conditions are worked out (timers run) but change no alert
         if self.open:
             log.info("recovered %d open alerts", len(self.open))
 
@@ -108,9 +109,14 @@ class AlertEngine:
                 self.apply(c)
 
     def apply(self, c: Condition) -> Alert | None:
+        """A condition becomes a raise, an occurrence, a fresh value or a clear. Ignored while `muted` (history
+        replayed only to warm the rules up), and when its alert has seen this instant or a later one already:
+        the same data replayed after a restart or a reconnection changes nothing."""
         rule = self.rules[c.rule]
         key = (c.rule, c.asset)
         a = self.open.get(key)
+        if self.muted or (a is not None and _seen(c, a)):
+            return a
         now = self.clock.now()
         if not c.present:
             if a is None or not a.condition:
@@ -312,6 +318,14 @@ class AlertEngine:
                 "notifications_failed_total": dict(n.failed) if n else {},
                 "notifications_dropped_total": dict(n.dropped) if n else {},
                 "notifications_suppressed_total": self.flood.suppressed_total, "flooding": self.flood.flooding}
+
+
+def _seen(c: Condition, a: Alert) -> bool:
+    """The alert has this condition already: an older instant, or this one (for a one-off occurrence, the same
+    one: two SPC rules broken by one measurement are two occurrences)."""
+    if c.ts != a.last_at:
+        return c.ts < a.last_at
+    return not c.event or a.detail == {k: _finite(v) for k, v in c.fields.items() if k not in ("asset", "asset_name")}
 
 
 def _finite(v: Any) -> Any:

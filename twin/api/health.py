@@ -28,7 +28,8 @@ async def health(request: Request) -> dict[str, Any]:
     return {"status": "degraded" if problems else "ok", "problems": problems, "broker": feed.broker.url,
             "broker_connected": feed.connected, "messages": feed.messages,
             "last_live_message_age_s": round(time.monotonic() - feed.last_live, 1),
-            "loop_stall_max_ms": round(stall_s * 1000, 1), "rejected": sum(feed.rejected_counts.values())}
+            "loop_stall_max_ms": round(stall_s * 1000, 1), "rejected": sum(feed.rejected_counts.values()),
+            "duplicates_skipped": feed.duplicates, "backfill": request.app.state.backfill.status()}
 
 
 @router.get("/rejected")

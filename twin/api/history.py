@@ -81,11 +81,9 @@ async def signal_history(
                                    f"{span_s / step_s:.0f} windows asked for; at most {MAX_WINDOWS} per request: "
                                    f"a step_s of at least {math.ceil(span_s / MAX_WINDOWS)} or a shorter range"}])
 
-    history = request.app.state.history.path
-    if history is None:
-        raise HTTPException(409, "the twin has no historian configured (history: in its config)")
     try:
-        body = await request.app.state.heavy.run(series, str(history), path, signal, spec.unit, lo, hi, step_s, limit,
+        source = request.app.state.history.source()
+        body = await request.app.state.heavy.run(series, source, path, signal, spec.unit, lo, hi, step_s, limit,
                                                  format)
     except NoHistory as exc:
         raise HTTPException(409, str(exc)) from None

@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 
 from analytics.oee.downtime import pareto
 from analytics.oee.line import LineOee
-from historian.sqlite import SqliteHistorian
 from plantmodel.telemetry import Sample, from_micros
 from twin.api.times import in_range
 from twin.auth import Principal, check_scope, require
@@ -188,15 +187,12 @@ async def train_anomaly(path: str, body: TrainIn, request: Request, caller: Engi
         raise HTTPException(422, f"end must be after start, by at most {MAX_TRAINING.total_seconds() / 3600:.0f} h")
     limits = request.app.state.limits
     limits.check(limits.expensive, caller)
-    history_path = request.app.state.config.history
-    if history_path is None or not history_path.exists():
+    reader = request.app.state.history
+    if not reader.available():
         raise HTTPException(409, "the twin has no historian to train from (history: in its config)")
-    def read() -> list[Sample]:  # blocking file I/O, off the loop; the model itself changes on the loop
-        history = SqliteHistorian(history_path, readonly=True)
-        try:
-            return history.samples(asset=path, start=start, end=end)
-        finally:
-            history.close()
+
+    def read() -> list[Sample]:  # blocking I/O, off the loop; the model itself changes on the loop
+        return reader.historian().samples(asset=path, start=start, end=end)
 
     samples = await asyncio.to_thread(read)
     book = request.app.state.commands
