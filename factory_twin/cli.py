@@ -256,6 +256,26 @@ def sim_plan(
     raise typer.Exit(plan(scenario, workers, out))
 
 
+@sim_app.command("calibrate")
+def sim_calibrate(
+    config: Annotated[Path, typer.Argument(help="plant model YAML: the line's shape, kept as it is")] = PLANT_YAML,
+    from_history: Annotated[Path, typer.Option("--from-history", help="the historian's SQLite file")] = Path(
+        "factory-twin-data/historian.db"),
+    out: Annotated[Path, typer.Option(help="the calibrated plant model (a report .calibration.json beside it)")]
+    = Path("plant-calibrated.yaml"),
+    since: Annotated[str | None, typer.Option(help="ISO 8601 start of the history used (default: all)")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO 8601 end (exclusive)")] = None,
+    line_id: Annotated[str | None, typer.Option("--line", help="line id (default: the first line)")] = None,
+    predict: Annotated[int, typer.Option(min=0, help="replications of the calibrated model to predict the "
+                                                 "throughput observed (0: skip)")] = 10,
+    workers: Annotated[int | None, typer.Option(min=1, help="processes for the prediction")] = None,
+) -> None:
+    """Fit cycle, failure, repair and changeover times, scrap rates and buffer sizes from the historian's events."""
+    from factory_twin.sim_cli import calibrate_from_history
+
+    raise typer.Exit(calibrate_from_history(config, from_history, out, since, until, line_id, predict, workers))
+
+
 @sim_app.command("signals")
 def sim_signals(
     config: Annotated[Path, typer.Argument(help="plant model YAML")] = PLANT_YAML,
@@ -713,6 +733,25 @@ def bench_sim(
         raise _fail(exc) from None
     result = run_bench(line, days, replications)
     _table(result, json_out)
+
+
+@bench_app.command("calibrate")
+def bench_calibrate(
+    config: Annotated[Path, typer.Argument(help="plant model YAML (its first line is simulated)")] = PLANT_YAML,
+    days: Annotated[float, typer.Option(min=0.1, help="days of history")] = 7.0,
+    seed: int = 7,
+    replications: Annotated[int, typer.Option(min=2, help="replications of the calibrated model")] = 10,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Calibration from history: time to fit a line's history, known parameters inside the fitted intervals."""
+    from factory_twin.bench_calibrate import bench_calibrate as run_bench
+    from factory_twin.sim_cli import pick_line
+
+    try:
+        line = pick_line(config, None)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    _table(run_bench(config, line, days, seed, replications), json_out)
 
 
 @bench_app.command("faults")
