@@ -751,7 +751,30 @@ def bench_calibrate(
         line = pick_line(config, None)
     except ConfigError as exc:
         raise _fail(exc) from None
-    _table(run_bench(config, line, days, seed, replications), json_out)
+    _table(run_bench(config, line, days, seed, replications) | {"load_average": _load_average()}, json_out)
+
+
+@bench_app.command("decide")
+def bench_decide(
+    config: Annotated[Path, typer.Argument(help="plant model YAML (its first line is simulated)")] = PLANT_YAML,
+    days: Annotated[float, typer.Option(min=0.1, help="simulated days per seed")] = 7.0,
+    seeds: Annotated[int, typer.Option(min=2, help="seeds: each runs with and without the decision loop")] = 5,
+    horizon: Annotated[float, typer.Option(min=1, help="hours each decision looks ahead")] = 48.0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """The decision loop's value: good parts and unplanned downtime with and without it, paired by seed."""
+    from factory_twin.bench_decide import bench_decide as run_bench
+    from factory_twin.decide import DecisionSettings
+    from factory_twin.sim_cli import pick_line
+
+    try:
+        line = pick_line(config, None)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    result = run_bench(line, days, seeds, DecisionSettings(horizon_h=horizon)) | {"load_average": _load_average()}
+    per_seed = result.pop("per_seed")
+    _table(result, None)
+    _write_json(json_out, result | {"per_seed": per_seed})
 
 
 @bench_app.command("faults")

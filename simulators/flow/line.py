@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Protocol
 
 import numpy as np
@@ -79,7 +80,7 @@ class FlowLine:
         self.observer = observer
         self.watching = record_events or observer is not None  # one flag on the hot path
         self.ledger = Ledger(env)
-        self.calendar = Calendar(env, sim.calendar)
+        self.calendar = Calendar(env, sim.calendar, start.clock_s or 0.0 if start is not None else 0.0)
         self.operators = simpy.Resource(env, capacity=sim.operators if sim.operators else UNLIMITED_OPERATORS)
         self.products = sim.products
         self.mix_rng = stream(seed, 0)
@@ -125,6 +126,19 @@ class FlowLine:
                 for clocks in station.clocks:
                     for clock in clocks:
                         clock.age(s.since_failure_s)
+            if s.wear_age_s is not None:
+                for clocks in station.clocks:
+                    for clock in clocks:
+                        if clock.wear:
+                            clock.renew()
+                            clock.age(s.wear_age_s)
+            if s.wear_remaining_s is not None:  # an RUL estimate: remaining life drawn around it
+                sigma = math.sqrt(math.log1p(s.wear_remaining_cv ** 2))
+                for clocks in station.clocks:
+                    for clock in clocks:
+                        if clock.wear:
+                            clock.left = float(s.wear_remaining_s * station.rng.lognormal(-sigma * sigma / 2, sigma))
+                            clock.drawn = max(clock.drawn, clock.left)
             if s.down_for_s is not None and station.clocks[0]:
                 station.initial_repair_s = _remaining(station.clocks[0][0].draw_ttr, s.down_for_s)
 

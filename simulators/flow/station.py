@@ -96,6 +96,7 @@ class Station:
         # Set from outside: a repair already under way when the run starts, and a controller's commands.
         self.initial_repair_s: float | None = None
         self.speed = 1.0  # share of the programmed feed rate (a CNC's override): cycles take 1/speed as long
+        self.wear_scale = 1.0  # how fast wear-out clocks run per operating second (slower at reduced speed)
         self.held: simpy.Event | None = None  # stopped for maintenance until this event
         self.resets: list[simpy.Event | None] = [None] * self.n  # an alarm reset ends that server's repair
         # Where it sits in the network (set by simulators.flow.network): its inputs, the places parts come
@@ -112,6 +113,7 @@ class Station:
         self.time = dict.fromkeys(AssetState, 0.0)
         self.good = self.scrap = self.rework = 0
         self.failures = 0
+        self.failed_by: dict[str, int] = {}
         self.active_sum, self.active_count = 0.0, 0
 
     def flush(self, now: float) -> None:
@@ -270,6 +272,9 @@ class Station:
     def operate(self, k: int, t: float, clocks: list[FailureClock]) -> Process:
         """Work for `t` operating seconds; failures due in that time interrupt it."""
         env = self.env
+        if self.wear_scale != 1.0:
+            yield from self.operate_scaled(k, t, clocks)
+            return
         if len(clocks) == 1 and clocks[0].left >= t:  # the usual case: no failure in this cycle
             clocks[0].left -= t
             yield env.timeout(t)
@@ -291,8 +296,29 @@ class Station:
             c.left -= t
         yield env.timeout(t)
 
+    def operate_scaled(self, k: int, t: float, clocks: list[FailureClock]) -> Process:
+        """`operate` with wear-out clocks running at `wear_scale` per operating second (the others at 1)."""
+        rate = {id(c): (self.wear_scale if c.wear else 1.0) for c in clocks}
+        while clocks:
+            first = min(clocks, key=lambda c: c.left / rate[id(c)])
+            step = first.left / rate[id(first)]
+            if step >= t:
+                break
+            if step > 0:
+                yield self.env.timeout(step)
+            t -= step
+            for c in clocks:
+                c.left -= step * rate[id(c)]
+            yield from self.repair(k, first)
+            first.renew()
+            self.set_state(k, PRODUCING)
+        for c in clocks:
+            c.left -= t * rate[id(c)]
+        yield self.env.timeout(t)
+
     def repair(self, k: int, clock: FailureClock) -> Process:
         self.failures += 1
+        self.failed_by[clock.reason] = self.failed_by.get(clock.reason, 0) + 1
         self.set_state(k, DOWN, clock.reason)
         if self.line.watching:
             self.line.record_alarm(self, clock.reason, True)
