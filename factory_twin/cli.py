@@ -760,6 +760,8 @@ def bench_decide(
     days: Annotated[float, typer.Option(min=0.1, help="simulated days per seed")] = 7.0,
     seeds: Annotated[int, typer.Option(min=2, help="seeds: each runs with and without the decision loop")] = 5,
     horizon: Annotated[float, typer.Option(min=1, help="hours each decision looks ahead")] = 48.0,
+    live_check: Annotated[bool, typer.Option("--live/--no-live", help="first, one decision through the twin's "
+                                             "API while its live state is polled")] = True,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
 ) -> None:
     """The decision loop's value: good parts and unplanned downtime with and without it, paired by seed."""
@@ -771,7 +773,18 @@ def bench_decide(
         line = pick_line(config, None)
     except ConfigError as exc:
         raise _fail(exc) from None
-    result = run_bench(line, days, seeds, DecisionSettings(horizon_h=horizon)) | {"load_average": _load_average()}
+    settings = DecisionSettings(horizon_h=horizon)
+    live: dict[str, Any] = {}
+    if live_check:
+        import tempfile
+
+        from factory_twin.bench_decide import live_check as check
+
+        with tempfile.TemporaryDirectory() as tmp:
+            live = asyncio.run(check(tmp, settings)) | {"load_average": _load_average()}
+    result = run_bench(line, days, seeds, settings) | {"load_average": _load_average()}
+    if live:
+        result["one_decision_in_the_twin"] = live
     per_seed = result.pop("per_seed")
     _table(result, None)
     _write_json(json_out, result | {"per_seed": per_seed})

@@ -64,10 +64,10 @@ def next_times(calendar: ShiftCalendar | None, clock_s: float) -> tuple[float, f
 
 def options(line: Line, clock_s: float, settings: DecisionSettings) -> list[Option]:
     to_break, to_end = next_times(line.config.simulation.calendar, clock_s)
-    return [Option("run_on", label="run on as it is"),
+    return [Option("run_on", label="run on"),
             Option("maintain_now", 0.0, label="maintain now"),
-            Option("maintain_at_break", to_break, label=f"maintain at the next break (in {to_break / 3600:.1f} h)"),
-            Option("maintain_at_shift_end", to_end, label=f"maintain at the shift end (in {to_end / 3600:.1f} h)"),
+            Option("maintain_at_break", to_break, label=f"at next break (+{to_break / 3600:.1f} h)"),
+            Option("maintain_at_shift_end", to_end, label=f"at shift end (+{to_end / 3600:.1f} h)"),
             Option("reduced_speed", speed=settings.reduced_speed,
                    label=f"run on at {settings.reduced_speed:.0%} speed")]
 
@@ -134,6 +134,7 @@ def evaluate(line: Line, start: LineStart, asset_id: str, settings: DecisionSett
     done, resolved = 0, False
     while True:
         n0 = len(runs["run_on"])
+        t_batch = time.perf_counter()
         for o in opts:
             for r in range(n0, n0 + settings.batch):
                 runs[o.name].append(run_option(line, start, asset_id, o, settings, seed, r))
@@ -141,16 +142,37 @@ def evaluate(line: Line, start: LineStart, asset_id: str, settings: DecisionSett
                 if progress:
                     progress(done, total)
         ranked = _rank(opts, runs)
-        lead = ranked[0]["vs_runner_up"]
-        resolved = lead is not None and lead["ci95"][0] > 0
+        resolved = _resolved(ranked, settings)
         n = len(runs["run_on"])
-        if resolved or n + settings.batch > settings.max_replications or time.perf_counter() - t0 > settings.max_wall_s:
+        batch_s = time.perf_counter() - t_batch
+        if resolved or n + settings.batch > settings.max_replications or \
+                time.perf_counter() - t0 + batch_s > settings.max_wall_s:
             break
     station = next(s for s in FlowLine(line, 0).stations if s.id == asset_id)
     return {"asset": asset_id, "horizon_h": settings.horizon_h, "replications": len(runs["run_on"]),
             "options": ranked, "best": ranked[0]["name"], "resolved": resolved,
             "seconds": time.perf_counter() - t0, "planned_repair_s": planned_repair_s(station, settings),
             "wear_modes": wear_modes(station), "start": start.model_dump(mode="json")}
+
+
+def _resolved(ranked: list[dict[str, Any]], settings: DecisionSettings) -> bool:
+    """Enough replications: the chosen option's gain over running on has an interval narrower than the gain (or,
+    when running on is best, the next option's loss does), and the lead over the runner-up is either clear or
+    inside the indifference zone (the two are equivalent: `equivalent_to` names it)."""
+    best = ranked[0]
+    if best["name"] == "run_on":
+        gain_ok = ranked[1]["vs_run_on"]["ci95"][1] < 0
+    else:
+        low, high = best["vs_run_on"]["ci95"]
+        gain_ok = (high - low) / 2 < abs(best["vs_run_on"]["mean"])
+    lead = best["vs_runner_up"]
+    zone = settings.indifference_share * next(r for r in ranked if r["name"] == "run_on")["good_parts"]["mean"]
+    if lead["ci95"][0] > 0:
+        return gain_ok
+    if -zone <= lead["ci95"][0] and lead["ci95"][1] <= zone:
+        best["equivalent_to"] = best["runner_up"]
+        return gain_ok
+    return False
 
 
 def _rank(opts: list[Option], runs: dict[str, list[dict[str, float]]]) -> list[dict[str, Any]]:

@@ -86,6 +86,8 @@ class DecisionSettings(BaseModel):
     reduced_speed: float = Field(0.8, gt=0, lt=1, description="speed of the reduced-speed option (share)")
     wear_speed_exponent: float = Field(3.0, ge=0, description="wear per operating second grows as speed ** this")
     max_events_per_run: int = Field(20_000_000, ge=1000)
+    indifference_share: float = Field(0.01, ge=0, le=1, description="options whose good output differs by less "
+                                      "than this share of running on's (95 % interval inside it) are equivalent")
 
 
 class ScenarioError(ValueError):

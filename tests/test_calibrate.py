@@ -33,7 +33,7 @@ def _line():
         buffers=[5])
 
 
-SEEDS = (5, 6, 7)
+SEEDS = (5, 6, 7, 8, 9)
 
 
 def _record(tmp: Path, seed: int) -> Path:
@@ -68,8 +68,9 @@ def _inside(truth: float, ci: list[float]) -> bool:
 
 
 def test_calibration_recovers_the_parameters_within_their_intervals(recorded) -> None:
-    """Three independent histories: each true value inside its 95 % interval in at least two of them (a
-    correct interval misses twice in three with probability 0.7 %)."""
+    """Five independent histories: each true value inside its 95 % interval in at least three of them (an
+    interval covering 93 %, as Student's t does for a skewed lognormal mean, misses three of five with
+    probability 0.3 %)."""
     line = _line()
     hits: dict[str, int] = {}
     for db in recorded:
@@ -87,12 +88,12 @@ def test_calibration_recovers_the_parameters_within_their_intervals(recorded) ->
         }
         assert m1["cycle_time"]["kind"] == "lognormal" and m2["cycle_time"]["kind"] in ("weibull", "normal")
         # the calibrated model is a valid plant model and predicts the throughput observed
-        predicted = predicted_throughput(PlantConfig.model_validate(data), "l", HOURS, 10, 3, workers=1)
+        predicted = predicted_throughput(PlantConfig.model_validate(data), "l", HOURS, 6, 3, workers=1)
         observed = report["observed_throughput_per_hour"]
         checks["throughput"] = _inside(predicted["mean"], observed["ci95"])
         for key, ok in checks.items():
             hits[key] = hits.get(key, 0) + ok
-    assert all(n >= 2 for n in hits.values()), hits
+    assert all(n >= 3 for n in hits.values()), hits
 
 
 def test_cycles_interrupted_by_a_failure_are_left_out(recorded) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from support import AUTH_CONFIG, PROJECT, ServedApp, auth, wait_until
+from test_web_ui import artifacts, browser, page  # noqa: F401  (the web UI tests' browser fixtures, shared)
 
 from factory_twin.decide import evaluate, next_times
 from factory_twin.planning import plan_job
@@ -125,3 +126,28 @@ def test_decisions_are_refused_when_not_configured(tmp_path: Path, mosquitto: An
 def test_only_stations_are_decided_on(tmp_path: Path, mosquitto: Any, asset: str) -> None:
     with ServedApp(app_for(tmp_path, mosquitto)) as served, httpx.Client(base_url=served.url, headers=auth()) as c:
         assert c.post("/api/decisions", json={"asset": asset}).status_code == 422
+
+
+def test_the_proposal_shows_on_the_asset_page_and_in_the_alerts_view(
+        tmp_path: Path, mosquitto: Any, page: Any, artifacts: Path) -> None:  # noqa: F811
+    from urllib.parse import quote
+
+    from support import API_KEYS
+
+    app = app_for(tmp_path, mosquitto)
+    app.state.decisions.alerts_seen[CNC2] = {"kind": "rul", "asset": CNC2, "condition": True,
+                                             "detail": {"rul_s": 900, "low_s": 600, "high_s": 1200}}
+    with ServedApp(app) as served, httpx.Client(base_url=served.url, headers=auth()) as c:
+        did = c.post("/api/decisions", json={"asset": CNC2}).json()["id"]
+        wait_until(lambda: c.get(f"/api/decisions/{did}").json()["state"] in ("proposed", "scheduled"), 60,
+                   "the proposal")
+        page.goto(f"{served.url}/#key={API_KEYS['engineer']}")
+        page.wait_for_selector("body[data-ready]")
+        for view in (f"asset/{quote(CNC2, safe='')}", "alerts"):
+            page.evaluate("document.body.removeAttribute('data-ready')")
+            page.evaluate(f"location.hash = '#/{view}'")
+            page.wait_for_selector(f"[data-decision='{did}'] svg.bars")
+            assert page.locator(f"[data-decision='{did}'] .bars .bar").count() == 5  # the options on one chart
+            assert page.locator(f"[data-decision='{did}'] .bars .best").count() == 1
+            assert page.locator(f"[data-decision='{did}'] button[data-action=reject]").count() == 1
+            page.screenshot(path=artifacts / f"decision-{view.split('/')[0]}.png", full_page=True)

@@ -81,7 +81,12 @@ class Station:
         self.tool_change_s = sim.tool_change_s
         self.tool_used = [0] * self.n
         modes = failure_modes(asset)
-        self.clocks = [[FailureClock(m, rng) for m in modes] for _ in range(self.n)]
+        # Each failure clock draws from its own stream (spawned, so the station's own draws are untouched): a
+        # renewal or a failure that happens in one variant and not another shifts no cycle or scrap draw, and
+        # variants of a decision stay paired (common random numbers).
+        seq = rng.bit_generator.seed_seq
+        self.clocks = [[FailureClock(m, np.random.default_rng(seq.spawn(1)[0])) for m in modes]
+                       for _ in range(self.n)]
         self.random = rng.random
         # accounting
         now = self.env.now

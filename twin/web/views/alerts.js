@@ -2,6 +2,7 @@
 
 import { api } from "../api.js";
 import { el, fmt } from "../dom.js";
+import { decisionsPanel } from "./decision.js";
 
 const CLOSED = new Set(["cleared", "closed", "resolved"]);
 // what a person may do in each state (ISA-18.2); the twin checks again and answers 409 otherwise
@@ -32,6 +33,7 @@ export async function mount(container, ctx) {
       el("label", { for: "f-state" }, "State"), state, el("label", { for: "f-severity" }, "Severity"), severity,
       el("label", { for: "f-asset" }, "Asset"), asset, el("button", { type: "submit" }, "Filter")),
     engineer ? "" : el("p", { class: "muted" }, `Your role (${ctx.me.role}) may look but not act on alerts.`),
+    el("div", { id: "open-decisions" }),
     el("table", { class: "alerts-table" },
       el("thead", {}, el("tr", {}, ...["Raised", "Severity", "Asset", "Message", "State", engineer ? "Action" : ""].map((h) => el("th", { scope: "col" }, h)))),
       tbody),
@@ -80,6 +82,7 @@ export async function mount(container, ctx) {
   }
 
   async function load() {
+    decisionsPanel(ctx).then((p) => container.querySelector("#open-decisions")?.replaceChildren(p || ""));
     const shown = await api("/api/alerts", { params: { state: state.value, severity: severity.value, asset: asset.value, limit: 200 } });
     tbody.replaceChildren(...shown.map(row));
     if (!shown.length) tbody.append(el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No alerts.")));

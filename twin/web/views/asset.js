@@ -3,6 +3,7 @@
 import { api, tryApi } from "../api.js";
 import { el, fmt, stateLabel } from "../dom.js";
 import { lineChart, timeline, waterfall } from "../charts.js";
+import { decisionsPanel } from "./decision.js";
 
 const RANGES = [[900, "15 min"], [3600, "1 h"], [8 * 3600, "8 h"], [86400, "24 h"]];
 const LOSSES = [
@@ -65,6 +66,8 @@ export async function mount(container, ctx, path) {
         el("p", { class: "big" }, fmt.duration(d.rul_s), Number.isFinite(d.low_s) ? el("small", {}, ` (at least ${fmt.duration(d.low_s)} at 95 %)`) : ""),
         rul ? el("p", { class: "muted" }, `${rul.detail.signal || ""} · estimated ${fmt.time(rul.last_at || rul.raised_at)} · alert ${rul.state}`) : ""));
     }
+
+    parts.push(await decisionsPanel(ctx, path));  // the twin's maintenance decision, its options on one chart
 
     // signal trends
     // trends of the measured quantities; counters (parts) are shown as counts, not trends
