@@ -42,7 +42,7 @@ def _lives(station: Station) -> int:
     return sum(station.failed_by.get(r, 0) for r in wear_modes(station)) + getattr(station, "planned_maintenance", 0)
 
 
-def plant_run(line: Line, seed: int, days: float, settings: DecisionSettings | None, alarm_health: float = 0.7,
+def plant_run(line: Line, seed: int, days: float, settings: DecisionSettings | None, alarm_health: float = 0.8,
               rul_cv: float = 0.3, frequent_failures: int | None = None) -> dict[str, Any]:
     """One seed's run; `settings` None: without the decision loop."""
     sim = FlowLine(line, replication_seed(seed, 0))

@@ -759,7 +759,7 @@ def bench_decide(
     config: Annotated[Path, typer.Argument(help="plant model YAML (its first line is simulated)")] = PLANT_YAML,
     days: Annotated[float, typer.Option(min=0.1, help="simulated days per seed")] = 7.0,
     seeds: Annotated[int, typer.Option(min=2, help="seeds: each runs with and without the decision loop")] = 5,
-    horizon: Annotated[float, typer.Option(min=1, help="hours each decision looks ahead")] = 48.0,
+    horizon: Annotated[float, typer.Option(min=1, help="hours each decision looks ahead")] = 24.0,
     live_check: Annotated[bool, typer.Option("--live/--no-live", help="first, one decision through the twin's "
                                              "API while its live state is polled")] = True,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,

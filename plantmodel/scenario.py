@@ -78,7 +78,7 @@ class DecisionSettings(BaseModel):
     """How a maintenance decision's options are built and judged (factory_twin.decide; the twin's `decisions:`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    horizon_h: float = Field(48.0, gt=0, le=720, description="hours each option is simulated ahead")
+    horizon_h: float = Field(24.0, gt=0, le=720, description="hours each option is simulated ahead")
     batch: int = Field(8, ge=2, le=100, description="replications per option added at a time")
     max_replications: int = Field(48, ge=2, le=1000)
     max_wall_s: float = Field(50.0, gt=0, description="stop adding replications after this long")

@@ -1,7 +1,8 @@
 """The twin decides: when a station's wear shows or it fails often, simulate the options and propose the best.
 
-Triggers: an RUL or anomaly alert rising on a station (the alert's kinds in `triggers`), or a station that
-failed `frequent_failures` times within `frequent_window_h`. The twin then submits a decision job (a
+Triggers: an RUL or anomaly alert rising on a station with a wear-out failure mode (`wear:` in its
+`sim.failures`; the alert's kinds in `triggers`), or any station that failed `frequent_failures` times
+within `frequent_window_h`. The twin then submits a decision job (a
 planning job: the planner runs `factory_twin.decide` in a worker process, never on the event loop),
 started from the live line (`live_start`: buffers, repairs under way, time since the last failure, the
 time of day in the site's zone) with the RUL alert's estimate and interval as the wear part's remaining
@@ -161,6 +162,9 @@ class DecisionEngine:
         self.stations = {a.path: (line, a) for line in plant.lines() for a in line.assets()
                          if a.role in (AssetRole.STATION, AssetRole.TRANSPORT)}
         self.zone = ZoneInfo(plant.sites[0].timezone)
+        sim_assets = {a.path: a for a in sim_plant.assets()}
+        self.wearing = {p for p in self.stations if p in sim_assets and any(
+            m.wear for m in sim_assets[p].config.sim.failures)}
         self.alerts_seen: dict[str, dict[str, Any]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -169,8 +173,8 @@ class DecisionEngine:
         """An alert listener: a rising RUL or anomaly alert on a station starts a decision."""
         if alert.get("kind") not in self.config.triggers or not alert.get("condition") or alert.get("closed"):
             return
-        if alert["asset"] not in self.stations:
-            return
+        if alert["asset"] not in self.wearing:
+            return  # maintenance renews a wear-out part: a station without one is decided on only if it fails often
         self.alerts_seen[alert["asset"]] = alert
         if self.loop is not None:
             self.loop.call_soon(self.consider, alert["asset"], str(alert["kind"]), alert)
