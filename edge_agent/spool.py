@@ -19,6 +19,7 @@ again, so nothing is lost or acknowledged before it is durable.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import sqlite3
 import time
@@ -35,6 +36,9 @@ from plantmodel.files import private_file
 from plantmodel.telemetry import Event, EventKind, Quality, Record, Sample, from_micros, to_micros
 
 log = logging.getLogger(__name__)
+
+
+URGENT_S = 0.002  # a commit that a source waits on: soon, yet late enough for many messages to share it
 
 
 class OverflowPolicy(StrEnum):
@@ -227,8 +231,8 @@ class Spool:
         return kept, encode(kept) if kept else b"[]"
 
     def _schedule(self) -> None:
-        """Commit after `commit_interval_s`, or as soon as the loop is free when a source waits to acknowledge
-        (the broker holds back its next messages until then); either way many records share one commit."""
+        """Commit after `commit_interval_s`, or within URGENT_S when a source waits to acknowledge (the broker
+        holds back its next messages until then); either way many records share one commit."""
         urgent = bool(self._callbacks)
         if self._flush_handle is not None and not (urgent and not self._flush_urgent):
             return
@@ -240,7 +244,7 @@ class Spool:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
         self._flush_urgent = urgent
-        self._flush_handle = loop.call_later(0 if urgent else self.commit_interval_s, self.flush)
+        self._flush_handle = loop.call_later(URGENT_S if urgent else self.commit_interval_s, self.flush)
 
     def flush(self) -> None:
         """Commit what was gathered; only then may sinks see it, and only then are sources told."""
@@ -332,9 +336,8 @@ class Spool:
         out: list[Record] = []
         last = start
         if self._cache and self._cache[0].seq <= start + 1:
-            for r in self._cache:
-                if r.seq <= start:
-                    continue
+            # rows in the cache have consecutive seqs: start at the first row after `start`, not at the oldest
+            for r in itertools.islice(self._cache, start + 1 - self._cache[0].seq, None):
                 out.extend(r.records)
                 last = r.seq
                 if len(out) >= limit:
@@ -350,11 +353,19 @@ class Spool:
             self._new[sink].clear()  # read up to the newest committed row
         return last, out
 
+    def _cached(self, seq: int) -> _Row | None:
+        """The cached row `seq`, found by its offset from the oldest (the cache's seqs are consecutive)."""
+        if not self._cache:
+            return None
+        i = seq - self._cache[0].seq
+        return self._cache[i] if 0 <= i < len(self._cache) else None
+
     def ack(self, sink: str, seq: int) -> None:
         c = self.cursors[sink]
         if seq <= c.seq:
             return
-        cum = next((r.cum for r in self._cache if r.seq == seq), None)
+        cached = self._cached(seq)
+        cum = cached.cum if cached is not None else None
         if cum is None:
             row = self._db.execute("SELECT cum FROM rows WHERE seq = ?", (seq,)).fetchone()
             if row is None:
@@ -391,7 +402,7 @@ class Spool:
         c = self.cursors[sink]
         if c.seq >= self.last_seq:
             return None
-        r = next((r for r in self._cache if r.seq > c.seq), None)
+        r = self._cached(c.seq + 1)
         if r is None:
             r = next((p for p in self._pending if p.seq > c.seq), None)
         if r is not None:

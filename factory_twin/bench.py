@@ -10,10 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from factory_twin.delivery import delivery
 from factory_twin.demo import DemoOptions, running_line
 from factory_twin.runtime import free_port
 from historian import SqliteHistorian
 from plantmodel.telemetry import AssetState
+from plantmodel.uns import format_ts
 from simulators.serve import SimulatorOptions
 
 
@@ -28,10 +32,17 @@ async def _until(condition: Callable[[], bool], timeout_s: float, what: str) -> 
     return loop.time() - start
 
 
+def _key(d: dict[str, Any]) -> tuple[str, str, str, Any]:
+    """(asset, signal, ts, value), numbers as floats (the historian keeps numbers as floats)."""
+    v = d["value"]
+    return d["asset"], d["signal"], d["ts"], float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+
+
 async def pipeline(seconds: float, speed: float, workdir: Path) -> dict[str, Any]:
     """The demo's whole path in one process: plant -> agent -> historian and UNS -> twin.
 
-    The plant runs for `seconds` at `speed`; every value it put on the wire is counted in the historian.
+    The plant runs for `seconds` at `speed`; every value it put on the wire (its record) is looked up in the
+    historian as (asset, signal, ts, value): missing and extra are counted as sets.
     """
     record = workdir / "produced.jsonl"
     cpu0, wall0 = time.process_time(), time.monotonic()
@@ -43,14 +54,15 @@ async def pipeline(seconds: float, speed: float, workdir: Path) -> dict[str, Any
         live_s = started_s + await _until(
             lambda: all(t.state != AssetState.UNKNOWN for t in twin.assets.values()), 30, "live state")
         await _until(record.exists, seconds + 60, "the bounded run to finish")
-        produced = sum(1 for _ in record.open("rb"))
+        produced = {_key(orjson.loads(r)) for r in record.read_bytes().splitlines()}
         history = SqliteHistorian(line.history, readonly=True)
         try:
-            def plant_samples() -> int:  # not the agent's own telemetry
-                return len(history.samples(asset=f"{line.plant.enterprise}/*"))
+            def plant_samples() -> list[tuple[str, str, str, Any]]:  # not the agent's own telemetry
+                return [_key({"asset": s.asset, "signal": s.signal, "ts": format_ts(s.ts), "value": s.value})
+                        for s in history.samples(asset=f"{line.plant.enterprise}/*")]
 
-            await _until(lambda: plant_samples() >= produced, 120, "every sample to be stored")
-            stored = plant_samples()
+            await _until(lambda: len(plant_samples()) >= len(produced), 120, "every sample to be stored")
+            counted = delivery(produced, plant_samples())  # one row per key in the file: duplicates invisible
         finally:
             history.close()
         flowing_s = time.monotonic() - wall0 - started_s
@@ -60,10 +72,10 @@ async def pipeline(seconds: float, speed: float, workdir: Path) -> dict[str, Any
         "seconds": seconds, "speed": speed,
         "time_to_start_s": round(started_s, 3),
         "time_to_live_state_s": round(live_s, 3),
-        "produced": produced, "stored": stored, "loss": produced - stored,
+        **counted,
         "agent_received": received,
         "sink_backlog_records": backlog,  # records (samples and events) not yet written, per sink
-        "samples_per_s": round(stored / flowing_s, 1),
+        "samples_per_s": round((counted["stored"] - counted["extra"]) / flowing_s, 1),
         "process_cpu_s": round(time.process_time() - cpu0, 2),
         "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "cores": os.cpu_count(),

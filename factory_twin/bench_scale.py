@@ -10,6 +10,11 @@ subscriptions. Measured over a window after a warm-up:
 - end-to-end latency p50/p99: from a sample's source timestamp, set by the simulator when the value
   changed, to the sample's application to a twin's state; from the twins' latency histograms
   (`factory_twin_twin_ingest_latency_seconds`, the window's bucket deltas, interpolated within a bucket)
+- delivery against the simulators' own record (`sim serve --record`, every value put on the wire, each
+  simulator producing for a fixed time from when its agent monitors every variable, then serving on):
+  what the agents' historians hold as sets of
+  (asset, signal, ts, value), and whether the twins' final state of every signal is the last value
+  recorded for it; the twins' counters (messages taken in, which they count before validating) only beside.
 """
 
 from __future__ import annotations
@@ -28,11 +33,15 @@ import orjson
 
 from factory_twin import plant_gen
 from factory_twin.bench_ingest import ProcWatch
+from factory_twin.delivery import delivery
 from factory_twin.runtime import PROJECT_ROOT, free_port
 from factory_twin.servers import Mosquitto, wait_for
+from historian import SqliteHistorian
+from plantmodel.uns import format_ts
 from twin.metrics import quantile
 
 LATENCY = "factory_twin_twin_ingest_latency_seconds"
+PRODUCING_MARGIN_S = 20.0  # the simulators produce this much longer than warm-up and window: until all flow
 
 
 class _Child:
@@ -111,11 +120,11 @@ def _uns_sink(port: int) -> dict[str, Any]:
     return httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).json()["sinks"]["uns"]
 
 
-def _delivery(children: list[_Child], agents: list[int], twin_ports: list[int], key: str) -> dict[str, int]:
-    """Stop the plant, let the agents drain, and compare what they published with what the twins took in."""
-    for c in children:
-        if c.role == "simulator":
-            c.interrupt()
+def _delivery(workdir: Path, n_lines: int, agents: list[int], twin_ports: list[int], key: str) -> dict[str, int]:
+    """Once the plant has stopped producing (its records closed; its servers still up), let the agents drain and
+    set what they published beside what the twins took in."""
+    records = [workdir / f"sim{i + 1}.jsonl" for i in range(n_lines)]
+    wait_for(lambda: all(r.exists() for r in records), 300, "the simulators to finish producing")
     wait_for(lambda: all(_uns_sink(p)["spool_depth"] == 0 for p in agents), 120, "the agents to drain")
     written = sum(_uns_sink(p)["written"] for p in agents)
     totals: list[int] = []
@@ -138,8 +147,47 @@ def _delivery(children: list[_Child], agents: list[int], twin_ports: list[int], 
             if line.startswith("factory_twin_twin_messages_total{"):
                 name = line.split('line="')[1].split('"')[0].rsplit("/", 1)[1]
                 by_line.setdefault(name, {})[f"taken_in:{p}"] = int(line.rsplit(" ", 1)[1])
-    return {"published_by_agents": written, "taken_in_by_twins": totals[-1], "missing": written - totals[-1],
+    return {"published_by_agents": written, "taken_in_by_twins": totals[-1],
             "twin_reconnects": reconnects, "by_line": by_line}
+
+
+def _value(v: Any) -> Any:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+
+
+def _against_record(workdir: Path, n_lines: int, agents: list[int], twin_port: int, key: str,
+                    opcua_assets: set[str]) -> dict[str, Any]:
+    """The simulators' records (every value they put on the wire) against the agents' historians, as sets, and
+    against the final state a twin shows (it answers for the whole plant). The bench's agents read OPC-UA only,
+    so the MQTT devices' values (the AGVs') are left out of both."""
+    records = [workdir / f"sim{i + 1}.jsonl" for i in range(n_lines)]
+    wait_for(lambda: all(d == 0 for p in agents
+                         for d in (s["spool_depth"] for s in httpx.get(f"http://127.0.0.1:{p}/health",
+                                                                       timeout=10).json()["sinks"].values())),
+             120, "the agents to write everything")
+    produced: set[tuple[str, str, str, Any]] = set()
+    last: dict[tuple[str, str], tuple[str, Any]] = {}
+    for r in records:
+        for line in r.read_bytes().splitlines():
+            d = orjson.loads(line)
+            if d["asset"] not in opcua_assets:
+                continue
+            produced.add((d["asset"], d["signal"], d["ts"], _value(d["value"])))
+            if (d["asset"], d["signal"]) not in last or last[(d["asset"], d["signal"])][0] <= d["ts"]:
+                last[(d["asset"], d["signal"])] = (d["ts"], _value(d["value"]))
+    stored: list[tuple[str, str, str, Any]] = []
+    for i in range(n_lines):
+        history = SqliteHistorian(workdir / f"agent{i + 1}" / "history.db", readonly=True)
+        try:
+            stored.extend((s.asset, s.signal, format_ts(s.ts), _value(s.value)) for s in history.samples("acme/*"))
+        finally:
+            history.close()
+    assets = httpx.get(f"http://127.0.0.1:{twin_port}/api/assets", headers={"Authorization": f"Bearer {key}"},
+                       timeout=30).json()
+    shown = {(a["id"], name): (sig["ts"], _value(sig["value"])) for a in assets for name, sig in a["signals"].items()}
+    wrong = sum(1 for k, v in last.items() if shown.get(k) != v)
+    return {"historians_vs_record": delivery(produced, stored),  # the embedded store keeps one row per key:
+            "twin_final_state": {"signals": len(last), "not_the_last_recorded": wrong}}  # duplicates invisible
 
 
 def _reconnects(port: int, key: str) -> int:
@@ -165,7 +213,9 @@ def run_lines(workdir: Path, n_lines: int, n_twins: int, seconds: float, warmup:
             plant_gen.dump(plant_gen.only_line(plant, i), workdir / f"plant{i + 1}.yaml")
             children.append(_Child("simulator", f"sim{i + 1}", [
                 "sim", "serve", f"plant{i + 1}.yaml", "--opcua-port", str(opcua), "--mqtt-port", str(broker.port),
-                "--speed", str(speed), "--log-level", "error"], workdir, env))
+                "--speed", str(speed), "--record", f"sim{i + 1}.jsonl", "--start-on-subscribe", "180",
+                "--duration", str(warmup + seconds + PRODUCING_MARGIN_S),
+                "--log-level", "error"], workdir, env))
             _agent_yaml(workdir / f"agent{i + 1}.yaml", i + 1, opcua, broker.port, health)
             agents.append(health)
         twin_ports = [free_port() for _ in range(n_twins)]
@@ -216,7 +266,10 @@ def run_lines(workdir: Path, n_lines: int, n_twins: int, seconds: float, warmup:
         cpu = {n: (w.cpu_s() - cpu0[n]) / dt * 100 for n, (_, w) in watches.items()}
         for c in children:
             c.check()
-        delivery = _delivery(children, agents, twin_ports, key)
+        delivery = _delivery(workdir, n_lines, agents, twin_ports, key)
+        opcua_assets = {a.path for a in plant_gen.PlantConfig.model_validate(plant).assets()
+                        if a.config.sim is None or a.config.sim.interface == "opcua"}
+        delivery |= _against_record(workdir, n_lines, agents, twin_ports[0], key, opcua_assets)
     finally:
         for c in children:  # all at once: each takes a moment to shut down in order
             c.interrupt()
@@ -286,7 +339,7 @@ def table(result: dict[str, Any]) -> str:
 
         rows.append(f"{r['lines']:>5} {r['machines']:>8} {r['twins']:>5} {r['agent_samples_per_s']:>9.0f} "
                     f"{r['twin_samples_per_s']:>8.0f} {r['latency_p50_ms']!s:>7} {r['latency_p99_ms']!s:>7} "
-                    f"{r['cpu_pct_total']:>6.0f} {r['rss_mb_total']:>7.0f} {r['missing']:>7}  "
+                    f"{r['cpu_pct_total']:>6.0f} {r['rss_mb_total']:>7.0f} {r['historians_vs_record']['missing']:>7}  "
                     f"{per('cpu_pct_per_process')} | {per('rss_mb_per_process')}")
     loads = ", ".join(f"{r['lines']} lines: {r['load_avg_1m'][0]}-{r['load_avg_1m'][1]}" for r in result["runs"])
     rows.append(f"({result['cores']} cores; {result['load_note']}; load average {loads})")

@@ -20,6 +20,15 @@ app.add_typer(sim_app, name="sim")
 app.add_typer(edge_app, name="edge")
 app.add_typer(twin_app, name="twin")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: start what they need on loopback, print a table.")
+_LOAD_AT_START: list[float] | None = None  # the load average when a benchmark began, for its result file
+
+
+@bench_app.callback()
+def _bench_started() -> None:
+    global _LOAD_AT_START
+    import os
+
+    _LOAD_AT_START = [round(x, 2) for x in os.getloadavg()]
 app.add_typer(bench_app, name="bench")
 plant_app = typer.Typer(no_args_is_help=True, help="The plant model and its asset catalogue.")
 app.add_typer(plant_app, name="plant")
@@ -495,17 +504,41 @@ def bench_pipeline(
 def bench_ingest(
     source: Annotated[str, typer.Option(help="mqtt or opcua")] = "mqtt",
     seconds: Annotated[float, typer.Option(min=1, help="how long the load runs")] = 20.0,
-    rate: Annotated[float, typer.Option(help="mqtt: messages per second offered (10 samples each)")] = 4000.0,
+    rate: Annotated[float, typer.Option(help="mqtt: messages per second offered")] = 4000.0,
+    fields: Annotated[int, typer.Option(min=1, help="mqtt: values per message (1: {ts, value} per topic)")] = 10,
+    topics: Annotated[int, typer.Option(min=1, help="mqtt: topics the messages go round (1,000: m0/s0..m99/s9)")]
+    = 20,
+    qos: Annotated[int, typer.Option(min=0, max=1, help="mqtt: QoS of the load and of the agent's subscription")] = 1,
+    protocol: Annotated[str, typer.Option(help="mqtt: the agent's MQTT protocol, 5 or 3.1.1")] = "5",
+    agents: Annotated[int, typer.Option(min=1, help="mqtt: agent processes sharing one MQTT 5 shared subscription")]
+    = 1,
     variables: Annotated[int, typer.Option(help="opcua: variables the server keeps changing")] = 1000,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
 ) -> None:
-    """Source -> agent -> TSDB end to end, every process separate on loopback, counted in the TSDB."""
+    """Source -> agent -> TSDB end to end, every process separate on loopback, counted in the TSDB as sets."""
     from factory_twin.bench_ingest import ingest_mqtt, ingest_opcua
 
     if source not in ("mqtt", "opcua"):
         raise typer.BadParameter("expected mqtt or opcua", param_hint="--source")
+    if protocol not in ("5", "3.1.1"):
+        raise typer.BadParameter("expected 5 or 3.1.1", param_hint="--protocol")
     setup_logging("error")
-    _table(ingest_mqtt(seconds, rate) if source == "mqtt" else ingest_opcua(seconds, variables), json_out)
+    result = (ingest_mqtt(seconds, rate, fields, topics, qos, protocol, agents=agents) if source == "mqtt"
+              else ingest_opcua(seconds, variables))
+    _table(result, json_out)
+
+
+@bench_app.command("table")
+def bench_table(
+    name: Annotated[str, typer.Argument(help="ingest or opcua-ratio")],
+    files: Annotated[list[Path], typer.Argument(help="result files written with --json")],
+) -> None:
+    """A Markdown table rendered from committed result files (the README quotes these, never hand-copied)."""
+    from factory_twin.bench_tables import TABLES, render
+
+    if name not in TABLES:
+        raise typer.BadParameter(f"expected one of {sorted(TABLES)}", param_hint="NAME")
+    typer.echo(render(name, files))
 
 
 @bench_app.command("twin")
@@ -611,9 +644,14 @@ def _load_average() -> list[float]:
 
 
 def _write_json(json_out: Path | None, result: object) -> None:
+    """The result with where, when and on what it was measured (commit, versions, load average)."""
     import orjson
 
+    from factory_twin.provenance import provenance
+
     if json_out:
+        if isinstance(result, dict):
+            result = result | {"provenance": provenance(_LOAD_AT_START)}
         json_out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
 
 

@@ -74,8 +74,11 @@ class _Server:
 
 
 class VictoriaMetrics(_Server):
-    """Accepts influxdb-client's /api/v2/write; deduplication at 1 ms makes a re-sent sample (same series and
-    timestamp) count once, as InfluxDB does; no query latency offset, so every sample is visible at once."""
+    """Accepts influxdb-client's /api/v2/write; no query latency offset, so every sample is visible at once.
+
+    Deduplication is off: a sample written twice is stored twice and the export shows both, so benchmarks and
+    tests see duplicates (InfluxDB would overwrite the point, and `-dedup.minScrapeInterval` would hide it).
+    """
 
     exe_name, package = "victoria-metrics", "victoria-metrics"
 
@@ -85,8 +88,7 @@ class VictoriaMetrics(_Server):
 
     def args(self) -> list[str]:
         return [f"-httpListenAddr=127.0.0.1:{self.port}", f"-storageDataPath={self.workdir / 'data'}",
-                "-search.latencyOffset=0s", "-retentionPeriod=100y", "-loggerLevel=ERROR",
-                "-dedup.minScrapeInterval=1ms"]
+                "-search.latencyOffset=0s", "-retentionPeriod=100y", "-loggerLevel=ERROR"]
 
     def ready(self) -> bool:
         return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
@@ -102,14 +104,34 @@ class VictoriaMetrics(_Server):
     def count(self, match: str) -> int:
         return sum(len(values) for _, values, _ in self.export(match))
 
+    def series_count(self, match: str, days: int = 2) -> int:
+        """Samples of the matching series stamped in the last `days` (up to an hour ahead), from the TSDB's own
+        count: cheaper than an export."""
+        r = httpx.get(f"{self.url}/api/v1/query", params={"query": f"sum(count_over_time({match}[{days}d]))",
+                                                            "time": str(int(time.time()) + 3600)}, timeout=60)
+        r.raise_for_status()
+        result = r.json()["data"]["result"]
+        return int(float(result[0]["value"][1])) if result else 0
+
 
 class Mosquitto(_Server):
-    """Persistent sessions and queued messages survive a restart; no limit on queued messages."""
+    """Persistent sessions and queued messages survive a restart; no limit on queued messages, unless
+    `defaults` keeps mosquitto's own limits (20 messages in flight and 1,000 queued per client), as a broker
+    installed with its defaults has them."""
 
     exe_name, package = "mosquitto", "mosquitto"
 
+    def __init__(self, workdir: Path, port: int | None = None, *, defaults: bool = False) -> None:
+        super().__init__(workdir, port)
+        self.defaults = defaults
+
     def args(self) -> list[str]:
         conf = self.workdir / "mosquitto.conf"
+        limits = "" if self.defaults else "max_queued_messages 0\nmax_inflight_messages 0\n"
         conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-                        f"persistence_location {self.workdir}/\nmax_queued_messages 0\nmax_inflight_messages 0\n")
+                        f"persistence_location {self.workdir}/\n{limits}")
         return ["-c", str(conf)]
+
+    def version(self) -> str:
+        out = subprocess.run([self.exe, "-h"], capture_output=True, text=True).stdout
+        return out.splitlines()[0].removeprefix("mosquitto version ").strip() if out else ""

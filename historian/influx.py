@@ -32,32 +32,35 @@ class LineWriter(Protocol):
 
 
 class ClientWriter:
-    """influxdb-client's synchronous write API: ``POST /api/v2/write`` at nanosecond precision."""
+    """influxdb-client's write service: ``POST /api/v2/write`` at nanosecond precision, gzipped at level 1.
+
+    The client's own gzip is level 9, which cost the agent a sixth of its CPU at 30,000 samples/s for a body
+    about 10 % smaller than level 1 makes; so the body is compressed here and sent with its Content-Encoding.
+    """
 
     def __init__(self, url: str, bucket: str, org: str = "", token: str = "", timeout_s: float = 10.0) -> None:
         from influxdb_client import InfluxDBClient
-        from influxdb_client.client.write_api import SYNCHRONOUS
+        from influxdb_client.service.write_service import WriteService
 
         self.bucket, self.org = bucket, org
         # synchronous: the caller's spool owns durability (the client's own batching can drop data silently);
         # the client's own retries are off for the same reason: a failed batch raises, and is retried whole
-        self._client = InfluxDBClient(url=url, token=token, org=org, timeout=int(timeout_s * 1000), enable_gzip=True,
-                                      retries=False)
-        self._api = self._client.write_api(write_options=SYNCHRONOUS)
+        self._client = InfluxDBClient(url=url, token=token, org=org, timeout=int(timeout_s * 1000), retries=False)
+        self._service = WriteService(self._client.api_client)
 
     def write(self, lines: list[str]) -> None:
-        from influxdb_client import WritePrecision
         from influxdb_client.rest import ApiException
 
+        body = gzip.compress("\n".join(lines).encode(), compresslevel=1)
         try:
-            self._api.write(bucket=self.bucket, org=self.org, record=lines, write_precision=WritePrecision.NS)
+            self._service.post_write(org=self.org, bucket=self.bucket, body=body, precision="ns",
+                                     content_encoding="gzip", content_type="text/plain; charset=utf-8")
         except ApiException as exc:
             headers = exc.headers or {}
             raise InfluxError(f"write refused ({exc.status}): {str(exc.body or exc.reason)[:300]}", exc.status,
                               _retry_after(headers.get("Retry-After"))) from None
 
     def close(self) -> None:
-        self._api.close()
         self._client.close()
 
 

@@ -14,12 +14,14 @@ cell=turning,asset=cnc-1,kind=analog,unit=rpm value=8000.0,quality="good" 176400
 
 from __future__ import annotations
 
+import functools
 import zlib
 
 EVENTS = "events"  # the measurement of events; no signal may take the name
 TAG_KEYS = ("path", "site", "area", "line", "cell", "asset", "kind", "unit")
 
 
+@functools.lru_cache(maxsize=65_536)  # names and tags repeat on every line: escape each once
 def _escape_key(text: str) -> str:
     """Measurements, tag keys and tag values: commas, equals signs and spaces need a backslash."""
     return text.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
@@ -29,6 +31,7 @@ def _string_field(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+@functools.lru_cache(maxsize=65_536)
 def place_tags(asset: str) -> str:
     """path plus one tag per ISA-95 level below the enterprise (the path has six segments, checked before)."""
     _, site, area, line, cell, short = asset.split("/")

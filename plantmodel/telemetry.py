@@ -94,7 +94,7 @@ def to_micros(ts: datetime) -> int:
 
 
 def from_micros(us: int) -> datetime:
-    return datetime.fromtimestamp(us // 1_000_000, UTC).replace(microsecond=us % 1_000_000)
+    return EPOCH + timedelta(microseconds=us)  # exact; one object, on every sample's path
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

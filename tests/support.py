@@ -128,7 +128,8 @@ class ServedApp:
 
 
 def mqtt_agent_yaml(tmp: Path, root: str, broker: int, health_port: int, fields: dict[str, str], sinks: list[str],
-                    *, timestamp: str = "timestamp", telemetry_s: float = 0, extra: str = "") -> Path:
+                    *, timestamp: str = "timestamp", telemetry_s: float = 0, extra: str = "",
+                    protocol: str = "3.1.1") -> Path:
     """An agent config reading `<root>/<serial>/data` JSON messages (signal: field path) into `sinks`.
 
     Its assets are `<root>/plant/area/line/cell/<serial>`; its health is served on `health_port`.
@@ -145,7 +146,7 @@ health: {{port: {health_port}, telemetry_interval_s: {telemetry_s}}}
 sources:
   - type: mqtt
     name: gauges
-    broker: {{port: {broker}}}
+    broker: {{port: {broker}, protocol: "{protocol}"}}
     qos: 1
     clean_session: false
     subscriptions:

@@ -16,8 +16,8 @@ def test_pipeline_bench_writes_its_keys_and_loses_nothing(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     assert "samples_per_s" in result.stdout
     data = orjson.loads(out.read_bytes())
-    assert {"time_to_live_state_s", "samples_per_s", "produced", "stored", "loss", "rss_mb"} <= set(data)
-    assert data["produced"] > 100 and data["loss"] == 0 and data["stored"] == data["produced"]
+    assert {"time_to_live_state_s", "samples_per_s", "produced", "stored", "missing", "extra", "rss_mb"} <= set(data)
+    assert data["produced"] > 100 and data["missing"] == data["extra"] == 0 and data["stored"] == data["produced"]
 
 
 def test_oee_bench_live_equals_batch(tmp_path: Path) -> None:
@@ -30,16 +30,24 @@ def test_oee_bench_live_equals_batch(tmp_path: Path) -> None:
     assert data["live_equals_batch"] is True and data["shifts"] == 6 and data["events"] > 10_000
 
 
-def test_ingest_bench_counts_what_reached_the_tsdb(tmp_path: Path) -> None:
-    for args, keys in ((["--source", "mqtt", "--seconds", "2", "--rate", "200"], set()),
-                       (["--source", "opcua", "--seconds", "2", "--variables", "50"], {"server_alone_per_s", "ratio"})):
+def test_ingest_bench_counts_what_reached_the_tsdb_as_sets(tmp_path: Path) -> None:
+    for args, keys in ((["--source", "mqtt", "--seconds", "2", "--rate", "200"], {"cpu_us_per_msg"}),
+                       (["--source", "mqtt", "--seconds", "2", "--rate", "1000", "--fields", "1", "--topics", "1000"],
+                        {"cpu_us_per_msg"}),
+                       (["--source", "mqtt", "--seconds", "2", "--rate", "300", "--fields", "1", "--topics", "100",
+                         "--protocol", "3.1.1"], set()),
+                       (["--source", "opcua", "--seconds", "2", "--variables", "50"], {"server_alone", "ratio"})):
         out = tmp_path / "ingest.json"
         result = subprocess.run([sys.executable, "-m", "factory_twin", "bench", "ingest", *args, "--json", str(out)],
                                 capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr
         data = orjson.loads(out.read_bytes())
-        assert {"samples_per_s", "loss", "rss_mb", "produced", "stored"} | keys <= set(data)
-        assert data["produced"] > 0 and data["loss"] == 0, data
+        assert {"samples_per_s", "missing", "extra", "duplicates", "rss_mb", "produced", "stored", "cpu_s",
+                "provenance"} | keys <= set(data)
+        assert data["produced"] > 0 and data["stored"] == data["produced"], data
+        assert data["missing"] == data["extra"] == data["duplicates"] == 0, data
+        assert {"commit", "versions", "load_before", "load_after", "cores"} <= set(data["provenance"])
+        assert "mqtt5" in data["provenance"]["versions"]
 
 
 def test_twin_bench_loads_the_api_and_fans_out(tmp_path: Path) -> None:

@@ -21,5 +21,8 @@ def test_scale_bench_measures_two_lines_through_two_twins(tmp_path: Path) -> Non
     assert run["agent_samples_per_s"] > 0 and run["twin_samples_per_s"] > 0 and run["latency_samples"] > 0
     assert 0 < run["latency_p50_ms"] <= run["latency_p99_ms"] < 30_000
     assert set(run["by_role"]) == {"simulator", "agent", "twin", "broker"}
-    assert run["published_by_agents"] > 0 and run["missing"] == 0  # every UNS message reached a twin
+    assert run["published_by_agents"] > 0
+    against = run["historians_vs_record"]  # what the simulators put on the wire, as sets, in the historians
+    assert against["produced"] > 0 and against["missing"] == 0 and against["extra"] == 0, against
+    assert run["twin_final_state"]["signals"] > 0 and run["twin_final_state"]["not_the_last_recorded"] == 0
     assert run["by_role"]["agent"]["processes"] == 2 and run["by_role"]["twin"]["rss_mb_per_process"] > 10

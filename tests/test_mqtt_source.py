@@ -95,6 +95,87 @@ def test_tls_with_password_and_client_certificate(mosquitto_tls: mqtt.BrokerConf
     run(scenario)
 
 
+class Holding(Running):
+    """A source whose commits wait until the test releases them, as a slow spool would."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.held: list[Callable[[], None]] = []
+
+    def _emit(self, samples: list[Sample], committed: Callable[[], None] | None = None) -> None:
+        self.samples.extend(samples)
+        if committed is not None:
+            self.held.append(committed)
+
+    def release(self) -> None:
+        held, self.held = self.held, []
+        for committed in held:
+            committed()
+
+
+@pytest.mark.parametrize("qos", [1, 2])
+def test_mqtt5_session_acknowledges_only_what_was_committed(mosquitto: mqtt.BrokerConfig, tmp_path: Path,
+                                                           qos: int) -> None:
+    """With MQTT 5 the broker sends at most Receive Maximum messages ahead of our acknowledgements, and those
+    wait for the spool's commit: nothing more arrives while commits are held, everything once they are done,
+    each message once."""
+    broker = mosquitto.model_copy(update={"protocol": "5"})
+
+    async def scenario() -> None:
+        async with Holding(tmp_path, broker, subscriptions=[STATE], qos=qos, receive_max=10,
+                           client_id=f"held-{qos}") as src:
+            await until(src.source.ready.is_set, 15, "the source to subscribe")
+            pub = publisher(mosquitto, f"held-pub-{qos}")
+            await asyncio.wait_for(pub.connected_event.wait(), 10)
+            infos = [pub.publish("dev/m1/state", state(float(i)), qos=qos) for i in range(30)]
+            await until(lambda: len(src.samples) >= 10, 10, "the first ten messages")
+            await asyncio.sleep(1.0)  # what the broker would send on without acknowledgements (none may come)
+            assert len(src.samples) == 10, "the broker sent beyond Receive Maximum, or we acknowledged early"
+            while len(src.samples) < 30:
+                src.release()
+                await until(lambda: src.held or len(src.samples) >= 30, 10, "more messages after the commit")
+            src.release()
+            for info in infos:
+                info.wait_for_publish(5)
+            mqtt.stop(pub)
+            assert sorted(s.value for s in src.samples) == [float(i) for i in range(30)]
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
+def test_a_shared_subscription_splits_the_messages_between_agents(mosquitto: mqtt.BrokerConfig, tmp_path: Path,
+                                                                  protocol: str) -> None:
+    """Scale-out beyond one core: agents of one `share_group` (MQTT shared subscription, the broker's own
+    load sharing) each take a part of the messages into their own spool, and together every message once."""
+    broker = mosquitto.model_copy(update={"protocol": protocol})
+    cfg: dict[str, Any] = {"subscriptions": [STATE], "qos": 1, "share_group": f"ingest{protocol[0]}"}
+
+    async def scenario() -> None:
+        async with (Running(tmp_path / "a", broker, client_id=f"share-a-{protocol}", **cfg) as a,
+                    Running(tmp_path / "b", broker, client_id=f"share-b-{protocol}", **cfg) as b):
+            await until(lambda: a.source.ready.is_set() and b.source.ready.is_set(), 15, "both to subscribe")
+            pub = publisher(mosquitto, f"share-pub-{protocol}")
+            await asyncio.wait_for(pub.connected_event.wait(), 10)
+            infos = [pub.publish(f"dev/m{i % 7}/state", state(float(i)), qos=1) for i in range(200)]
+            await until(lambda: len(a.samples) + len(b.samples) >= 200, 20, "every message in one of the two")
+            for info in infos:
+                info.wait_for_publish(5)
+            mqtt.stop(pub)
+            got_a, got_b = {s.value for s in a.samples}, {s.value for s in b.samples}
+            assert got_a and got_b, "the broker gave every message to one member"
+            assert not got_a & got_b and got_a | got_b == {float(i) for i in range(200)}
+            assert len(a.samples) + len(b.samples) == 200
+
+    run(scenario)
+
+
+def test_sparkplug_is_not_shared() -> None:
+    with pytest.raises(ValueError, match="Sparkplug needs every message"):
+        MqttSourceConfig.model_validate({"type": "mqtt", "name": "mq", "share_group": "g",
+                                         "sparkplug": [{"group": "line1", "area": "acme/plant1/machining"}]})
+
+
 @pytest.mark.parametrize(("protocol", "qos"), [("3.1.1", 1), ("5", 2)])
 def test_persistent_session_keeps_messages_while_the_agent_is_away(mosquitto: mqtt.BrokerConfig, tmp_path: Path,
                                                                    protocol: str, qos: int) -> None:

@@ -14,10 +14,12 @@ and a Sparkplug B edge node)::
         key_file: /etc/factory-twin/edge-key.pem   # ... and its key
         username: edge
         password_env: MQTT_PASSWORD                # the environment variable, never the password
-        protocol: "5"                              # or "3.1.1"
+        protocol: "5"                              # or "3.1.1" (paho; for brokers without MQTT 5)
       qos: 1                      # default per subscription: 0, 1 or 2
+      receive_max: 20000          # MQTT 5: messages the broker may send ahead of our acknowledgements
       clean_session: false        # a persistent session: the broker keeps QoS 1/2 messages while we are away
       session_expiry_s: 86400     # MQTT 5: how long the broker keeps that session
+      share_group: null           # e.g. ingest: agents of one group split the messages (MQTT shared subscription)
       silence_s: 30               # no message for this long: health degraded, then reconnect (0: never)
       subscriptions:
         - topic: uagv/v2/acme/{serial}/state       # {name} matches one topic level
@@ -42,6 +44,10 @@ rejected whole; a field or metric that is missing, of the wrong type or not fini
 and the message's other fields still flow. Every rejection is counted by reason and kept. A QoS 1/2
 message is acknowledged once what it held is committed to the spool or quarantined, whatever it held.
 
+With MQTT 5 the source runs its own session on the event loop (`mqtt5_session.py`): messages are taken in
+batches, one spool row and one write of acknowledgements per batch. With 3.1.1 it runs paho in its thread,
+whose messages are handed to the event loop in batches too.
+
 The client id is the agent's name, the source's name and the agent's instance id (kept in its data folder),
 unless `client_id` is given: another client that connects under a guessed name cannot take the session over.
 A feed that publishes all the time and falls silent for `silence_s` marks the agent's health degraded (with
@@ -51,13 +57,14 @@ the reason) and is reconnected and subscribed again.
 from __future__ import annotations
 
 import asyncio
-import functools
+import contextlib
 import json
 import logging
 import math
 import re
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal, Self
 
@@ -67,6 +74,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from edge_agent.mapping import Mapper, MappingError, ValueMap
 from edge_agent.plugins import PluginConfig, PluginContext, Source, source
+from edge_agent.sources.mqtt5_session import Message, Session
 from edge_agent.sources.sparkplug import NAMESPACE, PartialPayload, SparkplugDecoder, SparkplugMapping
 from edge_agent.sources.sparkplug_b import rebirth_command
 from plantmodel import mqtt, units
@@ -140,19 +148,28 @@ class MqttSourceConfig(PluginConfig):
     client_id: str | None = None
     clean_session: bool = False
     session_expiry_s: int = Field(86400, ge=0, description="MQTT 5: how long the broker keeps our session")
+    receive_max: int = Field(20000, ge=1, le=65535, description="MQTT 5: messages the broker may send ahead of our "
+                             "acknowledgements, which wait for the spool's commit")
     silence_s: float = Field(0, ge=0, description="no message for this long on a feed that always publishes: "
                              "health degraded, then reconnect and subscribe again; 0: never")
     subscriptions: list[TopicMapping] = Field([], description="JSON and plain-number topics")
     sparkplug: list[SparkplugMapping] = Field([], description="Sparkplug B groups")
+    share_group: str | None = Field(None, pattern=r"^[^/#+$]+$", description="subscribe as a member of this "
+                                    "shared subscription ($share/<group>/<filter>): the agents of one group split "
+                                    "the messages between them, each into its own spool")
 
     @model_validator(mode="after")
     def _something(self) -> Self:
         if not self.subscriptions and not self.sparkplug:
             raise ValueError("give subscriptions, sparkplug groups or both")
+        if self.share_group and self.sparkplug:
+            raise ValueError("share_group splits messages between agents; Sparkplug needs every message of a node "
+                             "(births, aliases, deaths) in one agent: use a source of its own for sparkplug")
         return self
 
     def filters(self) -> list[tuple[str, int]]:
-        return [*((m.filter, self.qos if m.qos is None else m.qos) for m in self.subscriptions),
+        share = f"$share/{self.share_group}/" if self.share_group else ""
+        return [*((share + m.filter, self.qos if m.qos is None else m.qos) for m in self.subscriptions),
                 *((g.filter, self.qos) for g in self.sparkplug)]
 
 
@@ -189,11 +206,20 @@ class MqttSource(Source):
 
     def __init__(self, config: MqttSourceConfig, ctx: PluginContext) -> None:
         super().__init__(config, ctx)
-        self.client = mqtt.make_client(config.broker, config.client_id or ctx.client_id(config.name),
-                                       clean_session=config.clean_session)
-        # QoS 1/2 messages are acknowledged only once their samples are committed to the agent's spool, so
-        # the broker redelivers whatever a crash (even kill -9) caught between receipt and commit
-        self.client.manual_ack_set(True)
+        client_id = config.client_id or ctx.client_id(config.name)
+        persistent = not config.clean_session
+        self.session: Session | None = None
+        self.client: paho.Client | None = None
+        if config.broker.protocol == "5":
+            self.session = Session(config.broker, client_id, config.filters(), self._take,
+                                   clean_start=config.clean_session,
+                                   session_expiry_s=config.session_expiry_s if persistent else 0,
+                                   receive_max=config.receive_max, on_state=self._state)
+        else:
+            self.client = mqtt.make_client(config.broker, client_id, clean_session=config.clean_session)
+            # QoS 1/2 messages are acknowledged only once their samples are committed to the agent's spool, so
+            # the broker redelivers whatever a crash (even kill -9) caught between receipt and commit
+            self.client.manual_ack_set(True)
         self.sparkplug = {g.group: SparkplugDecoder(g) for g in config.sparkplug}
         self.mappers = {(i, signal): Mapper(f.map, f.unit) for i, m in enumerate(config.subscriptions)
                         for signal, f in m.fields.items()}
@@ -201,23 +227,55 @@ class MqttSource(Source):
         self.last_message = time.monotonic()  # or the last (re)connection
         self.silent = False  # silence_s passed without a message; cleared by the next one
         self.restarts = 0  # reconnections forced by silence
-        self._unacked: dict[int, float] = {}  # mid -> when a QoS 1/2 message came, until acknowledged
-        self._unacked_lock = threading.Lock()
+        self._unacked: dict[int, tuple[float, int]] = {}  # batch -> (when it came, QoS 1/2 messages), until acked
+        self._batches = 0
+        self._routes: dict[str, tuple[int, TopicMapping, str] | None] = {}  # topic -> subscription, asset
+        self._inbox: list[tuple[str, bytes, int, int]] = []  # paho's thread -> the loop: topic, payload, qos, mid
+        self._inbox_lock = threading.Lock()
+        self._inbox_scheduled = False
 
     def problems(self) -> list[str]:
         out = []
         if self.silent:
             out.append(self.last_error or f"no message for {self.config.silence_s:g} s")
-        with self._unacked_lock:
-            oldest = min(self._unacked.values(), default=None)
-            waiting = len(self._unacked)
+        oldest = min((t for t, _ in self._unacked.values()), default=None)
+        waiting = sum(n for _, n in self._unacked.values())
         if oldest is not None and time.monotonic() - oldest > 30:
             out.append(f"{waiting} QoS 1/2 messages not acknowledged for {time.monotonic() - oldest:.0f} s "
                        "(the broker holds back further ones)")
         return out
 
     async def run(self) -> None:
+        if self.session is not None:
+            await self._run_session(self.session)
+        else:
+            await self._run_paho()
+
+    def _state(self, up: bool, why: str | None) -> None:
+        self.connected = up
+        if up:
+            self.last_error = None
+            self.last_message = time.monotonic()
+            self.ready.set()
+        elif why and not self.silent:
+            self.last_error = why
+
+    async def _run_session(self, session: Session) -> None:
+        tasks = [asyncio.create_task(session.run())]
+        if self.config.silence_s:
+            tasks.append(asyncio.create_task(self._watch_silence()))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            session.close()
+            for task in tasks:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run_paho(self) -> None:
         loop = asyncio.get_running_loop()
+        assert self.client is not None
 
         def on_connect(client: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
             if rc.is_failure:
@@ -239,22 +297,13 @@ class MqttSource(Source):
             self.last_error = f"cannot connect to {self.config.broker.url}"
 
         def on_message(client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
-            self.last_message, self.silent = time.monotonic(), False
-            ack = None
-            if msg.qos:
-                with self._unacked_lock:
-                    self._unacked[msg.mid] = self.last_message
-                ack = functools.partial(self._ack, client, msg.mid, msg.qos)
-            try:
-                samples = self.decode(msg.topic, msg.payload)
-            except Exception as exc:  # a decoder bug must not stop the client's thread: keep the message
-                self.ctx.quarantine.reject(self.config.name, "internal_error", "payload",
-                                           f"{type(exc).__name__}: {exc}", msg.topic, msg.payload)
-                samples = []
-            if samples:
-                loop.call_soon_threadsafe(self._emit, samples, ack, msg.topic, msg.payload)
-            elif ack is not None:
-                ack()  # nothing to spool: what was rejected is already in the quarantine (committed)
+            """paho's thread: queue the message; the loop takes all that queued up at once."""
+            with self._inbox_lock:
+                self._inbox.append((msg.topic, msg.payload, msg.qos, msg.mid))
+                if self._inbox_scheduled:
+                    return
+                self._inbox_scheduled = True
+            loop.call_soon_threadsafe(self._take_inbox, client)
 
         self.client.on_connect, self.client.on_subscribe = on_connect, on_subscribe
         self.client.on_disconnect, self.client.on_message = on_disconnect, on_message
@@ -268,22 +317,48 @@ class MqttSource(Source):
         finally:
             mqtt.stop(self.client)
 
-    def _emit(self, samples: list[Sample], ack: Any, topic: str, payload: bytes) -> None:
-        """On the loop: hand the samples over; should that fail, keep the message and acknowledge it anyway, so
-        one message can never hold up the broker's in-flight window."""
-        try:
-            self.ctx.emit(samples, committed=ack)
-        except Exception as exc:
-            log.exception("samples from %s could not be taken in", topic)
-            self.ctx.quarantine.reject(self.config.name, "internal_error", "payload", f"{type(exc).__name__}: {exc}",
-                                       topic, payload)
-            if ack is not None:
-                ack()
+    def _take_inbox(self, client: paho.Client) -> None:
+        with self._inbox_lock:
+            inbox, self._inbox, self._inbox_scheduled = self._inbox, [], False
+        acks = [(mid, qos) for _, _, qos, mid in inbox if qos]
 
-    def _ack(self, client: paho.Client, mid: int, qos: int) -> None:
-        with self._unacked_lock:
-            self._unacked.pop(mid, None)
-        client.ack(mid, qos)
+        def ack() -> None:
+            for mid, qos in acks:
+                client.ack(mid, qos)
+
+        self._take([(topic, payload, qos) for topic, payload, qos, _ in inbox], ack)
+
+    def _take(self, messages: list[Message], ack: Callable[[], None]) -> None:
+        """On the loop: a batch of messages into one spool row; acknowledged once it is committed, and should the
+        hand-over fail, kept in the quarantine and acknowledged anyway, so that nothing can hold up the broker's
+        window. What a message held that was rejected is in the quarantine (committed) already."""
+        now = time.monotonic()
+        self.last_message, self.silent = now, False
+        samples: list[Sample] = []
+        for topic, payload, _ in messages:
+            try:
+                samples.extend(self.decode(topic, payload))
+            except Exception as exc:  # a decoder bug: keep the message, go on with the others
+                self.ctx.quarantine.reject(self.config.name, "internal_error", "payload",
+                                           f"{type(exc).__name__}: {exc}", topic, payload)
+        waiting = sum(1 for _, _, qos in messages if qos)
+        self._batches += 1
+        batch = self._batches
+        if waiting:
+            self._unacked[batch] = (now, waiting)
+
+        def committed() -> None:
+            self._unacked.pop(batch, None)
+            ack()
+
+        try:
+            self.ctx.emit(samples, committed=committed)
+        except Exception as exc:
+            log.exception("samples of %d messages could not be taken in", len(messages))
+            for topic, payload, _ in messages:
+                self.ctx.quarantine.reject(self.config.name, "internal_error", "payload",
+                                           f"{type(exc).__name__}: {exc}", topic, payload)
+            committed()
 
     async def _watch_silence(self) -> None:
         """A feed that always publishes and goes quiet is broken (a lost subscription, a session taken over):
@@ -299,7 +374,10 @@ class MqttSource(Source):
             log.warning("source %s: no message for %.0f s: reconnecting to %s", self.config.name, quiet,
                         self.config.broker.url)
             self.restarts += 1
-            mqtt.reconnect(self.client)
+            if self.session is not None:
+                self.session.drop(self.last_error)
+            elif self.client is not None:
+                mqtt.reconnect(self.client)
             self.last_message = time.monotonic()
 
     def decode(self, topic: str, payload: bytes) -> list[Sample]:
@@ -308,15 +386,16 @@ class MqttSource(Source):
         levels = topic.split("/", 2)
         if len(levels) > 2 and levels[0] == NAMESPACE and levels[1] in self.sparkplug:
             return self._sparkplug(self.sparkplug[levels[1]], topic, payload)
-        hit = next(((i, m, f) for i, m in enumerate(self.config.subscriptions) if (f := m.match(topic)) is not None),
-                   None)
-        if hit is None:
+        route = self._routes.get(topic, _UNROUTED)
+        if route is _UNROUTED:
+            route = self._route(topic)
+        if route is None:
             self.ctx.quarantine.reject(name, "unknown_topic", "topic", "no subscription maps this topic",
                                        topic, payload)
             return []
-        index, mapping, found = hit
+        index, mapping, asset = route
         if mapping.format == "number":
-            return self._number(index, mapping, found, topic, payload)
+            return self._number(index, mapping, asset, topic, payload)
         try:
             body = _loads(payload)
             ts_raw = _lookup(body, mapping.timestamp) if mapping.timestamp else None
@@ -328,7 +407,6 @@ class MqttSource(Source):
             self.ctx.quarantine.reject(name, "missing", str(exc.args[0]), "timestamp field is missing",
                                        topic, payload)
             return []
-        asset = _PLACEHOLDER.sub(lambda m: found[m.group(1)], mapping.asset)
         samples: list[Sample] = []
         for signal, field in mapping.fields.items():
             try:
@@ -341,6 +419,20 @@ class MqttSource(Source):
                 continue
             self._mapped(index, asset, signal, field, value, ts, samples, topic, payload)
         return samples
+
+    def _route(self, topic: str) -> tuple[int, TopicMapping, str] | None:
+        """The subscription that maps a topic and the asset it names, remembered: topics repeat. Topics are
+        input, so the memory is bounded (emptied when full)."""
+        hit = next(((i, m, f) for i, m in enumerate(self.config.subscriptions) if (f := m.match(topic)) is not None),
+                   None)
+        route = None
+        if hit is not None:
+            index, mapping, found = hit
+            route = (index, mapping, _PLACEHOLDER.sub(lambda m: found[m.group(1)], mapping.asset))
+        if len(self._routes) >= ROUTES_KEPT:
+            self._routes.clear()
+        self._routes[topic] = route
+        return route
 
     def _mapped(self, index: int, asset: str, signal: str, field: FieldMapping, value: Any, ts: datetime,
                 out: list[Sample], topic: str, payload: bytes) -> None:
@@ -359,8 +451,7 @@ class MqttSource(Source):
             self.ctx.rollovers[(asset, signal)] = field.map.counter.rollover
 
 
-    def _number(self, index: int, mapping: TopicMapping, found: dict[str, str], topic: str,
-                payload: bytes) -> list[Sample]:
+    def _number(self, index: int, mapping: TopicMapping, asset: str, topic: str, payload: bytes) -> list[Sample]:
         ((signal, field),) = mapping.fields.items()
         text = payload.decode("utf-8", errors="replace").strip()
         try:
@@ -375,7 +466,6 @@ class MqttSource(Source):
             self.ctx.quarantine.reject(self.config.name, reason, "payload", f"{exc.detail} ({text[:40]!r})",
                                        topic, payload)
             return []
-        asset = _PLACEHOLDER.sub(lambda m: found[m.group(1)], mapping.asset)
         samples: list[Sample] = []
         self._mapped(index, asset, signal, field, value, datetime.now(UTC), samples, topic, payload)
         return samples
@@ -403,6 +493,8 @@ class MqttSource(Source):
 
 
 INT64 = range(-(2**63), 2**63)
+ROUTES_KEPT = 100_000  # topics whose subscription is remembered
+_UNROUTED: Any = object()
 
 
 def _int64(text: str) -> int | float:

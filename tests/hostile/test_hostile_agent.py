@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from support import Child, agent_health, free_port, mqtt_agent_yaml, wait_until
 
 from edge_agent.spool import Spool
@@ -32,10 +33,11 @@ POISON = [  # what orjson refuses and the fallback parser used to pass on
 ]
 
 
-def agent_yaml(tmp: Path, broker: int, health_port: int, extra_source: str = "") -> Path:
+def agent_yaml(tmp: Path, broker: int, health_port: int, extra_source: str = "", protocol: str = "3.1.1") -> Path:
     path = mqtt_agent_yaml(tmp, ROOT, broker, health_port, {"pressure": "path: p, unit: bar",
                                                             "count": "path: c, type: integer"},
-                           [f"{{type: historian, name: history, path: {tmp / 'data' / 'history.db'}}}"])
+                           [f"{{type: historian, name: history, path: {tmp / 'data' / 'history.db'}}}"],
+                           protocol=protocol)
     if extra_source:
         path.write_text(path.read_text().replace("    clean_session: false\n",
                                                  f"    clean_session: false\n{extra_source}"))
@@ -83,10 +85,11 @@ def interleaved(indices: range) -> list[tuple[str, bytes]]:
     return out
 
 
-def test_poison_payloads_are_quarantined_alone_and_acks_keep_flowing(tmp_path: Path,
-                                                                     mosquitto: mqtt.BrokerConfig) -> None:
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])  # paho in its thread; the MQTT 5 session on the loop
+def test_poison_payloads_are_quarantined_alone_and_acks_keep_flowing(tmp_path: Path, mosquitto: mqtt.BrokerConfig,
+                                                                     protocol: str) -> None:
     hp = free_port()
-    cfg = agent_yaml(tmp_path, mosquitto.port, hp)
+    cfg = agent_yaml(tmp_path, mosquitto.port, hp, protocol=protocol)
     history = tmp_path / "data" / "history.db"
     agent = Child("agent", ["edge", "run", str(cfg), "--log-level", "error"], tmp_path)
     try:
