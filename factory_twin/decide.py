@@ -93,12 +93,12 @@ def maintain(line: FlowLine, station: Station, at_s: float, duration_s: float, r
     if sum(station.failed_by.get(r, 0) for r in reasons) > before:
         return
     station.hold(duration_s)
-    station.planned_maintenance = getattr(station, "planned_maintenance", 0) + 1
     yield line.env.timeout(duration_s)
     for clocks in station.clocks:
         for clock in clocks:
             if clock.reason in reasons:
                 clock.renew()
+    station.planned_maintenance = getattr(station, "planned_maintenance", 0) + 1  # a new part from now
 
 
 def apply(line: FlowLine, station: Station, option: Option, settings: DecisionSettings) -> None:
