@@ -133,8 +133,8 @@ def bench_decide(line: Line, days: float, seeds: int, settings: DecisionSettings
 
 async def live_check(tmp: Any, settings: DecisionSettings, speed: float = 10.0) -> dict[str, Any]:
     """One decision through the twin (a worker process) while the twin ingests the demo line's samples and is
-    polled for a station's live state every 50 ms: the decision's time, and the live reads' latency before
-    and during it."""
+    polled for a station's live state every 50 ms: the decision's time, and the live reads' latency before,
+    during and right after it (the machine's other load is the same before and after, not the decision)."""
     import asyncio
     import os
     from pathlib import Path
@@ -210,6 +210,7 @@ async def live_check(tmp: Any, settings: DecisionSettings, speed: float = 10.0) 
 
             during = await poll(None, evaluated)
             wall = time.perf_counter() - t0
+            after = await poll(min(wall, 30.0))  # the same reads with no decision running, right after it
     finally:
         stop.set()
         await asyncio.gather(*tasks)
@@ -224,5 +225,5 @@ async def live_check(tmp: Any, settings: DecisionSettings, speed: float = 10.0) 
             "options": len(result.get("options", [])), "replications_per_option": result.get("replications"),
             "resolved": result.get("resolved"), "best": result.get("best"), "state": state.get("state"),
             "lead_over_runner_up": (result.get("options") or [{}])[0].get("vs_runner_up"),
-            "live_state_ms_before": pct(before), "live_state_ms_during": pct(during),
+            "live_state_ms_before": pct(before), "live_state_ms_during": pct(during), "live_state_ms_after": pct(after),
             "samples_applied": applied[0], "feed_speed": speed}
