@@ -287,6 +287,26 @@ def sim_plan(
     raise typer.Exit(plan(scenario, workers, out))
 
 
+@sim_app.command("calibrate")
+def sim_calibrate(
+    config: Annotated[Path, typer.Argument(help="plant model YAML: the line's shape, kept as it is")] = PLANT_YAML,
+    from_history: Annotated[Path, typer.Option("--from-history", help="the historian's SQLite file")] = Path(
+        "factory-twin-data/historian.db"),
+    out: Annotated[Path, typer.Option(help="the calibrated plant model (a report .calibration.json beside it)")]
+    = Path("plant-calibrated.yaml"),
+    since: Annotated[str | None, typer.Option(help="ISO 8601 start of the history used (default: all)")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO 8601 end (exclusive)")] = None,
+    line_id: Annotated[str | None, typer.Option("--line", help="line id (default: the first line)")] = None,
+    predict: Annotated[int, typer.Option(min=0, help="replications of the calibrated model to predict the "
+                                                 "throughput observed (0: skip)")] = 10,
+    workers: Annotated[int | None, typer.Option(min=1, help="processes for the prediction")] = None,
+) -> None:
+    """Fit cycle, failure, repair and changeover times, scrap rates and buffer sizes from the historian's events."""
+    from factory_twin.sim_cli import calibrate_from_history
+
+    raise typer.Exit(calibrate_from_history(config, from_history, out, since, until, line_id, predict, workers))
+
+
 @sim_app.command("signals")
 def sim_signals(
     config: Annotated[Path, typer.Argument(help="plant model YAML")] = PLANT_YAML,
@@ -788,6 +808,61 @@ def bench_sim(
         raise _fail(exc) from None
     result = run_bench(line, days, replications)
     _table(result, json_out)
+
+
+@bench_app.command("calibrate")
+def bench_calibrate(
+    config: Annotated[Path, typer.Argument(help="plant model YAML (its first line is simulated)")] = PLANT_YAML,
+    days: Annotated[float, typer.Option(min=0.1, help="days of history")] = 7.0,
+    seed: int = 7,
+    replications: Annotated[int, typer.Option(min=2, help="replications of the calibrated model")] = 10,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Calibration from history: time to fit a line's history, known parameters inside the fitted intervals."""
+    from factory_twin.bench_calibrate import bench_calibrate as run_bench
+    from factory_twin.sim_cli import pick_line
+
+    try:
+        line = pick_line(config, None)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    _table(run_bench(config, line, days, seed, replications) | {"load_average": _load_average()}, json_out)
+
+
+@bench_app.command("decide")
+def bench_decide(
+    config: Annotated[Path, typer.Argument(help="plant model YAML (its first line is simulated)")] = PLANT_YAML,
+    days: Annotated[float, typer.Option(min=0.1, help="simulated days per seed")] = 7.0,
+    seeds: Annotated[int, typer.Option(min=2, help="seeds: each runs with and without the decision loop")] = 5,
+    horizon: Annotated[float, typer.Option(min=1, help="hours each decision looks ahead")] = 24.0,
+    live_check: Annotated[bool, typer.Option("--live/--no-live", help="first, one decision through the twin's "
+                                             "API while its live state is polled")] = True,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """The decision loop's value: good parts and unplanned downtime with and without it, paired by seed."""
+    from factory_twin.bench_decide import bench_decide as run_bench
+    from factory_twin.decide import DecisionSettings
+    from factory_twin.sim_cli import pick_line
+
+    try:
+        line = pick_line(config, None)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    settings = DecisionSettings(horizon_h=horizon)
+    live: dict[str, Any] = {}
+    if live_check:
+        import tempfile
+
+        from factory_twin.bench_decide import live_check as check
+
+        with tempfile.TemporaryDirectory() as tmp:
+            live = asyncio.run(check(tmp, settings)) | {"load_average": _load_average()}
+    result = run_bench(line, days, seeds, settings) | {"load_average": _load_average()}
+    if live:
+        result["one_decision_in_the_twin"] = live
+    per_seed = result.pop("per_seed")
+    _table(result, None)
+    _write_json(json_out, result | {"per_seed": per_seed})
 
 
 @bench_app.command("faults")

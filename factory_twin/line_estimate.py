@@ -12,6 +12,7 @@ from __future__ import annotations
 from analytics.flowline import Machine, serial_line_rate
 from plantmodel.catalog import AssetRole, AssetType
 from plantmodel.plant import Asset, Line
+from plantmodel.routing import graph
 from plantmodel.simulation import ShiftCalendar
 
 
@@ -29,8 +30,8 @@ def _machine(asset: Asset, line: Line) -> Machine:
         cycle = sim.cycle_time.expected
     else:
         cycle = sim.cycle_time_s or cfg.ideal_cycle_time_s or 1.0
-    if asset.role is AssetRole.TRANSPORT:
-        cycle = 2 * cycle / (cfg.capacity or 1)
+    if asset.role is AssetRole.TRANSPORT and sim.fleet is None:  # a fleet's cycle is one part's round trip
+        cycle = 2 * cycle / (cfg.limit or 1)
     cycle /= sim.batch_size if asset.role is not AssetRole.TRANSPORT else 1
     if sim.micro_stops:
         cycle += sim.micro_stops.probability * sim.micro_stops.duration.expected
@@ -52,11 +53,41 @@ def _machine(asset: Asset, line: Line) -> Machine:
         repair.append(mode.ttr.expected)
     p = sum(rates)
     mttr = sum(r * t for r, t in zip(rates, repair, strict=True)) / p if p else 1.0
-    return Machine(mu=sim.parallel / cycle, p=p, r=1 / mttr, good_fraction=1 - sim.scrap_rate)
+    servers = sim.fleet.vehicles if sim.fleet is not None else sim.parallel
+    return Machine(mu=servers / cycle, p=p, r=1 / mttr, good_fraction=1 - sim.scrap_rate)
+
+
+def _network_bound(line: Line) -> dict[str, float | str]:
+    """A network's (or rigid line's) estimate: the slowest stage's capacity, siblings fed from the same place
+    adding up; a rigid line's slowest cycle over Buzacott's 1 + sum p/r. Bounds from above (no blocking)."""
+    g = graph(line.config.flow, line.config.links)
+    stations = [line.asset(a) for a in line.config.flow if line.asset(a).role is not AssetRole.BUFFER]
+    machines = {a.id: _machine(a, line) for a in stations}
+    share = open_share(line.config.simulation.calendar)
+    if line.config.simulation.transfer == "synchronous":
+        rate = min(m.mu for m in machines.values()) / (1 + sum(m.p / m.r for m in machines.values()))
+        good = 1.0
+        for m in machines.values():
+            good *= m.good_fraction
+        per_hour = rate * good * 3600 * share
+        return {"throughput_per_hour": per_hour, "infinite_buffer_limit_per_hour": per_hour, "limiting": "line"}
+    stages: dict[tuple[str, ...], list[str]] = {}
+    rework = {a.config.sim.rework_to for a in stations}
+    for a in stations:
+        if g.pred[a.id] and set(g.pred[a.id]) <= rework:
+            continue  # a rework loop's station sees only the parts sent back
+        stages.setdefault(g.pred[a.id] or (a.id,), []).append(a.id)
+    capacity = {key: sum(machines[s].capacity for s in ids) for key, ids in stages.items()}
+    worst = min(capacity, key=lambda k: capacity[k])
+    per_hour = capacity[worst] * 3600 * share
+    return {"throughput_per_hour": per_hour, "infinite_buffer_limit_per_hour": per_hour,
+            "limiting": "+".join(stages[worst])}
 
 
 def estimate(line: Line) -> dict[str, float | str]:
     """Good parts per hour by the pairwise decomposition, and the infinite-buffer limit, for a configured line."""
+    if line.config.links or line.config.simulation.transfer == "synchronous":
+        return _network_bound(line)
     flow = [line.asset(a) for a in line.config.flow]
     machines, buffers, names = [], [], []
     for i, asset in enumerate(flow):
@@ -68,7 +99,7 @@ def estimate(line: Line) -> dict[str, float | str]:
         if nxt is not None:
             belt = asset.config.capacity if asset.spec.is_a(AssetType.CONVEYOR) and asset.config.sim.transport_time_s \
                 else 0
-            held = (nxt.config.capacity or 0) if nxt.role is AssetRole.BUFFER else 0
+            held = (nxt.config.limit or 0) if nxt.role is AssetRole.BUFFER else 0
             buffers.append(held + (belt or 0))
     result = serial_line_rate(machines, buffers)
     share = open_share(line.config.simulation.calendar)

@@ -12,7 +12,10 @@ from twin.planning import Progress
 
 def plan_job(request: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """The same result as `factory-twin sim plan` for the same plant and study; replications one after another
-    (the twin bounds how many jobs run at once)."""
+    (the twin bounds how many jobs run at once). A request of kind `decision` evaluates a maintenance decision
+    (`factory_twin.decide`) instead."""
+    if request.get("kind") == "decision":
+        return decide_job(request, progress)
     plant = PlantConfig.model_validate(request["plant"])
     study = WhatIf.model_validate(request["scenario"])
     start = LineStart.model_validate(request["start"]) if request.get("start") is not None else None
@@ -28,3 +31,18 @@ def plan_job(request: dict[str, Any], progress: Progress) -> dict[str, Any]:
     limits = request.get("limits") or {}
     return run_plan(study, baseline, variants, workers=1, progress=advance, start=start,
                     max_events=limits.get("max_events_per_run"))
+
+
+def decide_job(request: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """Every option of a maintenance decision, simulated from the live start the twin captured."""
+    from factory_twin.decide import evaluate
+    from plantmodel.scenario import DecisionSettings
+
+    plant = PlantConfig.model_validate(request["plant"])
+    line = next(ln for ln in plant.lines() if ln.config.id == request["line"])
+    settings = DecisionSettings.model_validate(request["settings"])
+    limits = request.get("limits") or {}
+    if limits.get("max_events_per_run"):
+        settings = settings.model_copy(update={"max_events_per_run": limits["max_events_per_run"]})
+    return evaluate(line, LineStart.model_validate(request["start"]), request["asset"], settings,
+                    seed=int(request.get("seed", 1)), progress=progress)

@@ -92,3 +92,67 @@ def plan(scenario_path: Path, workers: int | None, out_dir: Path | None) -> int:
     (out_dir / "plan.html").write_text(render(result), encoding="utf-8")
     typer.echo(f"written: {out_dir / 'plan.json'}, {out_dir / 'plan.html'}")
     return 0
+
+
+def calibrate_from_history(config: Path, history: Path, out: Path, since: str | None, until: str | None,
+                           line_id: str | None, predict: int, workers: int | None) -> int:
+    """`sim calibrate`: fit, write the calibrated plant and its report, print each fit with its interval."""
+    from datetime import datetime
+
+    import yaml
+
+    from factory_twin.calibrate import calibrate, predicted_throughput, write
+    from historian.sqlite import SqliteHistorian
+
+    try:
+        line = pick_line(config, line_id)
+        start = datetime.fromisoformat(since) if since else None
+        end = datetime.fromisoformat(until) if until else None
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        return 2
+    except ValueError as exc:
+        typer.echo(f"--since/--until: {exc}", err=True)
+        return 2
+    if not history.exists():
+        typer.echo(f"{history}: no such historian file", err=True)
+        return 2
+    store = SqliteHistorian(history, readonly=True)
+    try:
+        data, rep = calibrate(yaml.safe_load(config.read_text(encoding="utf-8")), line, store, start, end)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        return 1
+    finally:
+        store.close()
+    try:
+        plant = PlantConfig.model_validate(data)
+    except ValueError as exc:
+        typer.echo(f"the calibrated model is not valid: {exc}", err=True)
+        return 1
+    if predict:
+        rep["predicted_throughput_per_hour"] = predicted_throughput(plant, line.config.id, rep["span_h"], predict,
+                                                                    1, workers)
+    side = write(data, rep, out)
+    typer.echo(f"{rep['events']} events over {rep['span_h']:.1f} h, fitted in {rep['calibration_s']:.1f} s")
+    for sid, s in rep["stations"].items():
+        if "cycle_time" in s:
+            c = s["cycle_time"]
+            typer.echo(f"  {sid:<12} cycle {c['kind']:<11} mean {c['mean']:9.3f} s  95 % CI "
+                       f"{c['mean_ci95'][0]:.3f} .. {c['mean_ci95'][1]:.3f}  (n={c['n']})")
+        for reason, f in s["failures"].items():
+            if "ttf" in f:
+                typer.echo(f"  {sid:<12} {reason}: ttf {f['ttf']['kind']} mean {f['ttf']['mean']:.0f} s "
+                           f"[{f['ttf']['mean_ci95'][0]:.0f} .. {f['ttf']['mean_ci95'][1]:.0f}], ttr "
+                           f"{f['ttr']['kind']} mean {f['ttr']['mean']:.0f} s [{f['ttr']['mean_ci95'][0]:.0f} .. "
+                           f"{f['ttr']['mean_ci95'][1]:.0f}] (n={f['ttf']['n']})")
+        if "scrap_rate" in s:
+            sc = s["scrap_rate"]
+            typer.echo(f"  {sid:<12} scrap {sc['value']:.4f} [{sc['ci95'][0]:.4f} .. {sc['ci95'][1]:.4f}]")
+    obs = rep["observed_throughput_per_hour"]
+    typer.echo(f"observed throughput {obs['mean']:.2f}/h [{obs['ci95'][0]:.2f} .. {obs['ci95'][1]:.2f}]")
+    if predict:
+        pr = rep["predicted_throughput_per_hour"]
+        typer.echo(f"calibrated model    {pr['mean']:.2f}/h [{pr['ci95'][0]:.2f} .. {pr['ci95'][1]:.2f}]")
+    typer.echo(f"written: {out}, {side}")
+    return 0

@@ -6,10 +6,20 @@ same path is the OPC-UA browse path, the MQTT unified-namespace topic prefix and
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    model_validator,
+)
 
 from plantmodel import isa95
 from plantmodel.catalog import (
@@ -23,10 +33,12 @@ from plantmodel.catalog import (
     TypeId,
     builtin,
 )
+from plantmodel.routing import check_network, graph
 from plantmodel.simulation import (
     Dist,
     FailureMode,
     FaultInjection,
+    Fleet,
     MicroStops,
     PositiveDist,
     Probability,
@@ -34,6 +46,7 @@ from plantmodel.simulation import (
     RandomFaults,
     ShiftCalendar,
     Source,
+    SplitRule,
 )
 
 Ident = Annotated[str, StringConstraints(pattern=isa95.IDENT, max_length=isa95.IDENT_MAX)]
@@ -44,6 +57,24 @@ FLOW_ROLES = frozenset({AssetRole.STATION, AssetRole.TRANSPORT})
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _unlimited(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in {"inf", ".inf", "unlimited"}:
+        return math.inf
+    return value
+
+
+def _whole_or_unlimited(value: float) -> float:
+    if math.isinf(value):
+        return value
+    if value != int(value):
+        raise ValueError("a capacity is a whole number of parts, or .inf (unlimited)")
+    return int(value)
+
+
+#: parts an asset holds: a whole number, or `.inf` (YAML's infinity) for an unlimited buffer
+Capacity = Annotated[float, BeforeValidator(_unlimited), Field(ge=0), AfterValidator(_whole_or_unlimited)]
 
 
 class StationSim(_Strict):
@@ -70,6 +101,16 @@ class StationSim(_Strict):
     tool_life_parts: int | None = Field(None, ge=1, description="parts a tool lasts before it is changed")
     tool_change_s: float = Field(0.0, ge=0, description="time to change a worn tool")
     tool_scrap_at_end: Probability = Field(0.0, description="extra scrap probability at the end of tool life")
+    # Routing networks (a line's `links`): how a node with several inputs or outputs behaves.
+    merge: Literal["any", "assemble"] = Field("any", description="several inputs: take from whichever has a part "
+                                              "(any), or one part from each input at once (assemble)")
+    split: SplitRule = Field("first_free", description="several outputs: which one a part goes to when its "
+                             "product's routing does not say")
+    rework_to: str | None = Field(None, description="a buffer upstream: parts needing rework go back there "
+                                  "(a rework loop; they always find a place) instead of being reworked in place")
+    rework_limit: int | None = Field(None, ge=1, description="with rework_to: a part needing rework more often "
+                                     "than this is scrapped")
+    fleet: Fleet | None = Field(None, description="transport only: a fleet of vehicles with dispatching")
 
     @model_validator(mode="after")
     def _yield_adds_up(self) -> Self:
@@ -84,10 +125,16 @@ class AssetConfig(_Strict):
     name: str = ""
     ideal_cycle_time_s: float | None = Field(None, gt=0, description="stations: the design cycle time per part; "
                                                                       "without it OEE has no performance")
-    capacity: int | None = Field(None, ge=0, description="buffer size (0: hand-over), AGV load or parts on a belt")
+    capacity: Capacity | None = Field(None, description="buffer size (0: hand-over; .inf: unlimited), AGV load or "
+                                      "parts on a belt")
     signals: dict[SignalName, SignalSpec] = Field({}, description="this asset's signals beyond its type's")
     identification: dict[str, str] = Field({}, description="nameplate: manufacturer, model, serial number, ...")
     sim: StationSim = StationSim()
+
+    @property
+    def limit(self) -> int | None:
+        """The capacity as a number of parts; None when unlimited (or not given)."""
+        return None if self.capacity is None or math.isinf(self.capacity) else int(self.capacity)
 
 
 class CellConfig(_Strict):
@@ -106,6 +153,9 @@ class SimulationConfig(_Strict):
     operators: int | None = Field(None, ge=0, description="operators shared by the line's stations")
     faults: list[FaultInjection] = Field([], description="faults injected into the signals at set times")
     random_faults: RandomFaults | None = None
+    transfer: Literal["asynchronous", "synchronous"] = Field(
+        "asynchronous", description="synchronous: a rigid transfer line, every station indexes at once and one "
+        "stop stops all (stations only, no buffers)")
 
 
 class LineConfig(_Strict):
@@ -114,6 +164,9 @@ class LineConfig(_Strict):
     cells: list[CellConfig] = Field(min_length=1)
     flow: list[Ident] = Field([], description="asset ids in the order parts move through them (stations, "
                                                "buffers, transport; none for a line of equipment only)")
+    links: list[Annotated[list[Ident], Field(min_length=2)]] = Field(
+        [], description="a routing network: paths parts take (each a list of flow asset ids); the graph is their "
+        "union. None: a serial line, each asset of the flow feeding the next")
     simulation: SimulationConfig = SimulationConfig()
 
     @model_validator(mode="after")
@@ -204,13 +257,16 @@ def _check_line(line: LineConfig, catalog: Catalog, where: str, problems: list[s
                 problems.append(f"{at}.capacity: a buffer needs capacity (parts)")
             if spec.role is not AssetRole.BUFFER and asset.capacity == 0:
                 problems.append(f"{at}.capacity: a {asset.type} needs capacity of at least 1")
+    entry_buffer = line.simulation.source.kind != "unlimited"  # arrivals may wait in a buffer at the flow's start
     for i, asset_id in enumerate(line.flow):
         role = roles.get(asset_id)
         if role is None:
             continue
         if role is AssetRole.EQUIPMENT:
             problems.append(f"{where}.flow[{i}]: {asset_id!r} is equipment, not in the part flow")
-        if role is AssetRole.BUFFER and (i == 0 or i == len(line.flow) - 1):
+        if line.links:
+            continue  # a network's shape is checked on its links
+        if role is AssetRole.BUFFER and ((i == 0 and not entry_buffer) or i == len(line.flow) - 1):
             problems.append(f"{where}.flow[{i}]: a buffer cannot start or end the flow")
         if i and role is AssetRole.BUFFER and roles.get(line.flow[i - 1]) is AssetRole.BUFFER:
             problems.append(f"{where}.flow[{i}]: two buffers in a row")
@@ -218,32 +274,37 @@ def _check_line(line: LineConfig, catalog: Catalog, where: str, problems: list[s
         if role in FLOW_ROLES and asset_id not in line.flow:
             problems.append(f"{where}.flow: asset {asset_id!r} is missing from the flow")
     stations = [a for a in line.flow if roles.get(a) in FLOW_ROLES]
+    assets = {a.id: a for c in line.cells for a in c.assets}
+    check_network(line, {a: r is AssetRole.BUFFER for a, r in roles.items()},
+                  {a: roles[a] is AssetRole.TRANSPORT for a in roles}, assets, where, problems)
     _check_simulation(line, stations, specs, f"{where}.simulation", problems)
 
 
 def _check_simulation(line: LineConfig, stations: list[str], specs: dict[str, AssetTypeSpec], where: str,
                       problems: list[str]) -> None:
     sim = line.simulation
-    order = {s: i for i, s in enumerate(stations)}
+    order = set(stations)
     ids: set[str] = set()
     for p, product in enumerate(sim.products):
         at = f"{where}.products[{p}]"
         if product.id in ids:
             problems.append(f"{at}.id: product {product.id!r} appears twice")
         ids.add(product.id)
-        if product.routing and sim.source.kind == "unlimited" and stations and product.routing[0] != stations[0]:
+        if product.routing and sim.source.kind == "unlimited" and stations and product.routing[0] != stations[0] \
+                and not line.links:
             problems.append(f"{at}.routing[0]: with an unlimited source every product starts at the first "
                             f"station, {stations[0]!r}")
-        last = -1
+        last: str | None = None
+        g = graph(line.flow, line.links)
         for r, station in enumerate(product.routing or []):
             if station not in order:
                 problems.append(f"{at}.routing[{r}]: {station!r} is not a station of this line's flow")
                 break
-            if order[station] <= last:
+            if last is not None and station not in g.reachable(last):
                 problems.append(f"{at}.routing[{r}]: {station!r} goes back upstream: a cycle in the routing "
-                                "(a serial line moves parts one way)")
+                                "(parts move one way; a rework loop is a station's rework_to)")
                 break
-            last = order[station]
+            last = station
         for station in product.cycle_times:
             if station not in order:
                 problems.append(f"{at}.cycle_times.{station}: not a station of this line's flow")

@@ -57,6 +57,12 @@ class StationStart(_Strict):
     down_for_s: float | None = Field(None, ge=0, description="under repair, for this long already; none: working")
     since_failure_s: float | None = Field(None, ge=0, description="time since its last failure ended; none: "
                                           "unknown, its failure clocks start as new")
+    wear_age_s: float | None = Field(None, ge=0, description="operating seconds since its wear-out part was last "
+                                     "renewed (replaced, or repaired after failing); ages its wear clocks only")
+    wear_remaining_s: float | None = Field(None, gt=0, description="an estimate of the wear part's remaining "
+                                           "operating life (an RUL estimate); its wear clocks draw their remaining "
+                                           "life around it, with `wear_remaining_cv`")
+    wear_remaining_cv: float = Field(0.3, ge=0, le=3, description="relative spread of that estimate (lognormal)")
 
 
 class LineStart(_Strict):
@@ -64,6 +70,24 @@ class LineStart(_Strict):
 
     buffers: dict[str, int] = Field(default_factory=dict, description="buffer id -> parts in it")
     stations: dict[str, StationStart] = Field(default_factory=dict)
+    clock_s: float | None = Field(None, ge=0, description="seconds into the shift calendar's period at the start "
+                                  "(e.g. the time of day of a daily pattern); none: the period's start")
+
+
+class DecisionSettings(BaseModel):
+    """How a maintenance decision's options are built and judged (factory_twin.decide; the twin's `decisions:`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    horizon_h: float = Field(24.0, gt=0, le=720, description="hours each option is simulated ahead")
+    batch: int = Field(8, ge=2, le=100, description="replications per option added at a time")
+    max_replications: int = Field(48, ge=2, le=1000)
+    max_wall_s: float = Field(50.0, gt=0, description="stop adding replications after this long")
+    planned_share: float = Field(0.5, gt=0, le=1, description="a planned replacement's share of the mean repair")
+    reduced_speed: float = Field(0.8, gt=0, lt=1, description="speed of the reduced-speed option (share)")
+    wear_speed_exponent: float = Field(3.0, ge=0, description="wear per operating second grows as speed ** this")
+    max_events_per_run: int = Field(20_000_000, ge=1000)
+    indifference_share: float = Field(0.01, ge=0, le=1, description="options whose good output differs by less "
+                                      "than this share of running on's (95 % interval inside it) are equivalent")
 
 
 class ScenarioError(ValueError):

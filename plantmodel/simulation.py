@@ -202,6 +202,48 @@ class Source(_Strict):
         return self
 
 
+SplitRule = Literal["first_free", "round_robin", "random", "shortest_queue"]
+
+
+class Distance(_Strict):
+    """Metres between two places a vehicle drives to: node ids of the flow, or `charger`."""
+
+    between: tuple[str, str]
+    m: float = Field(ge=0)
+
+
+class Battery(_Strict):
+    """A vehicle's battery: drained by driving, charged at the charger when it falls below `low_pct`."""
+
+    capacity_wh: float = Field(gt=0)
+    consumption_wh_per_m: float = Field(ge=0, description="energy per metre driven")
+    charge_w: float = Field(gt=0, description="charging power")
+    low_pct: float = Field(20.0, ge=0, lt=100, description="goes to charge after a delivery below this")
+    full_pct: float = Field(90.0, gt=0, le=100, description="charges up to this")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.full_pct <= self.low_pct:
+            raise ValueError("full_pct must be above low_pct")
+        return self
+
+
+class Fleet(_Strict):
+    """Transport by N vehicles: a dispatcher gives each waiting part to a vehicle by rule.
+
+    Travel times are distance / speed from the table; a leg missing from it takes one trip of the
+    asset's cycle time (its `ideal_cycle_time_s`, or `sim.cycle_time`).
+    """
+
+    vehicles: int = Field(1, ge=1, le=1000)
+    dispatch: Literal["first_idle", "nearest"] = Field("first_idle", description="first_idle: the vehicle idle "
+                                                        "longest; nearest: the idle vehicle closest to the pickup")
+    speed_m_s: float = Field(1.0, gt=0)
+    distances: list[Distance] = []
+    load_s: float = Field(0.0, ge=0, description="time to load or unload")
+    battery: Battery | None = None
+
+
 FaultKind = Literal["bearing_fault", "coolant_loss", "sensor_drift", "stuck_sensor", "spikes"]
 
 

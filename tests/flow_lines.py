@@ -37,3 +37,23 @@ def serial_line(stations: list[dict[str, Any]], buffers: list[int | None] | None
 
 def exponential(mean: float) -> dict[str, Any]:
     return {"kind": "exponential", "mean": mean}
+
+
+def network_line(assets: list[dict[str, Any]], links: list[list[str]], simulation: dict[str, Any] | None = None,
+                 flow: list[str] | None = None) -> Line:
+    """A line of the given assets (ids, types and `sim` as in YAML), its parts moving along `links`.
+
+    Stations default to `cnc_machine` with an ideal cycle of 1 s; `flow` defaults to the assets in order.
+    """
+    full = []
+    for a in assets:
+        a = dict(a)
+        a.setdefault("type", "cnc_machine")
+        if a["type"] != "buffer":
+            a.setdefault("ideal_cycle_time_s", 1.0)
+        full.append(a)
+    line = {"id": "l", "flow": flow or [a["id"] for a in full], "links": links,
+            "cells": [{"id": "c", "assets": full}], "simulation": simulation or {}}
+    plant = PlantConfig.model_validate(
+        {"enterprise": "t", "sites": [{"id": "s", "areas": [{"id": "a", "lines": [line]}]}]})
+    return plant.lines()[0]

@@ -17,6 +17,7 @@ from plantmodel.shifts import ShiftCalendarConfig
 from twin.alerting.config import AlertsConfig
 from twin.auth import AuthConfig
 from twin.control import ControlConfig
+from twin.decisions import DecisionsConfig
 from twin.planning import JobsConfig
 
 
@@ -159,6 +160,8 @@ class TwinConfig(_Strict):
     jobs: JobsConfig = JobsConfig()
     control: ControlConfig | None = Field(None, description="commands to equipment: allow-list and OPC-UA endpoint")
     partition: PartitionConfig | None = Field(None, description="this instance's share of the lines; none: all")
+    decisions: DecisionsConfig | None = Field(None, description="maintenance and speed decisions from the live "
+                                              "state (twin/decisions.py); none: the twin does not decide")
 
     @field_validator("history", mode="before")
     @classmethod

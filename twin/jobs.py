@@ -191,6 +191,11 @@ def _iso(t: float | None) -> str | None:
 def _child(planner: Planner, request: dict[str, Any], conn: Connection) -> None:
     """The worker process: run the study, sending progress, then the result or the error."""
     cpu_s = (request.get("limits") or {}).get("max_cpu_s")
+    nice = (request.get("limits") or {}).get("nice")
+    if nice and sys.platform != "win32":
+        import os
+
+        os.nice(int(nice))
     if cpu_s and sys.platform != "win32":
         import resource
 

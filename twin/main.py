@@ -18,12 +18,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from plantmodel import mqtt
+from plantmodel.config import load_config
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
 from twin.alerting import Clock, Notifier
 from twin.api import alerts as api_alerts
 from twin.api import assets, commands, health, jobs, me, ws
 from twin.api import clock as api_clock
+from twin.api import decisions as api_decisions
 from twin.api import history as api_history
 from twin.api import metrics as api_metrics
 from twin.api import performance as api_performance
@@ -33,6 +35,7 @@ from twin.backfill import Backfill
 from twin.commands import CommandBook
 from twin.config import BackfillConfig, TwinConfig
 from twin.db import TwinDatabase
+from twin.decisions import DecisionBook, DecisionEngine
 from twin.equipment import Equipment
 from twin.guard import BodyLimit, SecurityHeaders
 from twin.history import HistoryReader
@@ -97,6 +100,13 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
         audit_key = secret.encode()
     book = CommandBook(db, audit_key)
     equipment = Equipment(config.control, env) if config.control else None
+    decisions = None
+    if config.decisions is not None:
+        sim_plant = load_config(config.decisions.plant, PlantConfig) if config.decisions.plant else plant
+        decisions = DecisionEngine(config.decisions, plant, sim_plant, twin, performance.stops,
+                                   (job_store, job_runner), DecisionBook(db), book, config.control,
+                                   config.jobs.limits())
+        performance.alerts.listeners.append(decisions.on_alert)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -120,6 +130,8 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
         tasks = [asyncio.create_task(live.run(stop), name="live stream"),
                  asyncio.create_task(store.run(stop), name="state store"),
                  asyncio.create_task(loop_watch.run(stop), name="loop watch")]
+        if decisions is not None:
+            tasks.append(asyncio.create_task(decisions.run(stop), name="decisions"))
         expiry = asyncio.create_task(_expire(book), name="command expiry")
         silence = asyncio.create_task(feed.watch_silence(), name="feed silence")
         try:
@@ -161,6 +173,7 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     performance.alerts.listeners.append(live.alert)  # the WebSocket pushes every alert change
     app.state.job_store, app.state.job_runner = job_store, job_runner
     app.state.commands, app.state.equipment = book, equipment
+    app.state.decisions = decisions
     if config.auth.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=config.auth.cors_origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
@@ -168,7 +181,8 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
     viewer = [Depends(require("viewer"))]  # every route needs a caller; writes ask for more in their handlers
     # history first: its /api/assets/{path}/... routes must match before the catch-all /api/assets/{path}
     for router in (api_history.router, assets.router, api_performance.router, api_alerts.router, health.router,
-                   me.router, jobs.router, commands.router, api_metrics.router, api_clock.router):
+                   me.router, jobs.router, commands.router, api_decisions.router, api_metrics.router,
+                   api_clock.router):
         app.include_router(router, dependencies=viewer)
     app.include_router(ws.router)  # authenticates in the handler: a WebSocket has no Request to depend on
     if config.partition is not None and config.partition.peers:

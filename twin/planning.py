@@ -47,9 +47,12 @@ class JobsConfig(BaseModel):
     max_runs: int = Field(2, ge=1, description="times a job is started: one interrupted by restarts more often "
                           "is failed, not queued again")
 
+    nice: int = Field(10, ge=0, le=19, description="scheduling niceness of a job's process: on a busy machine "
+                      "the twin's live path (ingest, live reads) keeps the processor first")
+
     def limits(self) -> dict[str, Any]:
         """What the job's process enforces on itself."""
-        return {"max_cpu_s": self.max_cpu_s, "max_events_per_run": self.max_events_per_run}
+        return {"max_cpu_s": self.max_cpu_s, "max_events_per_run": self.max_events_per_run, "nice": self.nice}
 
 
 def study_size(scenario: dict[str, Any]) -> float:

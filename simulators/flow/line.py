@@ -16,20 +16,23 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Protocol
 
 import numpy as np
 import simpy
 
-from plantmodel.catalog import AssetRole, AssetType
+from plantmodel.catalog import AssetRole
 from plantmodel.plant import Asset, Line
 from plantmodel.scenario import LineStart
 from plantmodel.telemetry import AssetState, Event, EventKind, from_micros
-from simulators.flow.buffer import Buffer
+from simulators.flow import transfer
+from simulators.flow.buffer import Buffer, SplitBuffer
+from simulators.flow.network import build
 from simulators.flow.parts import Ledger, Part
 from simulators.flow.shifts import Calendar
 from simulators.flow.source import Source
-from simulators.flow.station import ACTIVE, Agv, Conveyor, Station
+from simulators.flow.station import ACTIVE, Station
 
 UNLIMITED_OPERATORS = 1_000_000
 
@@ -73,7 +76,7 @@ class FlowLine:
         self.observer = observer
         self.watching = record_events or observer is not None  # one flag on the hot path
         self.ledger = Ledger(env)
-        self.calendar = Calendar(env, sim.calendar)
+        self.calendar = Calendar(env, sim.calendar, start.clock_s or 0.0 if start is not None else 0.0)
         self.operators = simpy.Resource(env, capacity=sim.operators if sim.operators else UNLIMITED_OPERATORS)
         self.products = sim.products
         self.mix_rng = stream(seed, 0)
@@ -88,32 +91,17 @@ class FlowLine:
         problems = simulation_gaps(flow)
         if problems:
             raise ValueError("the plant model cannot be simulated: " + "; ".join(problems))
-        inbound: Buffer | None = None
-        if sim.source.kind != "unlimited":
-            inbound = Buffer(env, sim.source.queue_capacity)
-            self.buffers["entry"] = inbound
-            self.source: Source | None = Source(self, sim.source, stream(seed, 1), inbound)
-        else:
-            self.source = None
-        for i, asset in enumerate(flow):
-            if asset.role is AssetRole.BUFFER:
-                continue
-            nxt = flow[i + 1] if i + 1 < len(flow) else None
-            outbound: Buffer | None = None
-            if nxt is not None:
-                outbound = Buffer(env, nxt.config.capacity if nxt.role is AssetRole.BUFFER else 0)
-                self.buffers[nxt.id if nxt.role is AssetRole.BUFFER else f"{asset.id}>{nxt.id}"] = outbound
-            cls = Agv if asset.role is AssetRole.TRANSPORT else Station
-            if asset.spec.is_a(AssetType.CONVEYOR) and asset.config.sim.transport_time_s > 0:
-                cls = Conveyor
-            self.stations.append(cls(self, asset, stream(seed, 2 + len(self.stations)), inbound, outbound))
-            inbound = outbound
+        self.source: Source | None = None
+        build(self, flow, lambda i: stream(seed, i))
         if start is not None:
             self._begin_from(start)
         if self.source:
             self.source.start()
-        for station in self.stations:
-            station.start()
+        if sim.transfer == "synchronous":
+            env.process(transfer.run(self))
+        else:
+            for station in self.stations:
+                station.start()
 
     def _begin_from(self, start: LineStart) -> None:
         """Initial conditions: parts already waiting in buffers, repairs under way, failure clocks aged."""
@@ -122,7 +110,10 @@ class FlowLine:
             if buffer is None:
                 continue  # a variant may have removed it
             for _ in range(int(min(level, buffer.limit))):
-                buffer.items.append(self.new_part())
+                part = self.new_part()
+                if isinstance(buffer, SplitBuffer):
+                    part.lane = buffer.lane_for(part)
+                buffer.items.append(part)
         for station in self.stations:
             s = start.stations.get(station.id)
             if s is None:
@@ -131,6 +122,19 @@ class FlowLine:
                 for clocks in station.clocks:
                     for clock in clocks:
                         clock.age(s.since_failure_s)
+            if s.wear_age_s is not None:
+                for clocks in station.clocks:
+                    for clock in clocks:
+                        if clock.wear:
+                            clock.renew()
+                            clock.age(s.wear_age_s)
+            if s.wear_remaining_s is not None:  # an RUL estimate: remaining life drawn around it
+                sigma = math.sqrt(math.log1p(s.wear_remaining_cv ** 2))
+                for clocks in station.clocks:
+                    for clock in clocks:
+                        if clock.wear:
+                            clock.left = float(s.wear_remaining_s * station.rng.lognormal(-sigma * sigma / 2, sigma))
+                            clock.drawn = max(clock.drawn, clock.left)
             if s.down_for_s is not None and station.clocks[0]:
                 station.initial_repair_s = _remaining(station.clocks[0][0].draw_ttr, s.down_for_s)
 
@@ -189,6 +193,8 @@ class FlowLine:
             self.ledger.reset()
             for station in self.stations:
                 station.reset_counters()
+            for buffer in set(self.buffers.values()):
+                buffer.reset_stats()
         self._run_until((warmup_h + hours) * 3600.0, budget, (warmup_h + hours) * 3600.0)
         return self.summary()
 
@@ -225,11 +231,13 @@ class FlowLine:
                 "good": st.good, "scrap": st.scrap, "rework": st.rework, "failures": st.failures,
                 "active_period_mean_s": active_sum / active_count if active_count else 0.0,
             }
+        buffers = {name: buffer.stats() for name, buffer in self.buffers.items()}
         return {
             "horizon_s": span,
             "throughput_per_hour": ledger["good"] / span * 3600.0 if span else 0.0,
             **ledger,
             "stations": stations,
+            "buffers": buffers,
         }
 
 

@@ -31,7 +31,9 @@ def closed_intervals(spec: ShiftCalendar) -> list[tuple[float, float, str]]:
 class Calendar:
     """Open around the clock unless a shift pattern says otherwise; stations wait on `reopened`."""
 
-    def __init__(self, env: simpy.Environment, spec: ShiftCalendar | None) -> None:
+    def __init__(self, env: simpy.Environment, spec: ShiftCalendar | None, offset_s: float = 0.0) -> None:
+        """`offset_s`: where in the pattern's period the run starts (a run started from the live line at 09:40
+        of a daily pattern: 34 800 s); 0, the period's start."""
         self.env = env
         self.open = True
         self.reason = ""
@@ -40,6 +42,7 @@ class Calendar:
         if spec is not None:
             self.period = spec.period_h * 3600.0
             self.intervals = closed_intervals(spec)
+            self.offset = offset_s % self.period
             env.process(self._run())
 
     def _set(self, is_open: bool, reason: str) -> None:
@@ -55,9 +58,11 @@ class Calendar:
     def _run(self) -> Any:
         if not self.intervals:  # one shift around the clock: never closed
             return
-        base = 0.0
+        base = -self.offset  # the period's start, in the run's time
         while True:
             for i, (start, end, reason) in enumerate(self.intervals):
+                if base + end <= self.env.now:
+                    continue  # over before the run began
                 if base + start > self.env.now:
                     yield self.env.timeout(base + start - self.env.now)
                 self._set(False, reason)

@@ -30,8 +30,11 @@ class Source:
         assert draw is not None
         while True:
             yield env.timeout(draw())
+            line.ledger.offered += 1
             if len(entry.items) >= entry.limit + len(entry.get_queue):
                 line.ledger.lost += 1  # the entry is full: the arrival goes elsewhere (Erlang's loss system)
+                entry.offered += 1
+                entry.blocked += 1
                 continue
             entry.put(line.new_part())
 

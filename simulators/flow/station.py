@@ -65,7 +65,7 @@ class Station:
         self.line, self.env, self.asset, self.rng = line, line.env, asset, rng
         self.id, self.path = asset.id, asset.path
         self.inbound, self.outbound = inbound, outbound
-        self.n = sim.parallel
+        self.n = sim.fleet.vehicles if sim.fleet is not None else sim.parallel
         self.batch = sim.batch_size
         self.ideal_cycle_s = asset.config.ideal_cycle_time_s or 1.0
         self.draw_cycle = sampler(cycle_distribution(asset), rng)
@@ -81,7 +81,12 @@ class Station:
         self.tool_change_s = sim.tool_change_s
         self.tool_used = [0] * self.n
         modes = failure_modes(asset)
-        self.clocks = [[FailureClock(m, rng) for m in modes] for _ in range(self.n)]
+        # Each failure clock draws from its own stream (spawned, so the station's own draws are untouched): a
+        # renewal or a failure that happens in one variant and not another shifts no cycle or scrap draw, and
+        # variants of a decision stay paired (common random numbers).
+        seq = rng.bit_generator.seed_seq
+        self.clocks = [[FailureClock(m, np.random.default_rng(seq.spawn(1)[0])) for m in modes]
+                       for _ in range(self.n)]
         self.random = rng.random
         # accounting
         now = self.env.now
@@ -96,14 +101,24 @@ class Station:
         # Set from outside: a repair already under way when the run starts, and a controller's commands.
         self.initial_repair_s: float | None = None
         self.speed = 1.0  # share of the programmed feed rate (a CNC's override): cycles take 1/speed as long
+        self.wear_scale = 1.0  # how fast wear-out clocks run per operating second (slower at reduced speed)
         self.held: simpy.Event | None = None  # stopped for maintenance until this event
         self.resets: list[simpy.Event | None] = [None] * self.n  # an alarm reset ends that server's repair
+        # Where it sits in the network (set by simulators.flow.network): its inputs, the places parts come
+        # from and go to (a vehicle's pickups and drop-offs), and the buffer reworked parts go back to.
+        self.assemble = sim.merge == "assemble"
+        self.inputs: list[Any] = [inbound] if inbound is not None else []
+        self.node_in: list[str] = ["supply"]
+        self.node_out: list[str] = ["exit"]
+        self.rework_store: Buffer | None = None
+        self.rework_limit = sim.rework_limit
 
     def reset_counters(self) -> None:
         self.flush(self.env.now)
         self.time = dict.fromkeys(AssetState, 0.0)
         self.good = self.scrap = self.rework = 0
         self.failures = 0
+        self.failed_by: dict[str, int] = {}
         self.active_sum, self.active_count = 0.0, 0
 
     def flush(self, now: float) -> None:
@@ -153,7 +168,8 @@ class Station:
         clocks = self.clocks[k]
         time_clocks = [c for c in clocks if not c.by_cycles]
         cycle_clocks = [c for c in clocks if c.by_cycles]
-        inbound, single = self.inbound, self.batch == 1 and type(self).take is Station.take
+        inbound = self.inbound
+        single = self.batch == 1 and type(self).take is Station.take and not self.assemble
         judged = bool(self.scrap_p or self.rework_p or self.tool_life)
         plain_hand_on = type(self).hand_on is Station.hand_on
         if k == 0 and self.initial_repair_s is not None:
@@ -226,6 +242,10 @@ class Station:
             return [self.line.new_part() for _ in range(self.batch)]
         parts: list[Part] = []
         while len(parts) < self.batch:
+            if self.assemble:
+                part = yield from self.take_kit(k)
+                parts.append(part)
+                continue
             event = self.inbound.get()
             if not event.triggered:
                 self.wait_on(k, STARVED)
@@ -238,9 +258,28 @@ class Station:
             parts.append(part)
         return parts
 
+    def take_kit(self, k: int) -> Generator[simpy.Event, Any, Part]:
+        """One part from each input, taken together once all are there: the first input's part carries on,
+        the others are joined into it (their lives end here)."""
+        inputs = self.inputs
+        while not all(inp.ready() for inp in inputs):
+            self.wait_on(k, STARVED)
+            yield simpy.AnyOf(self.env, [inp.arrived() for inp in inputs if not inp.ready()])
+            self.waiting[k] = None
+        got = []
+        for inp in inputs:
+            part = yield inp.get()
+            got.append(part)
+        for part in got[1:]:
+            self.line.ledger.join(part)
+        return got[0]
+
     def operate(self, k: int, t: float, clocks: list[FailureClock]) -> Process:
         """Work for `t` operating seconds; failures due in that time interrupt it."""
         env = self.env
+        if self.wear_scale != 1.0:
+            yield from self.operate_scaled(k, t, clocks)
+            return
         if len(clocks) == 1 and clocks[0].left >= t:  # the usual case: no failure in this cycle
             clocks[0].left -= t
             yield env.timeout(t)
@@ -262,8 +301,29 @@ class Station:
             c.left -= t
         yield env.timeout(t)
 
+    def operate_scaled(self, k: int, t: float, clocks: list[FailureClock]) -> Process:
+        """`operate` with wear-out clocks running at `wear_scale` per operating second (the others at 1)."""
+        rate = {id(c): (self.wear_scale if c.wear else 1.0) for c in clocks}
+        while clocks:
+            first = min(clocks, key=lambda c: c.left / rate[id(c)])
+            step = first.left / rate[id(first)]
+            if step >= t:
+                break
+            if step > 0:
+                yield self.env.timeout(step)
+            t -= step
+            for c in clocks:
+                c.left -= step * rate[id(c)]
+            yield from self.repair(k, first)
+            first.renew()
+            self.set_state(k, PRODUCING)
+        for c in clocks:
+            c.left -= t * rate[id(c)]
+        yield self.env.timeout(t)
+
     def repair(self, k: int, clock: FailureClock) -> Process:
         self.failures += 1
+        self.failed_by[clock.reason] = self.failed_by.get(clock.reason, 0) + 1
         self.set_state(k, DOWN, clock.reason)
         if self.line.watching:
             self.line.record_alarm(self, clock.reason, True)
@@ -348,6 +408,15 @@ class Station:
             if u < self.scrap_p + self.rework_p:
                 self.rework += 1
                 self.line.part_event(self, "rework", self.rework)
+                if self.rework_store is not None:  # a rework loop: back upstream, worked again from there
+                    part.reworks += 1
+                    if self.rework_limit is not None and part.reworks > self.rework_limit:
+                        self.scrap += 1
+                        self.line.part_event(self, "scrap", self.scrap)
+                        self.line.ledger.depart(part, good=False)
+                        continue
+                    self.rework_store.put_back(part)
+                    continue
                 t = self.draw_rework() if self.draw_rework else self.draw_cycle()
                 yield from self.operate(k, t, clocks)
             else:

@@ -6,6 +6,7 @@ import { api, tryApi } from "../api.js";
 import { plantNow } from "../clock.js";
 import { alertText } from "../codes.js";
 import { changed, el, fmt, focusOr, SEVERITY, severityBadge } from "../dom.js";
+import { decisionsPanel } from "./decision.js";
 
 const CLOSED = new Set(["cleared", "closed", "resolved"]);
 // what a person may do in each state (ISA-18.2); the twin checks again and answers 409 otherwise
@@ -60,6 +61,7 @@ export async function mount(container, ctx) {
   container.append(
     el("h1", {}, "Alerts"),
     flood,
+    el("div", { id: "open-decisions" }),
     el("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); load(); } },
       el("label", { for: "f-state" }, "State"), state, el("label", { for: "f-severity" }, "Severity"), severity,
       el("label", { for: "f-asset" }, "Asset"), asset, el("label", { for: "f-sort" }, "Order"), sortBy,
@@ -170,6 +172,8 @@ export async function mount(container, ctx) {
   }
 
   async function loadNow() {
+    const open = container.querySelector("#open-decisions");
+    if (open && !open.contains(document.activeElement)) decisionsPanel(ctx).then((p) => open.replaceChildren(p || ""));
     const list = await api("/api/alerts", { params: { state: state.value, severity: severity.value, asset: asset.value, limit: 200 } });
     shown = order(list, sortBy.value);
     const active = document.activeElement;

@@ -10,6 +10,7 @@ import { el, flagNotes, fmt, kpi, severityBadge, stateLabel } from "../dom.js";
 import { columns, lineChart, timeline, waterfall } from "../charts.js";
 import { commandsPanel } from "../panels/commands.js";
 import { nextUnqualified, stopsTable } from "../panels/stops.js";
+import { decisionsPanel } from "./decision.js";
 
 const RANGES = [[900, "15 min"], [3600, "1 h"], [8 * 3600, "8 h"], [86400, "24 h"]];
 const LOSSES = [
@@ -44,7 +45,8 @@ export async function mount(container, ctx, path) {
     shifts: panel("oee-shifts", "OEE by shift"), spc: panel("spc", "SPC"), stops: panel("stops", "Stops and their reasons"),
     commands: panel("commands", "Commands"), alerts: panel("alerts", "Alerts of this asset"),
   };
-  container.append(tiles, ...Object.values(P).map((p) => p.section));
+  const decision = el("div", { id: "asset-decision" });  // the twin's maintenance decision, its options on one chart
+  container.append(tiles, decision, ...Object.values(P).map((p) => p.section));
   const stopMsg = el("p", { role: "status", class: "muted", tabindex: "-1" });
   const cmd = commandsPanel(ctx, { asset: path });
   P.commands.body.append(cmd.root);
@@ -73,6 +75,7 @@ export async function mount(container, ctx, path) {
     const mine = alerts.filter((a) => a.asset === path);
     const markers = mine.map((a) => ({ t: Date.parse(a.raised_at || a.ts), label: `${a.severity}: ${alertText(a)}`, short: shortText(a), severity: a.severity }));
     drawTiles(now, anomaly.find((a) => a.asset === path), mine, oee);
+    if (!decision.contains(document.activeElement)) decisionsPanel(ctx, path).then((p) => decision.replaceChildren(p || ""));
 
     if (!busy(P.timeline)) {
       P.timeline.section.hidden = !tl;
