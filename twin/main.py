@@ -105,7 +105,7 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
         sim_plant = load_config(config.decisions.plant, PlantConfig) if config.decisions.plant else plant
         decisions = DecisionEngine(config.decisions, plant, sim_plant, twin, performance.stops,
                                    (job_store, job_runner), DecisionBook(db), book, config.control,
-                                   config.jobs.limits())
+                                   config.jobs.limits(), clock=lambda: clock.now_us() / 1e6)
         performance.alerts.listeners.append(decisions.on_alert)
 
     @asynccontextmanager
