@@ -23,6 +23,7 @@ from edge_agent.spool import Spool, encode
 from plantmodel.config import load_config
 from plantmodel.plant import PlantConfig
 from plantmodel.telemetry import Record, Sample
+from plantmodel.validation import Intake, Window
 
 log = logging.getLogger(__name__)
 RETRY_MAX_S = 5.0  # a sink that is back is written again within this (or at once, if it says it reconnected)
@@ -33,6 +34,7 @@ class Agent:
         self.config = config
         self.quarantine = Quarantine(config.data_dir / "quarantine.db")
         self.clock = config.clock.clock()
+        self.intake = Intake(Window(config.max_future_s, self.clock.now_us))
         ctx = PluginContext(config.name, config.data_dir, self.emit, self.quarantine,
                             instance=instance_id(config.data_dir), clock=self.clock)
         plant = load_config(config.plant, PlantConfig) if config.plant else None
@@ -48,9 +50,24 @@ class Agent:
         self.failing: dict[str, float] = {}  # sinks whose last write failed -> since when (loop time)
         self.health = AgentHealth(self)
 
-    def emit(self, samples: list[Sample], committed: Callable[[], None] | None = None) -> None:
+    def emit(self, samples: list[Sample], committed: Callable[[], None] | None = None, source: str = "") -> None:
         """Called on the event loop by sources, with samples already in the telemetry schema; `committed` runs
-        once they are in the spool (a source that can, acknowledges its input only then)."""
+        once they are in the spool (a source that can, acknowledges its input only then). A sample the intake's
+        rules refuse (plantmodel.validation: path, signal, value, timestamp window) is quarantined alone, so
+        neither the historian nor the unified namespace ever sees it."""
+        check = self.intake.refusal
+        if any(check(s) is not None for s in samples):
+            kept = []
+            for s in samples:
+                refusal = check(s)
+                if refusal is None:
+                    kept.append(s)
+                    continue
+                self.stats["samples_refused"] += 1
+                self.quarantine.reject(source or "intake", refusal.reason, refusal.field,
+                                       f"{s.asset}/{s.signal}: {refusal.detail}"[:1000],
+                                       payload=repr(s).encode()[:4000])
+            samples = kept
         records: list[Record] = list(samples)
         records.extend(self.deriver.observe_batch(samples))
         self.stats["samples_in"] += len(samples)

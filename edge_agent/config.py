@@ -37,6 +37,8 @@ class AgentSettings(BaseModel):
     source_ready_timeout_s: float = Field(10.0, gt=0, description="wait per source before starting the next")
     spool: SpoolSettings = SpoolSettings()
     health: HealthSettings = HealthSettings()
+    max_future_s: float = Field(3600.0, gt=0, description="refuse samples stamped further ahead of the plant "
+                                "clock (a device whose clock jumped, a forged timestamp): quarantined, not spooled")
     clock: ClockConfig = Field(ClockConfig(), description="the plant clock: leave out for a real plant; a simulator's "
                                                           "speed and origin for a simulated one")
 

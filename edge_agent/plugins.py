@@ -26,9 +26,11 @@ from plantmodel.telemetry import Record, Sample
 
 
 class Emit(Protocol):
-    """Hand samples to the agent; `committed` is called once they are durable in the spool."""
+    """Hand samples to the agent; `committed` is called once they are durable in the spool. `source` (the
+    plugin's name) is named in the quarantine for a sample the agent's intake refuses."""
 
-    def __call__(self, samples: list[Sample], committed: Callable[[], None] | None = None) -> None: ...
+    def __call__(self, samples: list[Sample], committed: Callable[[], None] | None = None,
+                 source: str = "") -> None: ...
 
 
 class PluginConfig(BaseModel):

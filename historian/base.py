@@ -27,16 +27,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from plantmodel.telemetry import Event, EventKind, Record, Sample, Value
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """A record the historian refused: kept by the caller (the agent's quarantine) for inspection."""
-
-    record: Record
-    reason: str  # not_finite, wrong_type, bad_asset, bad_signal, bad_timestamp
-    field: str  # what was wrong, e.g. "value" or "ts"
-    detail: str
+from plantmodel.validation import Rejection as Rejection  # one home: a refused record, for every receiver
 
 
 @dataclass(frozen=True, slots=True)

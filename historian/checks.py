@@ -12,37 +12,22 @@ Hot path first: a series seen before costs a dict lookup and a type check per sa
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import orjson
 
-from historian.base import Rejection
 from historian.layout import EVENTS
 from plantmodel.catalog import SignalKind, builtin
-from plantmodel.isa95 import is_asset_path
-from plantmodel.telemetry import EPOCH, Event, EventKind, Record, Sample, Value, to_micros
+from plantmodel.telemetry import EPOCH, Event, Sample, Value, to_micros
+from plantmodel.validation import EVENT_KINDS, OLDEST_US, SIGNAL_NAME, Refusal, Window, asset_refusal, signal_refusal
 
-SIGNAL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+__all__ = ["OLDEST_US", "SIGNAL_NAME", "Gate", "Refusal", "micros"]
 NUMERIC_KINDS = frozenset({SignalKind.ANALOG, SignalKind.COUNTER})
 #: kinds of the shipped types' signals; any other series takes its kind from its first value
 CATALOG_KINDS: dict[str, SignalKind] = {n: s.kind for t in builtin().types.values() for n, s in t.signals.items()}
-OLDEST_US = to_micros(datetime(2000, 1, 1, tzinfo=UTC))
 ONE_US = timedelta(microseconds=1)
-EVENT_KINDS = frozenset(EventKind)
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    reason: str
-    field: str
-    detail: str
-
-    def of(self, record: Record) -> Rejection:
-        return Rejection(record, self.reason, self.field, self.detail)
 
 
 def micros(ts: datetime) -> int:
@@ -67,18 +52,13 @@ def text_value(value: Value) -> str | Refusal:
     return Refusal("wrong_type", "value", f"expected text, got {type(value).__name__} {value!r:.40}")
 
 
-def asset_refusal(asset: object) -> Refusal | None:
-    if is_asset_path(asset):
-        return None
-    return Refusal("bad_asset", "asset", f"{asset!r:.80} is not an ISA-95 path of six segments")
-
-
 class Gate:
     """Decides, per record, whether a historian stores it; remembers each series' kind."""
 
     def __init__(self, max_future_s: float = 3600.0, clock: Callable[[], float] = time.time) -> None:
+        """`clock`: plant time in seconds; the timestamp window is plantmodel.validation's, as for every receiver."""
         self.max_future_s = max_future_s
-        self.clock = clock
+        self.window = Window(max_future_s, lambda: int(clock() * 1_000_000))
         self.kinds: dict[tuple[str, str], SignalKind] = {}
 
     def series_kind(self, asset: str, signal: str, value: Value) -> SignalKind | Refusal:
@@ -90,20 +70,21 @@ class Gate:
         refusal = asset_refusal(asset)
         if refusal is not None:
             return refusal
-        if not isinstance(signal, str) or not SIGNAL_NAME.match(signal) or signal == EVENTS:
-            return Refusal("bad_signal", "signal", f"{signal!r:.80} is not a signal name")
+        refusal = signal_refusal(signal)
+        if refusal is not None:
+            return refusal
+        if signal == EVENTS:
+            return Refusal("bad_signal", "signal", f"{signal!r:.80} is the historian's own name for events")
         kind = CATALOG_KINDS.get(signal) or (SignalKind.TEXT if isinstance(value, str) else SignalKind.ANALOG)
         self.kinds[key] = kind
         return kind
 
     def time_window_us(self) -> tuple[int, int]:
         """Timestamps accepted now: from 2000 to the clock plus the allowed lead."""
-        return OLDEST_US, int((self.clock() + self.max_future_s) * 1_000_000)
+        return OLDEST_US, self.window.newest_us()
 
     def timestamp_refusal(self, ts_us: int) -> Refusal:
-        if ts_us < OLDEST_US:
-            return Refusal("bad_timestamp", "ts", "timestamp before 2000-01-01")
-        return Refusal("bad_timestamp", "ts", f"timestamp more than {self.max_future_s:.0f} s ahead of the clock")
+        return self.window.refusal(ts_us, self.window.newest_us()) or Refusal("bad_timestamp", "ts", "out of window")
 
     def value(self, kind: SignalKind, value: Value) -> float | str | Refusal:
         return numeric_value(value) if kind in NUMERIC_KINDS else text_value(value)

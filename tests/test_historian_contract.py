@@ -115,7 +115,7 @@ def test_bad_values_are_refused_with_a_reason_and_the_rest_is_stored(historian: 
         ("bad_asset", "asset"), ("bad_asset", "asset"), ("bad_signal", "signal"), ("bad_timestamp", "ts"),
         ("bad_timestamp", "ts"), ("bad_timestamp", "ts")]
     assert [r.record for r in report.rejected] == bad
-    assert "ahead of the clock" in report.rejected[8].detail
+    assert "ahead of the plant clock" in report.rejected[8].detail
     stored = historian.samples()
     assert sorted((s.asset, s.signal, s.value) for s in stored) == sorted(
         (s.asset, s.signal, 1.0 if s.value is True else s.value) for s in good)

@@ -23,6 +23,7 @@ from plantmodel import mqtt, uns
 from plantmodel.config import parse_config
 from plantmodel.plant import PlantConfig
 from plantmodel.telemetry import Event, EventKind, Record, Sample, to_micros
+from plantmodel.uns import format_ts
 from twin.config import TwinConfig
 from twin.main import create_app
 from twin.performance import LinePerformance
@@ -191,10 +192,11 @@ def quick_failing_plant(out: Path) -> Path:
     return out
 
 
-def twin_yaml(tmp: Path, name: str, broker: int, port: int) -> Path:
+def twin_yaml(tmp: Path, name: str, broker: int, port: int, origin: str) -> Path:
     path = tmp / f"twin-{name}.yaml"
     path.write_text(yaml.safe_dump({
-        "plant": "plant.yaml", "broker": {"port": broker}, "client_id": f"twin-{name}", "port": port,
+        "plant": "plant.yaml", "broker": {"port": broker}, "clock": {"speed": SPEED, "origin": origin},
+        "client_id": f"twin-{name}", "port": port,
         "database": str(tmp / f"twin-{name}.db"), "auth": AUTH_CONFIG, "feed_silence_s": 0,
         "anomaly": {"assets": []}, "alerts": {"rules": KILL_RULES},
         "spc": [{"asset": "acme/plant1/machining/line1/quality/inspect-1", "signal": "measured_diameter",
@@ -215,8 +217,9 @@ def view(url: str) -> dict[str, Any]:
                                                                  for a in got)}
 
 
-def close(a: dict[str, dict[str, float] | None], b: dict[str, dict[str, float] | None], tol_s: float = 2.0) -> bool:
-    """Time models equal but for the clock moving between the two requests."""
+def close(a: dict[str, dict[str, float] | None], b: dict[str, dict[str, float] | None],
+          tol_s: float = 2.0 * SPEED) -> bool:
+    """Time models equal but for the plant clock moving between the two requests."""
     return a.keys() == b.keys() and all(
         (x is None) == (y is None) and (x is None or y is None or (x.keys() == y.keys() and all(
             abs(x[k] - y[k]) <= tol_s for k in x))) for x, y in ((a[p], b[p]) for p in a))
@@ -229,12 +232,15 @@ def test_a_twin_killed_for_60_s_under_load_ends_as_if_it_had_never_left(tmp_path
     quick_failing_plant(tmp_path / "plant.yaml")
     opcua, agent_health_port = free_port(), free_port()
     ports = {"a": free_port(), "b": free_port()}
+    origin = format_ts(datetime.now(UTC))  # one plant clock, SPEED times faster than the wall's, for every part
     env = {"FT_MQTT_PORT": str(broker.port), "FT_OPCUA_ENDPOINT": f"opc.tcp://127.0.0.1:{opcua}/factory-twin/",
-           "FT_DATA_DIR": str(tmp_path / "agent"), "FT_AGENT_HEALTH_PORT": str(agent_health_port)}
+           "FT_DATA_DIR": str(tmp_path / "agent"), "FT_AGENT_HEALTH_PORT": str(agent_health_port),
+           "FT_PLANT_SPEED": str(SPEED), "FT_PLANT_ORIGIN": origin}
     children: list[Child] = []
 
     def twin(name: str, run: str = "") -> Child:
-        child = Child(f"twin-{name}{run}", ["twin", "serve", str(twin_yaml(tmp_path, name, broker.port, ports[name])),
+        config = twin_yaml(tmp_path, name, broker.port, ports[name], origin)
+        child = Child(f"twin-{name}{run}", ["twin", "serve", str(config),
                                             "--log-level", "warning"], tmp_path)
         children.append(child)
         return child
@@ -249,7 +255,7 @@ def test_a_twin_killed_for_60_s_under_load_ends_as_if_it_had_never_left(tmp_path
         wait_until(lambda: live("a") and live("b"), 60, "both twins to be up")  # before the line starts
         children.append(Child("agent", ["edge", "run", str(PROJECT / "configs" / "edge-demo.yaml")], tmp_path, env))
         sim = Child("sim", ["sim", "serve", str(tmp_path / "plant.yaml"), "--opcua-port", str(opcua), "--mqtt-port",
-                            str(broker.port), "--speed", str(SPEED), "--duration", str(RUN_S),
+                            str(broker.port), "--speed", str(SPEED), "--origin", origin, "--duration", str(RUN_S),
                             "--start-on-subscribe", "60"], tmp_path)
         children.append(sim)
         url = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}

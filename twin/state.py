@@ -11,7 +11,7 @@ from plantmodel.catalog import AssetRole
 from plantmodel.clock import Clock
 from plantmodel.plant import Asset, PlantConfig
 from plantmodel.telemetry import AssetState, Event, Quality, Record, Sample, Value, to_micros
-from plantmodel.validation import Refused, conform
+from plantmodel.validation import Refused, Window, conform, value_refusal
 
 Rejected = Refused  # a record the twin will not apply, with the reason
 
@@ -90,15 +90,16 @@ class PlantTwin:
         self.assets = {a.path: AssetTwin(a) for a in plant.assets()}
         self.listeners = list(listeners)  # told of every record accepted, after the state is updated
         self.clock, self.max_future_us = clock, round(max_future_s * 1_000_000)
+        #: the timestamps accepted: plantmodel.validation's window, as at the agent's intake and the historian
+        self.window = Window(max_future_s, clock.now_us) if clock is not None else None
 
     def apply(self, record: Record, tell: bool = True) -> None:
         """`tell`: pass it on to the listeners (OEE, alerts, ...); without, only the live state takes it."""
         twin = self.assets.get(record.asset)
         if twin is None:
             raise Rejected("unknown_asset", "asset", f"{record.asset!r} is not in the plant model")
-        if self.clock is not None and (ahead := to_micros(record.ts) - self.clock.now_us()) > self.max_future_us:
-            raise Rejected("bad_timestamp", "ts", f"{record.ts.isoformat()} is {ahead / 1e6:.0f} s ahead of the plant "
-                                                  f"clock (at most {self.max_future_us / 1e6:g} s)")
+        if self.window is not None and (bad := self.window.refusal(to_micros(record.ts))) is not None:
+            raise Rejected(bad.reason, bad.field, f"{record.ts.isoformat()}: {bad.detail}")
         if isinstance(record, Event):
             twin.last_event = record
             if tell:
@@ -108,6 +109,8 @@ class PlantTwin:
         if spec is None:
             raise Rejected("unknown_signal", "signal",
                            f"a {twin.asset.type} has no signal {record.signal!r} ({record.asset})")
+        if (bad := value_refusal(record.value)) is not None:  # conform knows the kind; this, the wire's limits
+            raise Rejected(bad.reason, bad.field, f"{record.asset}/{record.signal}: {bad.detail}")
         record = conform(record, spec)
         self._apply_sample(twin, record)
         if tell:

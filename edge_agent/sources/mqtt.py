@@ -352,7 +352,7 @@ class MqttSource(Source):
             ack()
 
         try:
-            self.ctx.emit(samples, committed=committed)
+            self.ctx.emit(samples, committed=committed, source=self.config.name)
         except Exception as exc:
             log.exception("samples of %d messages could not be taken in", len(messages))
             for topic, payload, _ in messages:

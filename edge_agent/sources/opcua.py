@@ -409,7 +409,7 @@ class OpcUaConnection:
         marks = [Sample(s.asset, s.signal, s.value, s.unit, max(now, s.ts), Quality.BAD, GAP_STATUS)
                  for s in self.last.values()]
         if marks:
-            self.owner.ctx.emit(marks)
+            self.owner.ctx.emit(marks, source=self.owner.config.name)
 
     # asyncua subscription handler interface
     def datachange_notification(self, node: Any, val: Any, data: Any) -> None:
@@ -452,7 +452,7 @@ class OpcUaConnection:
 
     def _flush(self) -> None:
         batch, self._pending = self._pending, []
-        self.owner.ctx.emit(batch)
+        self.owner.ctx.emit(batch, source=self.owner.config.name)
 
     def status_change_notification(self, status: Any) -> None:
         log.warning("%s: subscription status changed: %s", self.config.name, status)

@@ -191,3 +191,45 @@ def test_a_silent_feed_degrades_the_health_and_is_reconnected(tmp_path: Path, mo
             mqtt.stop(intruder)
     finally:
         assert agent.stop() == 0, agent.stderr()[-3000:]
+
+
+def test_samples_out_of_the_time_window_never_leave_the_agent(tmp_path: Path, mosquitto: mqtt.BrokerConfig) -> None:
+    """A device stamping 2099 (a forged or jumped clock) or 1970 (epoch seconds read as milliseconds) is stopped
+    at the agent's intake (plantmodel.validation, the rule the historian and the twin apply too): quarantined
+    under its source's name with the field at fault, never spooled, so neither the historian nor the unified
+    namespace sees it; the good device's values beside it all arrive."""
+    hp = free_port()
+    cfg = mqtt_agent_yaml(tmp_path, ROOT, mosquitto.port, hp, {"pressure": "path: p, unit: bar",
+                                                               "count": "path: c, type: integer"},
+                          [f"{{type: historian, name: history, path: {tmp_path / 'data' / 'history.db'}}}",
+                           f"{{type: uns, name: uns, broker: {{port: {mosquitto.port}}}}}"])
+    history = tmp_path / "data" / "history.db"
+    forged = [b'{"timestamp": "2099-01-01T00:00:31Z", "p": 96.0, "c": 1}',
+              b'{"timestamp": "1970-01-01T00:00:05Z", "p": 1.0, "c": 2}']
+    messages = []
+    for i in range(20):
+        messages += [(f"{ROOT}/good/data", good(i)[1]), (f"{ROOT}/bad/data", forged[i % 2])]
+    seen: list[str] = []
+    watcher = mqtt.make_client(mosquitto, mqtt.unique_client_id("hostile-uns"))
+    watcher.on_message = lambda _c, _u, m: seen.append(m.topic)
+    mqtt.start(watcher, mosquitto)
+    wait_until(watcher.is_connected, 10, "the namespace watcher to connect")
+    watcher.subscribe(f"{ROOT}/plant/area/line/cell/#", qos=1)
+    agent = Child("agent", ["edge", "run", str(cfg), "--log-level", "error"], tmp_path)
+    try:
+        wait_until(lambda: agent_health(hp)["sources"]["gauges"]["connected"], 20, "the agent to subscribe")
+        publish(mosquitto, messages)
+        wait_until(lambda: stored(history) >= expected(range(20)), 30, "the good device's values to be stored")
+        wait_until(lambda: len([t for t in seen if "/good/" in t]) >= 40, 20, "the good values in the namespace")
+        snap = agent_health(hp)
+        assert snap["sources"]["gauges"]["rejected"].get("bad_timestamp") == 40, snap["sources"]["gauges"]
+        assert snap["sinks"]["history"]["errors"] == 0
+    finally:
+        assert agent.stop() == 0, agent.stderr()[-3000:]
+        mqtt.stop(watcher)
+    assert stored(history) == expected(range(20))
+    assert not [t for t in seen if "/bad/" in t], "a refused value reached the unified namespace"
+    from edge_agent.quarantine import Quarantine
+    kept = Quarantine(tmp_path / "data" / "quarantine.db").recent(100)
+    assert {(r.source, r.reason, r.field) for r in kept} == {("gauges", "bad_timestamp", "ts")}
+    assert any("ahead of the plant clock" in r.detail for r in kept) and any("before 2000" in r.detail for r in kept)

@@ -72,6 +72,10 @@ KIND = {
     ("GET", "/api/commands"): "filtered",
     ("GET", "/api/commands/{command_id}"): "hidden",
     ("GET", "/api/audit"): "filtered",
+    ("GET", "/api/decisions"): "filtered",
+    ("GET", "/api/decisions/{decision_id}"): "hidden",
+    ("POST", "/api/decisions"): "write",
+    ("POST", "/api/decisions/{decision_id}/reject"): "write",
     ("GET", "/metrics"): "plant_wide",
     ("WS", "/api/ws"): "filtered",
 }
@@ -84,7 +88,8 @@ SHOWS_PATHS = {"/api/assets/{path:path}/signals/{signal}/history", "/api/history
                "/api/assets/{path:path}/signals/{signal}", "/api/assets/{path:path}", "/api/oee",
                "/api/oee/{path:path}",
                "/api/downtime", "/api/spc", "/api/anomaly", "/api/alerts", "/api/alerts/{alert_id}", "/api/jobs",
-               "/api/jobs/{job_id}", "/api/commands", "/api/commands/{command_id}"}
+               "/api/jobs/{job_id}", "/api/commands", "/api/commands/{command_id}", "/api/decisions",
+               "/api/decisions/{decision_id}"}
 
 
 def routes(app: Any) -> list[tuple[str, str]]:
@@ -130,10 +135,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Any:
                                                      "reason": "secret-reason-7"})
         assert command.status_code == 201, command.text
         job_id = app.state.job_store.add("inside", LINE, {"hours": 1}, None, {}, now.timestamp())
+        decision_id = app.state.decisions.book.add(CNC, "asked by inside", now.timestamp())
         [alert] = inside.get("/api/alerts").json()
         [stop] = [st for st in inside.get("/api/downtime").json() if st["code"] == "E204"]
         ids = {"path": CNC, "signal": "spindle_speed", "stop_id": stop["id"], "alert_id": str(alert["id"]),
-               "action": "ack", "command_id": str(command.json()["id"]), "job_id": job_id}
+               "action": "ack", "command_id": str(command.json()["id"]), "job_id": job_id,
+               "decision_id": str(decision_id)}
         yield s, app, ids, now
         inside.close()
 
@@ -153,6 +160,8 @@ BODIES: dict[str, Any] = {
     "/api/commands": {"asset": CNC, "command": "reduce_speed", "value": 70, "reason": "x"},
     "/api/commands/{command_id}/approve": {"comment": "ok"},
     "/api/commands/{command_id}/reject": {"comment": "no"},
+    "/api/decisions": {"asset": CNC},
+    "/api/decisions/{decision_id}/reject": {"comment": "no"},
 }
 
 

@@ -32,7 +32,7 @@ class Rejection(BaseModel):
 def _engine(request: Request) -> DecisionEngine:
     engine: DecisionEngine | None = request.app.state.decisions
     if engine is None:
-        raise HTTPException(503, "decisions are not configured (decisions: in the twin's config)")
+        raise HTTPException(404, "decisions are not configured on this twin (decisions: in its config)")
     return engine
 
 
