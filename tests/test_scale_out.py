@@ -229,7 +229,8 @@ def test_twin_serve_logs_json_with_the_asset_of_a_rejected_message(tmp_path: Pat
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: httpx.get(f"{url}/api/health", headers=auth("viewer"), timeout=1).json()["broker_connected"],
                    20, "the twin to connect")
-        publisher.publish(f"{cnc(ent, 1)}/spindle_speed", b'{"value": "fast", "ts": 1}', qos=1).wait_for_publish(5)
+        bad = json.dumps({"value": "fast", "ts": datetime.now(UTC).isoformat()}).encode()
+        publisher.publish(f"{cnc(ent, 1)}/spindle_speed", bad, qos=1).wait_for_publish(5)
 
         def logged() -> list[dict[str, Any]]:
             return [json.loads(x) for x in child.stderr().splitlines() if x.startswith("{") and "rejected" in x]

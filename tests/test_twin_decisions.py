@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from support import AUTH_CONFIG, PROJECT, ServedApp, auth, wait_until
-from test_web_ui import artifacts, browser, page  # noqa: F401  (the web UI tests' browser fixtures, shared)
+from test_web_ui import artifacts, chromium_browser, page  # noqa: F401  (the web UI tests' page fixtures)
 
 from factory_twin.decide import evaluate, next_times
 from factory_twin.planning import plan_job
@@ -25,6 +26,12 @@ ENTERPRISE = "dectest"
 CNC2 = f"{ENTERPRISE}/plant1/machining/line1/milling/cnc-2"
 FAST = DecisionSettings(horizon_h=6, batch=4, max_replications=8)
 ENGINEER2 = {"Authorization": "Bearer test-engineer2-key-0123456789"}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """This module's own browser, closed with the module: Playwright's loop must not outlive these tests."""
+    yield from chromium_browser()
 
 
 def plant() -> PlantConfig:
@@ -119,7 +126,7 @@ def test_decisions_are_refused_when_not_configured(tmp_path: Path, mosquitto: An
     cfg = TwinConfig.model_validate({"plant": "demo-plant.yaml", "broker": mosquitto.model_dump(),
                                      "database": str(tmp_path / "twin.db"), "auth": AUTH_CONFIG})
     with ServedApp(create_app(cfg, plant())) as served, httpx.Client(base_url=served.url, headers=auth()) as c:
-        assert c.get("/api/decisions").status_code == 503
+        assert c.get("/api/decisions").status_code == 404
 
 
 @pytest.mark.parametrize("asset", ["nope", f"{ENTERPRISE}/plant1/machining/line1/milling/buf-2"])

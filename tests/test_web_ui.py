@@ -193,8 +193,9 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def chromium_browser() -> Iterator[Any]:
+    """Debian's Chromium through Playwright's sync API. Its event loop runs in this thread while the browser is
+    open, so a fixture of another module must close it with that module (no `asyncio.run` works meanwhile)."""
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing: apt-get install chromium (scripts/test and .ci/run install it)"
         if os.environ.get("CI"):
@@ -204,6 +205,11 @@ def browser() -> Iterator[Any]:
         b = p.chromium.launch(executable_path=str(CHROMIUM))
         yield b
         b.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    yield from chromium_browser()
 
 
 @pytest.fixture()
