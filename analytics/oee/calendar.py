@@ -53,9 +53,9 @@ class ShiftCalendar:
     def __init__(self, config: ShiftCalendarConfig, tz: tzinfo) -> None:
         self.config, self.tz = config, tz
         self._holidays = frozenset(config.holidays)
-        self._downtime = sorted(Span(to_micros(d.start.replace(tzinfo=d.start.tzinfo or tz)),
-                                     to_micros(d.end.replace(tzinfo=d.end.tzinfo or tz)), d.name)
-                                for d in config.planned_downtime)
+        self._downtime = sorted((Span(to_micros(d.start.replace(tzinfo=d.start.tzinfo or tz)),
+                                      to_micros(d.end.replace(tzinfo=d.end.tzinfo or tz)), d.name)
+                                 for d in config.planned_downtime), key=lambda s: (s.start, s.end))
 
     def periods(self, start: int, end: int) -> list[PlannedPeriod]:
         """Shift occurrences overlapping [start, end), clipped to it, in time order."""

@@ -67,8 +67,7 @@ async def submit(body: JobRequest, response: Response, store: JobStoreDep, runne
         raise HTTPException(429, f"{cfg.max_pending} jobs are queued or running; try again later", headers=retry)
     start = None
     if body.from_live:
-        start = live_start(twin, performance.stops, baseline, clock.now())
-        start = start.model_dump(mode="json")
+        start = live_start(twin, performance.stops, baseline, clock.now()).model_dump(mode="json")
     plan_request = {"plant": plant.model_dump(mode="json", exclude_defaults=True), "scenario": scenario,
                     "start": start, "limits": cfg.limits()}
     job_id = store.add(caller.identity, baseline.path, scenario, start, plan_request, time.time())
