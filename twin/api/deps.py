@@ -1,7 +1,8 @@
 """Typed FastAPI dependencies for the twin's routes: `caller: Viewer, twin: TwinDep`, never `request.app.state`.
 
 Each alias is `Annotated[<part>, Depends(<getter>)]` over the one `TwinServices` the app was built with; they
-work in HTTP and WebSocket routes alike (they depend on the connection, not the request).
+work in HTTP and WebSocket routes alike (they depend on the connection, not the request). The getters are
+async, so FastAPI calls them on the event loop rather than sending each to a worker thread.
 """
 
 from __future__ import annotations
@@ -31,87 +32,87 @@ from twin.stream import UnsFeed
 from twin.stream_ws import LiveStream
 
 
-def get_services(conn: HTTPConnection) -> TwinServices:
+async def get_services(conn: HTTPConnection) -> TwinServices:
     return services_of(conn.app)
 
 
 ServicesDep = Annotated[TwinServices, Depends(get_services)]
 
 
-def get_config(s: ServicesDep) -> TwinConfig:
+async def get_config(s: ServicesDep) -> TwinConfig:
     return s.config
 
 
-def get_plant(s: ServicesDep) -> PlantConfig:
+async def get_plant(s: ServicesDep) -> PlantConfig:
     return s.plant
 
 
-def get_clock(s: ServicesDep) -> Clock:
+async def get_clock(s: ServicesDep) -> Clock:
     return s.clock
 
 
-def get_twin(s: ServicesDep) -> PlantTwin:
+async def get_twin(s: ServicesDep) -> PlantTwin:
     return s.twin
 
 
-def get_feed(s: ServicesDep) -> UnsFeed:
+async def get_feed(s: ServicesDep) -> UnsFeed:
     return s.feed
 
 
-def get_performance(s: ServicesDep) -> LinePerformance:
+async def get_performance(s: ServicesDep) -> LinePerformance:
     return s.performance
 
 
-def get_alerts(s: ServicesDep) -> AlertEngine:
+async def get_alerts(s: ServicesDep) -> AlertEngine:
     return s.alerts
 
 
-def get_live(s: ServicesDep) -> LiveStream:
+async def get_live(s: ServicesDep) -> LiveStream:
     return s.live
 
 
-def get_store(s: ServicesDep) -> StateStore:
+async def get_store(s: ServicesDep) -> StateStore:
     return s.store
 
 
-def get_history(s: ServicesDep) -> HistoryReader:
+async def get_history(s: ServicesDep) -> HistoryReader:
     return s.history
 
 
-def get_backfill(s: ServicesDep) -> Backfill:
+async def get_backfill(s: ServicesDep) -> Backfill:
     return s.backfill
 
 
-def get_loop_watch(s: ServicesDep) -> LoopWatch:
+async def get_loop_watch(s: ServicesDep) -> LoopWatch:
     return s.loop_watch
 
 
-def get_limits(s: ServicesDep) -> CallerLimits:
+async def get_limits(s: ServicesDep) -> CallerLimits:
     return s.limits
 
 
-def get_job_store(s: ServicesDep) -> JobStore:
+async def get_job_store(s: ServicesDep) -> JobStore:
     return s.job_store
 
 
-def get_job_runner(s: ServicesDep) -> JobRunner:
+async def get_job_runner(s: ServicesDep) -> JobRunner:
     return s.job_runner
 
 
-def get_commands(s: ServicesDep) -> CommandBook:
+async def get_commands(s: ServicesDep) -> CommandBook:
     return s.commands
 
 
-def get_equipment(s: ServicesDep) -> Equipment | None:
+async def get_equipment(s: ServicesDep) -> Equipment | None:
     return s.equipment
 
 
-def get_decisions(s: ServicesDep) -> DecisionEngine | None:
+async def get_decisions(s: ServicesDep) -> DecisionEngine | None:
     """None where the twin has no decisions: section (the route answers 404 after checking the caller)."""
     return s.decisions
 
 
-def get_metrics(s: ServicesDep) -> TwinMetrics:
+async def get_metrics(s: ServicesDep) -> TwinMetrics:
     return s.metrics
 
 
