@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from edge_agent.derive import EventDeriver, Roles
-from edge_agent.health import AgentHealth, serve_health
+from edge_agent.health import AgentHealth, AgentReadings, SinkReading, SpoolReading, serve_health
 from edge_agent.plugins import SINKS, SOURCES, PluginContext, Refused, RetryLater, Sink, Source, instance_id
 from edge_agent.quarantine import Quarantine
 from edge_agent.spool import Spool, encode
@@ -48,7 +48,7 @@ class Agent:
         self.stats: Counter[str] = Counter()
         self.last_error: dict[str, str] = {}
         self.failing: dict[str, float] = {}  # sinks whose last write failed -> since when (loop time)
-        self.health = AgentHealth(self)
+        self.health = AgentHealth(self, config.health.asset)
 
     def emit(self, samples: list[Sample], committed: Callable[[], None] | None = None, source: str = "") -> None:
         """Called on the event loop by sources, with samples already in the telemetry schema; `committed` runs
@@ -78,6 +78,21 @@ class Agent:
         """A record the spool cannot hold (e.g. an integer beyond 64 bits): quarantined alone, its group goes on."""
         what = f"{record.asset} {getattr(record, 'signal', getattr(record, 'kind', ''))}"
         self.quarantine.reject("spool", "unencodable", "value", f"{what}: {why}", payload=repr(record).encode()[:4000])
+
+    def readings(self, ages: bool = True) -> AgentReadings:
+        """The counters, sources, sinks and spool, typed, for the agent's health (edge_agent.health)."""
+        stats, spool = self.stats, self.spool
+        rejected: dict[str, dict[str, int]] = {}
+        for (src, reason), count in list(self.quarantine.counts.items()):  # mutated by MQTT threads
+            rejected.setdefault(src, {})[reason] = count
+        sinks = {n: SinkReading(s.config.type, stats[f"written:{n}"], stats[f"errors:{n}"], self.failing.get(n),
+                                self.last_error.get(n), spool.depth(n),
+                                spool.oldest_unsent_age_s(n) if ages else None, spool.stats.dropped[n])
+                 for s in self.sinks if (n := s.config.name)}
+        return AgentReadings(
+            self.config.name, dict(stats), {s.config.name: s.health() for s in self.sources}, sinks, rejected,
+            SpoolReading(str(spool.path), spool.max_records, spool.overflow.value, spool.stats.refused,
+                         spool.stats.rejected, spool.commit_error))
 
     @property
     def backlog(self) -> dict[str, int]:

@@ -11,19 +11,17 @@ import asyncio
 import socket
 import time
 from collections import deque
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from edge_agent.plugins import SourceHealth
 from plantmodel.telemetry import Sample
-
-if TYPE_CHECKING:
-    from edge_agent.agent import Agent
-
 
 DROPPING_S = 3.0  # drops this recent still make the spool "full" (drop_newest keeps it just under its limit)
 
@@ -38,11 +36,54 @@ class HealthSettings(BaseModel):
                               "default factory-twin/edge/agents/<name>/health/agent")
 
 
+@dataclass(frozen=True)
+class SinkReading:
+    type: str
+    written: int
+    errors: int
+    failing_since: float | None  # loop time of the first failed write of the current run of failures
+    last_error: str | None
+    spool_depth: int  # records it has not confirmed
+    oldest_unsent_age_s: float | None  # None when nothing waits (or when not asked for)
+    dropped: int  # records lost to a full spool
+
+
+@dataclass(frozen=True)
+class SpoolReading:
+    path: str
+    max_records: int
+    overflow: str  # drop_oldest or drop_newest
+    refused: int
+    rejected: int
+    commit_error: str | None
+
+
+@dataclass(frozen=True)
+class AgentReadings:
+    """The agent at one instant, as its health sees it: counters, sources, sinks, spool, rejections."""
+
+    name: str
+    counters: dict[str, int]
+    sources: dict[str, SourceHealth]
+    sinks: dict[str, SinkReading]
+    rejected: dict[str, dict[str, int]]  # source -> reason -> samples quarantined
+    spool: SpoolReading
+
+
+class Observed(Protocol):
+    """What the health reads of the agent: typed readings, none of its internals."""
+
+    def readings(self, ages: bool = True) -> AgentReadings:
+        """`ages`: also the age of each sink's oldest unsent record (may read the spool's file)."""
+        ...
+
+
 class AgentHealth:
     """Rates over the last minute, from counters sampled once a second."""
 
-    def __init__(self, agent: Agent) -> None:
+    def __init__(self, agent: Observed, asset: str | None = None) -> None:
         self.agent = agent
+        self.asset = asset  # where the agent's own metrics are filed (default: under its name)
         self.started = time.monotonic()
         self._history: deque[tuple[float, dict[str, int]]] = deque(maxlen=61)
         self._was_connected: dict[str, bool] = {}
@@ -51,15 +92,15 @@ class AgentHealth:
 
     def tick(self) -> None:
         now = time.monotonic()
-        self._history.append((now, dict(self.agent.stats)))
-        for n, count in self.agent.spool.stats.dropped.items():
+        r = self.agent.readings(ages=False)
+        self._history.append((now, r.counters))
+        for n, sink in r.sinks.items():
             seen = self._dropped.get(n)
             if seen is None:
-                self._dropped[n] = (count, 0.0)  # drops of earlier runs are history, not news
-            elif count > seen[0]:
-                self._dropped[n] = (count, now)
-        for s in self.agent.sources:
-            name = s.config.name
+                self._dropped[n] = (sink.dropped, 0.0)  # drops of earlier runs are history, not news
+            elif sink.dropped > seen[0]:
+                self._dropped[n] = (sink.dropped, now)
+        for name, s in r.sources.items():
             before = self._was_connected.get(name)  # None: never connected yet
             if s.connected and before is False:
                 self.reconnects[name] = self.reconnects.get(name, 0) + 1
@@ -78,48 +119,41 @@ class AgentHealth:
         return (b.get(key, 0) - a.get(key, 0)) / (t1 - t0) if t1 > t0 else 0.0
 
     def snapshot(self) -> dict[str, Any]:
-        a = self.agent
-        spool = a.spool
-        sinks = {}
-        for s in a.sinks:
-            n = s.config.name
-            sinks[n] = {"type": s.config.type, "written": a.stats[f"written:{n}"],
-                        "written_per_s": round(self._rate(f"written:{n}"), 1), "errors": a.stats[f"errors:{n}"],
-                        "failing": n in a.failing, "last_error": a.last_error.get(n), "spool_depth": spool.depth(n),
-                        "oldest_unsent_age_s": spool.oldest_unsent_age_s(n), "dropped": spool.stats.dropped[n]}
-        rejected: dict[str, dict[str, int]] = {}
-        for (src, reason), count in list(a.quarantine.counts.items()):  # mutated by MQTT threads
-            rejected.setdefault(src, {})[reason] = count
-        sources = {s.config.name: {"type": s.config.type, "connected": s.connected,
-                                   "reconnects": self.reconnects.get(s.config.name, 0),
-                                   "silence_restarts": getattr(s, "restarts", 0),
-                                   "last_error": getattr(s, "last_error", None),
-                                   "problems": s.problems(),
-                                   # an OPC-UA server certificate refused until trusted (SHA-256, hex)
-                                   "untrusted_certificate": getattr(s, "untrusted_certificate", None),
-                                   "rejected": rejected.get(s.config.name, {})} for s in a.sources}
+        r = self.agent.readings()
+        spool = r.spool
+        sinks: dict[str, dict[str, Any]] = {
+            n: {"type": s.type, "written": s.written, "written_per_s": round(self._rate(f"written:{n}"), 1),
+                "errors": s.errors, "failing": s.failing_since is not None, "last_error": s.last_error,
+                "spool_depth": s.spool_depth, "oldest_unsent_age_s": s.oldest_unsent_age_s, "dropped": s.dropped}
+            for n, s in r.sinks.items()}
+        sources: dict[str, dict[str, Any]] = {
+            n: {"type": s.type, "connected": s.connected, "reconnects": self.reconnects.get(n, 0),
+                "silence_restarts": s.silence_restarts, "last_error": s.last_error, "problems": s.problems,
+                # an OPC-UA server certificate refused until trusted (SHA-256, hex)
+                "untrusted_certificate": s.untrusted_certificate, "rejected": r.rejected.get(n, {})}
+            for n, s in r.sources.items()}
         problems = [f"source {n}: not connected" + (f" ({v['last_error']})" if v["last_error"] else "")
                     for n, v in sources.items() if not v["connected"]]
         problems += [f"source {n}: {p}" for n, v in sources.items() for p in v["problems"]]
         now = asyncio.get_running_loop().time() if _in_loop() else None
         for n, v in sinks.items():
-            since = a.failing.get(n)
+            since = r.sinks[n].failing_since
             if since is not None:
                 how_long = f" for {now - since:.0f} s" if now is not None else ""
                 problems.append(f"sink {n}: failing{how_long}, retrying: {v['last_error']}")
             if v["spool_depth"] >= spool.max_records or self.dropping(n):  # while it lasts; the count stays
                 problems.append(f"sink {n}: its spool is full ({spool.max_records} records, spool.max_records): "
-                                f"{'the oldest' if spool.overflow.value == 'drop_oldest' else 'new'} records are "
+                                f"{'the oldest' if spool.overflow == 'drop_oldest' else 'new'} records are "
                                 f"dropped ({v['dropped']} so far) until it catches up")
         if spool.commit_error:
             problems.append(f"spool: commits failing: {spool.commit_error}")
-        return {"agent": a.config.name, "status": "degraded" if problems else "ok", "problems": problems,
+        return {"agent": r.name, "status": "degraded" if problems else "ok", "problems": problems,
                 "uptime_s": round(time.monotonic() - self.started, 1),
-                "samples_in": a.stats["samples_in"], "samples_in_per_s": round(self._rate("samples_in"), 1),
-                "events_derived": a.stats["events_derived"], "sources": sources, "sinks": sinks,
-                "spool": {"path": str(spool.path), "max_records": spool.max_records,
-                          "overflow": spool.overflow.value, "refused": spool.stats.refused,
-                          "rejected": spool.stats.rejected, "commit_error": spool.commit_error}}
+                "samples_in": r.counters.get("samples_in", 0),
+                "samples_in_per_s": round(self._rate("samples_in"), 1),
+                "events_derived": r.counters.get("events_derived", 0), "sources": sources, "sinks": sinks,
+                "spool": {"path": spool.path, "max_records": spool.max_records, "overflow": spool.overflow,
+                          "refused": spool.refused, "rejected": spool.rejected, "commit_error": spool.commit_error}}
 
     def prometheus(self) -> str:
         snap = self.snapshot()
@@ -148,7 +182,7 @@ class AgentHealth:
 
     def telemetry(self) -> list[Sample]:
         snap = self.snapshot()
-        asset = self.agent.config.health.asset or f"factory-twin/edge/agents/{snap['agent']}/health/agent"
+        asset = self.asset or f"factory-twin/edge/agents/{snap['agent']}/health/agent"
         now = datetime.now(UTC)
         out = [Sample(asset, "samples_in_per_s", snap["samples_in_per_s"], "1/s", now)]
         for n, s in snap["sinks"].items():
@@ -185,7 +219,7 @@ def health_app(health: AgentHealth) -> FastAPI:
 
 async def serve_health(health: AgentHealth, settings: HealthSettings, stop: asyncio.Event) -> None:
     server = uvicorn.Server(uvicorn.Config(health_app(health), log_level="warning", lifespan="off"))
-    server.capture_signals = _no_signals  # type: ignore[method-assign]  # the agent owns SIGINT/SIGTERM
+    server.capture_signals = _no_signals  # type: ignore[method-assign, assignment]  # the agent owns SIGINT/SIGTERM
     sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET, socket.SOCK_STREAM,
                          socket.IPPROTO_TCP)  # TCP by name, so asyncio sets TCP_NODELAY on its connections
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -182,11 +182,11 @@ class Mapper:
 
     def __init__(self, m: ValueMap | None, source_unit: str = "") -> None:
         self.m = m or ValueMap()
-        self.table = None
+        self.table: dict[str, str | None] | None = None
         if self.m.preset is not None or self.m.states is not None:
             own = {str(k): v for k, v in (self.m.states or {}).items()}
-            self.table: dict[str, str | None] | None = {**PRESETS.get(self.m.preset or "", {}), **own}
-            self._folded = {k.casefold(): v for k, v in self.table.items()}
+            table = self.table = {**PRESETS.get(self.m.preset or "", {}), **own}
+            self._folded = {k.casefold(): v for k, v in table.items()}
         self.bits = list((self.m.bits or {}).items())
         self.factor, self.offset = self.m.scale.linear() if self.m.scale else (1.0, 0.0)
         unit = self.m.unit if self.m.unit is not None else source_unit

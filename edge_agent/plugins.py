@@ -71,6 +71,18 @@ def instance_id(data_dir: Path) -> str:
     return new
 
 
+@dataclass(frozen=True)
+class SourceHealth:
+    """What a source tells the agent's health about itself (edge_agent.health reads nothing else of it)."""
+
+    type: str
+    connected: bool
+    problems: list[str]  # what is wrong besides the connection (e.g. a feed gone silent)
+    last_error: str | None = None
+    silence_restarts: int = 0  # reconnections forced by silence
+    untrusted_certificate: str | None = None  # SHA-256 (hex) of a server certificate refused until trusted
+
+
 class Source(ABC):
     config_model: ClassVar[type[PluginConfig]]
 
@@ -78,6 +90,7 @@ class Source(ABC):
         self.config, self.ctx = config, ctx
         self.ready = asyncio.Event()  # set once subscribed: values from now on are not missed
         self.connected = False
+        self.last_error: str | None = None  # why the connection is down, or the last failure
 
     @abstractmethod
     async def run(self) -> None:
@@ -86,6 +99,10 @@ class Source(ABC):
     def problems(self) -> list[str]:
         """What is wrong besides the connection (e.g. a feed gone silent), for the agent's health."""
         return []
+
+    def health(self) -> SourceHealth:
+        """This source's state for the agent's health; a source with more to say extends it."""
+        return SourceHealth(self.config.type, self.connected, self.problems(), self.last_error)
 
 
 class Sink(ABC):

@@ -55,7 +55,7 @@ def encode(records: Sequence[Record]) -> bytes:
     out: list[list[Any]] = []
     for r in records:
         if isinstance(r, Sample):
-            row = [r.asset, r.signal, r.value, r.unit, to_micros(r.ts), r.quality.value]
+            row: list[Any] = [r.asset, r.signal, r.value, r.unit, to_micros(r.ts), r.quality.value]
             if r.status or r.server_ts is not None:
                 row += [r.status, to_micros(r.server_ts) if r.server_ts is not None else None]
             out.append(row)
@@ -133,8 +133,8 @@ class Spool:
         if kept:  # rows that only a sink no longer configured needed can go
             self._db.execute("DELETE FROM rows WHERE seq <= ?", (min(kept),))
         floor = self._db.execute("SELECT seq, cum FROM rows ORDER BY seq LIMIT 1").fetchone()
-        self.last_seq, self.last_cum = last if last else max(((c.seq, c.cum) for c in known.values()),
-                                                              default=(0, 0))
+        newest: tuple[int, int] = last if last else max(((c.seq, c.cum) for c in known.values()), default=(0, 0))
+        self.last_seq, self.last_cum = newest
         # a new sink starts at the oldest record still spooled; a sink no longer configured lets go of its rows
         start = (floor[0] - 1, floor[1] - self._row_n(floor[0])) if floor else (self.last_seq, self.last_cum)
         self.cursors = {s: known.get(s) or Cursor(*start) for s in sinks}

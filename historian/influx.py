@@ -57,7 +57,7 @@ class ClientWriter:
             self._service.post_write(org=self.org, bucket=self.bucket, body=body, precision="ns",
                                      content_encoding="gzip", content_type="text/plain; charset=utf-8")
         except ApiException as exc:
-            headers = exc.headers or {}
+            headers: Any = exc.headers or {}
             raise InfluxError(f"write refused ({exc.status}): {str(exc.body or exc.reason)[:300]}", exc.status,
                               _retry_after(headers.get("Retry-After"))) from None
 
@@ -150,8 +150,8 @@ class InfluxHistorian:
                 if isinstance(event, Refusal):
                     rejected.append(event.of(r))
                     continue
-                asset, us, kind, data = event
-                lines.append(event_line(asset, kind, data, us))
+                asset, us, event_kind, data = event
+                lines.append(event_line(asset, event_kind, data, us))
             else:
                 rejected.append(Rejection(r, "wrong_type", "record", f"not a Sample or Event: {type(r).__name__}"))
         for i in range(0, len(lines), LINES_PER_REQUEST):

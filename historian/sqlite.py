@@ -126,7 +126,7 @@ class SqliteHistorian:
         if readonly:
             self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
             self._db.execute("PRAGMA busy_timeout=5000")
-            self._next_maintenance = _FAR
+            self._next_maintenance: float = _FAR
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         private_file(self.path)
@@ -184,10 +184,11 @@ class SqliteHistorian:
                 if r.__class__ is Sample:  # the hot path: kept free of calls where it can be
                     entry = series.get((r.asset, r.signal))
                     if entry is None:
-                        entry = self._open_series(r)
-                        if entry.__class__ is Refusal:
-                            rejected.append(entry.of(r))
+                        opened = self._open_series(r)
+                        if isinstance(opened, Refusal):
+                            rejected.append(opened.of(r))
                             continue
+                        entry = opened
                     sid, numeric, oldest = entry
                     try:
                         us = (r.ts - EPOCH) // ONE_US
@@ -208,7 +209,7 @@ class SqliteHistorian:
                                     else (sid, us, None, value, quality_code[r.quality]))
                 elif isinstance(r, Event):
                     row = self.gate.event(r, newest)
-                    if row.__class__ is Refusal:
+                    if isinstance(row, Refusal):
                         rejected.append(row.of(r))
                     else:
                         events.append(row)

@@ -85,7 +85,7 @@ def reconnect(client: mqtt.Client) -> None:
     """Drop the connection under a running client: its network loop notices and reconnects by itself (with the
     same session settings), and its on_connect subscribes again."""
     sock = client.socket()
-    if sock is not None:
+    if isinstance(sock, socket.socket):  # TCP or TLS (a WebSocket transport has no shutdown)
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
 

@@ -41,7 +41,7 @@ class UnitError(ValueError):
 def _registry() -> Any:
     import pint  # imported on first use: most processes only ever meet canonical spellings
 
-    ureg = pint.UnitRegistry(cache_folder=None, autoconvert_offset_to_baseunit=True)
+    ureg: Any = pint.UnitRegistry(cache_folder=None, autoconvert_offset_to_baseunit=True)
     ureg.define("parts = [part] = part = pcs = piece")
     return ureg
 

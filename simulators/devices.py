@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 import orjson
 
@@ -33,7 +34,11 @@ class AgvFleet:
 
     async def start(self, timeout_s: float = 10.0) -> None:
         loop = asyncio.get_running_loop()
-        self.client.on_connect = lambda *_: loop.call_soon_threadsafe(self._connected.set)
+
+        def on_connect(*_: Any) -> None:
+            loop.call_soon_threadsafe(self._connected.set)
+
+        self.client.on_connect = on_connect
         mqtt.start(self.client, self.broker)
         await asyncio.wait_for(self._connected.wait(), timeout_s)
 

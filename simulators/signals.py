@@ -74,13 +74,14 @@ class CncSignals(SignalModel):
         self.temperature += (target - self.temperature) * (1 - math.exp(-dt / self.TAU_S))
         load = 45.0 + 0.25 * self.tool_wear if running else 1.5
         vibration = (1.8 + 0.01 * self.tool_wear if running else 0.15) * (1 + 3 * bearing**2)
-        return {
+        values: dict[str, Value] = {
             "spindle_speed": self.noisy(self.rated_rpm, 0.002 * self.rated_rpm, 1) if running else 0.0,
             "spindle_load": self.noisy(load, 1.5 if running else 0.3, 2),
             "spindle_temperature": self.noisy(self.temperature, 0.05, 2),
             "vibration_rms": self.noisy(vibration, 0.08, 3),
             "power": self.noisy(9.0 + 0.04 * self.tool_wear if running else 1.8, 0.15, 3),
-        } | ({"tool_wear": round(self.tool_wear, 2)} if dt == 0 and self.tool else {})
+        }
+        return values | ({"tool_wear": round(self.tool_wear, 2)} if dt == 0 and self.tool else {})
 
     def on_part(self, cycle_time_s: float) -> dict[str, Value]:
         if not self.tool:
@@ -94,10 +95,11 @@ class RobotSignals(SignalModel):
 
     def read(self, state: AssetState, dt: float) -> dict[str, Value]:
         running = state is AssetState.PRODUCING
-        return {
+        values: dict[str, Value] = {
             "joint_torque_max": self.noisy(86.0 if running else 22.0, 3.0 if running else 0.5, 2),
             "gripper_pressure": self.noisy(6.0, 0.04, 3),
-        } | ({"cycle_time": 0.0} if dt == 0 else {})
+        }
+        return values | ({"cycle_time": 0.0} if dt == 0 else {})
 
     def on_part(self, cycle_time_s: float) -> dict[str, Value]:
         return {"cycle_time": round(cycle_time_s, 3)}

@@ -37,7 +37,7 @@ class Running:
         self.source = MqttSource(cfg, PluginContext("edge", folder, self._emit, self.quarantine))
         self.task: asyncio.Task[None] | None = None
 
-    def _emit(self, samples: list[Sample], committed: Callable[[], None] | None = None) -> None:
+    def _emit(self, samples: list[Sample], committed: Callable[[], None] | None = None, source: str = "") -> None:
         self.samples.extend(samples)
         if committed is not None:
             committed()  # kept: like the agent's spool after its commit
@@ -102,7 +102,7 @@ class Holding(Running):
         super().__init__(*args, **kwargs)
         self.held: list[Callable[[], None]] = []
 
-    def _emit(self, samples: list[Sample], committed: Callable[[], None] | None = None) -> None:
+    def _emit(self, samples: list[Sample], committed: Callable[[], None] | None = None, source: str = "") -> None:
         self.samples.extend(samples)
         if committed is not None:
             self.held.append(committed)

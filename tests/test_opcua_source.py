@@ -33,8 +33,12 @@ class Harness:
         self.samples: list[Sample] = []
         self.quarantine = Quarantine(tmp_path / "q.db")
         cfg = OpcUaSourceConfig.model_validate({"type": "opcua", "name": "plc", **config})
-        self.source = OpcUaSource(cfg, PluginContext("edge", tmp_path, self.samples.extend, self.quarantine))
+        self.source = OpcUaSource(cfg, PluginContext("edge", tmp_path, self.emit, self.quarantine))
         self.task: asyncio.Task[None] | None = None
+
+    def emit(self, samples: list[Sample], committed: Callable[[], None] | None = None, source: str = "") -> None:
+        """The agent's `Emit`: keeps the samples."""
+        self.samples.extend(samples)
 
     def values(self, asset: str, signal: str, quality: Quality | None = Quality.GOOD) -> list[Any]:
         return [s.value for s in self.samples if (s.asset, s.signal) == (asset, signal)

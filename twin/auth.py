@@ -29,6 +29,8 @@ import jwt
 from fastapi import HTTPException, Request, WebSocket
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from twin.app_state import services_of
+
 log = logging.getLogger(__name__)
 
 
@@ -252,7 +254,7 @@ def require(role: RoleName) -> Callable[[Request], Awaitable[Principal]]:
     needed = Role[role]
 
     async def dependency(request: Request) -> Principal:
-        principal = request.app.state.auth.principal(token_of(request.headers))
+        principal = services_of(request.app).auth.principal(token_of(request.headers))
         if principal.role < needed:
             raise HTTPException(403, f"{principal.name} has the {principal.role.name} role; "
                                 f"this needs {needed.name} or above")
@@ -264,7 +266,7 @@ def require(role: RoleName) -> Callable[[Request], Awaitable[Principal]]:
 
 
 def websocket_principal(ws: WebSocket) -> Principal:
-    return ws.app.state.auth.principal(token_of(ws.headers, ws.query_params))
+    return services_of(ws.app).auth.principal(token_of(ws.headers, ws.query_params))
 
 
 def check_scope(principal: Principal, path: str) -> None:

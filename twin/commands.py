@@ -12,6 +12,7 @@ so a copy of the log lines anchors it.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 import json
@@ -164,7 +165,7 @@ class CommandBook:
                                "WHERE id = ? AND state = ?", (state, who, now, comment, command_id, PENDING))
             if cur.rowcount != 1:
                 return False
-            c = self._row(conn, command_id)
+            c = self._stored(conn, command_id)
             self._audit(conn, now, who, state, command_id, c["asset"], c["command"], c["value"], comment, None)
         return True
 
@@ -181,7 +182,7 @@ class CommandBook:
             conn.execute("UPDATE command_requests SET state = ?, executed_at = ?, result = ?, status = ?, "
                          "latency_ms = ? WHERE id = ? AND state = ?",
                          (EXECUTED if ok else FAILED, now, _dumps(result), status, latency_ms, command_id, APPROVED))
-            c = self._row(conn, command_id)
+            c = self._stored(conn, command_id)
             self._audit(conn, now, who, "executed" if ok else "failed", command_id, c["asset"], c["command"],
                         c["value"], None, {"status": status, "result": result})
 
@@ -192,7 +193,7 @@ class CommandBook:
             for (command_id,) in due:
                 conn.execute("UPDATE command_requests SET state = ?, decided_at = ? WHERE id = ?",
                              (EXPIRED, now, command_id))
-                c = self._row(conn, command_id)
+                c = self._stored(conn, command_id)
                 self._audit(conn, now, SYSTEM, EXPIRED, command_id, c["asset"], c["command"], c["value"],
                             "not approved in time", None)
         return len(due)
@@ -205,7 +206,7 @@ class CommandBook:
                 detail = "the service stopped between approval and the result: outcome unknown, not retried"
                 conn.execute("UPDATE command_requests SET state = ?, result = ?, status = ? WHERE id = ?",
                              (FAILED, _dumps(detail), "Interrupted", command_id))
-                c = self._row(conn, command_id)
+                c = self._stored(conn, command_id)
                 self._audit(conn, now, SYSTEM, "failed", command_id, c["asset"], c["command"], c["value"], None,
                             {"status": "Interrupted", "result": detail})
         return len(rows)
@@ -214,7 +215,7 @@ class CommandBook:
         return self._row(self.db.conn, command_id)
 
     def list(self, *, state: str | None = None, asset: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        sql, args = f"SELECT {_COLUMNS} FROM command_requests WHERE 1=1", []
+        sql, args = f"SELECT {_COLUMNS} FROM command_requests WHERE 1=1", list[Any]()
         if state:
             sql, args = sql + " AND state = ?", [*args, state]
         if asset:
@@ -224,9 +225,9 @@ class CommandBook:
 
     # --- audit ----------------------------------------------------------------------------------------
     def audit(self, *, command_id: int | None = None, who: str | None = None, limit: int = 500,
-              before: int | None = None) -> list[dict[str, Any]]:
+              before: int | None = None) -> builtins.list[dict[str, Any]]:
         sql, args = "SELECT seq, ts, who, action, command_id, asset, command, value, comment, result " \
-                    "FROM audit_log WHERE 1=1", []
+                    "FROM audit_log WHERE 1=1", list[Any]()
         for column, v in (("command_id", command_id), ("who", who)):
             if v is not None:
                 sql, args = sql + f" AND {column} = ?", [*args, v]
@@ -251,6 +252,13 @@ class CommandBook:
     def _row(conn: Any, command_id: int) -> dict[str, Any] | None:
         row = conn.execute(f"SELECT {_COLUMNS} FROM command_requests WHERE id = ?", (command_id,)).fetchone()
         return _command(row) if row else None
+
+    @classmethod
+    def _stored(cls, conn: Any, command_id: int) -> dict[str, Any]:
+        """A request this transaction has just written (so it is there)."""
+        c = cls._row(conn, command_id)
+        assert c is not None, command_id
+        return c
 
 
 def _command(r: tuple[Any, ...]) -> dict[str, Any]:

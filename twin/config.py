@@ -206,7 +206,7 @@ def alert_problems(alerts: AlertsConfig, plant: PlantConfig) -> list[str]:
         if not any(fnmatch.fnmatchcase(p, g) for p in paths for g in r.assets):
             problems.append(f"{where}.assets: {r.assets} match no asset of the plant model")
         signal = getattr(r, "signal", None)
-        if r.type in ("threshold", "rul") and matched and not any(a.signal(signal) for a in matched):
+        if r.type in ("threshold", "rul") and matched and not any(a.signal(str(signal)) for a in matched):
             types = sorted({str(a.type) for a in matched})
             problems.append(f"{where}.signal: none of the matched assets ({', '.join(types)}) has a signal {signal!r}")
     return problems

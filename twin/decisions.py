@@ -110,7 +110,7 @@ class DecisionBook:
         return _decision(row) if row else None
 
     def list(self, *, asset: str | None = None, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        sql, args = f"SELECT {_COLUMNS} FROM decisions WHERE 1=1", []
+        sql, args = f"SELECT {_COLUMNS} FROM decisions WHERE 1=1", list[Any]()
         if asset:
             sql, args = sql + " AND asset = ?", [*args, asset]
         if state:
@@ -204,10 +204,10 @@ class DecisionEngine:
         sim_line = next((ln for ln in self.sim_plant.lines() if ln.path == line.path), line)
         start = self.live(line, station.id, alert, now)
         decision_id = self.book.add(asset, trigger, now)
-        request = {"kind": "decision", "plant": self.sim_plant.model_dump(mode="json", exclude_defaults=True),
-                   "line": sim_line.config.id, "asset": station.id, "start": start.model_dump(mode="json"),
-                   "settings": self.config.settings.model_dump(mode="json"), "seed": decision_id,
-                   "limits": self.job_limits}
+        request: dict[str, Any] = {
+            "kind": "decision", "plant": self.sim_plant.model_dump(mode="json", exclude_defaults=True),
+            "line": sim_line.config.id, "asset": station.id, "start": start.model_dump(mode="json"),
+            "settings": self.config.settings.model_dump(mode="json"), "seed": decision_id, "limits": self.job_limits}
         job_id = self.job_store.add(REQUESTER, line.path, {"decision": decision_id, "asset": asset},
                                     request["start"], request, now)
         self.job_runner.submit(job_id)

@@ -81,9 +81,9 @@ class StopLog:
         if kind is None:
             return
         new = StopRecord(record.asset, ts, kind)
-        code = record.data.get("reason") or self._alarm.get(record.asset)
-        if code:
-            self._set_code(new, str(code))
+        reason: Any = record.data.get("reason") or self._alarm.get(record.asset)
+        if reason:
+            self._set_code(new, str(reason))
         self.stops.append(new)
         self._open[record.asset] = new
 

@@ -23,6 +23,7 @@ a main module that imports the whole service at top level adds seconds).
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import json
 import logging
@@ -94,7 +95,7 @@ class JobStore:
         return _job(row, with_result) if row else None
 
     def list(self, *, state: str | None = None, owner: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        sql, args = f"SELECT {_COLUMNS} FROM job_jobs WHERE 1=1", []
+        sql, args = f"SELECT {_COLUMNS} FROM job_jobs WHERE 1=1", list[Any]()
         if state:
             sql, args = sql + " AND state = ?", [*args, state]
         if owner:
@@ -134,7 +135,7 @@ class JobStore:
             conn.execute("DELETE FROM job_jobs WHERE state IN (?, ?, ?) AND seq NOT IN (SELECT seq FROM job_jobs "
                          "WHERE state IN (?, ?, ?) ORDER BY seq DESC LIMIT ?)", (*FINISHED, *FINISHED, self.keep))
 
-    def requeue_unfinished(self, max_runs: int, now: float) -> list[str]:
+    def requeue_unfinished(self, max_runs: int, now: float) -> builtins.list[str]:
         """After a restart: running jobs go back to the queue, or fail once started `max_runs` times; returns
         every queued id, oldest first."""
         self.db.execute("UPDATE job_jobs SET state = ?, finished = ?, error = ? WHERE state = ? AND runs >= ?",

@@ -14,6 +14,7 @@ from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from twin.app_state import services_of
 from twin.auth import Principal, require
 
 
@@ -39,6 +40,6 @@ _viewer = require("viewer")
 async def expensive(request: Request) -> Principal:
     """A FastAPI dependency: a viewer at least, and within the per-caller limit for expensive requests."""
     caller = await _viewer(request)
-    limits: CallerLimits = request.app.state.limits
+    limits = services_of(request.app).limits
     limits.check(limits.expensive, caller)
     return caller

@@ -30,6 +30,7 @@ from twin.api import history as api_history
 from twin.api import metrics as api_metrics
 from twin.api import performance as api_performance
 from twin.api.live import asset_live
+from twin.app_state import TwinServices
 from twin.auth import Authenticator, AuthError, require
 from twin.backfill import Backfill
 from twin.commands import CommandBook
@@ -54,7 +55,6 @@ from twin.stream_ws import LiveStream
 
 WEB = Path(__file__).parent / "web"  # the browser UI (plain HTML, CSS and JS modules: no build step)
 log = logging.getLogger(__name__)
-
 
 def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarConfig | None = None,
                env: Mapping[str, str] | None = None, *, planner: Planner | None = None,
@@ -160,20 +160,17 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
             db.close()
 
     app = FastAPI(title="factory-twin", summary="Live digital twin of a production line", lifespan=lifespan)
-    app.state.twin, app.state.feed, app.state.performance, app.state.clock = twin, feed, performance, clock
-    app.state.config, app.state.auth, app.state.db, app.state.plant = config, auth, db, plant
-    app.state.live, app.state.store = live, store
-    app.state.history, app.state.backfill = history, backfill
-    app.state.loop_watch = loop_watch
-    app.state.heavy_reads = asyncio.Semaphore(config.rate_limits.concurrent_reads)
-    app.state.heavy = heavy = HeavyReads(config.rate_limits.concurrent_reads)
-    app.state.limits = CallerLimits(config.rate_limits.expensive)
-    app.state.alerts = performance.alerts
-    app.state.alerts_at = performance.alerts.store.at  # replay: the alerts open at a past instant
+    heavy = HeavyReads(config.rate_limits.concurrent_reads)
+    services = TwinServices(
+        config=config, plant=plant, clock=clock, auth=auth, db=db, twin=twin, feed=feed, performance=performance,
+        live=live, store=store, history=history, backfill=backfill, loop_watch=loop_watch,
+        heavy_reads=asyncio.Semaphore(config.rate_limits.concurrent_reads), heavy=heavy,
+        limits=CallerLimits(config.rate_limits.expensive), job_store=job_store, job_runner=job_runner,
+        commands=book, equipment=equipment, decisions=decisions, metrics=TwinMetrics())
+    app.state.services = services  # the routes read it through twin.api.deps
+    for name, part in services.legacy_state().items():  # app.state.twin etc., for scripts and tests
+        setattr(app.state, name, part)
     performance.alerts.listeners.append(live.alert)  # the WebSocket pushes every alert change
-    app.state.job_store, app.state.job_runner = job_store, job_runner
-    app.state.commands, app.state.equipment = book, equipment
-    app.state.decisions = decisions
     if config.auth.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=config.auth.cors_origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
@@ -189,14 +186,12 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
         app.add_middleware(PeerRouting, partition=config.partition)
     # before routing, authentication or parsing (and before a peer is asked): an oversized body goes no further
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
-    app.state.metrics = TwinMetrics()
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # times the peers' answers too
+    app.add_middleware(MetricsMiddleware, metrics=services.metrics)  # times the peers' answers too
     app.add_middleware(SecurityHeaders)  # outermost: on every answer, refusals included
 
     # the web UI: static files shipped in the package, mounted last so /api and /docs match first
     app.mount("/", StaticFiles(directory=WEB, html=True), name="web")
     return app
-
 
 async def _tick(performance: LinePerformance, every_s: float) -> None:
     """Time passing for the alerts: shelves run out, escalations fall due, OEE targets are judged (every `every_s`
@@ -208,13 +203,11 @@ async def _tick(performance: LinePerformance, every_s: float) -> None:
         except Exception:  # the next tick tries again; the service stays up
             log.exception("alert tick failed")
 
-
 async def _expire(book: CommandBook, every_s: float = 1.0) -> None:
     """Unapproved requests expire on time even when nobody asks for the list (which also expires them)."""
     while True:
         await asyncio.sleep(every_s)
         book.expire_due(time.time())
-
 
 def _site_zone(plant: PlantConfig) -> tzinfo:
     """Days are the first site's local days when no shift calendar says otherwise."""

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
+    from twin.app_state import TwinServices
 
 # 1 ms to 30 s, about four buckets per decade: end-to-end latency and request latency alike
 LATENCY_BUCKETS = (0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3,
@@ -101,8 +101,8 @@ class TwinMetrics:
             hist = self.requests[key] = Histogram()
         hist.observe(seconds)
 
-    def exposition(self, app: FastAPI) -> str:
-        feed = app.state.feed
+    def exposition(self, services: TwinServices) -> str:
+        feed = services.feed
         lines = ["# HELP factory_twin_twin_messages_total UNS messages taken in, by line",
                  "# TYPE factory_twin_twin_messages_total counter"]
         lines += [f'factory_twin_twin_messages_total{{line="{_esc(line)}"}} {n}'
@@ -121,7 +121,7 @@ class TwinMetrics:
         lines += ["# TYPE factory_twin_twin_feed_silent gauge", f"factory_twin_twin_feed_silent {int(feed.silent)}",
                   "# TYPE factory_twin_twin_feed_silence_restarts_total counter",
                   f"factory_twin_twin_feed_silence_restarts_total {feed.silence_restarts}"]
-        watch = getattr(app.state, "loop_watch", None)
+        watch = services.loop_watch
         if watch is not None:
             lines += ["# HELP factory_twin_twin_event_loop_stall_seconds how late the event loop ran a 50 ms timer",
                       "# TYPE factory_twin_twin_event_loop_stall_seconds histogram",
@@ -130,7 +130,7 @@ class TwinMetrics:
                       f'factory_twin_twin_event_loop_stall_max_seconds{{window="start"}} {watch.max_s}',
                       f'factory_twin_twin_event_loop_stall_max_seconds{{window="60s"}} {watch.recent_max_s()}',
                       f'factory_twin_twin_event_loop_stall_max_seconds{{window="10s"}} {watch.recent_max_s(10)}']
-        lines += _alert_lines(getattr(getattr(app.state, "performance", None), "alerts", None))
+        lines += _alert_lines(services.alerts)
         lines += ["# TYPE factory_twin_twin_websocket_clients gauge",
                   f"factory_twin_twin_websocket_clients {self.websockets}",
                   "# HELP factory_twin_twin_http_request_duration_seconds HTTP requests by route template",

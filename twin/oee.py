@@ -89,6 +89,7 @@ class OeeMonitor:
         self.latest_us = max(self.latest_us, ts)
         for kind in self.series:
             w = self._roll(event.asset, kind, ts)
+            assert w.current is not None  # rolled onto the window of `ts`
             if ts < w.current.window.start and kind == "shift":
                 self.late_events += 1  # its own window is history now: it only closes or opens states there
             w.current.add(event)

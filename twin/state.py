@@ -58,13 +58,14 @@ class AssetTwin:
     def parts(self) -> dict[str, int | None]:
         """The part counters by outcome (good, scrap, ...), as the type names them; a machine that counts every
         part (total) beside its bad or its good ones shows the other as the difference."""
-        out = {outcome: self.counter(name) for name, outcome in self.asset.spec.part_counters.items()
-               if name in self.signals or outcome in ("good", "scrap")}
+        out: dict[str, int | None] = {
+            outcome: self.counter(name) for name, outcome in self.asset.spec.part_counters.items()
+            if name in self.signals or outcome in ("good", "scrap")}
         total = out.get("total")
         if total is not None and out.get("good") is None:
             out["good"] = total - (out.get("scrap") or 0) - (out.get("rework") or 0)
         elif total is not None and out.get("scrap") is None and out.get("good") is not None:
-            out["scrap"] = total - out["good"] - (out.get("rework") or 0)
+            out["scrap"] = total - (out["good"] or 0) - (out.get("rework") or 0)
         return out
 
     def as_dict(self) -> dict[str, Any]:

@@ -136,7 +136,8 @@ class UnsFeed:
             if not msg.retain:
                 self.last_live, self.silent = time.monotonic(), False
             if msg.payload:  # an empty retained message only clears a topic
-                loop.call_soon_threadsafe(self.handle, msg.topic, msg.payload, bool(msg.retain))
+                payload: bytes = msg.payload  # type: ignore[assignment]  # paho hands bytes
+                loop.call_soon_threadsafe(self.handle, msg.topic, payload, bool(msg.retain))
 
         self.client.on_connect, self.client.on_disconnect = on_connect, on_disconnect
         self.client.on_message, self.client.on_subscribe = on_message, on_subscribe

@@ -84,7 +84,7 @@ class Mewma(MultivariateDetector):
             raise ValueError("every signal is a context signal: nothing is left to watch")
         self.feature_mean_ = np.zeros(matrix.shape[1])
         self.feature_scale_ = np.ones(matrix.shape[1])
-        self.context_coef_ = np.zeros((int(self.context_columns_.sum()) + 1, matrix.shape[1]))
+        self.context_coef_: np.ndarray = np.zeros((int(self.context_columns_.sum()) + 1, matrix.shape[1]))
         if self.context_columns_.any():
             plain = self._features(matrix, matrix[0])  # with no context fitted yet: the signals as they are
             coef, *_ = np.linalg.lstsq(self._context_design(matrix), plain, rcond=None)

@@ -99,8 +99,8 @@ def ewma(x: Sequence[float], target: float, sigma: float, lam: float = 0.2, widt
     for i, v in enumerate(a):
         prev = lam * v + (1 - lam) * prev
         z[i] = prev
-    i = np.arange(1, a.size + 1)
-    half = width * sigma * np.sqrt(lam / (2 - lam) * (1 - (1 - lam) ** (2 * i)))
+    n = np.arange(1, a.size + 1)
+    half = width * sigma * np.sqrt(lam / (2 - lam) * (1 - (1 - lam) ** (2 * n)))
     return ControlChart("EWMA", z, target, target + half, target - half, sigma * math.sqrt(lam / (2 - lam)))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from asyncua import Client, Node, ua
 
@@ -186,7 +187,8 @@ class AddressSpace:
         name, values = "", None
         try:
             name = (await node.read_browse_name()).Name
-            chain, current = [], datatype
+            chain: list[Any] = []
+            current = datatype
             while current is not None and current not in _BASE_TYPES and len(chain) < 8:
                 chain.append(current)
                 refs = await self.client.get_node(current).get_references(refs=_HAS_SUBTYPE,

@@ -65,6 +65,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Literal, Self
 
@@ -73,7 +74,7 @@ import paho.mqtt.client as paho
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from edge_agent.mapping import Mapper, MappingError, ValueMap
-from edge_agent.plugins import PluginConfig, PluginContext, Source, source
+from edge_agent.plugins import PluginConfig, PluginContext, Source, SourceHealth, source
 from edge_agent.sources.mqtt5_session import Message, Session
 from edge_agent.sources.sparkplug import NAMESPACE, PartialPayload, SparkplugDecoder, SparkplugMapping
 from edge_agent.sources.sparkplug_b import rebirth_command
@@ -182,6 +183,7 @@ def _lookup(body: Any, path: str) -> Any:
 
 
 def _convert(raw: Any, mapping: FieldMapping) -> Any:
+    where = mapping.path or ""
     kind = mapping.type
     if kind == "any" and raw is not None:
         return raw
@@ -193,9 +195,9 @@ def _convert(raw: Any, mapping: FieldMapping) -> Any:
         return raw
     if kind == "number" and isinstance(raw, int | float) and not isinstance(raw, bool):
         if not math.isfinite(raw):
-            raise PayloadError(mapping.path, "not_finite", f"expected a finite number, got {raw!r}")
+            raise PayloadError(where, "not_finite", f"expected a finite number, got {raw!r}")
         return float(raw)
-    raise PayloadError(mapping.path, "missing" if raw is None else "wrong_type",
+    raise PayloadError(where, "missing" if raw is None else "wrong_type",
                        f"expected {'an' if kind == 'integer' else 'a'} {kind}, got {raw!r}")
 
 
@@ -223,7 +225,6 @@ class MqttSource(Source):
         self.sparkplug = {g.group: SparkplugDecoder(g) for g in config.sparkplug}
         self.mappers = {(i, signal): Mapper(f.map, f.unit) for i, m in enumerate(config.subscriptions)
                         for signal, f in m.fields.items()}
-        self.last_error: str | None = None
         self.last_message = time.monotonic()  # or the last (re)connection
         self.silent = False  # silence_s passed without a message; cleared by the next one
         self.restarts = 0  # reconnections forced by silence
@@ -233,6 +234,9 @@ class MqttSource(Source):
         self._inbox: list[tuple[str, bytes, int, int]] = []  # paho's thread -> the loop: topic, payload, qos, mid
         self._inbox_lock = threading.Lock()
         self._inbox_scheduled = False
+
+    def health(self) -> SourceHealth:
+        return replace(super().health(), silence_restarts=self.restarts)
 
     def problems(self) -> list[str]:
         out = []
@@ -299,7 +303,7 @@ class MqttSource(Source):
         def on_message(client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
             """paho's thread: queue the message; the loop takes all that queued up at once."""
             with self._inbox_lock:
-                self._inbox.append((msg.topic, msg.payload, msg.qos, msg.mid))
+                self._inbox.append((msg.topic, msg.payload, msg.qos, msg.mid))  # type: ignore[arg-type]  # bytes
                 if self._inbox_scheduled:
                     return
                 self._inbox_scheduled = True
@@ -487,6 +491,7 @@ class MqttSource(Source):
         """NCMD Node Control/Rebirth to each edge node whose data came before its births (rate-limited)."""
         for node in decoder.rebirths_due(time.monotonic()):
             topic = f"{NAMESPACE}/{decoder.mapping.group}/NCMD/{node}"
+            assert self.client is not None  # rebirths are asked for on paho's client only
             self.client.publish(topic, rebirth_command(int(time.time() * 1000)), qos=0)
             log.info("%s: data from Sparkplug edge node %s/%s before its births; asked it for a rebirth",
                      self.config.name, decoder.mapping.group, node)

@@ -101,14 +101,14 @@ class _Connection(asyncio.Protocol):
                     break
                 offset += used
                 if type(packet) is _PUBLISH:
-                    qos = packet.qos
+                    qos, packet_id = packet.qos, packet.packet_id or 0  # 0 only at QoS 0, never acknowledged
                     if qos == 1:
-                        acks.append(mqtt5.PubAckPacket(packet.packet_id).write())
+                        acks.append(mqtt5.PubAckPacket(packet_id).write())
                     elif qos == 2:
-                        acks.append(mqtt5.PubRecPacket(packet.packet_id).write())
-                        if packet.packet_id in self.awaiting_release:
+                        acks.append(mqtt5.PubRecPacket(packet_id).write())
+                        if packet_id in self.awaiting_release:
                             continue  # sent again before we acknowledged it: delivered once already
-                        self.awaiting_release.add(packet.packet_id)
+                        self.awaiting_release.add(packet_id)
                     batch.append((packet.topic, packet.payload, int(qos)))
                 elif type(packet) is _PUBREL:
                     self.awaiting_release.discard(packet.packet_id)
@@ -124,7 +124,7 @@ class _Connection(asyncio.Protocol):
             del buf[:offset]
         if batch or acks:
             payload = b"".join(acks)
-            self.session.on_batch(batch, (lambda: self.write(payload) and None) if payload else _nothing)
+            self.session.on_batch(batch, (lambda: (self.write(payload), None)[1]) if payload else _nothing)
 
     def _control(self, packet: Any) -> None:
         kind = type(packet)

@@ -46,6 +46,7 @@ import logging
 import math
 import os
 import socket
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -57,7 +58,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
 from edge_agent.mapping import Mapper, MappingError
-from edge_agent.plugins import PluginConfig, PluginContext, Source, source
+from edge_agent.plugins import PluginConfig, PluginContext, Source, SourceHealth, source
 from edge_agent.sources.opcua_pki import TrustList, UntrustedCertificate, fingerprint, first_certificate
 from edge_agent.sources.opcua_tags import Deadband, OpcUaTag, TagFile, browse, resolve
 from plantmodel.config import load_config, relative_to_config
@@ -136,10 +137,12 @@ class OpcUaSource(Source):
         super().__init__(config, ctx)
         self.tags: list[OpcUaTag] = []
         self.connections: list[OpcUaConnection] = []
-        self.last_error: str | None = None
         self.untrusted_certificate: str | None = None  # SHA-256 of a server certificate refused, until trusted
         self.application_uri = f"urn:{socket.gethostname()}:factory-twin:edge"  # one per PKI, as in its cert
         self.trust_list = TrustList(config.pki_dir or ctx.data_dir / "pki")
+
+    def health(self) -> SourceHealth:
+        return replace(super().health(), untrusted_certificate=self.untrusted_certificate)
 
     async def run(self) -> None:
         backoff = 1.0

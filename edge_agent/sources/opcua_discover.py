@@ -27,7 +27,7 @@ async def connected(endpoint: str, security: str, pki: Path, username: str | Non
         "username": username, "password_env": password_env})
     quarantine = Quarantine(":memory:")
     try:
-        source = OpcUaSource(config, PluginContext("discover", pki.parent, lambda _: None, quarantine))
+        source = OpcUaSource(config, PluginContext("discover", pki.parent, lambda *_, **__: None, quarantine))
         client = await source.open_client(auto_reconnect=False)
         async with client:
             yield client

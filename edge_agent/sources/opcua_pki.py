@@ -92,7 +92,8 @@ class TrustList:
         (self.rejected / f"{fp}.der").write_bytes(cert.public_bytes(Encoding.DER))
         cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         raise UntrustedCertificate(
-            f"server certificate of {endpoint} is not trusted: {cn[0].value if cn else cert.subject.rfc4514_string()}"
+            f"server certificate of {endpoint} is not trusted: "
+            f"{str(cn[0].value) if cn else cert.subject.rfc4514_string()}"
             f", SHA-256 {fp}; it was kept in {self.rejected}; inspect it with `factory-twin edge certs list` and "
             f"accept it with `factory-twin edge certs trust {fp[:16]}`", fp)
 

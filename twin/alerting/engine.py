@@ -66,7 +66,7 @@ class AlertEngine:
         self.oees = [OeeWatch(r, plant, stations or []) for r in config.rules if r.type == "oee"]
         self.oee_figure: OeeFigure | None = None
         self.oee_now_us: Callable[[], int] | None = None
-        self._sample_watches = [*self.thresholds, *self.ruls]
+        self._sample_watches: list[ThresholdWatch | RulWatch] = [*self.thresholds, *self.ruls]
         self.open: dict[tuple[str, str], Alert] = {}
         self.by_id: dict[int, Alert] = {}
         for a in self.store.open_alerts():  # a restart carries on where it stopped

@@ -287,7 +287,7 @@ class OeeWatch:
     def judge(self, oee: Callable[[str], tuple[str, float, float] | None], active: IsActive,
               now_us: int) -> list[Condition]:
         """`oee(path)` gives (window key, OEE, seconds elapsed in the window) or None."""
-        r, out = self.rule, []
+        r, out = self.rule, list[Any]()
         if now_us < self._next_us:
             return out
         self._next_us = now_us + round(r.every_s * 1_000_000)

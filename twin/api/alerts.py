@@ -10,12 +10,13 @@ import io
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from twin.alerting import AlertEngine, InvalidTransition, NotFound, Severity, State
 from twin.alerting.lifecycle import Alert
+from twin.api.deps import AlertsDep
 from twin.api.times import in_range
 from twin.auth import Principal, require
 
@@ -29,10 +30,6 @@ CSV_COLUMNS = ("id", "rule", "kind", "asset", "severity", "priority", "state", "
                "updated_at")
 
 
-def _engine(request: Request) -> AlertEngine:
-    return request.app.state.alerts
-
-
 def _visible(engine: AlertEngine, alert_id: int, caller: Principal) -> Alert:
     a = engine.get(alert_id)
     if a is None or not caller.sees(a.asset):
@@ -42,7 +39,7 @@ def _visible(engine: AlertEngine, alert_id: int, caller: Principal) -> Alert:
 
 @router.get("/alerts", response_model=None)
 async def list_alerts(
-        request: Request, caller: Viewer,
+        engine: AlertsDep, caller: Viewer,
         state: Annotated[str, Query(description="comma-separated states, or 'open' for all but closed")] = "",
         asset: Annotated[str, Query(description="ISA-95 path prefix")] = "",
         severity: Annotated[Literal["info", "warning", "critical"] | None, Query(description="at least")] = None,
@@ -59,9 +56,9 @@ async def list_alerts(
         else:
             raise HTTPException(422, f"state: {s!r} is not one of open, {', '.join(State)}")
     since = in_range(since, "since") if since is not None else None
-    alerts = _engine(request).store.select(states=states, asset=asset, since=since, limit=limit,
-                                           severity=Severity[severity] if severity else None,
-                                           scope=list(caller.scope))
+    alerts = engine.store.select(states=states, asset=asset, since=since, limit=limit,
+                                   severity=Severity[severity] if severity else None,
+                                   scope=list(caller.scope))
     rows = [a.as_dict() for a in alerts]
     if format == "csv":
         out = io.StringIO()
@@ -75,9 +72,8 @@ async def list_alerts(
 
 
 @router.get("/alerts/summary")
-async def summary(request: Request, caller: Viewer) -> dict[str, Any]:
+async def summary(engine: AlertsDep, caller: Viewer) -> dict[str, Any]:
     """Counts by state and severity, the flood state, notification delivery per target, the engine's counters."""
-    engine = _engine(request)
     out = engine.summary()
     if caller.scope:  # counts over what this caller may see
         mine = [a for a in engine.by_id.values() if caller.sees(a.asset)]
@@ -91,10 +87,9 @@ async def summary(request: Request, caller: Viewer) -> dict[str, Any]:
 
 
 @router.get("/alerts/notifications")
-async def notifications(request: Request, caller: Viewer, failed: bool = False,
+async def notifications(engine: AlertsDep, caller: Viewer, failed: bool = False,
                         limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[dict[str, Any]]:
     """Delivery outcomes, newest first: target, event, attempts, and the error of a failed one."""
-    engine = _engine(request)
     rows = engine.store.notifications(limit, failed_only=failed)
     if caller.scope:
         rows = [r for r in rows if r["alert_id"] is None
@@ -103,8 +98,7 @@ async def notifications(request: Request, caller: Viewer, failed: bool = False,
 
 
 @router.get("/alerts/{alert_id}")
-async def get_alert(alert_id: AlertId, request: Request, caller: Viewer) -> dict[str, Any]:
-    engine = _engine(request)
+async def get_alert(alert_id: AlertId, engine: AlertsDep, caller: Viewer) -> dict[str, Any]:
     a = _visible(engine, alert_id, caller)
     return a.as_dict() | {"transitions": [t.as_dict() for t in engine.store.transitions(alert_id)]}
 
@@ -115,10 +109,9 @@ class ActionIn(BaseModel):
 
 
 @router.post("/alerts/{alert_id}/{action}")
-async def act(alert_id: AlertId, action: Action, request: Request, caller: Engineer,
+async def act(alert_id: AlertId, action: Action, engine: AlertsDep, caller: Engineer,
               body: ActionIn | None = None) -> dict[str, Any]:
     """ack, shelve (with duration_s), unshelve, clear (the condition is over, by hand) or close."""
-    engine = _engine(request)
     _visible(engine, alert_id, caller)
     body = body or ActionIn()
     if action in ("shelve", "clear") and not (body.comment or "").strip():

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from plantmodel.clock import wall_us
 from plantmodel.telemetry import from_micros
+from twin.api.deps import ClockDep
 
 router = APIRouter(prefix="/api", tags=["clock"])
 
 
 @router.get("/clock")
-async def clock(request: Request) -> dict[str, Any]:
+async def clock(c: ClockDep) -> dict[str, Any]:
     """Plant time now, its speed (plant seconds per wall second) and the wall time it was read at."""
-    c = request.app.state.clock
     return {"now": c.now(), "speed": getattr(c, "speed", 1.0), "wall": from_micros(wall_us())}

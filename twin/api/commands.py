@@ -13,12 +13,12 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from twin.api.deps import CommandsDep, ConfigDep, EquipmentDep, TwinDep
 from twin.auth import Principal, check_scope, require
 from twin.commands import PENDING, CommandBook
-from twin.control import ControlConfig
 
 router = APIRouter(prefix="/api", tags=["control"])
 CommandId = Annotated[int, Path(ge=1, le=2**62)]
@@ -36,14 +36,10 @@ class Decision(BaseModel):
     comment: str = Field(min_length=1, max_length=2000)
 
 
-def _book(request: Request) -> CommandBook:
-    book: CommandBook = request.app.state.commands
+def _book(book: CommandBook) -> CommandBook:
+    """The book with overdue requests expired: every answer says what holds now."""
     book.expire_due(time.time())
     return book
-
-
-def _control(request: Request) -> ControlConfig | None:
-    return request.app.state.config.control
 
 
 def _unprocessable(field: str, msg: str) -> HTTPException:
@@ -51,10 +47,10 @@ def _unprocessable(field: str, msg: str) -> HTTPException:
 
 
 @router.get("/commands/allowed")
-async def allowed(request: Request, caller: Annotated[Principal, Depends(require("viewer"))],
+async def allowed(config: ConfigDep, caller: Annotated[Principal, Depends(require("viewer"))],
                   asset: str | None = None) -> list[dict[str, Any]]:
     """The allow-list; with `asset`, the commands allowed on that asset."""
-    control = _control(request)
+    control = config.control
     if control is None:
         return []
     if asset is not None:
@@ -63,11 +59,11 @@ async def allowed(request: Request, caller: Annotated[Principal, Depends(require
 
 
 @router.post("/commands", status_code=201)
-async def request_command(body: CommandRequest, request: Request,
+async def request_command(body: CommandRequest, config: ConfigDep, twin: TwinDep, commands: CommandsDep,
                           caller: Annotated[Principal, Depends(require("engineer"))]) -> dict[str, Any]:
     """Ask for a command; it waits, pending, for another engineer's approval (or expires)."""
-    control = _control(request)
-    if body.asset not in request.app.state.twin.assets:
+    control = config.control
+    if body.asset not in twin.assets:
         raise _unprocessable("asset", f"{body.asset!r} is not an asset of the plant model")
     check_scope(caller, body.asset)
     spec = control.command(body.command) if control is not None else None
@@ -81,39 +77,41 @@ async def request_command(body: CommandRequest, request: Request,
     if problem is not None:
         raise _unprocessable("value", problem)
     assert control is not None
-    book = _book(request)
+    book = _book(commands)
     command_id = book.request(body.asset, spec.name, value, body.reason, caller.identity, time.time(),
                               control.request_ttl_s)
     return book.get(command_id) or {}
 
 
 @router.post("/commands/{command_id}/approve")
-async def approve(command_id: CommandId, body: Decision, request: Request,
-                  caller: Annotated[Principal, Depends(require("engineer"))]) -> dict[str, Any]:
+async def approve(command_id: CommandId, body: Decision, config: ConfigDep, commands: CommandsDep,
+                  equipment: EquipmentDep, caller: Annotated[Principal, Depends(require("engineer"))]
+                  ) -> dict[str, Any]:
     """Approve and execute at once; the answer carries the equipment's response (executed or failed)."""
-    book = _book(request)
+    book = _book(commands)
     command = _pending(book, command_id, caller)
     if command["requested_by"] == caller.identity:
         why = f"{caller.identity} requested command {command_id}: another engineer must approve it"
         book.refused(command_id, caller.identity, why, time.time())
         raise HTTPException(403, why)
-    control = _control(request)
+    control = config.control
     spec = control.command(command["command"]) if control is not None else None
     if spec is None:  # the allow-list changed since the request
         raise HTTPException(409, f"{command['command']!r} is no longer in the allow-list")
     if not book.decide(command_id, True, caller.identity, body.comment, time.time()):
         raise HTTPException(409, f"command {command_id} is no longer pending")
     started = time.perf_counter()
-    outcome = await request.app.state.equipment.send(command["asset"], spec, command["value"])
+    assert equipment is not None  # a control: section configures both the allow-list and the equipment
+    outcome = await equipment.send(command["asset"], spec, command["value"])
     latency_ms = (time.perf_counter() - started) * 1000
     book.executed(command_id, outcome.ok, outcome.result, outcome.status, caller.identity, time.time(), latency_ms)
     return book.get(command_id) or {}
 
 
 @router.post("/commands/{command_id}/reject")
-async def reject(command_id: CommandId, body: Decision, request: Request,
+async def reject(command_id: CommandId, body: Decision, commands: CommandsDep,
                  caller: Annotated[Principal, Depends(require("engineer"))]) -> dict[str, Any]:
-    book = _book(request)
+    book = _book(commands)
     _pending(book, command_id, caller)
     if not book.decide(command_id, False, caller.identity, body.comment, time.time()):
         raise HTTPException(409, f"command {command_id} is no longer pending")
@@ -131,19 +129,19 @@ def _pending(book: CommandBook, command_id: int, caller: Principal) -> dict[str,
 
 
 @router.get("/commands")
-async def list_commands(request: Request, caller: Annotated[Principal, Depends(require("viewer"))],
+async def list_commands(commands: CommandsDep, caller: Annotated[Principal, Depends(require("viewer"))],
                         state: Annotated[str | None, Query(pattern="^(pending|approved|rejected|expired|executed|"
                                                                    "failed)$")] = None,
                         asset: str | None = None,
                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
     """Newest first."""
-    return [c for c in _book(request).list(state=state, asset=asset, limit=limit) if caller.sees(c["asset"])]
+    return [c for c in _book(commands).list(state=state, asset=asset, limit=limit) if caller.sees(c["asset"])]
 
 
 @router.get("/commands/{command_id}")
-async def get_command(command_id: CommandId, request: Request,
+async def get_command(command_id: CommandId, commands: CommandsDep,
                       caller: Annotated[Principal, Depends(require("viewer"))]) -> dict[str, Any]:
-    command = _book(request).get(command_id)
+    command = _book(commands).get(command_id)
     if command is None:
         raise HTTPException(404, f"no command {command_id}")
     check_scope(caller, command["asset"])
@@ -151,11 +149,11 @@ async def get_command(command_id: CommandId, request: Request,
 
 
 @router.get("/audit")
-async def audit(request: Request, caller: Annotated[Principal, Depends(require("engineer"))],
+async def audit(commands: CommandsDep, caller: Annotated[Principal, Depends(require("engineer"))],
                 command_id: Annotated[int | None, Query(ge=1, le=2**62)] = None, who: str | None = None,
                 before: Annotated[int | None, Query(ge=1, le=2**62, description="entries before this seq (paging)")
                                   ] = None,
                 limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict[str, Any]]:
     """Every request, decision, expiry and result, newest first; append-only in the database."""
-    entries = _book(request).audit(command_id=command_id, who=who, limit=limit, before=before)
+    entries = _book(commands).audit(command_id=command_id, who=who, limit=limit, before=before)
     return [e for e in entries if e["asset"] is None or caller.sees(e["asset"])]

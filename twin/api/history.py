@@ -15,11 +15,13 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import StreamingResponse
 
+from twin.api.deps import AlertsDep, PlantDep, ServicesDep
 from twin.api.live import asset_live, json_response, visible
 from twin.api.times import in_range
+from twin.app_state import TwinServices
 from twin.auth import Principal, check_scope
 from twin.history import NoHistory, line_at, timeline
 from twin.history_work import series
@@ -32,12 +34,11 @@ MAX_RANGE = timedelta(days=31)
 MAX_WINDOWS = 50_000  # a minute's windows over the longest range; a chart needs a few hundred
 
 
-async def _read(request: Request, fn: Callable[[Any], T]) -> T:
+async def _read(services: TwinServices, fn: Callable[[Any], T]) -> T:
     """In a worker thread, at most `heavy_reads` at once: the event loop keeps serving live state meanwhile."""
-    gate: asyncio.Semaphore = request.app.state.heavy_reads
-    async with gate:
+    async with services.heavy_reads:
         try:
-            return await asyncio.to_thread(lambda: fn(request.app.state.history.historian()))
+            return await asyncio.to_thread(lambda: fn(services.history.historian()))
         except NoHistory as exc:
             raise HTTPException(409, str(exc)) from None
 
@@ -55,7 +56,7 @@ def _range(start: datetime | None, end: datetime | None, now: datetime) -> tuple
 
 @router.get("/assets/{path:path}/signals/{signal}/history")
 async def signal_history(
-    path: str, signal: str, request: Request, caller: Caller,
+    path: str, signal: str, services: ServicesDep, caller: Caller,
     start: Annotated[datetime | None, Query(description="default: an hour before end")] = None,
     end: Annotated[datetime | None, Query(description="default: now")] = None,
     step_s: Annotated[int | None, Query(ge=1, le=86_400, description="aggregate into windows of this length "
@@ -68,13 +69,13 @@ async def signal_history(
     Bounded per request: at most 31 days, `limit` raw points, or 50,000 windows (a 422 says so); read and
     serialised in a worker process (`twin.history_work`)."""
     check_scope(caller, path)
-    twin = request.app.state.twin.assets.get(path)
+    twin = services.twin.assets.get(path)
     if twin is None:
         raise HTTPException(404, f"no asset {path!r}")
     spec = twin.asset.signal(signal)
     if spec is None:
         raise HTTPException(404, f"a {twin.asset.type} has no signal {signal!r}")
-    lo, hi = _range(start, end, request.app.state.clock.now())
+    lo, hi = _range(start, end, services.clock.now())
     span_s = (hi - lo).total_seconds()
     if step_s is not None and span_s / step_s > MAX_WINDOWS:
         raise HTTPException(422, [{"loc": ["query", "step_s"], "type": "too_many_windows", "msg":
@@ -82,9 +83,8 @@ async def signal_history(
                                    f"a step_s of at least {math.ceil(span_s / MAX_WINDOWS)} or a shorter range"}])
 
     try:
-        source = request.app.state.history.source()
-        body = await request.app.state.heavy.run(series, source, path, signal, spec.unit, lo, hi, step_s, limit,
-                                                 format)
+        source = services.history.source()
+        body = await services.heavy.run(series, source, path, signal, spec.unit, lo, hi, step_s, limit, format)
     except NoHistory as exc:
         raise HTTPException(409, str(exc)) from None
     if format == "csv":
@@ -94,7 +94,7 @@ async def signal_history(
 
 
 @router.get("/history/{path:path}")
-async def history(path: str, request: Request, caller: Caller, start: datetime | None = None,
+async def history(path: str, services: ServicesDep, caller: Caller, start: datetime | None = None,
                   end: datetime | None = None, step_s: Annotated[int | None, Query(ge=1, le=86_400)] = None,
                   limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
                   format: Literal["json", "csv"] = "json") -> Response:
@@ -102,18 +102,18 @@ async def history(path: str, request: Request, caller: Caller, start: datetime |
     asset, _, signal = path.rpartition("/")
     if not asset:
         raise HTTPException(404, "give the asset path and the signal: /api/history/<asset path>/<signal>")
-    return await signal_history(asset, signal, request, caller, start, end, step_s, limit, format)
+    return await signal_history(asset, signal, services, caller, start, end, step_s, limit, format)
 
 
 @router.get("/assets/{path:path}/timeline")
-async def state_timeline(path: str, request: Request, caller: Caller, start: datetime | None = None,
+async def state_timeline(path: str, services: ServicesDep, caller: Caller, start: datetime | None = None,
                          end: datetime | None = None) -> Response:
     """The asset's states over [start, end) as segments (a buffer's: empty, holding, full)."""
     check_scope(caller, path)
-    twin = request.app.state.twin.assets.get(path)
+    twin = services.twin.assets.get(path)
     if twin is None:
         raise HTTPException(404, f"no asset {path!r}")
-    lo, hi = _range(start, end, request.app.state.clock.now())
+    lo, hi = _range(start, end, services.clock.now())
     a = twin.asset
 
     def body(h: Any) -> bytes:
@@ -121,20 +121,18 @@ async def state_timeline(path: str, request: Request, caller: Caller, start: dat
         return orjson.dumps({"asset": path, "start": lo, "end": hi, "segments": [s.as_dict() for s in segments]},
                             option=orjson.OPT_UTC_Z)
 
-    return Response(await _read(request, body), media_type="application/json")
+    return Response(await _read(services, body), media_type="application/json")
 
 
 @router.get("/replay")
-async def replay(request: Request, caller: Caller, at: datetime,
+async def replay(services: ServicesDep, plant: PlantDep, alerts_now: AlertsDep, caller: Caller, at: datetime,
                  prefix: Annotated[str, Query(max_length=500)] = "") -> Response:
     """Every asset (under `prefix`) as it was at `at`: the newest value of each signal then, and the alerts open
     then. Same shape as `/api/assets`, so a client draws the past with the code that draws the present."""
     at = in_range(at, "at")
-    app = request.app
-    past = await _read(request, lambda h: line_at(h, app.state.plant, at, prefix))
+    past = await _read(services, lambda h: line_at(h, plant, at, prefix))
     assets = [asset_live(t, at) for t in visible(past.assets, caller, prefix)]
-    alerts_at = getattr(app.state, "alerts_at", None)
-    alerts = [a for a in alerts_at(at) if caller.sees(str(a.get("asset", "")))] if alerts_at else []
+    alerts = [a for a in alerts_now.store.at(at) if caller.sees(str(a.get("asset", "")))]
     return json_response({"at": at, "assets": assets, "alerts": alerts})
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from plantmodel.scenario import ScenarioError, WhatIf, variant_lines
+from twin.api.deps import ClockDep, ConfigDep, JobRunnerDep, JobStoreDep, LimitsDep, PerformanceDep, PlantDep, TwinDep
 from twin.auth import Principal, require
-from twin.jobs import FINISHED, JobRunner, JobStore
+from twin.jobs import FINISHED
 from twin.planning import live_start, study_size
 
 router = APIRouter(prefix="/api/jobs", tags=["planning jobs"])
@@ -33,16 +34,11 @@ class JobCreated(BaseModel):
     state: str
 
 
-def _jobs(request: Request) -> tuple[JobStore, JobRunner]:
-    return request.app.state.job_store, request.app.state.job_runner
-
-
 @router.post("", status_code=202)
-async def submit(body: JobRequest, request: Request, response: Response,
+async def submit(body: JobRequest, response: Response, store: JobStoreDep, runner: JobRunnerDep, config: ConfigDep,
+                 plant: PlantDep, limits: LimitsDep, twin: TwinDep, performance: PerformanceDep, clock: ClockDep,
                  caller: Annotated[Principal, Depends(require("engineer"))]) -> JobCreated:
-    store, runner = _jobs(request)
-    cfg = request.app.state.config.jobs
-    plant = request.app.state.plant
+    cfg = config.jobs
     lines = plant.lines()
     wanted = body.scenario.line
     target = lines[0] if wanted is None else next((ln for ln in lines if ln.config.id == wanted), None)
@@ -62,7 +58,6 @@ async def submit(body: JobRequest, request: Request, response: Response,
     except ScenarioError as exc:
         raise HTTPException(422, [{"loc": ["body", "scenario", *p.split(":")[0].split(".")], "type": "scenario",
                                    "msg": p} for p in exc.problems]) from None
-    limits = request.app.state.limits
     limits.check(limits.expensive, caller)  # the per-caller request rate of every expensive endpoint
     retry = {"Retry-After": str(cfg.retry_after_s)}
     if store.pending(caller.identity) >= cfg.max_pending_per_caller:
@@ -72,9 +67,7 @@ async def submit(body: JobRequest, request: Request, response: Response,
         raise HTTPException(429, f"{cfg.max_pending} jobs are queued or running; try again later", headers=retry)
     start = None
     if body.from_live:
-        start = live_start(request.app.state.twin, request.app.state.performance.stops, baseline,
-                           request.app.state.clock.now())
-        start = start.model_dump(mode="json")
+        start = live_start(twin, performance.stops, baseline, clock.now()).model_dump(mode="json")
     plan_request = {"plant": plant.model_dump(mode="json", exclude_defaults=True), "scenario": scenario,
                     "start": start, "limits": cfg.limits()}
     job_id = store.add(caller.identity, baseline.path, scenario, start, plan_request, time.time())
@@ -84,19 +77,17 @@ async def submit(body: JobRequest, request: Request, response: Response,
 
 
 @router.get("")
-async def list_jobs(request: Request, caller: Annotated[Principal, Depends(require("viewer"))],
+async def list_jobs(store: JobStoreDep, caller: Annotated[Principal, Depends(require("viewer"))],
                     state: Annotated[str | None, Query(pattern="^(queued|running|done|failed|cancelled)$")] = None,
                     owner: str | None = None,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
     """Newest first, without results (GET one job for its result); a scoped caller sees its lines' jobs."""
-    store, _ = _jobs(request)
     return [j for j in store.list(state=state, owner=owner, limit=limit) if caller.sees(j["line"])]
 
 
 @router.get("/{job_id}")
-async def get_job(job_id: str, request: Request,
+async def get_job(job_id: str, store: JobStoreDep,
                   caller: Annotated[Principal, Depends(require("viewer"))]) -> dict[str, Any]:
-    store, _ = _jobs(request)
     job = store.get(job_id)
     if job is None or not caller.sees(job["line"]):
         raise HTTPException(404, f"no job {job_id!r}")
@@ -104,10 +95,9 @@ async def get_job(job_id: str, request: Request,
 
 
 @router.delete("/{job_id}")
-async def cancel_job(job_id: str, request: Request,
+async def cancel_job(job_id: str, store: JobStoreDep, runner: JobRunnerDep,
                      caller: Annotated[Principal, Depends(require("engineer"))]) -> dict[str, Any]:
     """Cancel a queued or running job (a running one's process is stopped at once); 409 once it has finished."""
-    store, runner = _jobs(request)
     job = store.get(job_id, with_result=False)
     if job is None or not caller.sees(job["line"]):
         raise HTTPException(404, f"no job {job_id!r}")

@@ -11,12 +11,13 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from analytics.oee.downtime import pareto
 from analytics.oee.line import LineOee
 from plantmodel.telemetry import Sample, from_micros
+from twin.api.deps import ClockDep, CommandsDep, HistoryDep, LimitsDep, PerformanceDep, StoreDep
 from twin.api.times import in_range
 from twin.auth import Principal, check_scope, require
 from twin.oee import window_dict
@@ -29,14 +30,9 @@ WindowKind = Literal["shift", "day"]
 MAX_TRAINING = timedelta(hours=24)
 
 
-def _perf(request: Request) -> LinePerformance:
-    return request.app.state.performance
-
-
 @router.get("/oee")
-async def oee_now(request: Request, caller: Viewer, window: WindowKind = "shift") -> dict[str, Any]:
+async def oee_now(perf: PerformanceDep, caller: Viewer, window: WindowKind = "shift") -> dict[str, Any]:
     """Live OEE of every line and every station for the current shift (or day), with the loss breakdown."""
-    perf = _perf(request)
     now = perf.now_us()
     lines = []
     for path in filter(caller.sees, perf.oee.lines):
@@ -68,10 +64,9 @@ def _target(perf: LinePerformance, line: str, lo: LineOee) -> dict[str, Any] | N
 
 
 @router.get("/oee/history")
-async def oee_history(request: Request, caller: Viewer, asset: str, window: WindowKind = "shift"
+async def oee_history(perf: PerformanceDep, caller: Viewer, asset: str, window: WindowKind = "shift"
                       ) -> list[dict[str, Any]]:
     """Finished shifts (or days) of one asset, oldest first."""
-    perf = _perf(request)
     check_scope(caller, asset)
     if asset not in perf.oee.assets:
         raise HTTPException(404, f"no station {asset!r} (OEE is kept for stations only)")
@@ -79,8 +74,7 @@ async def oee_history(request: Request, caller: Viewer, asset: str, window: Wind
 
 
 @router.get("/oee/{path:path}")
-async def oee_asset(path: str, request: Request, caller: Viewer) -> dict[str, Any]:
-    perf = _perf(request)
+async def oee_asset(path: str, perf: PerformanceDep, caller: Viewer) -> dict[str, Any]:
     check_scope(caller, path)
     if path not in perf.oee.assets:
         raise HTTPException(404, f"no station {path!r} (OEE is kept for stations only)")
@@ -91,10 +85,9 @@ async def oee_asset(path: str, request: Request, caller: Viewer) -> dict[str, An
 
 
 @router.get("/downtime")
-async def downtime(request: Request, caller: Viewer, asset: str = "", unqualified: bool = False,
+async def downtime(perf: PerformanceDep, caller: Viewer, asset: str = "", unqualified: bool = False,
                    limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> list[dict[str, Any]]:
     """Stops, newest first; `asset` is a path prefix (a line, a cell or one machine)."""
-    perf = _perf(request)
     now = perf.now_us()
     stops = [s for s in perf.stops.select(asset, unqualified=unqualified) if caller.sees(s.asset)]
     return [s.as_dict(now) for s in stops[::-1][:limit]]
@@ -108,24 +101,23 @@ class ReasonIn(BaseModel):
 
 
 @router.post("/downtime/{stop_id:path}/reason")
-async def qualify_stop(stop_id: str, body: ReasonIn, request: Request, caller: Engineer) -> dict[str, Any]:
-    perf = _perf(request)
+async def qualify_stop(stop_id: str, body: ReasonIn, perf: PerformanceDep, clock: ClockDep, store: StoreDep,
+                       caller: Engineer) -> dict[str, Any]:
     check_scope(caller, stop_id.rpartition("@")[0])
     by = caller.identity if body.by is None else f"{body.by} (entered by {caller.identity})"
-    at = request.app.state.clock.now()  # plant time, as the stop itself
+    at = clock.now()  # plant time, as the stop itself
     stop = perf.stops.qualify(stop_id, body.reason, by, body.comment, at)
     if stop is None:
         raise HTTPException(404, f"no stop {stop_id!r}")
-    request.app.state.store.save_reason(stop_id, body.reason, by, body.comment, at)
+    store.save_reason(stop_id, body.reason, by, body.comment, at)
     return stop.as_dict(perf.now_us())
 
 
 @router.get("/downtime/reasons")
-async def downtime_reasons(request: Request, caller: Viewer) -> dict[str, Any]:
+async def downtime_reasons(perf: PerformanceDep, caller: Viewer) -> dict[str, Any]:
     """What the machines' alarm codes mean (`oee.reasons` in the config) and the reasons people have given: the
     words a stop-reason form offers and an alarm code is translated into. A scoped caller gets the codes that
     occurred inside their scope (on a stop or an open alert) only: which codes a line reports is its data."""
-    perf = _perf(request)
     given = sorted({s.reason for s in perf.stops.stops
                     if s.reason and s.reason_source == "operator" and caller.sees(s.asset)})
     codes = dict(perf.stops.reasons)
@@ -138,11 +130,10 @@ async def downtime_reasons(request: Request, caller: Viewer) -> dict[str, Any]:
 
 
 @router.get("/downtime/pareto")
-async def downtime_pareto(request: Request, caller: Viewer,
+async def downtime_pareto(perf: PerformanceDep, caller: Viewer,
                           by: Literal["reason", "asset", "kind", "shift"] = "reason",
                           window: WindowKind | Literal["all"] = "day", asset: str = "") -> dict[str, Any]:
     """Stop time by reason, asset, kind or shift over the current shift, day, or everything kept."""
-    perf = _perf(request)
     now = perf.now_us()
     stops = [s.as_stop() for s in perf.stops.select(asset) if caller.sees(s.asset)]
     if window == "all":
@@ -157,15 +148,15 @@ async def downtime_pareto(request: Request, caller: Viewer,
 
 
 @router.get("/spc")
-async def spc(request: Request, caller: Viewer) -> list[dict[str, Any]]:
+async def spc(perf: PerformanceDep, caller: Viewer) -> list[dict[str, Any]]:
     """Control chart, limits and capability of every configured quality characteristic."""
-    return [c.as_dict() for c in _perf(request).spc.by_key.values() if caller.sees(c.asset)]
+    return [c.as_dict() for c in perf.spc.by_key.values() if caller.sees(c.asset)]
 
 
 @router.get("/anomaly")
-async def anomaly(request: Request, caller: Viewer) -> list[dict[str, Any]]:
+async def anomaly(perf: PerformanceDep, caller: Viewer) -> list[dict[str, Any]]:
     """Each monitored asset: learning or monitoring, its latest score and threshold, its last alarm."""
-    mon = _perf(request).anomaly
+    mon = perf.anomaly
     return [st.status(mon.config.baseline_rows) for path, st in mon.assets.items() if caller.sees(path)]
 
 
@@ -175,19 +166,18 @@ class TrainIn(BaseModel):
 
 
 @router.post("/anomaly/{path:path}/train")
-async def train_anomaly(path: str, body: TrainIn, request: Request, caller: Engineer) -> dict[str, Any]:
+async def train_anomaly(path: str, body: TrainIn, perf: PerformanceDep, limits: LimitsDep, reader: HistoryDep,
+                        book: CommandsDep, caller: Engineer) -> dict[str, Any]:
     """Retrain one asset's model on a window of its history (which should be healthy operation): an expensive
     request (rate-limited per caller), recorded in the audit log."""
-    mon = _perf(request).anomaly
+    mon = perf.anomaly
     check_scope(caller, path)
     if path not in mon.assets:
         raise HTTPException(404, f"{path!r} is not monitored for anomalies")
     start, end = in_range(body.start, "start"), in_range(body.end, "end")
     if not start < end <= start + MAX_TRAINING:
         raise HTTPException(422, f"end must be after start, by at most {MAX_TRAINING.total_seconds() / 3600:.0f} h")
-    limits = request.app.state.limits
     limits.check(limits.expensive, caller)
-    reader = request.app.state.history
     if not reader.available():
         raise HTTPException(409, "the twin has no historian to train from (history: in its config)")
 
@@ -195,7 +185,6 @@ async def train_anomaly(path: str, body: TrainIn, request: Request, caller: Engi
         return reader.historian().samples(asset=path, start=start, end=end)
 
     samples = await asyncio.to_thread(read)
-    book = request.app.state.commands
     try:
         result = mon.train_from(path, samples)
     except ValueError as exc:

@@ -13,6 +13,7 @@ import contextlib
 
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 
+from twin.api.deps import LiveDep
 from twin.auth import websocket_principal
 from twin.stream_ws import Subscriber
 
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/api", tags=["live"])
 
 
 @router.websocket("/ws")
-async def live(ws: WebSocket) -> None:
+async def live(ws: WebSocket, stream: LiveDep) -> None:
     try:
         principal = websocket_principal(ws)
     except HTTPException as exc:
@@ -28,7 +29,6 @@ async def live(ws: WebSocket) -> None:
         return
     prefixes = tuple(p for p in ws.query_params.getlist("asset") if p)
     await ws.accept()
-    stream = ws.app.state.live
     closed = asyncio.Event()
     sub = Subscriber(principal, prefixes, ws.send_text)
 
