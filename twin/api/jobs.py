@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from plantmodel.scenario import ScenarioError, WhatIf, variant_lines
 from twin.auth import Principal, require
 from twin.jobs import FINISHED, JobRunner, JobStore
-from twin.planning import live_start, study_size
+from twin.plan_request import live_start, study_size
 
 router = APIRouter(prefix="/api/jobs", tags=["planning jobs"])
 

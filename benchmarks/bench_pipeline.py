@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from factory_twin.delivery import delivery
+from benchmarks.delivery import delivery
 from factory_twin.demo import DemoOptions, running_line
 from factory_twin.runtime import free_port
 from historian import SqliteHistorian
