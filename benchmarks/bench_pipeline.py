@@ -1,4 +1,4 @@
-"""Benchmarks: each starts what it needs on loopback, prints a table and can write JSON."""
+"""`factory-twin bench pipeline`: the demo's whole path, from the simulated line to live state and the store."""
 
 from __future__ import annotations
 
