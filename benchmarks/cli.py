@@ -11,7 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from factory_twin.runtime import config_path, setup_logging
+from factory_twin.cli import PLANT_YAML, _fail
+from factory_twin.runtime import setup_logging
 from plantmodel.config import ConfigError
 
 bench_app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -25,14 +26,6 @@ def _bench_started() -> None:
     import os
 
     _LOAD_AT_START = [round(x, 2) for x in os.getloadavg()]
-
-
-PLANT_YAML = config_path("demo-plant.yaml")
-
-
-def _fail(exc: ConfigError | str) -> typer.Exit:
-    typer.echo(str(exc), err=True)
-    return typer.Exit(2)
 
 
 @bench_app.command("pipeline")
