@@ -143,6 +143,7 @@ async def live_check(tmp: Any, settings: DecisionSettings, speed: float = 10.0) 
 
     from factory_twin.runtime import config_path, free_port
     from planning.planner import plan_job
+    from plantmodel.clock import PlantClock, wall_us
     from plantmodel.config import load_config
     from plantmodel.plant import PlantConfig
     from simulators.live_line import LineModel
@@ -165,7 +166,8 @@ async def live_check(tmp: Any, settings: DecisionSettings, speed: float = 10.0) 
             {"name": "reduce_speed", "assets": ["*/cnc-*"], "kind": "write", "browse_name": "speed_override",
              "value": "double", "min": 50, "max": 100}]},
         "decisions": {"settings": settings.model_dump(), "frequent_failures": None, "check_s": 0.5}})
-    app = create_app(cfg, plant, env={**os.environ, "FT_BENCH_DECIDE": key}, planner=plan_job)
+    clock = PlantClock(speed, wall_us())  # one plant clock for the simulated line and the twin
+    app = create_app(cfg, plant, env={**os.environ, "FT_BENCH_DECIDE": key}, planner=plan_job, clock=clock)
     # the RUL alert on cnc-2's bearing: about 20 h left, give or take 6
     app.state.decisions.alerts_seen[cnc2] = {"kind": "rul", "asset": cnc2, "condition": True,
                                              "detail": {"rul_s": 72_000, "low_s": 50_000, "high_s": 94_000}}
@@ -183,7 +185,7 @@ async def live_check(tmp: Any, settings: DecisionSettings, speed: float = 10.0) 
                 pass
 
     tasks = [asyncio.create_task(serve_http(app, "127.0.0.1", port, stop, ready)),
-             asyncio.create_task(run_paced([model], publish, stop, speed=speed))]
+             asyncio.create_task(run_paced([model], publish, stop, clock))]
     await ready.wait()
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30,

@@ -19,9 +19,10 @@ Publish = Callable[[list[Sample]], Awaitable[None]]
 
 async def run_paced(models: Sequence[LineModel], publish: Publish, stop: asyncio.Event,
                     clock: PlantClock | None = None, *, duration_s: float | None = None, tick_s: float = 0.05,
-                    catch_up: float = 2.0) -> None:
-    """Advance every model to the plant clock (default: real time from now) each tick until `stop` is set or
-    the line has run `duration_s` wall seconds' worth of plant time past the instant it started at.
+                    catch_up: float = 2.0, until_s: float | None = None) -> None:
+    """Advance every model to the plant clock (default: real time from now) each tick until `stop` is set,
+    the line has run `duration_s` wall seconds' worth of plant time past the instant it started at, or it has
+    reached `until_s` plant seconds after the origin (an interval fixed in plant time, however late it starts).
 
     A line that starts after its origin (it waited for its clients) catches up at `catch_up` times its pace
     rather than in one burst, which a broker's queues would not all take.
@@ -32,6 +33,8 @@ async def run_paced(models: Sequence[LineModel], publish: Publish, stop: asyncio
         model.start_us = clock.origin_us
     begins = max(0.0, (clock.now_us() - clock.origin_us) / 1e6)
     end = None if duration_s is None else begins + duration_s * clock.speed
+    if until_s is not None:
+        end = until_s if end is None else min(end, until_s)
     now, last = 0.0, loop.time()
     while True:
         wall = loop.time()

@@ -36,6 +36,7 @@ class SimulatorOptions:
     speed: float = 1.0  # plant seconds per wall second
     origin_us: int | None = None  # when plant time began (wall clock, µs); default: when the line starts running
     duration_s: float | None = None  # wall seconds
+    until_s: float | None = None  # or stop at this many plant seconds after the origin
     record: Path | None = None
     start_on_subscribe_s: float = 0.0  # wait up to this long for a client to monitor every variable
 
@@ -128,7 +129,7 @@ async def serve(plant: PlantConfig, opts: SimulatorOptions, stop: asyncio.Event,
             log.info("plant clock: %g plant seconds per wall second from %s (give the agent and the twin "
                      "FT_PLANT_SPEED=%g FT_PLANT_ORIGIN=%s)", opts.speed, format_ts(from_micros(clock.origin_us)),
                      opts.speed, format_ts(from_micros(clock.origin_us)))
-        await run_paced(models, publish, stop, clock, duration_s=opts.duration_s)
+        await run_paced(models, publish, stop, clock, duration_s=opts.duration_s, until_s=opts.until_s)
         if opts.record is not None:
             write_labels(models, opts.record.with_name(opts.record.name + ".labels.jsonl"))
         recorder.close()

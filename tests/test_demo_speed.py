@@ -1,7 +1,7 @@
 """The demo at speed 10 computes what it computes at speed 1: one time base, the plant clock (docs/time.md).
 
-The demo runs its line ten times faster than life for 640 simulated seconds (64 s of wall time): with the
-demo plant's seed, cnc-3 breaks down for 395 s and cnc-1 stops for 53 s in that interval. The reference is
+The demo runs its line ten times faster than life for 1,080 simulated seconds (108 s of wall time): with the
+demo plant's seed, cnc-2 breaks down for about 4 minutes in that interval. The reference is
 the same pipeline (simulator, what goes on the wire, the agent's events, the namespace's encoding, the twin)
 driven by the simulator's own clock, which is what a run at speed 1 computes (plant time is then wall time),
 without waiting ten minutes for it. Bounded by the simulated interval, not timed: what is compared is what
@@ -28,7 +28,7 @@ from twin.config import load_twin
 from twin.performance import LinePerformance
 
 SPEED = 10.0
-PLANT_S = 640.0
+PLANT_S = 1080.0
 
 
 def figures(perf: LinePerformance, end_us: int) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def figures(perf: LinePerformance, end_us: int) -> dict[str, Any]:
 async def run_live(tmp_path: Path, origin_us: int) -> tuple[dict[str, Any], set[tuple[Any, ...]]]:
     record = tmp_path / "record.jsonl"
     opts = DemoOptions(port=free_port(), data_dir=tmp_path / "data", speed=SPEED)
-    plant_opts = SimulatorOptions(speed=SPEED, origin_us=origin_us, duration_s=PLANT_S / SPEED, record=record,
+    plant_opts = SimulatorOptions(speed=SPEED, origin_us=origin_us, until_s=PLANT_S, record=record,
                                   start_on_subscribe_s=30)
     end_us = origin_us + round(PLANT_S * 1e6)
     async with running_line(opts, plant_opts) as line:
@@ -80,19 +80,20 @@ def test_the_demo_at_speed_10_computes_what_speed_1_computes(tmp_path: Path) -> 
     reference.run_until(PLANT_S)
     ref = figures(reference.performance, origin_us + round(PLANT_S * 1e6))
 
-    # the simulated line does not depend on its speed: every value after the start went on the wire alike
-    start = format_ts(from_micros(origin_us))
-    assert {w for w in live_wire if w[2] > start} == {w for w in ref_wire if w[2] > start}
-    # the breakdown is a failure (not a minor stop), cnc-1's 53 s stop a minor stop, at both speeds
+    # the simulated line does not depend on its speed: every value of the interval went on the wire alike (the
+    # live line may run on a little past its end while the twin catches up)
+    start, end = format_ts(from_micros(origin_us)), format_ts(from_micros(origin_us + round(PLANT_S * 1e6)))
+    assert {w for w in live_wire if start < w[2] < end} == {w for w in ref_wire if start < w[2] < end}
+    # the breakdown is a failure (not a minor stop) at both speeds
     kinds = {(s[0].rsplit("/", 1)[-1], s[3]) for s in live["stops"]}
-    assert {("cnc-3", "failure"), ("cnc-1", "minor_stop")} <= kinds
+    assert ("cnc-2", "failure") in kinds, kinds
     assert live["stops"] == ref["stops"]
     # OEE to the end of the interval: the same time model, counts and KPIs; no effectiveness above 1
     assert live["oee"] == ref["oee"]
     for key, _seconds, kpis, _ in filter(None, live["oee"].values()):
         assert "effectiveness_above_1" not in kpis["flags"], (key, kpis)
         assert kpis["oee"] is None or 0 <= kpis["oee"] <= 1
-    # alerts raised (and cleared) at the same plant instants: the two machine alarms of the breakdowns
+    # alerts raised (and cleared) at the same plant instants: the machine alarm of the breakdown among them
     assert [a[:2] for a in live["alerts"]].count(("machine-alarm", next(
-        p for p in live["oee"] if p.endswith("cnc-3")))) == 1
+        p for p in live["oee"] if p.endswith("cnc-2")))) == 1
     assert live["alerts"] == ref["alerts"]

@@ -64,7 +64,7 @@ class HistorianSink(Sink):
     async def start(self) -> None:
         c = self.config
         if c.influxdb is not None:
-            self.historian = open_influx(c.influxdb, c.max_future_s, self._plant_s)
+            self.historian = open_influx(c.influxdb, c.max_future_s, clock=self._plant_s)
         else:
             assert c.path is not None
             self.historian = await asyncio.to_thread(open_sqlite, c.path, c.retention, c.max_future_s, self._plant_s)

@@ -136,3 +136,40 @@ def test_junk_topics_add_no_metric_series_and_few_log_lines(tmp_path: Path, mosq
         rejected = [r for r in caplog.records if "rejected UNS message" in r.getMessage()]
         assert 1 <= len(rejected) <= 20, len(rejected)
         assert sum(feed.rejected_counts.values()) >= 3000  # every one counted all the same
+
+
+def test_forged_timestamps_are_refused_listed_and_never_shown(tmp_path: Path, mosquitto: mqtt.BrokerConfig) -> None:
+    """A retained value stamped 2099 (and one in 1970) on a real signal topic: the twin refuses both with the
+    field at fault, lists them in /api/rejected, keeps showing real values after them, and brings neither
+    back after a restart (plantmodel.validation's window, as at the agent and the historian)."""
+    topic, _ = speed(0.0)
+    forged_2099 = b'{"value": 96000, "unit": "rpm", "ts": "2099-01-01T00:00:31Z"}'
+    forged_1970 = b'{"value": 1, "unit": "rpm", "ts": 5}'
+    try:
+        with ServedApp(make_app(tmp_path, mosquitto)) as s:
+            wait_until(lambda: health(s)["broker_connected"], 10, "the twin to connect")
+            pub = publisher(mosquitto)
+            try:
+                pub.publish(topic, forged_2099, qos=1, retain=True).wait_for_publish(5)
+                pub.publish(topic, forged_1970, qos=1).wait_for_publish(5)
+                pub.publish(*speed(7000.0), qos=1).wait_for_publish(5)
+                state = s.app.state.twin.assets[CNC].signals
+                wait_until(lambda: "spindle_speed" in state and state["spindle_speed"].value == 7000.0, 10,
+                           "the real value after the forged ones")
+                got = httpx.get(f"{s.url}/api/rejected", headers=auth("viewer"), timeout=5).json()
+            finally:
+                mqtt.stop(pub)
+        refused = [r for r in (got["recent"] if isinstance(got, dict) else got) if r["topic"] == topic]
+        assert {(r["reason"], r["field"]) for r in refused} == {("bad_timestamp", "ts")}, refused
+        assert any("ahead of the plant clock" in r["detail"] for r in refused)
+        assert any("before 2000" in r["detail"] for r in refused)
+        # a restart: the forged retained value comes back from the broker and is refused again, not restored
+        with ServedApp(make_app(tmp_path, mosquitto)) as s:
+            wait_until(lambda: health(s)["broker_connected"], 10, "the twin to connect again")
+            wait_until(lambda: s.app.state.feed.rejected_counts["bad_timestamp"] >= 1, 10, "the retained forgery")
+            value = s.app.state.twin.assets[CNC].signals.get("spindle_speed")
+            assert value is not None and value.value == 7000.0  # restored from the twin's database, not forged
+    finally:
+        pub = publisher(mosquitto)
+        pub.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)  # clear the retained forgery
+        mqtt.stop(pub)
