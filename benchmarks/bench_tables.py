@@ -75,7 +75,7 @@ def alarms_table(files: list[Path]) -> str:
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for path in files:
         r = orjson.loads(path.read_bytes())
-        recall = ", ".join(f"{kind.replace('_', ' ')} {r['recall'][kind]:.2f}"
+        recall = ", ".join(f"{kind.replace('_', ' ')} {r['recall'][kind]:.3f}"
                            + (f" ({r['delay_median_s'][kind]:.0f} s)" if r["delay_median_s"].get(kind) is not None
                               else "") for kind in r["recall"])
         seeds = ",".join(map(str, r["seeds"]))

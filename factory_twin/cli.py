@@ -234,10 +234,11 @@ def sim_serve(
         model = load_config(plant, PlantConfig)
     except ConfigError as exc:
         raise _fail(exc) from None
-    opts = SimulatorOptions(f"opc.tcp://{opcua_host}:{opcua_port}/factory-twin/",
-                            mqtt.BrokerConfig(host=mqtt_host, port=mqtt_port, username=mqtt_username,
-                                              password_env=mqtt_password_env), speed,
-                            _instant(origin, "--origin"), duration, record, start_on_subscribe)
+    opts = SimulatorOptions(opcua_endpoint=f"opc.tcp://{opcua_host}:{opcua_port}/factory-twin/",
+                            broker=mqtt.BrokerConfig(host=mqtt_host, port=mqtt_port, username=mqtt_username,
+                                                     password_env=mqtt_password_env), speed=speed,
+                            origin_us=_instant(origin, "--origin"), duration_s=duration, record=record,
+                            start_on_subscribe_s=start_on_subscribe)
 
     async def main(stop: asyncio.Event) -> None:
         await serve(model, opts, stop)

@@ -29,16 +29,16 @@ from simulators.realtime import run_paced
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)  # by name: a new option cannot shift the others
 class SimulatorOptions:
     opcua_endpoint: str = "opc.tcp://127.0.0.1:4840/factory-twin/"
     broker: mqtt.BrokerConfig | None = None
     speed: float = 1.0  # plant seconds per wall second
     origin_us: int | None = None  # when plant time began (wall clock, µs); default: when the line starts running
     duration_s: float | None = None  # wall seconds
-    until_s: float | None = None  # or stop at this many plant seconds after the origin
     record: Path | None = None
     start_on_subscribe_s: float = 0.0  # wait up to this long for a client to monitor every variable
+    until_s: float | None = None  # or stop at this many plant seconds after the origin
 
 
 class Recorder:

@@ -105,15 +105,15 @@ class FaultInjector:
                  noise: Mapping[tuple[str, str], float] | None = None) -> None:
         self.labels, self.rng = labels, rng
         self.noise = dict(noise or {})
-        self.stuck: dict[tuple[str, str], float] = {}
+        self.stuck: dict[int, float] = {}  # label index -> the reading it froze at
 
     def apply(self, asset: str, now: float, values: dict[str, Any]) -> dict[str, Any]:
-        for lab in self.labels:
+        for i, lab in enumerate(self.labels):
             if lab.start_s > now:
                 break
             if lab.asset != asset or now > lab.end_s or not isinstance(values.get(lab.signal), int | float):
-                if now > lab.end_s:
-                    self.stuck.pop((lab.asset, lab.signal), None)
+                if now > lab.end_s:  # its own frozen reading only: a later fault on the same signal is another
+                    self.stuck.pop(i, None)
                 continue
             v = float(values[lab.signal])
             progress = (now - lab.start_s) / (lab.end_s - lab.start_s)
@@ -128,7 +128,7 @@ class FaultInjector:
                 sd = self.noise.get((lab.asset, lab.signal))
                 v += lab.magnitude * (self.DRIFT_NOISE * sd if sd else 1.0) * progress
             elif lab.fault == "stuck_sensor":
-                v = self.stuck.setdefault((lab.asset, lab.signal), v)
+                v = self.stuck.setdefault(i, v)
             elif lab.fault == "spikes" and self.rng.random() < 0.1:
                 v = v * (1 + 3 * lab.magnitude) + lab.magnitude
             values[lab.signal] = round(v, 4)

@@ -142,8 +142,9 @@ def test_a_commit_never_fails_for_one_records_content(tmp_path: Path) -> None:
 
 
 def test_the_agent_quarantines_what_the_spool_refuses(tmp_path: Path, mosquitto: mqtt.BrokerConfig) -> None:
-    """Through the whole agent: a value beyond 64 bits from a mapping (the spool's last line of defence) is
-    counted and kept in the quarantine; the health says nothing is stuck."""
+    """Through the whole agent: a value beyond 64 bits from a mapping is refused at the agent's intake (the
+    spool, its last line of defence, is tested directly above), counted and kept in the quarantine, and the
+    good sample beside it is spooled and acknowledged."""
     from edge_agent.agent import Agent
     from edge_agent.config import agent_config_model
     from plantmodel.config import load_config
@@ -158,7 +159,7 @@ def test_the_agent_quarantines_what_the_spool_refuses(tmp_path: Path, mosquitto:
                    committed=lambda: acked.append(True))
         agent.spool.flush()
         assert acked == [True] and agent.spool.depth("history") == 1
-        assert agent.quarantine.counts[("spool", "unencodable")] == 1
+        assert agent.quarantine.counts[("intake", "out_of_range")] == 1
         assert "count" in agent.quarantine.recent(1)[0].detail
         agent.spool.close()
         agent.quarantine.close()
