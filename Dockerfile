@@ -12,7 +12,9 @@ COPY edge_agent/ edge_agent/
 COPY twin/ twin/
 COPY analytics/ analytics/
 COPY simulators/ simulators/
+COPY planning/ planning/
 COPY factory_twin/ factory_twin/
+# benchmarks/ and tests/ are not copied (and .dockerignore keeps them out): they run from a source checkout
 RUN /opt/factory-twin/bin/pip install . && /opt/factory-twin/bin/pip uninstall -y pip
 
 FROM python:3.12-slim

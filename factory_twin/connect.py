@@ -22,8 +22,8 @@ from edge_agent.agent import Agent
 from edge_agent.config import agent_config_model
 from factory_twin.broker import demo_passwords, embedded_broker, password_var
 from factory_twin.demo import DEMO_KEY_VARS, demo_keys, start_part
-from factory_twin.planning import plan_job
 from factory_twin.runtime import free_port
+from planning.planner import plan_job
 from plantmodel.config import load_config
 from twin.config import load_twin
 from twin.main import create_app

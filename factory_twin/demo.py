@@ -21,9 +21,9 @@ from fastapi import FastAPI
 from edge_agent.agent import Agent
 from edge_agent.config import agent_config_model
 from factory_twin.broker import demo_passwords, embedded_broker, password_var
-from factory_twin.planning import plan_job
 from factory_twin.runtime import config_path, free_port
 from historian.sqlite import SCHEMA_VERSION, file_schema
+from planning.planner import plan_job
 from plantmodel import mqtt
 from plantmodel.clock import wall_us
 from plantmodel.config import load_config

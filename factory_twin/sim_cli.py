@@ -11,7 +11,7 @@ import orjson
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from factory_twin.sim_report import report, table
+from planning.report import report, table
 from plantmodel.config import ConfigError, load_config
 from plantmodel.plant import Line, PlantConfig
 from simulators.flow.replications import replicate
@@ -47,7 +47,7 @@ def run_and_report(config: Path, hours: float, replications: int, seed: int, wor
     with ExitStack() as stack:
         executor = None
         if dask:
-            from factory_twin.sim_dask import dask_executor
+            from planning.dask_cluster import dask_executor
 
             executor, workers = stack.enter_context(dask_executor(dask, workers))
         advance = stack.enter_context(progress_bar(replications, "replications"))
@@ -63,8 +63,8 @@ def run_and_report(config: Path, hours: float, replications: int, seed: int, wor
 
 def plan(scenario_path: Path, workers: int | None, out_dir: Path | None) -> int:
     """Estimate every variant, simulate the baseline and the chosen variants, print, write JSON and HTML."""
-    from factory_twin.plan_chart import render
-    from factory_twin.sim_plan import load_scenario, plan_total, run_plan, variant_lines
+    from planning.chart import render
+    from planning.whatif import load_scenario, plan_total, run_plan, variant_lines
 
     try:
         scenario = load_scenario(scenario_path)
@@ -101,8 +101,8 @@ def calibrate_from_history(config: Path, history: Path, out: Path, since: str | 
 
     import yaml
 
-    from factory_twin.calibrate import calibrate, predicted_throughput, write
     from historian.sqlite import SqliteHistorian
+    from planning.calibrate import calibrate, predicted_throughput, write
 
     try:
         line = pick_line(config, line_id)

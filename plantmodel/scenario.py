@@ -75,7 +75,7 @@ class LineStart(_Strict):
 
 
 class DecisionSettings(BaseModel):
-    """How a maintenance decision's options are built and judged (factory_twin.decide; the twin's `decisions:`)."""
+    """How a maintenance decision's options are built and judged (planning.decide; the twin's `decisions:`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     horizon_h: float = Field(24.0, gt=0, le=720, description="hours each option is simulated ahead")

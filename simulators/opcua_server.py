@@ -43,7 +43,7 @@ MAINTENANCE_RANGE_S = (1.0, 86_400.0)
 
 
 class MachineControl(Protocol):
-    """What a machine's controller does on command (simulators.line.StationModel)."""
+    """What a machine's controller does on command (simulators.live_line.StationModel)."""
 
     speed_override: float
 

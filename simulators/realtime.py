@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from plantmodel.clock import PlantClock
 from plantmodel.telemetry import Sample
-from simulators.line import LineModel
+from simulators.live_line import LineModel
 
 Publish = Callable[[list[Sample]], Awaitable[None]]
 

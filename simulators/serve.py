@@ -22,7 +22,7 @@ from plantmodel.plant import PlantConfig
 from plantmodel.telemetry import Sample, from_micros
 from plantmodel.uns import format_ts
 from simulators.devices import AgvFleet
-from simulators.line import LineModel
+from simulators.live_line import LineModel
 from simulators.opcua_server import PlantServer
 from simulators.realtime import run_paced
 

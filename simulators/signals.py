@@ -1,7 +1,7 @@
 """Physical signals of each asset type, driven by its operating state: the simulator's one signal model.
 
 The live plant (`sim serve`, the demo), the labelled data sets (`sim signals`) and the benchmarks all read
-these models through simulators.line. Each is a small state machine of its own: temperatures follow a
+these models through simulators.live_line. Each is a small state machine of its own: temperatures follow a
 first-order lag towards the level the current state drives them to, wear comes from the flow model (a
 bearing's operating-time clock, a tool's parts since its change), and every measured value carries sensor
 noise and the resolution of its sensor, so a running machine's signals change on every sample, as real ones do.

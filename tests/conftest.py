@@ -12,7 +12,7 @@ import pytest
 from interop_servers import NodeOpcuaServer, TahuEdgeNode
 from support import AUTH_ENV, VictoriaMetrics, free_port, port_open, wait_until
 
-from factory_twin.influxd import Influxd, influxd_executable, running_influxd
+from benchmarks.influxd import Influxd, influxd_executable, running_influxd
 from plantmodel.mqtt import BrokerConfig
 
 os.environ.update(AUTH_ENV)  # the twin's API keys, for apps built here and for child processes

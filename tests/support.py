@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from factory_twin import servers
+from benchmarks import servers
 from historian import Historian, SqliteHistorian
 from historian.influx import InfluxHistorian
 

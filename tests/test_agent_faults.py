@@ -11,7 +11,7 @@ import orjson
 import pytest
 from support import Child, Mosquitto, VictoriaMetrics, agent_health, free_port, mqtt_agent_yaml, wait_until
 
-from factory_twin.delivery import delivery
+from benchmarks.delivery import delivery
 from historian import SqliteHistorian
 from plantmodel import mqtt
 from plantmodel.telemetry import Sample

@@ -1,4 +1,5 @@
-"""`factory-twin bench pipeline` runs the demo's path to completion and reports what its note needs."""
+"""`factory-twin bench` pipeline, oee, ingest and twin run to completion and report what their notes need; where
+benchmarks/ is absent (as in the image), `factory-twin bench` says where benchmarks run."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 
 def test_pipeline_bench_writes_its_keys_and_loses_nothing(tmp_path: Path) -> None:
@@ -60,3 +62,28 @@ def test_twin_bench_loads_the_api_and_fans_out(tmp_path: Path) -> None:
     assert {"requests_per_s", "p99_ms", "ws_clients", "ws_latency_p99_ms", "http", "websocket"} <= set(data)
     assert data["http"]["errors"] == 0 and data["http"]["answered_ok"] == 200
     assert data["websocket"]["clients_failed"] == 0 and data["websocket"]["values_delivered"] > 0
+
+
+WITHOUT_BENCHMARKS = """
+import sys
+
+
+class Absent:  # as in the image, where benchmarks/ is not installed
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "benchmarks":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+sys.meta_path.insert(0, Absent())
+from factory_twin.cli import app
+
+app(sys.argv[1:], prog_name="factory-twin")
+"""
+
+
+@pytest.mark.parametrize("args", [["bench", "oee"], ["bench", "--help"]])
+def test_bench_without_benchmarks_says_where_they_run(args: list[str]) -> None:
+    result = subprocess.run([sys.executable, "-c", WITHOUT_BENCHMARKS, *args], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "benchmarks run from a source checkout" in result.stderr and len(result.stderr.splitlines()) == 1

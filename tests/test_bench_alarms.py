@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 
-from factory_twin import bench_alarms
+from benchmarks import bench_alarms
 
 
 def test_the_alarms_bench_runs_the_twins_pipeline_and_reports_its_keys(tmp_path: Path) -> None:

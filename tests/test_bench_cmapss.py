@@ -13,7 +13,7 @@ import pytest
 from support import SHARED
 
 from analytics.maintenance import ConformalRul, window_features
-from factory_twin.cmapss import read_cmapss
+from benchmarks.cmapss import read_cmapss
 
 CMAPSS = SHARED / "data" / "cmapss"
 needs_cmapss = pytest.mark.skipif(

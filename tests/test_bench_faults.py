@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from analytics.scoring import Span, alarm_spans, false_alarms, score_faults, score_rul
-from factory_twin import bench_faults
+from benchmarks import bench_faults
 from factory_twin.cli import app
 from tests.support import PROJECT
 

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from support import SHARED
 
-from factory_twin.skab import read_skab_csv
+from benchmarks.skab import read_skab_csv
 
 SKAB = SHARED / "data" / "skab"
 #: A regression guard, not a measurement (that is the bench over every file): three files MEWMA does well on.
@@ -63,7 +63,7 @@ def test_malformed_skab_file_names_file_and_problem(tmp_path: Path) -> None:
 @needs_skab
 def test_the_published_rows_are_compared_only_on_the_full_benchmark(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from factory_twin import bench_skab
+    from benchmarks import bench_skab
 
     data = tmp_path / "skab"
     for name in SUBSET:

@@ -14,8 +14,8 @@ import pytest
 from flow_lines import exponential, serial_line
 
 from analytics.calibration import fit_duration
-from factory_twin.calibrate import calibrate, predicted_throughput, station_history
 from historian.sqlite import SqliteHistorian
+from planning.calibrate import calibrate, predicted_throughput, station_history
 from plantmodel.plant import PlantConfig
 from simulators.flow.line import FlowLine
 

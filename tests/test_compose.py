@@ -123,6 +123,18 @@ def test_the_image_is_slim_multi_stage_and_not_root() -> None:
         assert (PROJECT / source).exists(), f"Dockerfile copies {source}, which does not exist"
 
 
+def test_the_image_ships_the_product_and_not_the_benchmarks() -> None:
+    """Every package pyproject installs is copied into the build, except benchmarks/ (and tests/): they run from
+    a checkout, so the build context leaves them out too."""
+    text = (PROJECT / "Dockerfile").read_text()
+    copied = {source.rstrip("/") for source in re.findall(r"^COPY (?!--from)(\S+)", text, re.M)}
+    installed = {p.rstrip("*") for p in re.search(r"include = \[([^]]*)\]", (PROJECT / "pyproject.toml").read_text())
+                 .group(1).replace('"', "").replace("\n", "").replace(" ", "").split(",")}
+    assert not copied & {"benchmarks", "tests"}
+    assert installed - {"benchmarks"} <= copied, f"not copied into the image: {installed - {'benchmarks'} - copied}"
+    assert {"benchmarks/", "tests/"} <= set((PROJECT / ".dockerignore").read_text().split())
+
+
 def test_the_project_services_configs_are_valid_and_read_only_variables_they_get() -> None:
     for name in sorted(PROJECT_SERVICES):
         command = SERVICES[name]["command"]

@@ -42,7 +42,7 @@ from support import (
     wait_until,
 )
 
-from factory_twin.influxd import Influxd
+from benchmarks.influxd import Influxd
 from historian.influx import InfluxHistorian
 
 COMPOSE = PROJECT / "configs" / "compose"

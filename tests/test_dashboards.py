@@ -22,8 +22,8 @@ import pytest
 import yaml
 from support import PROJECT
 
-from factory_twin.influxd import Influxd
-from factory_twin.line_history import LineHistory
+from benchmarks.influxd import Influxd
+from benchmarks.line_history import LineHistory
 from historian.influx import InfluxHistorian
 from historian.layout import EVENTS, event_line, sample_line
 from plantmodel.catalog import SignalKind, builtin

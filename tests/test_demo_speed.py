@@ -17,9 +17,9 @@ from typing import Any
 import orjson
 from support import free_port
 
+from benchmarks.sim_twin import SimulatedTwin
 from factory_twin.demo import DemoOptions, running_line
 from factory_twin.runtime import config_path
-from factory_twin.sim_twin import SimulatedTwin
 from plantmodel.clock import wall_us
 from plantmodel.telemetry import from_micros
 from plantmodel.uns import format_ts

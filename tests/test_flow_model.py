@@ -148,7 +148,7 @@ def test_events_counts_are_kept_per_state() -> None:
 
 
 def test_real_time_mode_publishes_what_the_planning_model_does() -> None:
-    from simulators.line import LineModel
+    from simulators.live_line import LineModel
 
     model = LineModel(DEMO, seed=5)
     model.run_until(4 * 3600)

@@ -13,7 +13,7 @@ from flow_lines import exponential, serial_line
 from support import PROJECT
 
 from analytics.flowline import Machine, serial_line_rate, two_machine_rate
-from factory_twin.line_estimate import estimate
+from planning.line_estimate import estimate
 from simulators.flow.estimate import mean_ci, within
 from simulators.flow.replications import replicate
 

@@ -11,11 +11,11 @@ import numpy as np
 import orjson
 from flow_lines import serial_line
 
-from factory_twin.sim_dataset import write_dataset
 from plantmodel.telemetry import from_micros
 from plantmodel.uns import format_ts
+from simulators.dataset import write_dataset
 from simulators.flow.line import FlowLine
-from simulators.line import LineModel
+from simulators.live_line import LineModel
 
 BEARING = {"reason": "BEARING", "wear": "bearing", "ttf": {"kind": "weibull", "mean": 20 * 3600, "shape": 3},
            "ttr": 3600}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from factory_twin.influxd import Influxd
+from benchmarks.influxd import Influxd
 from historian import Historian, SqliteHistorian, Window
 from historian.export import to_csv, to_parquet
 from historian.influx import InfluxHistorian

@@ -18,10 +18,10 @@ import orjson
 import pytest
 from support import wait_until
 
+from benchmarks.influxd import Influxd
 from edge_agent.plugins import PluginContext
 from edge_agent.quarantine import Quarantine
 from edge_agent.sinks.historian import HistorianSink, HistorianSinkConfig
-from factory_twin.influxd import Influxd
 from historian.influx import InfluxHistorian
 from plantmodel.config import ConfigError, parse_config
 from plantmodel.telemetry import Event, EventKind, Sample

@@ -11,7 +11,7 @@ from support import PROJECT
 from plantmodel.config import load_config
 from plantmodel.plant import PlantConfig
 from plantmodel.telemetry import AssetState
-from simulators.line import LineModel
+from simulators.live_line import LineModel
 
 LINE = load_config(PROJECT / "configs" / "demo-plant.yaml", PlantConfig).lines()[0]
 HOURS = 4

@@ -6,7 +6,7 @@ import re
 
 from support import PROJECT
 
-from factory_twin.bench_tables import render
+from benchmarks.bench_tables import render
 
 MARKER = re.compile(r"<!-- results: (\S+) (\S+) -->\n(.*?)\n<!-- /results -->", re.S)
 

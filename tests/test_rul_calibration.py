@@ -70,7 +70,7 @@ def test_trend_rul_without_calibration_keeps_the_band() -> None:
 
 
 def test_bench_faults_scores_each_bearing_life_with_what_the_other_lives_taught() -> None:
-    from factory_twin.bench_faults import Life, score_lives
+    from benchmarks.bench_faults import Life, score_lives
 
     rng = np.random.default_rng(5)
     lives, at_end = [], []

@@ -17,7 +17,7 @@ pytest.importorskip("distributed", reason="the dask extra is not installed (pip 
 
 
 def test_replications_on_a_local_dask_cluster_equal_the_process_pool() -> None:
-    from factory_twin.sim_dask import dask_executor
+    from planning.dask_cluster import dask_executor
 
     line = pick_line(PROJECT / "configs" / "demo-plant.yaml", None)
     with dask_executor("local", 2) as (executor, workers):

@@ -15,7 +15,7 @@ from historian.sqlite import SqliteHistorian
 from plantmodel import mqtt
 from plantmodel.telemetry import Sample
 from twin.alerting import AlertEngine, AlertsConfig
-from twin.anomaly import AnomalyMonitor
+from twin.anomaly_monitor import AnomalyMonitor
 from twin.config import AnomalyConfig
 from twin.db import TwinDatabase
 from twin.main import create_app

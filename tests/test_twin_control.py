@@ -18,7 +18,7 @@ from support import AUTH_CONFIG, PROJECT, ServedApp, auth, free_port, wait_until
 from plantmodel.config import parse_config
 from plantmodel.plant import PlantConfig
 from simulators.flow.line import FlowLine
-from simulators.line import LineModel
+from simulators.live_line import LineModel
 from simulators.opcua_server import PlantServer
 from simulators.realtime import run_paced
 from twin.config import TwinConfig

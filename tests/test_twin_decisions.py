@@ -12,8 +12,8 @@ import pytest
 from support import AUTH_CONFIG, PROJECT, ServedApp, auth, wait_until
 from test_web_ui import artifacts, chromium_browser, page  # noqa: F401  (the web UI tests' page fixtures)
 
-from factory_twin.decide import evaluate, next_times
-from factory_twin.planning import plan_job
+from planning.decide import evaluate, next_times
+from planning.planner import plan_job
 from plantmodel.config import parse_config
 from plantmodel.plant import PlantConfig
 from plantmodel.scenario import DecisionSettings, LineStart, StationStart

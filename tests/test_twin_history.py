@@ -14,7 +14,7 @@ import httpx
 import pytest
 from support import AUTH_CONFIG, PROJECT, ServedApp, auth, history_store
 
-from factory_twin.planning import plan_job
+from planning.planner import plan_job
 from plantmodel.config import load_config
 from plantmodel.plant import PlantConfig
 from plantmodel.telemetry import Sample

@@ -15,8 +15,8 @@ import orjson
 import pytest
 from support import AUTH_CONFIG, PROJECT, ServedApp, auth, wait_until
 
-from factory_twin.planning import plan_job
 from factory_twin.sim_cli import plan
+from planning.planner import plan_job
 from plantmodel.config import load_config, parse_config
 from plantmodel.plant import PlantConfig
 from plantmodel.scenario import LineStart, StationStart

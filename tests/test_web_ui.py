@@ -32,7 +32,7 @@ from plantmodel.config import load_config, parse_config
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
 from plantmodel.telemetry import Event, EventKind, Record, Sample
-from simulators.line import LineModel
+from simulators.live_line import LineModel
 from simulators.opcua_server import PlantServer
 from twin.config import TwinConfig
 from twin.main import create_app
@@ -171,7 +171,7 @@ def twin(tmp_path_factory: pytest.TempPathFactory, mosquitto: mqtt.BrokerConfig)
     mqtt.start(publisher, mosquitto)
     planning = {}
     if "planner" in inspect.signature(create_app).parameters:  # planning jobs run in worker processes
-        from factory_twin.planning import plan_job
+        from planning.planner import plan_job
 
         planning["planner"] = plan_job
     with machines, ServedApp(create_app(config, plant(), calendar, **planning)) as served, \

@@ -18,7 +18,7 @@ from twin.alerting.config import AlertsConfig
 from twin.auth import AuthConfig
 from twin.control import ControlConfig
 from twin.decisions import DecisionsConfig
-from twin.planning import JobsConfig
+from twin.plan_request import JobsConfig
 
 
 class _Strict(BaseModel):

@@ -3,7 +3,7 @@
 Triggers: an RUL or anomaly alert rising on a station with a wear-out failure mode (`wear:` in its
 `sim.failures`; the alert's kinds in `triggers`), or any station that failed `frequent_failures` times
 within `frequent_window_h`. The twin then submits a decision job (a
-planning job: the planner runs `factory_twin.decide` in a worker process, never on the event loop),
+planning job: the planner runs `planning.decide` in a worker process, never on the event loop),
 started from the live line (`live_start`: buffers, repairs under way, time since the last failure, the
 time of day in the site's zone) with the RUL alert's estimate and interval as the wear part's remaining
 life, and simulated on the plant model (or the calibrated one named in `plant`, from `sim calibrate`).
@@ -41,7 +41,7 @@ from twin.commands import CommandBook
 from twin.db import TwinDatabase
 from twin.downtime import StopLog
 from twin.jobs import DONE, FAILED, JobRunner, JobStore
-from twin.planning import live_start
+from twin.plan_request import live_start
 from twin.state import PlantTwin
 
 log = logging.getLogger(__name__)

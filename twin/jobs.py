@@ -40,7 +40,7 @@ from typing import Any
 import orjson
 
 from twin.db import TwinDatabase
-from twin.planning import Planner
+from twin.plan_request import Planner
 
 log = logging.getLogger(__name__)
 

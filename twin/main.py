@@ -48,7 +48,7 @@ from twin.metrics import MetricsMiddleware, TwinMetrics
 from twin.peers import PeerRouting, feed_topics
 from twin.performance import LinePerformance
 from twin.persist import StateStore
-from twin.planning import Planner
+from twin.plan_request import Planner
 from twin.state import PlantTwin
 from twin.stream import UnsFeed
 from twin.stream_ws import LiveStream
@@ -61,7 +61,7 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
                clock: Clock | None = None) -> FastAPI:
     """The service; `env` holds the secrets the auth config names (default: the process environment).
 
-    `planner` runs what-if planning jobs (`factory_twin.planning.plan_job`); without one, jobs are refused (503).
+    `planner` runs what-if planning jobs (`planning.planner.plan_job`); without one, jobs are refused (503).
     `clock` is plant time for everything that compares with now (ages, running OEE, alert escalation, shelving,
     floods, the window for future timestamps); default: the configured plant clock. Tests give a hand-moved one.
 

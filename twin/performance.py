@@ -14,7 +14,7 @@ from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
 from plantmodel.telemetry import Event, EventKind, Record
 from twin.alerting import AlertEngine, Clock, Notifier, SystemClock
-from twin.anomaly import AnomalyMonitor
+from twin.anomaly_monitor import AnomalyMonitor
 from twin.config import TwinConfig
 from twin.db import TwinDatabase
 from twin.downtime import StopLog

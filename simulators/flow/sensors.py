@@ -1,6 +1,6 @@
 """Faults injected into the signals, and the ground truth they leave: labels, and the remaining life of wear.
 
-The signals themselves come from one model (simulators.signals, driven by simulators.line), whose degradation
+The signals themselves come from one model (simulators.signals, driven by simulators.live_line), whose degradation
 comes from the flow model, so signals and flow agree: a failure mode with ``wear: bearing`` raises vibration
 and spindle temperature as its operating-time clock runs down (the remaining life on that clock is the RUL
 ground truth); a station with ``tool_life_parts`` shows tool wear. Injected faults (scheduled in the config,

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from support import AUTH_CONFIG, PROJECT, ServedApp, auth, wait_until
 
-from factory_twin.planning import plan_job
+from planning.planner import plan_job
 from plantmodel.config import load_config
 from plantmodel.plant import PlantConfig
 from twin.config import TwinConfig

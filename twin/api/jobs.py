@@ -17,7 +17,7 @@ from plantmodel.scenario import ScenarioError, WhatIf, variant_lines
 from twin.api.deps import ClockDep, ConfigDep, JobRunnerDep, JobStoreDep, LimitsDep, PerformanceDep, PlantDep, TwinDep
 from twin.auth import Principal, require
 from twin.jobs import FINISHED
-from twin.planning import live_start, study_size
+from twin.plan_request import live_start, study_size
 
 router = APIRouter(prefix="/api/jobs", tags=["planning jobs"])
 

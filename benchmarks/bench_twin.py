@@ -27,9 +27,9 @@ import httpx
 import numpy as np
 import orjson
 
-from factory_twin.bench_ingest import ProcWatch
+from benchmarks.bench_ingest import ProcWatch
+from benchmarks.servers import Mosquitto, wait_for
 from factory_twin.runtime import config_path, free_port
-from factory_twin.servers import Mosquitto, wait_for
 from plantmodel import mqtt, uns
 from plantmodel.catalog import SignalKind
 from plantmodel.config import load_config

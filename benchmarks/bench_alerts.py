@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.servers import Mosquitto
 from factory_twin.runtime import config_path
-from factory_twin.servers import Mosquitto
 from plantmodel import mqtt
 from plantmodel.config import load_config
 from plantmodel.plant import PlantConfig

@@ -1,6 +1,6 @@
 """`factory-twin sim signals`: a labelled data set from the simulator, for scoring detectors and RUL models.
 
-The data are what the live simulator puts on the wire (simulators.line, the one signal model), run as fast
+The data are what the live simulator puts on the wire (simulators.live_line, the one signal model), run as fast
 as possible. Writes into one directory:
 - ``samples.csv``   ts, asset, signal, value: every value the machines publish (states, counters and alarm
                     codes when they change, physical signals every period, per-part values on each part)
@@ -20,7 +20,7 @@ import orjson
 from plantmodel.plant import Line
 from plantmodel.telemetry import from_micros
 from plantmodel.uns import format_ts
-from simulators.line import LineModel
+from simulators.live_line import LineModel
 
 
 def write_dataset(line: Line, hours: float, seed: int, period_s: float, out: Path,

@@ -27,8 +27,8 @@ from typing import Any
 
 from pydantic import Field
 
-from factory_twin.line_estimate import estimate
-from factory_twin.sim_report import report
+from planning.line_estimate import estimate
+from planning.report import report
 from plantmodel.config import ConfigError, load_config
 from plantmodel.plant import Line, PlantConfig
 from plantmodel.scenario import LineStart, ScenarioError, Sweep, Variant, WhatIf

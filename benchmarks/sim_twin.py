@@ -1,6 +1,6 @@
 """The live twin's own pipeline in plant time, as fast as the machine can go.
 
-The objects the services run, without the sockets between them: the simulator's line model (simulators.line),
+The objects the services run, without the sockets between them: the simulator's line model (simulators.live_line),
 what its OPC-UA server and AGV fleet put on the wire (an OPC-UA variable is written only when its value
 changes), the edge agent's event derivation (edge_agent.derive), the unified namespace's encoding
 (plantmodel.uns) and the twin (twin.state, twin.performance: OEE, stops, SPC, anomaly detection, alerts,
@@ -21,7 +21,7 @@ from plantmodel.clock import ManualClock
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
 from plantmodel.telemetry import Record, Sample, from_micros
-from simulators.line import LineModel
+from simulators.live_line import LineModel
 from twin.alerting import Notifier
 from twin.config import TwinConfig
 from twin.db import TwinDatabase

@@ -5,7 +5,7 @@ wear part, the same failures until an action changes the course). Without the lo
 before a part fails. With it, every simulated hour the twin's view is checked: when a wear part's wear
 shows (the simulator's wear signals follow its used life; the alarm level `alarm_health` stands in for
 the RUL alert rising), or a station failed `frequent_failures` times in the last 8 h, the options are
-evaluated from that state (`factory_twin.decide`, started from the line as it is: buffers, the part's
+evaluated from that state (`planning.decide`, started from the line as it is: buffers, the part's
 operating age, the time of day, and an RUL estimate with relative error `rul_cv` around the true
 remaining life: a calibrated estimator's error, drawn at random) and the best is proposed; a simulated
 engineer approves every proposal, which is then applied to the running line. (The frequent-failures
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from factory_twin.decide import DecisionSettings, apply, evaluate, options, wear_modes
+from planning.decide import DecisionSettings, apply, evaluate, options, wear_modes
 from plantmodel.plant import Line
 from plantmodel.scenario import LineStart, StationStart
 from simulators.flow.estimate import mean_ci
@@ -141,12 +141,12 @@ async def live_check(tmp: Any, settings: DecisionSettings, speed: float = 10.0) 
 
     import httpx
 
-    from factory_twin.planning import plan_job
     from factory_twin.runtime import config_path, free_port
+    from planning.planner import plan_job
     from plantmodel.clock import PlantClock, wall_us
     from plantmodel.config import load_config
     from plantmodel.plant import PlantConfig
-    from simulators.line import LineModel
+    from simulators.live_line import LineModel
     from simulators.realtime import run_paced
     from twin.config import TwinConfig
     from twin.main import create_app

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from factory_twin.influxd import influxd_executable, running_influxd
-from factory_twin.line_history import LineHistory
+from benchmarks.influxd import influxd_executable, running_influxd
+from benchmarks.line_history import LineHistory
 from factory_twin.runtime import config_path
 from historian import Historian, SqliteHistorian
 from historian.config import InfluxSettings

@@ -14,7 +14,7 @@ import numpy as np
 
 from analytics.anomaly import EwmaResidual, RateOfChange, RollingRobustZ, StreamingDetector, StuckValue
 from analytics.scoring import PROFILES, nab_normalised, probation_rows, score_series
-from factory_twin.nab_corpus import NabSeries, load_nab
+from benchmarks.nab_corpus import NabSeries, load_nab
 
 #: NAB's results of record (results/final_results.json of NAB v1.1): standard / reward low FP / reward low FN.
 #: The README's table rounds older runs (HTM 70.5 / 62.6 / 75.2); these are the scores its scorer produces.

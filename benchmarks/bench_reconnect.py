@@ -26,8 +26,8 @@ from typing import Any
 import httpx
 import orjson
 
+from benchmarks.servers import Mosquitto, wait_for
 from factory_twin.runtime import config_path, free_port
-from factory_twin.servers import Mosquitto, wait_for
 from historian import SqliteHistorian
 from plantmodel import mqtt
 

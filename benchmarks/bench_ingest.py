@@ -28,11 +28,11 @@ from typing import Any
 import httpx
 import orjson
 
-from factory_twin.delivery import delivery
-from factory_twin.loadgen import FIELDS_PER_OBJECT, MqttShape
-from factory_twin.provenance import load
+from benchmarks.delivery import delivery
+from benchmarks.loadgen import FIELDS_PER_OBJECT, MqttShape
+from benchmarks.provenance import load
+from benchmarks.servers import Mosquitto, VictoriaMetrics, wait_for
 from factory_twin.runtime import free_port
-from factory_twin.servers import Mosquitto, VictoriaMetrics, wait_for
 
 TICK = os.sysconf("SC_CLK_TCK")
 SETTLE_S = 10.0  # the TSDB's count unchanged this long after the load: the ingester has given all it will
@@ -202,7 +202,7 @@ def ingest_mqtt(seconds: float, rate: float, fields: int = 10, topics: int = 20,
             watch = ProcWatch(*(p.pid for p in procs))
             load_before = load()
             cpu0, t0 = watch.cpu_s(), time.monotonic()
-            gen = subprocess.Popen([sys.executable, "-m", "factory_twin.loadgen", "mqtt", "--port", str(broker.port),
+            gen = subprocess.Popen([sys.executable, "-m", "benchmarks.loadgen", "mqtt", "--port", str(broker.port),
                                     "--seconds", str(seconds), "--rate", str(rate), "--fields", str(fields),
                                     "--topics", str(topics), "--qos", str(qos)], stdout=subprocess.PIPE, text=True)
             while gen.poll() is None:
@@ -253,7 +253,7 @@ class _OpcuaServer:
     def __init__(self, variables: int, seconds: float) -> None:
         self.port = free_port()
         self.endpoint = f"opc.tcp://127.0.0.1:{self.port}/bench/"
-        self.proc = subprocess.Popen([sys.executable, "-m", "factory_twin.loadgen", "opcua", "--port", str(self.port),
+        self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.loadgen", "opcua", "--port", str(self.port),
                                       "--variables", str(variables), "--seconds", str(seconds)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"

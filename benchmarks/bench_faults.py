@@ -37,10 +37,10 @@ from analytics.maintenance import HealthIndicator, TrendRul
 from analytics.scoring.events import FaultScore, Span, alarm_spans, false_alarms, score_faults
 from analytics.scoring.rul import RulScore, score_rul
 from factory_twin.sim_cli import pick_line
-from factory_twin.sim_dataset import write_dataset
 from plantmodel.catalog import AssetType
 from plantmodel.plant import Asset, Line
-from twin.anomaly import monitored_signals, typed_signals
+from simulators.dataset import write_dataset
+from twin.anomaly_monitor import monitored_signals, typed_signals
 from twin.config import AnomalyConfig
 
 START_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z: a fixed clock, so a seed gives the same data set

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from factory_twin.sim_oee import station_oee
+from planning.station_oee import station_oee
 from plantmodel.telemetry import AssetState
 from simulators.flow.estimate import mean_ci
 

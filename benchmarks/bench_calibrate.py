@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from factory_twin.calibrate import calibrate, predicted_throughput
 from historian.sqlite import SqliteHistorian
+from planning.calibrate import calibrate, predicted_throughput
 from plantmodel.catalog import AssetRole
 from plantmodel.plant import Line, PlantConfig
 from simulators.flow.line import FlowLine

@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 from sklearn.model_selection import GroupKFold
 
 from analytics.maintenance import ConformalRul, FleetRul, window_features
-from factory_twin.cmapss import SENSORS, read_cmapss, sensors
+from benchmarks.cmapss import SENSORS, read_cmapss, sensors
 
 CAP = 125.0
 LEVEL = 0.9

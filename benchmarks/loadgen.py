@@ -1,7 +1,7 @@
 """Load for the ingest benchmark, in its own process so it does not share the agent's interpreter.
 
-    python -m factory_twin.loadgen mqtt --port P --seconds S --rate R --fields F --topics T
-    python -m factory_twin.loadgen opcua --port P --variables N --seconds S
+    python -m benchmarks.loadgen mqtt --port P --seconds S --rate R --fields F --topics T
+    python -m benchmarks.loadgen opcua --port P --variables N --seconds S
 
 Each prints one JSON line at the end: what it produced. The OPC-UA server prints "ready", starts changing
 its variables when a line arrives on stdin, and stops serving at the next line.
@@ -172,7 +172,7 @@ async def opcua_load(port: int, variables: int, seconds: float) -> dict[str, flo
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m factory_twin.loadgen")
+    p = argparse.ArgumentParser(prog="python -m benchmarks.loadgen")
     sub = p.add_subparsers(dest="kind", required=True)
     m = sub.add_parser("mqtt")
     m.add_argument("--port", type=int, required=True)

@@ -44,10 +44,10 @@ import httpx
 import orjson
 import paho.mqtt.client as paho
 
-from factory_twin.bench_ingest import ProcWatch
-from factory_twin.bench_twin import KEY, LinePublisher, _http_load
+from benchmarks.bench_ingest import ProcWatch
+from benchmarks.bench_twin import KEY, LinePublisher, _http_load
+from benchmarks.servers import Mosquitto, wait_for
 from factory_twin.runtime import PROJECT_ROOT, config_path, free_port
-from factory_twin.servers import Mosquitto, wait_for
 from historian.sqlite import SqliteHistorian
 from plantmodel import mqtt
 from plantmodel.config import load_config

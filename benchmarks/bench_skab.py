@@ -36,7 +36,7 @@ from analytics.anomaly import (
 )
 from analytics.anomaly.base import MultivariateDetector
 from analytics.scoring import Confusion, changepoint_score
-from factory_twin.skab import TRAIN_ROWS, SkabFile, load_skab
+from benchmarks.skab import TRAIN_ROWS, SkabFile, load_skab
 
 #: Slow thermal signals of the SKAB rig: healthy drift of their level would alarm, so they enter as rates.
 THERMAL = ("Temperature", "Thermocouple")

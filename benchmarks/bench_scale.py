@@ -32,11 +32,11 @@ from typing import Any
 import httpx
 import orjson
 
+from benchmarks.bench_ingest import ProcWatch
+from benchmarks.delivery import delivery
+from benchmarks.servers import Mosquitto, wait_for
 from factory_twin import plant_gen
-from factory_twin.bench_ingest import ProcWatch
-from factory_twin.delivery import delivery
 from factory_twin.runtime import PROJECT_ROOT, free_port
-from factory_twin.servers import Mosquitto, wait_for
 from historian import SqliteHistorian
 from plantmodel.uns import format_ts
 from twin.metrics import quantile

@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 import numpy as np
 
-from factory_twin.planning import plan_job
 from factory_twin.runtime import config_path, free_port
+from planning.planner import plan_job
 from plantmodel.config import load_config
 from plantmodel.plant import PlantConfig
-from simulators.line import LineModel
+from simulators.live_line import LineModel
 from simulators.opcua_server import PlantServer
 from simulators.realtime import run_paced
 from twin.config import TwinConfig

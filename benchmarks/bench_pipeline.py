@@ -1,4 +1,4 @@
-"""Benchmarks: each starts what it needs on loopback, prints a table and can write JSON."""
+"""`factory-twin bench pipeline`: the demo's whole path, from the simulated line to live state and the store."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from factory_twin.delivery import delivery
+from benchmarks.delivery import delivery
 from factory_twin.demo import DemoOptions, running_line
 from factory_twin.runtime import free_port
 from historian import SqliteHistorian

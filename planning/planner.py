@@ -1,19 +1,25 @@
-"""The twin's planner: a planning job's request run by the line simulator, as `sim plan` runs a scenario file."""
+"""The twin's planner: a planning job's request run by the line simulator, as `sim plan` runs a scenario file.
+
+`plan_job` is the `twin.plan_request.Planner` that `factory-twin` hands the twin: the twin never imports this
+package; the job's worker process imports it by name.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from factory_twin.sim_plan import plan_total, run_plan
+from planning.whatif import plan_total, run_plan
 from plantmodel.plant import PlantConfig
 from plantmodel.scenario import LineStart, WhatIf, variant_lines
-from twin.planning import Progress
+
+Progress = Callable[[int, int], None]  # (done, total): the signature of twin.plan_request.Progress
 
 
 def plan_job(request: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """The same result as `factory-twin sim plan` for the same plant and study; replications one after another
     (the twin bounds how many jobs run at once). A request of kind `decision` evaluates a maintenance decision
-    (`factory_twin.decide`) instead."""
+    (`planning.decide`) instead."""
     if request.get("kind") == "decision":
         return decide_job(request, progress)
     plant = PlantConfig.model_validate(request["plant"])
@@ -35,7 +41,7 @@ def plan_job(request: dict[str, Any], progress: Progress) -> dict[str, Any]:
 
 def decide_job(request: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """Every option of a maintenance decision, simulated from the live start the twin captured."""
-    from factory_twin.decide import evaluate
+    from planning.decide import evaluate
     from plantmodel.scenario import DecisionSettings
 
     plant = PlantConfig.model_validate(request["plant"])

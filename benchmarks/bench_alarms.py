@@ -1,6 +1,6 @@
 """`factory-twin bench alarms`: the alerts the live twin raises on the demo line, against the simulator's truth.
 
-The live twin's own pipeline (factory_twin.sim_twin: simulator -> what goes on the wire -> the agent's events
+The live twin's own pipeline (benchmarks.sim_twin: simulator -> what goes on the wire -> the agent's events
 -> the twin with the demo's configuration, `configs/twin-demo.yaml`) runs `days` of plant time per seed as
 fast as it goes, with every fault the simulator injects (the demo plant's scheduled faults and its random
 ones: bearing fault, coolant loss, sensor drift, stuck sensor, spikes), its breakdowns, tool changes, bearing
@@ -43,8 +43,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchmarks.sim_twin import SimulatedTwin
 from factory_twin.runtime import config_path
-from factory_twin.sim_twin import SimulatedTwin
 from plantmodel.catalog import AssetRole
 from plantmodel.telemetry import Sample, from_micros, to_micros
 from twin.alerting.config import Severity, max_severity
