@@ -43,19 +43,19 @@ def write_dataset(line: Line, hours: float, seed: int, period_s: float, out: Pat
             w.writerows((format_ts(s.ts), s.asset, s.signal, s.value) for s in batch)
             rows += len(batch)
     events = model.flow.events or []
-    with (out / "events.jsonl").open("wb") as f:
+    with (out / "events.jsonl").open("wb") as fe:
         for e in events:
-            f.write(orjson.dumps({"ts": format_ts(e.ts), "asset": e.asset, "kind": str(e.kind), **e.data}) + b"\n")
+            fe.write(orjson.dumps({"ts": format_ts(e.ts), "asset": e.asset, "kind": str(e.kind), **e.data}) + b"\n")
 
     def iso(t_s: float) -> str:
         return format_ts(from_micros(start_us + round(t_s * 1_000_000)))
 
     labels = [lab for lab in model.labels if lab.start_s < horizon_s]
-    with (out / "labels.jsonl").open("wb") as f:
+    with (out / "labels.jsonl").open("wb") as fl:
         for lab in labels:
-            f.write(orjson.dumps({"asset": lab.asset, "signal": lab.signal, "fault": lab.fault,
-                                  "start": iso(lab.start_s), "end": iso(lab.end_s), "magnitude": lab.magnitude}))
-            f.write(b"\n")
+            fl.write(orjson.dumps({"asset": lab.asset, "signal": lab.signal, "fault": lab.fault,
+                                   "start": iso(lab.start_s), "end": iso(lab.end_s), "magnitude": lab.magnitude}))
+            fl.write(b"\n")
     rul = model.rul or []
     with (out / "rul.csv").open("w", newline="") as f:
         w = csv.writer(f)
