@@ -55,24 +55,22 @@ class Agent:
         once they are in the spool (a source that can, acknowledges its input only then). A sample the intake's
         rules refuse (plantmodel.validation: path, signal, value, timestamp window) is quarantined alone, so
         neither the historian nor the unified namespace ever sees it."""
-        check = self.intake.refusal
-        if any(check(s) is not None for s in samples):
-            kept = []
-            for s in samples:
-                refusal = check(s)
-                if refusal is None:
-                    kept.append(s)
-                    continue
-                self.stats["samples_refused"] += 1
-                self.quarantine.reject(source or "intake", refusal.reason, refusal.field,
-                                       f"{s.asset}/{s.signal}: {refusal.detail}"[:1000],
-                                       payload=repr(s).encode()[:4000])
-            samples = kept
+        samples = [s for s in samples if self._admitted(s, source)]
         records: list[Record] = list(samples)
         records.extend(self.deriver.observe_batch(samples))
         self.stats["samples_in"] += len(samples)
         self.stats["events_derived"] += len(records) - len(samples)
         self.spool.append(records, committed)
+
+    def _admitted(self, sample: Sample, source: str) -> bool:
+        refusal = self.intake.refusal(sample)
+        if refusal is None:
+            return True
+        self.stats["samples_refused"] += 1
+        self.quarantine.reject(source or "intake", refusal.reason, refusal.field,
+                               f"{sample.asset}/{sample.signal}: {refusal.detail}"[:1000],
+                               payload=repr(sample).encode()[:4000])
+        return False
 
     def _unspoolable(self, record: Record, why: str) -> None:
         """A record the spool cannot hold (e.g. an integer beyond 64 bits): quarantined alone, its group goes on."""

@@ -15,6 +15,7 @@ import orjson
 
 from plantmodel.clock import Clock
 from plantmodel.telemetry import Quality, Record, Sample, from_micros, to_micros
+from plantmodel.validation import Window
 from twin.db import TwinDatabase
 from twin.downtime import StopLog
 from twin.state import PlantTwin, SignalState
@@ -38,7 +39,8 @@ class StateStore:
         """`watermarks`: per line, the newest instant the twin has applied (µs), saved with the state so a
         restart knows where its gap began (twin/backfill.py)."""
         self.db, self.twin, self.flush_s = db, twin, flush_s
-        self.clock, self.max_future_us = clock, round(max_future_s * 1_000_000)
+        #: the twin's window for future timestamps (plantmodel.validation), applied to what was saved too
+        self.window = Window(max_future_s, clock.now_us) if clock is not None else None
         db.script(_SCHEMA)
         self._dirty: set[tuple[str, str]] = set()
         self.flushes = 0
@@ -55,7 +57,7 @@ class StateStore:
         A value stamped beyond the plant clock's window for future timestamps is left out: it would hide every
         real value after it (a forged one, or one from a faster run of a simulator)."""
         n, ahead = 0, 0
-        newest = self.clock.now_us() + self.max_future_us if self.clock is not None else None
+        newest = self.window.newest_us() if self.window is not None else None
         for asset, signal, value, unit, ts, quality in self.db.execute(
                 "SELECT asset, signal, value, unit, ts, quality FROM twin_signal"):
             twin = self.twin.assets.get(asset)

@@ -90,7 +90,6 @@ class PlantTwin:
                  clock: Clock | None = None, max_future_s: float = 300.0) -> None:
         self.assets = {a.path: AssetTwin(a) for a in plant.assets()}
         self.listeners = list(listeners)  # told of every record accepted, after the state is updated
-        self.clock, self.max_future_us = clock, round(max_future_s * 1_000_000)
         #: the timestamps accepted: plantmodel.validation's window, as at the agent's intake and the historian
         self.window = Window(max_future_s, clock.now_us) if clock is not None else None
 
