@@ -38,6 +38,24 @@ from plantmodel.telemetry import Sample, Value, utc
 NAMESPACE_URI = "urn:factory-twin:simulator"
 _UNECE = "http://www.opcfoundation.org/UA/units/un/cefact"
 log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 10.0
+
+
+async def stop_server(server: Server, timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """Stop an asyncua server even while clients keep reconnecting.
+
+    asyncua closes its clients' connections first and its listening socket last; a client that reconnects in
+    between holds the server open until that client leaves (and `wait_closed` with it). The listener is
+    closed first here, and the rest is bounded.
+    """
+    listener = getattr(server.bserver, "_server", None)  # asyncio.Server; asyncua has no public handle on it
+    if listener is not None:
+        listener.close()
+    try:
+        await asyncio.wait_for(server.stop(), timeout_s)
+    except TimeoutError:
+        log.warning("the OPC-UA server did not stop within %.0f s; leaving it to the process's exit", timeout_s)
 SPEED_OVERRIDE_RANGE = (10.0, 150.0)  # percent, as a CNC's feed-rate override switch
 MAINTENANCE_RANGE_S = (1.0, 86_400.0)
 
@@ -118,7 +136,7 @@ class PlantServer:
         return written
 
     async def stop(self) -> None:
-        await self.server.stop()
+        await stop_server(self.server)
 
     async def _add_controls(self, obj: Any, path: str, idx: int, control: MachineControl) -> None:
         override = await obj.add_property(ua.NodeId(f"{path}/speed_override", idx), ua.QualifiedName(

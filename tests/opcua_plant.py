@@ -15,6 +15,8 @@ from typing import Any
 
 from asyncua import Server, ua
 
+from simulators.opcua_server import stop_server
+
 NS = "urn:test:plant"
 MACHINE_TYPE = f"nsu={NS};s=MachineType"
 USERS = {"edge": "s3cret"}
@@ -79,7 +81,7 @@ class Plant:
 
     async def stop(self) -> None:
         if self.server is not None:
-            await self.server.stop()
+            await stop_server(self.server)
             self.server = None
 
     async def write(self, path: str, value: float | int, status: int = ua.StatusCodes.Good,

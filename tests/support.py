@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -89,6 +89,17 @@ class Child:
         self.out.close()
         self.err.close()
         return self.proc.returncode
+
+
+def stop_all(children: list[Child], killed: Collection[str] = ()) -> None:
+    """Stop every child, last started first, then fail naming each one that did not exit cleanly (except those the
+    test `killed` itself). One that hangs must not leave the others running into later tests."""
+    failures = []
+    for child in reversed(children):
+        code = child.stop()
+        if code != 0 and child.name not in killed:
+            failures.append(f"{child.name} exited with {code}:\n{child.stderr()[-3000:]}")
+    assert not failures, "\n".join(failures)
 
 
 class ServedApp:

@@ -16,7 +16,7 @@ import httpx
 import orjson
 import paho.mqtt.client as paho
 import pytest
-from support import PROJECT, Child, auth, free_port, wait_until
+from support import PROJECT, Child, auth, free_port, stop_all, wait_until
 
 from edge_agent.quarantine import Quarantine
 from historian import SqliteHistorian
@@ -67,9 +67,7 @@ def stack(mosquitto: BrokerConfig, tmp_path_factory: pytest.TempPathFactory) -> 
         wait_until(record.exists, 90, "the simulator to finish its bounded run")
         yield stack
     finally:
-        for child in reversed(children):
-            code = child.stop()
-            assert code == 0, f"{child.name} exited with {code}:\n{child.stderr()[-3000:]}"
+        stop_all(children)
 
 
 def _key(asset: str, signal: str, ts: str, value: Any) -> tuple[str, str, str, Any]:

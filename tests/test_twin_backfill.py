@@ -16,7 +16,18 @@ from zoneinfo import ZoneInfo
 import httpx
 import orjson
 import yaml
-from support import AUTH_CONFIG, PROJECT, Child, Mosquitto, ServedApp, agent_health, auth, free_port, wait_until
+from support import (
+    AUTH_CONFIG,
+    PROJECT,
+    Child,
+    Mosquitto,
+    ServedApp,
+    agent_health,
+    auth,
+    free_port,
+    stop_all,
+    wait_until,
+)
 
 from historian.sqlite import SqliteHistorian
 from plantmodel import mqtt, uns
@@ -289,12 +300,10 @@ def test_a_twin_killed_for_60_s_under_load_ends_as_if_it_had_never_left(tmp_path
         print(f"after the restart: {first['replayed']} records replayed in {first['seconds']} s; "
               f"{produced} parts, {len(a['stops'])} stops, {len(a['alerts']) // 2} alerts equal in both twins")
     finally:
-        for child in reversed(children):
-            if child.proc.poll() is None:
-                assert child.stop() == 0, f"{child.name}: {child.stderr()[-3000:]}"
-            else:
-                child.stop()
-        broker.stop()
+        try:
+            stop_all(children, killed={"twin-b"})
+        finally:
+            broker.stop()
 
 
 def test_a_historian_away_at_start_up_is_read_later_and_nothing_counts_twice(tmp_path: Path,
