@@ -25,6 +25,7 @@ from twin.alerting.config import (
     MachineAlarmRule,
     OeeRule,
     RulRule,
+    SensorRule,
     Severity,
     SpcRule,
     ThresholdRule,
@@ -173,6 +174,39 @@ class AnomalyWatch:
         return Condition(r.id, asset, True, ts, value=score, severity=Severity.critical if crit else None,
                          fields={"score": score, "threshold": threshold, "ratio": ratio,
                                  "signals": ", ".join(signals)})
+
+
+class SensorWatch:
+    """The sensors of each asset that read untrue now: the first raises the alert, each further one is an occurrence
+    (annunciated again once acknowledged), the last to recover clears it."""
+
+    def __init__(self, rule: SensorRule) -> None:
+        self.rule = rule
+        self.faulty: dict[str, dict[str, str]] = {}  # asset -> signal -> fault
+
+    def covers(self, asset: str) -> bool:
+        return matches(asset, self.rule.assets)
+
+    def report(self, asset: str, signal: str, ts: datetime, present: bool, fault: str, value: float | None,
+               active: IsActive) -> Condition | None:
+        """`signal` "" with `present` False: every sensor of the asset reads true (clears an alert left open)."""
+        r = self.rule
+        if not self.covers(asset):
+            return None
+        now = self.faulty.setdefault(asset, {})
+        joined = present and signal not in now
+        if present:
+            now[signal] = fault
+        else:
+            now.pop(signal, None)
+        if not now:
+            return Condition(r.id, asset, False, ts) if active(r.id, asset) else None
+        if not present and not joined:
+            return None  # one recovered, others still faulty: the alert stays as it is
+        names = ", ".join(sorted(now))
+        faults = ", ".join(sorted(set(now.values())))
+        return Condition(r.id, asset, True, ts, value=value, event=joined and active(r.id, asset),
+                         fields={"signals": names, "fault": faults, "signal": signal})
 
 
 #: A renewal from within this share of the failure level ends a life there (a tool changed at the end of its life);
