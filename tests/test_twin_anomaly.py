@@ -209,3 +209,41 @@ def test_spike_counter_counts_isolated_outliers_not_a_new_level() -> None:
     assert not any(step)
     spikes = [c.update(float(x) if i % 10 else 60.0, limit) for i, x in enumerate(rng.normal(20, 0.1, 105), 1)]
     assert sum(spikes) == 10
+
+
+def test_a_conveyor_that_stops_between_parts_finds_spikes_and_not_its_own_stops() -> None:
+    """A conveyor runs 8 s per part and waits 4 s for the next; its belt speed drops to 0 when it stops, and that
+    last reading may come just before the state that explains it. Two healthy hours raise nothing; a spiking
+    speed sensor then raises the sensor alert."""
+    from test_twin_oee import LINE
+
+    cv = f"{LINE}/transfer/cv-1"
+    alerts = AlertEngine(AlertsConfig(), plant(), TwinDatabase(":memory:"))
+    mon = AnomalyMonitor(AnomalyConfig(assets=[cv], baseline_rows=600), plant(), alerts.anomaly, alerts.sensor,
+                         alerts.covers_sensors)
+    rng = np.random.default_rng(8)
+
+    def part(k: int, spikes: bool = False) -> list[Sample]:
+        t = T0 + timedelta(seconds=12 * k)
+        out = [Sample(cv, "state", "producing", "", t)]
+        for i in range(8):
+            at = t + timedelta(seconds=i, milliseconds=5)
+            speed = round(0.5 + rng.normal(0, 0.004), 3)
+            if spikes and rng.random() < 0.1:
+                speed = 4 * speed + 1
+            out += [Sample(cv, "belt_speed", speed, "m/s", at), Sample(cv, "motor_current", 3.2 + rng.normal(0, 0.06),
+                                                                        "A", at)]
+        stop = t + timedelta(seconds=8)
+        out += [Sample(cv, "belt_speed", 0.0, "m/s", stop), Sample(cv, "motor_current", 0.4, "A", stop)]
+        return [*out, Sample(cv, "state", "starved", "", stop)]
+
+    for k in range(600):  # two hours, 80 min of it producing
+        for s in part(k):
+            mon.observe(s)
+    st = mon.assets[cv]
+    assert st.spike_limits and not [a for a in alerts.store.select() if a.kind == "sensor"]
+    for k in range(600, 650):
+        for s in part(k, spikes=True):
+            mon.observe(s)
+    [sensor] = [a for a in alerts.store.select() if a.kind == "sensor"]
+    assert sensor.detail["signals"] == "belt_speed" and st.spiking == {"belt_speed"}

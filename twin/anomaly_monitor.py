@@ -229,10 +229,13 @@ class AnomalyMonitor:
             st.run_start = ts
             st.afresh = long_stop
             st.last_row = -1
-            for counter in st.spikes.values():  # readings from before the stop are no neighbours of these
-                counter.restart()
+            if long_stop:  # readings from before a long stop are no neighbours of these (a short one keeps them:
+                for counter in st.spikes.values():  # a conveyor stops between parts)
+                    counter.restart()
         elif state != AssetState.PRODUCING and was_producing:
             st.stopped_at = ts
+            for counter in st.spikes.values():
+                counter.interrupt()
 
     def _row(self, st: AssetAnomaly, tick: int, at: datetime, learn_only: bool = False) -> None:
         contiguous = st.last_row >= 0 and tick - st.last_row <= 2 * self.period_us

@@ -157,8 +157,13 @@ class SpcWatch:
 
 
 class AnomalyWatch:
+    """An asset's anomaly alarm as one alert. A signal that comes to drive it while it is open, and has not driven
+    it before, is one more occurrence (annunciated again once acknowledged): a sensor drifting on a machine whose
+    worn bearing keeps the alert open is news."""
+
     def __init__(self, rule: AnomalyRule) -> None:
         self.rule = rule
+        self.drivers: dict[str, set[str]] = {}  # asset -> the signals that led its open alert so far
 
     def score(self, asset: str, ts: datetime, present: bool, score: float | None, threshold: float | None,
               signals: list[str], active: IsActive) -> Condition | None:
@@ -169,9 +174,17 @@ class AnomalyWatch:
         if present and ratio is not None and ratio < r.min_ratio:
             present = False
         if not present:
+            self.drivers.pop(asset, None)
             return Condition(r.id, asset, False, ts) if active(r.id, asset) else None
         crit = r.critical_ratio is not None and ratio is not None and ratio >= r.critical_ratio
+        seen = self.drivers.get(asset)
+        is_open = active(r.id, asset)
+        if seen is None or not is_open:
+            seen = self.drivers[asset] = set()
+        new_driver = bool(signals) and signals[0] not in seen
+        seen.update(signals[:1])
         return Condition(r.id, asset, True, ts, value=score, severity=Severity.critical if crit else None,
+                         event=new_driver and is_open and len(seen) > 1,
                          fields={"score": score, "threshold": threshold, "ratio": ratio,
                                  "signals": ", ".join(signals)})
 
