@@ -202,7 +202,7 @@ class AnomalyMonitor:
             if sample.signal in st.stuck:
                 st.stuck.discard(sample.signal)
                 self._sensor(st, sample.signal, sample.ts, False, "stuck", None)
-        if st.producing() and not learn_only:
+        if st.producing() and ts >= st.scored_from and not learn_only:  # not while it settles after a stop
             self._spike(st, sample.signal, value, ts, sample.ts)
         if not st.settled and sample.signal not in st.signals:
             st.signals = [s for s in st.candidates if s in st.latest]
