@@ -30,6 +30,7 @@ from simulators.flow.estimate import mean_ci
 from simulators.flow.line import FlowLine
 from simulators.flow.replications import replication_seed
 from simulators.flow.station import DOWN, Station
+from twin.app_state import services_of
 
 RECHECK_S = 8 * 3600.0
 
@@ -169,7 +170,7 @@ async def live_check(tmp: Any, settings: DecisionSettings, speed: float = 10.0) 
     clock = PlantClock(speed, wall_us())  # one plant clock for the simulated line and the twin
     app = create_app(cfg, plant, env={**os.environ, "FT_BENCH_DECIDE": key}, planner=plan_job, clock=clock)
     # the RUL alert on cnc-2's bearing: about 20 h left, give or take 6
-    app.state.decisions.alerts_seen[cnc2] = {"kind": "rul", "asset": cnc2, "condition": True,
+    services_of(app).decisions.alerts_seen[cnc2] = {"kind": "rul", "asset": cnc2, "condition": True,
                                              "detail": {"rul_s": 72_000, "low_s": 50_000, "high_s": 94_000}}
     model = LineModel(line)
     stop, ready = asyncio.Event(), asyncio.Event()
@@ -179,7 +180,7 @@ async def live_check(tmp: Any, settings: DecisionSettings, speed: float = 10.0) 
     async def publish(samples: list[Any]) -> None:
         for s in samples:
             try:
-                app.state.twin.apply(s)
+                services_of(app).twin.apply(s)
                 applied[0] += 1
             except Exception:  # a sample the twin refuses counts for nothing here
                 pass

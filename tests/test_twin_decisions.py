@@ -19,6 +19,7 @@ from plantmodel.plant import PlantConfig
 from plantmodel.scenario import DecisionSettings, LineStart, StationStart
 from plantmodel.simulation import ShiftCalendar
 from simulators.flow.line import FlowLine
+from twin.app_state import services_of
 from twin.config import TwinConfig
 from twin.main import create_app
 
@@ -92,7 +93,7 @@ def app_for(tmp_path: Path, broker: Any) -> Any:
 def test_the_twin_proposes_the_best_option_and_records_the_outcome(tmp_path: Path, mosquitto: Any) -> None:
     app = app_for(tmp_path, mosquitto)
     # the RUL alert the rule would raise on cnc-2: 15 minutes left, give or take five
-    app.state.decisions.alerts_seen[CNC2] = {"kind": "rul", "asset": CNC2, "condition": True,
+    services_of(app).decisions.alerts_seen[CNC2] = {"kind": "rul", "asset": CNC2, "condition": True,
                                              "detail": {"rul_s": 900, "low_s": 600, "high_s": 1200}}
     with ServedApp(app) as served, httpx.Client(base_url=served.url, headers=auth()) as c:
         assert c.post("/api/decisions", json={"asset": CNC2}, headers=auth("viewer")).status_code == 403
@@ -142,7 +143,7 @@ def test_the_proposal_shows_on_the_asset_page_and_in_the_alerts_view(
     from support import API_KEYS
 
     app = app_for(tmp_path, mosquitto)
-    app.state.decisions.alerts_seen[CNC2] = {"kind": "rul", "asset": CNC2, "condition": True,
+    services_of(app).decisions.alerts_seen[CNC2] = {"kind": "rul", "asset": CNC2, "condition": True,
                                              "detail": {"rul_s": 900, "low_s": 600, "high_s": 1200}}
     with ServedApp(app) as served, httpx.Client(base_url=served.url, headers=auth()) as c:
         did = c.post("/api/decisions", json={"asset": CNC2}).json()["id"]
