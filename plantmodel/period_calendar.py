@@ -18,7 +18,6 @@ import math
 import re
 import warnings
 from collections.abc import Mapping
-from datetime import time
 from itertools import pairwise
 from typing import Annotated, Any, Self
 
