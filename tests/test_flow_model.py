@@ -71,7 +71,8 @@ def test_shift_calendar_stops_every_station_for_breaks_and_off_shift() -> None:
 
 
 def test_a_shift_around_the_clock_never_stops_the_line() -> None:
-    line = serial_line([{"cycle_time": 10}], simulation={"calendar": {"shifts": [{"name": "all day", "start": "00:00", "end": "00:00"}]}})
+    around = {"shifts": [{"name": "all day", "start": "00:00", "end": "00:00"}]}
+    line = serial_line([{"cycle_time": 10}], simulation={"calendar": around})
     result = FlowLine(line, 1).run(hours=30)
     assert "planned_stop" not in result["stations"]["m1"]["time_s"]
     assert result["good"] == 30 * 360 - 1  # the part due at the very end is not counted

@@ -9,11 +9,11 @@ import pytest
 import yaml
 from support import PROJECT
 
+from planning.line_estimate import open_share
 from plantmodel.config import ConfigError, parse_config
 from plantmodel.period_calendar import DeprecatedConfig, PeriodCalendar, convert
 from plantmodel.plant import PlantConfig
 from plantmodel.shifts import ShiftCalendarConfig
-from planning.line_estimate import open_share
 from simulators.flow.line import FlowLine
 from simulators.flow.shifts import Calendar
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -79,8 +79,8 @@ def test_options_are_placed_by_the_shift_calendar() -> None:
 
 def test_a_run_started_inside_a_break_begins_stopped() -> None:
     text = (PROJECT / "configs" / "demo-plant.yaml").read_text().replace(
-        "              seed: 42\n", "              seed: 42\n              calendar: {timezone: Europe/Berlin, shifts: [{name: all, start: '00:00', "
-        "end: '00:00', breaks: [{start: '10:00', end: '11:00'}]}]}\n")
+        "              seed: 42\n", "              seed: 42\n              calendar: {timezone: Europe/Berlin, "
+        "shifts: [{name: all, start: '00:00', end: '00:00', breaks: [{start: '10:00', end: '11:00'}]}]}\n")
     line = parse_config(text, PlantConfig).lines()[0]
     berlin = ZoneInfo("Europe/Berlin")
     inside = FlowLine(line, 1, start=LineStart(origin=datetime(2026, 3, 10, 10, 30, tzinfo=berlin))).run(0.5, 0)
