@@ -140,7 +140,7 @@ class Span:
     start: int
     end: int
     name: str = ""
-    kind: str = "break"  # or "maintenance" (a one-off planned downtime): the reason a simulated line gives
+    kind: str = "break"  # or "maintenance" (a maintenance slot, a one-off planned downtime): a simulated line's reason
 
 
 @dataclass(frozen=True, slots=True)
