@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ import numpy as np
 from planning.decide import DecisionSettings, apply, evaluate, options, wear_modes
 from plantmodel.plant import Line
 from plantmodel.scenario import LineStart, StationStart
+from plantmodel.shifts import REFERENCE_MONDAY
 from simulators.flow.estimate import mean_ci
 from simulators.flow.line import FlowLine
 from simulators.flow.replications import replication_seed
@@ -84,7 +86,7 @@ def plant_run(line: Line, seed: int, days: float, settings: DecisionSettings | N
                               "options": len(res["options"]), "seconds": seconds,
                               "lead": res["options"][0]["vs_runner_up"]})
             if best != "run_on":
-                option = next(o for o in options(line, start.clock_s or 0.0, settings) if o.name == best)
+                option = next(o for o in options(line, start.origin, settings) if o.name == best)
                 apply(sim, st, option, settings)
     summary = sim.summary()
     down = sum(s["time_s"].get("down", 0.0) for s in summary["stations"].values())
@@ -104,7 +106,7 @@ def _view(sim: FlowLine, st: Station, t: float, errors: np.random.Generator, rul
         estimate = clock.left * float(errors.lognormal(-sigma * sigma / 2, sigma))
         stations[st.id] = StationStart(wear_age_s=max(0.0, clock.drawn - clock.left),
                                        wear_remaining_s=max(estimate, 1.0), wear_remaining_cv=rul_cv)
-    return LineStart(buffers=buffers, stations=stations, clock_s=t % 86400.0)
+    return LineStart(buffers=buffers, stations=stations, origin=REFERENCE_MONDAY + timedelta(seconds=t))
 
 
 def bench_decide(line: Line, days: float, seeds: int, settings: DecisionSettings) -> dict[str, Any]:

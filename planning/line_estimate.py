@@ -9,19 +9,26 @@ and product routings (every part is taken to visit every station).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from analytics.flowline import Machine, serial_line_rate
 from plantmodel.catalog import AssetRole, AssetType
 from plantmodel.plant import Asset, Line
 from plantmodel.routing import graph
-from plantmodel.simulation import ShiftCalendar
+from plantmodel.shifts import ShiftCalendarConfig, ShiftPlan, planned_stops, run_origin
+from plantmodel.telemetry import to_micros
+
+WEEK_US = 7 * 86_400 * 1_000_000
 
 
-def open_share(calendar: ShiftCalendar | None) -> float:
+def open_share(calendar: ShiftCalendarConfig | None, origin: datetime | None = None) -> float:
+    """Share of the week from `origin` (default: the simulator's, a Monday 00:00) that the line is planned
+    open: the calendar's planned stops (`planned_stops`, what closes the simulated line) taken out."""
     if calendar is None:
         return 1.0
-    shift = sum(s.end - s.start for s in calendar.shifts)
-    stops = sum(b.end - b.start for b in [*calendar.breaks, *calendar.maintenance])
-    return (shift - stops) / calendar.period_h
+    start = to_micros(run_origin(origin, calendar.tz))
+    closed = sum(e - s for s, e, _ in planned_stops(ShiftPlan(calendar, calendar.tz), start, start + WEEK_US))
+    return 1 - closed / WEEK_US
 
 
 def _machine(asset: Asset, line: Line) -> Machine:

@@ -167,6 +167,8 @@ def test_a_job_from_live_starts_from_the_twins_buffers_and_breakdowns(tmp_path: 
         job = wait_state(c, job_id, {"done"})
     assert job["from_live"] and job["start"]["buffers"] == {"buf-1": 3}
     assert job["start"]["stations"]["cnc-2"]["down_for_s"] == pytest.approx(1800, abs=60)
+    # and from the moment it was asked for, where the line's shift calendar places the run
+    assert abs(datetime.fromisoformat(job["start"]["origin"]) - now) < timedelta(minutes=5)
 
 
 def test_the_simulator_starts_from_a_line_start() -> None:
