@@ -42,7 +42,7 @@ def _wear_clock(station: Station) -> Any:
 
 
 def _lives(station: Station) -> int:
-    return sum(station.failed_by.get(r, 0) for r in wear_modes(station)) + getattr(station, "planned_maintenance", 0)
+    return sum(station.failed_by.get(r, 0) for r in wear_modes(station)) + station.planned_maintenance
 
 
 def plant_run(line: Line, seed: int, days: float, settings: DecisionSettings | None, alarm_health: float = 0.8,
