@@ -42,7 +42,7 @@ def _wear_clock(station: Station) -> Any:
 
 
 def _lives(station: Station) -> int:
-    return sum(station.failed_by.get(r, 0) for r in wear_modes(station)) + getattr(station, "planned_maintenance", 0)
+    return sum(station.failed_by.get(r, 0) for r in wear_modes(station)) + station.planned_maintenance
 
 
 def plant_run(line: Line, seed: int, days: float, settings: DecisionSettings | None, alarm_health: float = 0.8,
@@ -172,8 +172,11 @@ async def live_check(tmp: Any, settings: DecisionSettings, speed: float = 10.0) 
     clock = PlantClock(speed, wall_us())  # one plant clock for the simulated line and the twin
     app = create_app(cfg, plant, env={**os.environ, "FT_BENCH_DECIDE": key}, planner=plan_job, clock=clock)
     # the RUL alert on cnc-2's bearing: about 20 h left, give or take 6
-    services_of(app).decisions.alerts_seen[cnc2] = {"kind": "rul", "asset": cnc2, "condition": True,
-                                             "detail": {"rul_s": 72_000, "low_s": 50_000, "high_s": 94_000}}
+    decisions = services_of(app).decisions
+    if decisions is None:
+        raise RuntimeError("the twin started without its decision engine (the config's `decisions` section)")
+    decisions.alerts_seen[cnc2] = {"kind": "rul", "asset": cnc2, "condition": True,
+                                   "detail": {"rul_s": 72_000, "low_s": 50_000, "high_s": 94_000}}
     model = LineModel(line)
     stop, ready = asyncio.Event(), asyncio.Event()
     port = free_port()

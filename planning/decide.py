@@ -108,7 +108,7 @@ def maintain(line: FlowLine, station: Station, at_s: float, duration_s: float, r
         for clock in clocks:
             if clock.reason in reasons:
                 clock.renew()
-    station.planned_maintenance = getattr(station, "planned_maintenance", 0) + 1  # a new part from now
+    station.planned_maintenance += 1  # a new part from now
 
 
 def apply(line: FlowLine, station: Station, option: Option, settings: DecisionSettings) -> None:
@@ -187,7 +187,7 @@ def _resolved(ranked: list[dict[str, Any]], settings: DecisionSettings) -> bool:
 
 def _rank(opts: list[Option], runs: dict[str, list[dict[str, float]]]) -> list[dict[str, Any]]:
     base = runs["run_on"]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for o in opts:
         rs = runs[o.name]
         good = [x["good"] for x in rs]

@@ -105,6 +105,7 @@ class Station:
         self.wear_scale = 1.0  # how fast wear-out clocks run per operating second (slower at reduced speed)
         self.held: simpy.Event | None = None  # stopped for maintenance until this event
         self.resets: list[simpy.Event | None] = [None] * self.n  # an alarm reset ends that server's repair
+        self.planned_maintenance = 0  # wear parts replaced in planned maintenance (planning.decide), never reset
         # Where it sits in the network (set by simulators.flow.network): its inputs, the places parts come
         # from and go to (a vehicle's pickups and drop-offs), and the buffer reworked parts go back to.
         self.assemble = sim.merge == "assemble"
