@@ -117,13 +117,13 @@ class GoodDevices:
                 infos = []
                 for k in range(self.count):
                     serial = f"dev-{k:02d}"
-                    body = {"timestamp": now.isoformat(), "battery": round(50 + 40 * math.sin(tick / 9 + k), 3),
-                            "position": round(tick * 0.5 + k, 3), "parts": tick}
+                    battery, position = round(50 + 40 * math.sin(tick / 9 + k), 3), round(tick * 0.5 + k, 3)
+                    body = {"timestamp": now.isoformat(), "battery": battery, "position": position, "parts": tick}
                     infos.append(client.publish(f"uagv/v2/acme/{serial}/state", orjson.dumps(body), qos=1))
                     us = int(now.timestamp() * 1_000_000)
                     asset = f"{DEVICES}/{serial}"
-                    self.sent |= {(asset, "battery", us, float(body["battery"])),
-                                  (asset, "position", us, float(body["position"])), (asset, "parts", us, float(tick))}
+                    self.sent |= {(asset, "battery", us, float(battery)),
+                                  (asset, "position", us, float(position)), (asset, "parts", us, float(tick))}
                 for info in infos:
                     info.wait_for_publish(10)
                 tick += 1
@@ -273,7 +273,8 @@ def _descendants_rss_mb(pid: int) -> float:
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, ValueError, IndexError):
             parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-    below, frontier = set(), {pid}
+    below: set[int] = set()
+    frontier = {pid}
     while frontier:
         frontier = {p for p, parent in parents.items() if parent in frontier} - below
         below |= frontier

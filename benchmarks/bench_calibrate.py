@@ -32,6 +32,7 @@ def bench_calibrate(config: Path, line: Line, days: float, seed: int, replicatio
     with tempfile.TemporaryDirectory() as tmp:
         store = SqliteHistorian(Path(tmp) / "historian.db")
         t0 = time.perf_counter()
+        assert sim.events is not None  # recorded: record_events=True
         store.write(sim.events)
         store_s = time.perf_counter() - t0
         store.close()

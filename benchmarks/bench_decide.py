@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -26,10 +27,12 @@ import numpy as np
 from planning.decide import DecisionSettings, apply, evaluate, options, wear_modes
 from plantmodel.plant import Line
 from plantmodel.scenario import LineStart, StationStart
+from plantmodel.shifts import REFERENCE_MONDAY
 from simulators.flow.estimate import mean_ci
 from simulators.flow.line import FlowLine
 from simulators.flow.replications import replication_seed
 from simulators.flow.station import DOWN, Station
+from twin.app_state import services_of
 
 RECHECK_S = 8 * 3600.0
 
@@ -39,7 +42,7 @@ def _wear_clock(station: Station) -> Any:
 
 
 def _lives(station: Station) -> int:
-    return sum(station.failed_by.get(r, 0) for r in wear_modes(station)) + getattr(station, "planned_maintenance", 0)
+    return sum(station.failed_by.get(r, 0) for r in wear_modes(station)) + station.planned_maintenance
 
 
 def plant_run(line: Line, seed: int, days: float, settings: DecisionSettings | None, alarm_health: float = 0.8,
@@ -83,7 +86,7 @@ def plant_run(line: Line, seed: int, days: float, settings: DecisionSettings | N
                               "options": len(res["options"]), "seconds": seconds,
                               "lead": res["options"][0]["vs_runner_up"]})
             if best != "run_on":
-                option = next(o for o in options(line, start.clock_s or 0.0, settings) if o.name == best)
+                option = next(o for o in options(line, start.origin, settings) if o.name == best)
                 apply(sim, st, option, settings)
     summary = sim.summary()
     down = sum(s["time_s"].get("down", 0.0) for s in summary["stations"].values())
@@ -103,7 +106,7 @@ def _view(sim: FlowLine, st: Station, t: float, errors: np.random.Generator, rul
         estimate = clock.left * float(errors.lognormal(-sigma * sigma / 2, sigma))
         stations[st.id] = StationStart(wear_age_s=max(0.0, clock.drawn - clock.left),
                                        wear_remaining_s=max(estimate, 1.0), wear_remaining_cv=rul_cv)
-    return LineStart(buffers=buffers, stations=stations, clock_s=t % 86400.0)
+    return LineStart(buffers=buffers, stations=stations, origin=REFERENCE_MONDAY + timedelta(seconds=t))
 
 
 def bench_decide(line: Line, days: float, seeds: int, settings: DecisionSettings) -> dict[str, Any]:
@@ -169,8 +172,11 @@ async def live_check(tmp: Any, settings: DecisionSettings, speed: float = 10.0) 
     clock = PlantClock(speed, wall_us())  # one plant clock for the simulated line and the twin
     app = create_app(cfg, plant, env={**os.environ, "FT_BENCH_DECIDE": key}, planner=plan_job, clock=clock)
     # the RUL alert on cnc-2's bearing: about 20 h left, give or take 6
-    app.state.decisions.alerts_seen[cnc2] = {"kind": "rul", "asset": cnc2, "condition": True,
-                                             "detail": {"rul_s": 72_000, "low_s": 50_000, "high_s": 94_000}}
+    decisions = services_of(app).decisions
+    if decisions is None:
+        raise RuntimeError("the twin started without its decision engine (the config's `decisions` section)")
+    decisions.alerts_seen[cnc2] = {"kind": "rul", "asset": cnc2, "condition": True,
+                                   "detail": {"rul_s": 72_000, "low_s": 50_000, "high_s": 94_000}}
     model = LineModel(line)
     stop, ready = asyncio.Event(), asyncio.Event()
     port = free_port()
@@ -179,7 +185,7 @@ async def live_check(tmp: Any, settings: DecisionSettings, speed: float = 10.0) 
     async def publish(samples: list[Any]) -> None:
         for s in samples:
             try:
-                app.state.twin.apply(s)
+                services_of(app).twin.apply(s)
                 applied[0] += 1
             except Exception:  # a sample the twin refuses counts for nothing here
                 pass

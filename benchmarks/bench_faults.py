@@ -101,16 +101,16 @@ def read_rows(path: Path, line: Line) -> dict[str, AssetRows]:
     with path.open(newline="") as f:
         reader = csv.reader(f)
         next(reader)
-        for ts, asset, signal, value in reader:
-            if signal not in wanted.get(asset, ()):
+        for ts, asset_path, signal, value in reader:
+            if signal not in wanted.get(asset_path, ()):
                 continue
             t = seconds.get(ts)
             if t is None:
                 t = seconds[ts] = _seconds(ts)
-            col = columns.setdefault((asset, signal), ([], []))
+            col = columns.setdefault((asset_path, signal), ([], []))
             col[0].append(t)
             col[1].append(float(value))
-    out = {}
+    out: dict[str, AssetRows] = {}
     for asset in line.assets():
         signals = [s for s in wanted[asset.path] if (asset.path, s) in columns]  # the catalogue may list more
         if not signals:

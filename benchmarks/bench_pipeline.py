@@ -19,6 +19,7 @@ from historian import SqliteHistorian
 from plantmodel.telemetry import AssetState
 from plantmodel.uns import format_ts
 from simulators.serve import SimulatorOptions
+from twin.app_state import services_of
 
 
 async def _until(condition: Callable[[], bool], timeout_s: float, what: str) -> float:
@@ -50,7 +51,7 @@ async def pipeline(seconds: float, speed: float, workdir: Path) -> dict[str, Any
     plant_opts = SimulatorOptions(speed=speed, duration_s=seconds, record=record, start_on_subscribe_s=30)
     async with running_line(opts, plant_opts) as line:
         started_s = time.monotonic() - wall0
-        twin = line.app.state.twin
+        twin = services_of(line.app).twin
         live_s = started_s + await _until(
             lambda: all(t.state != AssetState.UNKNOWN for t in twin.assets.values()), 30, "live state")
         await _until(record.exists, seconds + 60, "the bounded run to finish")

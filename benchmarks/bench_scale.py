@@ -208,7 +208,8 @@ def run_lines(workdir: Path, n_lines: int, n_twins: int, seconds: float, warmup:
     env = {"FT_VIEWER_KEY": key}
     # one plant clock for every part (docs/time.md): the sped-up simulators' time, from now; a simulator that
     # waits for its agent catches up at twice its pace, which takes as long as the wait
-    clock = {"speed": speed, "origin": datetime.now(UTC).isoformat()}
+    origin = datetime.now(UTC).isoformat()
+    clock: dict[str, Any] = {"speed": speed, "origin": origin}
     origin_at = time.monotonic()
     broker = Mosquitto(workdir / "mosquitto").start()
     children: list[_Child] = []
@@ -219,7 +220,7 @@ def run_lines(workdir: Path, n_lines: int, n_twins: int, seconds: float, warmup:
             plant_gen.dump(plant_gen.only_line(plant, i), workdir / f"plant{i + 1}.yaml")
             children.append(_Child("simulator", f"sim{i + 1}", [
                 "sim", "serve", f"plant{i + 1}.yaml", "--opcua-port", str(opcua), "--mqtt-port", str(broker.port),
-                "--speed", str(speed), "--origin", clock["origin"], "--record", f"sim{i + 1}.jsonl",
+                "--speed", str(speed), "--origin", origin, "--record", f"sim{i + 1}.jsonl",
                 "--start-on-subscribe", "180", "--duration", str(warmup + seconds + PRODUCING_MARGIN_S),
                 "--log-level", "error"], workdir, env))
             _agent_yaml(workdir / f"agent{i + 1}.yaml", i + 1, opcua, broker.port, health, clock)

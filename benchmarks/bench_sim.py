@@ -17,7 +17,7 @@ import numpy as np
 import simpy
 
 from plantmodel.catalog import AssetRole
-from plantmodel.plant import Line
+from plantmodel.plant import Asset, Line
 from simulators.flow.line import FlowLine
 from simulators.flow.replications import replicate
 
@@ -25,7 +25,16 @@ DAY_S = 86_400.0
 
 
 def _events(env: simpy.Environment) -> int:
-    return next(env._eid)  # type: ignore[attr-defined]  # ids handed out so far = events scheduled
+    return next(env._eid)  # ids handed out so far = events scheduled
+
+
+def _capacity(nxt: Asset) -> float:
+    """Places in what follows a station: a buffer's capacity (which the plant's validation requires), else 1."""
+    if nxt.role is not AssetRole.BUFFER:
+        return 1
+    if nxt.config.capacity is None:
+        raise ValueError(f"{nxt.path}: a buffer without capacity")
+    return nxt.config.capacity
 
 
 def bare_chain(line: Line, seed: int) -> simpy.Environment:
@@ -38,7 +47,7 @@ def bare_chain(line: Line, seed: int) -> simpy.Environment:
         if asset.role is AssetRole.BUFFER:
             continue
         nxt = flow[i + 1] if i + 1 < len(flow) else None
-        outbound = None if nxt is None else simpy.Store(env, nxt.config.capacity if nxt.role is AssetRole.BUFFER else 1)
+        outbound = None if nxt is None else simpy.Store(env, _capacity(nxt))
         mean = asset.config.sim.cycle_time_s or asset.config.ideal_cycle_time_s or 1.0
         if asset.role is AssetRole.TRANSPORT:  # a round trip per load, spread over the load's parts
             mean = 2 * mean / (asset.config.capacity or 1)

@@ -190,7 +190,8 @@ def leave_one_file_out(files: list[SkabFile]) -> dict[str, Any]:
         a, m, off, tol, release = g
         alarms[g] = [Hysteresis(on=thr, off_ratio=off, release_ratio=release, recovery_rows=RECOVERY_ROWS)
                      .update(sc) for sc, thr in charts[a, m, tol]]
-    counts = {g: [Confusion.of(f.anomaly[test], p) for f, p in zip(files, alarms[g], strict=True)] for g in GRID}
+    counts: dict[tuple[float, ...], list[Confusion]] = {
+        g: [Confusion.of(f.anomaly[test], p) for f, p in zip(files, alarms[g], strict=True)] for g in GRID}
     conf, changepoints, per_file = Confusion(), [], {}
     for i, f in enumerate(files):
         def merit(g: tuple[float, ...], i: int = i) -> tuple[bool, float]:

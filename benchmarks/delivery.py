@@ -7,11 +7,11 @@ A difference of counts lets an extra sample hide a missing one and cannot see a 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Set
 from typing import Any
 
 
-def delivery(produced: set[Hashable], stored: Iterable[Hashable]) -> dict[str, Any]:
+def delivery(produced: Set[Hashable], stored: Iterable[Hashable]) -> dict[str, Any]:
     """`missing`: produced and not stored; `extra`: stored and never produced; `duplicates`: stored copies beyond
     the first; `loss_pct`: missing as a share of produced."""
     held = Counter(stored)

@@ -20,8 +20,8 @@ from plantmodel.catalog import AssetRole, AssetType
 from plantmodel.plant import Asset, PlantConfig
 from plantmodel.telemetry import Event, EventKind, Record, Sample
 
-# analog signals read every period: name -> (level producing, level otherwise, noise sd, digits)
-_ANALOG: dict[AssetType, dict[str, tuple[float, float, float, int]]] = {
+# analog signals read every period, by type id: name -> (level producing, level otherwise, noise sd, digits)
+_ANALOG: dict[str, dict[str, tuple[float, float, float, int]]] = {
     AssetType.CNC_MACHINE: {"spindle_speed": (8000.0, 0.0, 16.0, 1), "spindle_load": (52.0, 1.5, 1.5, 2),
                             "spindle_temperature": (46.0, 24.0, 0.05, 2), "vibration_rms": (2.1, 0.15, 0.08, 3),
                             "power": (10.2, 1.8, 0.15, 3)},
@@ -125,13 +125,13 @@ class LineHistory:
             if feeder is None:
                 continue
             chosen = feeder.parts[(feeder.parts >= t0) & (feeder.parts < t1)]
-            levels = rng.integers(0, (buf.config.capacity or 1) + 1, chosen.size).tolist()
+            levels = rng.integers(0, (buf.config.limit or 1) + 1, chosen.size).tolist()
             out.extend(Sample(buf.path, "level", lvl, "parts", t) for lvl, t in zip(levels, self._ts(chosen),
                                                                                     strict=True))
         return out
 
     @staticmethod
-    def _per_part(path: str, kind: AssetType, when: datetime, rng: np.random.Generator,
+    def _per_part(path: str, kind: str, when: datetime, rng: np.random.Generator,
                   wear: dict[str, float]) -> list[Sample]:
         if kind == AssetType.CNC_MACHINE:
             wear[path] = (wear[path] + float(rng.uniform(0.4, 0.8))) % 100.0

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
+from typing import TypedDict
 
 import orjson
 
@@ -60,6 +61,23 @@ class MqttShape:
         return out
 
 
+class MqttLoad(TypedDict):
+    messages: int  # PUBLISH packets sent
+    samples: int  # messages x fields
+    seconds: float  # sending time
+    acked: int | None  # PUBACKs received (QoS 1), None at QoS 0
+    t0_ms: int
+    fields: int
+    topics: int
+    qos: int
+
+
+class OpcuaLoad(TypedDict):
+    changes: int  # values written (each a change)
+    samples: int
+    seconds: float
+
+
 def _remaining_length(n: int) -> bytes:
     out = bytearray()
     while True:
@@ -77,7 +95,7 @@ def _publish_packet(topic: bytes, mid: int, payload: bytes, qos: int) -> bytes:
     return b"\x32" + _remaining_length(len(body)) + body  # PUBLISH, QoS 1
 
 
-def mqtt_load(port: int, seconds: float, rate: float, fields: int, topics: int, qos: int = 1) -> dict[str, float]:
+def mqtt_load(port: int, seconds: float, rate: float, fields: int, topics: int, qos: int = 1) -> MqttLoad:
     """Messages of `MqttShape` (QoS 1, or 0) at up to `rate`/s, written straight onto an MQTT 3.1.1 socket.
 
     A load generator only: it must not be what limits the measurement, so it builds its PUBLISH packets by
@@ -134,7 +152,7 @@ def mqtt_load(port: int, seconds: float, rate: float, fields: int, topics: int, 
             "t0_ms": t0_ms, "fields": fields, "topics": topics, "qos": qos}
 
 
-async def opcua_load(port: int, variables: int, seconds: float) -> dict[str, float]:
+async def opcua_load(port: int, variables: int, seconds: float) -> OpcuaLoad:
     """`variables` Doubles in objects bench/site/area/line/cell/dev<k>, all rewritten as fast as the server
     allows, from the first line on stdin; every write is a change (the value always differs)."""
     from asyncua import Server, ua
@@ -186,6 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     o.add_argument("--variables", type=int, default=1000)
     o.add_argument("--seconds", type=float, default=20)
     a = p.parse_args(argv)
+    result: MqttLoad | OpcuaLoad
     if a.kind == "mqtt":
         result = mqtt_load(a.port, a.seconds, a.rate, a.fields, a.topics, a.qos)
     else:

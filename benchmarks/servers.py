@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 
 import httpx
 import orjson
@@ -55,7 +56,7 @@ class _Server:
     def ready(self) -> bool:
         return listening(self.port)
 
-    def start(self) -> _Server:
+    def start(self) -> Self:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = (self.workdir / f"{self.exe_name}.log").open("ab")
         self.proc = subprocess.Popen([self.exe, *self.args()], stdout=log, stderr=subprocess.STDOUT)

@@ -68,7 +68,8 @@ class SimulatedTwin:
             self.on_wire += 1
             for listener in self.listeners:
                 listener(s)
-            for record in (s, *self.deriver.observe(s)):
+            records: list[Record] = [s, *self.deriver.observe(s)]
+            for record in records:
                 self._apply(record)
 
     def _apply(self, record: Record) -> None:

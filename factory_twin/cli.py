@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 import typer
 
@@ -199,8 +199,9 @@ def oee(
     for name in ("availability", "performance", "quality", "oee"):
         v = k[name]
         typer.echo(f"{name:<13} {'n/a' if v is None else f'{v:8.4%}':>9}")
-    if k["flags"]:
-        typer.echo(f"flags         {', '.join(k['flags'])}")
+    flags = cast(list[str], k["flags"])
+    if flags:
+        typer.echo(f"flags         {', '.join(flags)}")
 
 
 @sim_app.command("serve")
@@ -408,7 +409,8 @@ def edge_status(
         typer.echo(f"  source {name:<16} {src['type']:<8} {'connected' if src['connected'] else 'DISCONNECTED'}"
                    f"  {rejected}")
         if src.get("untrusted_certificate"):
-            source_cfg = next((s for s in cfg.sources if s.name == name), None)
+            sources: list[Any] = getattr(cfg, "sources", [])  # the plugins' union, built at run time
+            source_cfg = next((s for s in sources if s.name == name), None)
             pki = getattr(source_cfg, "pki_dir", None) or cfg.data_dir / "pki"
             typer.echo(f"    untrusted server certificate SHA-256 {src['untrusted_certificate']}: trust it with "
                        f"`factory-twin edge certs trust {src['untrusted_certificate'][:16]} --pki {pki}`")

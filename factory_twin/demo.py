@@ -11,10 +11,11 @@ import contextlib
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -155,7 +156,7 @@ async def run_demo(opts: DemoOptions, stop: asyncio.Event) -> None:
 
 
 async def start_part(parts: contextlib.AsyncExitStack, name: str,
-                     body: Callable[[asyncio.Event, asyncio.Event], Awaitable[object]]) -> None:
+                     body: Callable[[asyncio.Event, asyncio.Event], Coroutine[Any, Any, object]]) -> None:
     """Start one part with its own stop signal, wait until it says it is ready, and stop it when `parts` closes."""
     own_stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(body(own_stop, ready), name=name)

@@ -141,7 +141,8 @@ def calibrate(plant_data: dict[str, Any], line: Line, history: Historian, since:
         if cycle is not None:
             sim["cycle_time"] = cycle.as_config()
             rep["cycle_time"] = cycle.report()
-        failures, rep_failures = [], {}
+        failures: list[dict[str, Any]] = []
+        rep_failures: dict[str, dict[str, Any]] = {}
         for reason in sorted(set(h.tbf) | set(h.ttr)):
             ttf, ttr = _fit(h.tbf.get(reason, []), 2), _fit(h.ttr.get(reason, []), 2)
             if ttf is None or ttr is None:

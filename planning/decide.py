@@ -17,25 +17,28 @@ part was replaced in the repair) is not done.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from analytics.calibration import proportion_ci
 from plantmodel.plant import Line
 from plantmodel.scenario import DecisionSettings, LineStart
-from plantmodel.simulation import ShiftCalendar
+from plantmodel.shifts import ShiftCalendarConfig, ShiftPlan, run_origin
+from plantmodel.telemetry import to_micros
 from simulators.flow.estimate import mean_ci
 from simulators.flow.line import FlowLine
 from simulators.flow.replications import replication_seed
 from simulators.flow.station import Station
 
-#: when the line has no calendar, where breaks and shift ends fall (times of day)
-DEFAULT_SHIFTS = ShiftCalendar.model_validate({
-    "shifts": [{"start": 0, "end": 6}, {"start": 6, "end": 14}, {"start": 14, "end": 22}, {"start": 22, "end": 24}],
-    "breaks": [{"start": 2, "end": 2.5}, {"start": 10, "end": 10.5}, {"start": 18, "end": 18.5}]})
+#: when the line has no calendar, where breaks and shift ends fall (times of day in the start's own zone)
+DEFAULT_SHIFTS = ShiftCalendarConfig.model_validate({"shifts": [
+    {"name": "early", "start": "06:00", "end": "14:00", "breaks": [{"start": "10:00", "end": "10:30"}]},
+    {"name": "late", "start": "14:00", "end": "22:00", "breaks": [{"start": "18:00", "end": "18:30"}]},
+    {"name": "night", "start": "22:00", "end": "06:00", "breaks": [{"start": "02:00", "end": "02:30"}]}]})
+LOOKAHEAD_US = 8 * 86_400 * 1_000_000  # a week and a day: a weekly calendar's next shift end is inside
 OPTIONS = ("run_on", "maintain_now", "maintain_at_break", "maintain_at_shift_end", "reduced_speed")
 
 
@@ -47,23 +50,30 @@ class Option:
     label: str = ""
 
 
-def next_times(calendar: ShiftCalendar | None, clock_s: float) -> tuple[float, float]:
-    """Seconds from `clock_s` (time into the calendar's period) to the next break's start and the next shift end
-    (a shift split at the period's end, a night shift over midnight, ends at its second part's end)."""
-    cal = calendar or DEFAULT_SHIFTS
-    period = cal.period_h * 3600.0
+def next_times(calendar: ShiftCalendarConfig | None, origin: datetime | None) -> tuple[float, float]:
+    """Seconds from `origin` (the run's start, as the simulator places it) to the next break's start and the end
+    of the shift under way (or the next one), from the calendar's shift occurrences (`ShiftPlan`): occurrences of
+    one shift that follow on at once (a shift around the clock on weekdays) are one shift. No break ahead: the
+    shift end; no shift end within a week and a day: that far."""
+    cal = calendar
+    if cal is None:  # the default shifts are times of day where the start is
+        cal, origin = DEFAULT_SHIFTS, origin.replace(tzinfo=None) if origin is not None else None
+    start = to_micros(run_origin(origin, cal.tz))
+    periods = ShiftPlan(cal, cal.tz).periods(start, start + LOOKAHEAD_US)
+    end, name = start + LOOKAHEAD_US, None
+    for p in periods:
+        if name is None:
+            end, name = p.end, p.shift
+        elif p.start == end and p.shift == name:
+            end = p.end
+        else:
+            break
+    breaks = [b.start for p in periods for b in p.planned_down if b.kind == "break" and b.start > start]
+    return (min(breaks, default=end) - start) / 1e6, (end - start) / 1e6
 
-    def ahead(points: list[float]) -> float:
-        return min(((p * 3600.0 - clock_s) % period) or period for p in points)
 
-    wraps = any(s.start == 0 for s in cal.shifts)
-    ends = [s.end for s in cal.shifts if not (wraps and math.isclose(s.end, cal.period_h))]
-    breaks = [b.start for b in cal.breaks] or ends
-    return ahead(breaks), ahead(ends)
-
-
-def options(line: Line, clock_s: float, settings: DecisionSettings) -> list[Option]:
-    to_break, to_end = next_times(line.config.simulation.calendar, clock_s)
+def options(line: Line, origin: datetime | None, settings: DecisionSettings) -> list[Option]:
+    to_break, to_end = next_times(line.config.simulation.calendar, origin)
     return [Option("run_on", label="run on"),
             Option("maintain_now", 0.0, label="maintain now"),
             Option("maintain_at_break", to_break, label=f"at next break (+{to_break / 3600:.1f} h)"),
@@ -98,7 +108,7 @@ def maintain(line: FlowLine, station: Station, at_s: float, duration_s: float, r
         for clock in clocks:
             if clock.reason in reasons:
                 clock.renew()
-    station.planned_maintenance = getattr(station, "planned_maintenance", 0) + 1  # a new part from now
+    station.planned_maintenance += 1  # a new part from now
 
 
 def apply(line: FlowLine, station: Station, option: Option, settings: DecisionSettings) -> None:
@@ -128,7 +138,7 @@ def evaluate(line: Line, start: LineStart, asset_id: str, settings: DecisionSett
     """Every option, ranked by expected good parts over the horizon, with intervals, the paired difference to
     running on, and the risk of an unplanned failure of the wear part."""
     t0 = time.perf_counter()
-    opts = options(line, start.clock_s or 0.0, settings)
+    opts = options(line, start.origin, settings)
     runs: dict[str, list[dict[str, float]]] = {o.name: [] for o in opts}
     total = settings.max_replications * len(opts)
     done, resolved = 0, False
@@ -177,7 +187,7 @@ def _resolved(ranked: list[dict[str, Any]], settings: DecisionSettings) -> bool:
 
 def _rank(opts: list[Option], runs: dict[str, list[dict[str, float]]]) -> list[dict[str, Any]]:
     base = runs["run_on"]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for o in opts:
         rs = runs[o.name]
         good = [x["good"] for x in rs]

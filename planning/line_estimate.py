@@ -9,19 +9,34 @@ and product routings (every part is taken to visit every station).
 
 from __future__ import annotations
 
-from analytics.flowline import Machine, serial_line_rate
+import math
+from datetime import datetime
+from typing import TypedDict
+
+from analytics.flowline import MAX_STATES, Machine, serial_line_rate
 from plantmodel.catalog import AssetRole, AssetType
 from plantmodel.plant import Asset, Line
 from plantmodel.routing import graph
-from plantmodel.simulation import ShiftCalendar
+from plantmodel.shifts import ShiftCalendarConfig, ShiftPlan, planned_stops, run_origin
+from plantmodel.telemetry import to_micros
+
+WEEK_US = 7 * 86_400 * 1_000_000
 
 
-def open_share(calendar: ShiftCalendar | None) -> float:
+class LineEstimate(TypedDict):
+    throughput_per_hour: float  # good parts per hour, the calendar's open share taken into account
+    infinite_buffer_limit_per_hour: float  # the same with unlimited buffers (the slowest station or stage)
+    limiting: str  # the pair (`a>b`), stage or station that sets the estimate; `line` for a rigid line
+
+
+def open_share(calendar: ShiftCalendarConfig | None, origin: datetime | None = None) -> float:
+    """Share of the week from `origin` (default: the simulator's, a Monday 00:00) that the line is planned
+    open: the calendar's planned stops (`planned_stops`, what closes the simulated line) taken out."""
     if calendar is None:
         return 1.0
-    shift = sum(s.end - s.start for s in calendar.shifts)
-    stops = sum(b.end - b.start for b in [*calendar.breaks, *calendar.maintenance])
-    return (shift - stops) / calendar.period_h
+    start = to_micros(run_origin(origin, calendar.tz))
+    closed = sum(e - s for s, e, _ in planned_stops(ShiftPlan(calendar, calendar.tz), start, start + WEEK_US))
+    return 1 - closed / WEEK_US
 
 
 def _machine(asset: Asset, line: Line) -> Machine:
@@ -57,7 +72,16 @@ def _machine(asset: Asset, line: Line) -> Machine:
     return Machine(mu=servers / cycle, p=p, r=1 / mttr, good_fraction=1 - sim.scrap_rate)
 
 
-def _network_bound(line: Line) -> dict[str, float | str]:
+def _belt(asset: Asset) -> int:
+    """Parts a conveyor holds between its neighbours; an unlimited belt (.inf) counts as the largest buffer the
+    pairwise model solves (which is what any larger buffer comes to)."""
+    capacity = asset.config.capacity
+    if capacity is None:
+        return 0
+    return MAX_STATES if math.isinf(capacity) else int(capacity)
+
+
+def _network_bound(line: Line) -> LineEstimate:
     """A network's (or rigid line's) estimate: the slowest stage's capacity, siblings fed from the same place
     adding up; a rigid line's slowest cycle over Buzacott's 1 + sum p/r. Bounds from above (no blocking)."""
     g = graph(line.config.flow, line.config.links)
@@ -84,7 +108,7 @@ def _network_bound(line: Line) -> dict[str, float | str]:
             "limiting": "+".join(stages[worst])}
 
 
-def estimate(line: Line) -> dict[str, float | str]:
+def estimate(line: Line) -> LineEstimate:
     """Good parts per hour by the pairwise decomposition, and the infinite-buffer limit, for a configured line."""
     if line.config.links or line.config.simulation.transfer == "synchronous":
         return _network_bound(line)
@@ -97,10 +121,9 @@ def estimate(line: Line) -> dict[str, float | str]:
         names.append(asset.id)
         nxt = flow[i + 1] if i + 1 < len(flow) else None
         if nxt is not None:
-            belt = asset.config.capacity if asset.spec.is_a(AssetType.CONVEYOR) and asset.config.sim.transport_time_s \
-                else 0
+            belt = _belt(asset) if asset.spec.is_a(AssetType.CONVEYOR) and asset.config.sim.transport_time_s else 0
             held = (nxt.config.limit or 0) if nxt.role is AssetRole.BUFFER else 0
-            buffers.append(held + (belt or 0))
+            buffers.append(held + belt)
     result = serial_line_rate(machines, buffers)
     share = open_share(line.config.simulation.calendar)
     k = int(result["limiting"])

@@ -81,13 +81,19 @@ def report(results: Sequence[dict[str, Any]], *, hours: float, seed: int) -> dic
         stations[sid] = entry
     out["stations"] = stations
     out["buffers"] = _buffers(results)
-    votes = Counter(max(r["stations"], key=lambda s, r=r: r["stations"][s]["active_period_mean_s"]) for r in results)
+    votes = Counter(_bottleneck(r) for r in results)
     out["bottleneck"] = {
         "station": votes.most_common(1)[0][0],
         "method": "average active period (Roser 2001): longest mean uninterrupted producing/down/setup period",
         "share_of_replications": {s: c / n for s, c in votes.most_common()},
     }
     return out
+
+
+def _bottleneck(result: dict[str, Any]) -> str:
+    """The station one replication names: the longest average active period."""
+    stations: dict[str, dict[str, Any]] = result["stations"]
+    return max(stations, key=lambda s: stations[s]["active_period_mean_s"])
 
 
 def _buffers(results: Sequence[dict[str, Any]]) -> dict[str, Any]:

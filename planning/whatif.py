@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import Field
 
-from planning.line_estimate import estimate
+from planning.line_estimate import LineEstimate, estimate
 from planning.report import report
 from plantmodel.config import ConfigError, load_config
 from plantmodel.plant import Line, PlantConfig
@@ -65,7 +65,7 @@ def load_scenario(path: Path) -> PlanScenario:
     return load_config(path, PlanScenario)
 
 
-def estimates(lines: list[tuple[str, Line]]) -> dict[str, dict[str, Any]]:
+def estimates(lines: list[tuple[str, Line]]) -> dict[str, LineEstimate]:
     return {name: estimate(line) for name, line in lines}
 
 

@@ -24,6 +24,8 @@ from pydantic import BaseModel, ValidationError, ValidationInfo
 M = TypeVar("M", bound=BaseModel)
 #: validation context key: the folder of the file being read, for paths written relative to it
 CONFIG_DIR = "config_dir"
+#: validation context key: the file being read, for warnings that name it
+CONFIG_FILE = "config_file"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -62,7 +64,7 @@ def parse_config(text: str, model: type[M], source: Path | str = "<config>",
     if problems:
         raise ConfigError(source, problems)
     try:
-        return model.model_validate(data, context={CONFIG_DIR: Path(source).parent})
+        return model.model_validate(data, context={CONFIG_DIR: Path(source).parent, CONFIG_FILE: str(source)})
     except ValidationError as exc:
         raise ConfigError(source, [p for err in exc.errors() for p in _describe(err, node)]) from None
 

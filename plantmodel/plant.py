@@ -6,6 +6,7 @@ same path is the OPC-UA browse path, the MQTT unified-namespace topic prefix and
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Self
@@ -18,6 +19,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     StringConstraints,
+    ValidationInfo,
     model_validator,
 )
 
@@ -33,7 +35,10 @@ from plantmodel.catalog import (
     TypeId,
     builtin,
 )
+from plantmodel.config import CONFIG_FILE
+from plantmodel.period_calendar import is_period_form, upgrade
 from plantmodel.routing import check_network, graph
+from plantmodel.shifts import ShiftCalendarConfig
 from plantmodel.simulation import (
     Dist,
     FailureMode,
@@ -44,7 +49,6 @@ from plantmodel.simulation import (
     Probability,
     Product,
     RandomFaults,
-    ShiftCalendar,
     Source,
     SplitRule,
 )
@@ -149,7 +153,8 @@ class SimulationConfig(_Strict):
     warmup_h: float = Field(0.0, ge=0, description="planning runs discard statistics before this time")
     source: Source = Source()
     products: list[Product] = Field([], description="product types; none: one product, every station")
-    calendar: ShiftCalendar | None = Field(None, description="shift pattern; none: the line runs around the clock")
+    calendar: ShiftCalendarConfig | None = Field(None, description="wall-clock shifts (the twin's shift calendar "
+                                                 "form); none: the line runs around the clock")
     operators: int | None = Field(None, ge=0, description="operators shared by the line's stations")
     faults: list[FaultInjection] = Field([], description="faults injected into the signals at set times")
     random_faults: RandomFaults | None = None
@@ -191,6 +196,12 @@ class AreaConfig(_Strict):
     lines: list[LineConfig] = Field(min_length=1)
 
 
+def _items(data: Any, key: str) -> list[dict[str, Any]]:
+    """The mappings under `key` of raw input (anything else is for validation to refuse)."""
+    items = data.get(key) if isinstance(data, dict) else None
+    return [x if isinstance(x, dict) else {} for x in items] if isinstance(items, list) else []
+
+
 class SiteConfig(_Strict):
     id: Ident
     name: str = ""
@@ -203,6 +214,22 @@ class PlantConfig(_Strict):
     asset_types: dict[TypeId, AssetTypeDef] = Field({}, description="the plant's own asset types (see catalog.py)")
     sites: list[SiteConfig] = Field(min_length=1)
     _catalog: Catalog = PrivateAttr()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_calendars(cls, data: Any, info: ValidationInfo) -> Any:
+        """A line calendar in the old hours-in-a-period form is converted here, the one place, with a warning."""
+        found = [(f"sites[{s}].areas[{a}].lines[{n}].simulation.calendar", (s, a, n), site.get("timezone", "UTC"))
+                 for s, site in enumerate(_items(data, "sites")) for a, area in enumerate(_items(site, "areas"))
+                 for n, line in enumerate(_items(area, "lines"))
+                 if isinstance(line.get("simulation"), dict) and is_period_form(line["simulation"].get("calendar"))]
+        if not found:
+            return data
+        data = copy.deepcopy(data)  # the caller's data stays as it was written
+        for where, (s, a, n), zone in found:
+            sim = data["sites"][s]["areas"][a]["lines"][n]["simulation"]
+            sim["calendar"] = upgrade(sim["calendar"], where, zone, (info.context or {}).get(CONFIG_FILE))
+        return data
 
     @model_validator(mode="after")
     def _types_are_known(self) -> Self:

@@ -10,11 +10,13 @@ A key starts with an asset id (then its fields, e.g. ``buf-2.capacity``, ``cnc-1
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from plantmodel.plant import Line, PlantConfig
+from plantmodel.shifts import REFERENCE_MONDAY
 
 
 class _Strict(BaseModel):
@@ -70,8 +72,23 @@ class LineStart(_Strict):
 
     buffers: dict[str, int] = Field(default_factory=dict, description="buffer id -> parts in it")
     stations: dict[str, StationStart] = Field(default_factory=dict)
-    clock_s: float | None = Field(None, ge=0, description="seconds into the shift calendar's period at the start "
-                                  "(e.g. the time of day of a daily pattern); none: the period's start")
+    origin: datetime | None = Field(None, description="the plant instant the run begins at, ISO 8601 (e.g. "
+                                    "2026-03-10T09:40:00+01:00; without an offset, read in the shift calendar's time "
+                                    "zone); none: a Monday at 00:00 (plantmodel.shifts.REFERENCE_MONDAY)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clock_s(cls, data: Any) -> Any:
+        """The older `clock_s` (seconds after a Monday 00:00, so a time of day for daily shifts) is still read
+        (saved requests carry it), as the origin it means."""
+        if isinstance(data, dict) and "clock_s" in data:
+            data = dict(data)
+            clock_s = data.pop("clock_s")
+            if clock_s is not None and data.get("origin") is None:
+                if not isinstance(clock_s, int | float) or isinstance(clock_s, bool) or not 0 <= clock_s < 1e9:
+                    raise ValueError(f"clock_s: expected seconds after a Monday 00:00 (0 or more); got {clock_s!r}")
+                data["origin"] = REFERENCE_MONDAY + timedelta(seconds=clock_s)
+        return data
 
 
 class DecisionSettings(BaseModel):

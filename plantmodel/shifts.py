@@ -22,6 +22,16 @@ WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun"
 ALL_DAYS = list(WEEKDAYS)
 
 
+#: simulated time 0 when a run names no origin: a Monday, 00:00 local in the calendar's zone
+REFERENCE_MONDAY = datetime(2024, 1, 1)
+
+
+def run_origin(origin: datetime | None, tz: tzinfo) -> datetime:
+    """The instant a run begins: `origin` as given; without an offset, read in `tz`; none, REFERENCE_MONDAY."""
+    start = origin or REFERENCE_MONDAY
+    return start if start.tzinfo is not None else start.replace(tzinfo=tz)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -31,11 +41,13 @@ def _minutes(t: time) -> int:
 
 
 class Break(_Strict):
-    """Planned down time inside a shift (a break, a meal, a daily clean-down)."""
+    """Planned down time inside a shift (a break, a meal, a daily clean-down), every time the shift runs;
+    `kind` is the reason a simulated line gives for it (a recurring maintenance slot: `maintenance`)."""
 
     start: time
     end: time
     name: str = "break"
+    kind: Literal["break", "maintenance"] = "break"
 
 
 class Shift(_Strict):
@@ -128,7 +140,7 @@ class Span:
     start: int
     end: int
     name: str = ""
-    kind: str = "break"  # or "maintenance" (a one-off planned downtime): the reason a simulated line gives
+    kind: str = "break"  # or "maintenance" (a maintenance slot, a one-off planned downtime): a simulated line's reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +202,7 @@ class ShiftPlan:
         for b in breaks:
             bday = day + timedelta(days=1) if b.start < start else day
             eday = day + timedelta(days=1) if b.end <= start else day
-            down.append(Span(_at(bday, b.start, self.tz), _at(eday, b.end, self.tz), b.name))
+            down.append(Span(_at(bday, b.start, self.tz), _at(eday, b.end, self.tz), b.name, b.kind))
         for d in self._downtime:
             if d.start < e and d.end > s:
                 down.append(Span(max(d.start, s), min(d.end, e), d.name, "maintenance"))

@@ -1,4 +1,4 @@
-"""What the planning simulator needs beyond the plant hierarchy: distributions, failures, shifts, products.
+"""What the planning simulator needs beyond the plant hierarchy: distributions, failures, products.
 
 Every time is in seconds unless its name says otherwise. A distribution is written either as a bare
 number (a fixed value) or as a mapping::
@@ -13,11 +13,9 @@ Impossible values are refused here, before anything runs, with the key path that
 
 from __future__ import annotations
 
-import itertools
-import re
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 class _Strict(BaseModel):
@@ -92,82 +90,6 @@ class MicroStops(_Strict):
 
     probability: Probability = Field(description="chance per cycle")
     duration: Dist
-
-
-_HHMM = re.compile(r"^(\d{1,3}):([0-5]\d)$")
-
-
-def _hours(value: Any) -> Any:
-    """'06:30' -> 6.5; numbers pass as hours."""
-    if isinstance(value, str):
-        m = _HHMM.match(value.strip())
-        if not m:
-            raise ValueError(f"expected a time like '06:00' or a number of hours; got {value!r}")
-        return int(m.group(1)) + int(m.group(2)) / 60
-    return value
-
-
-Hours = Annotated[float, BeforeValidator(_hours), Field(ge=0)]
-
-
-class Interval(_Strict):
-    start: Hours
-    end: Hours
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.end <= self.start:
-            raise ValueError("end must be after start (split a shift that crosses midnight in two)")
-        return self
-
-
-def _no_overlap(intervals: list[Interval], name: str) -> list[Interval]:
-    ordered = sorted(enumerate(intervals), key=lambda p: p[1].start)
-    for (i, a), (j, b) in itertools.pairwise(ordered):
-        if b.start < a.end:
-            raise ValueError(f"{name}[{j}] overlaps {name}[{i}]")
-    return intervals
-
-
-class ShiftCalendar(_Strict):
-    """A repeating pattern: shifts are planned operation time; breaks and maintenance inside them are planned stops."""
-
-    period_h: float = Field(24.0, gt=0, description="hours after which the pattern repeats (24: daily, 168: weekly)")
-    shifts: list[Interval] = Field(min_length=1)
-    breaks: list[Interval] = []
-    maintenance: list[Interval] = []
-
-    @field_validator("shifts")
-    @classmethod
-    def _shifts_apart(cls, v: list[Interval]) -> list[Interval]:
-        return _no_overlap(v, "shifts")
-
-    @field_validator("breaks")
-    @classmethod
-    def _breaks_apart(cls, v: list[Interval]) -> list[Interval]:
-        return _no_overlap(v, "breaks")
-
-    @field_validator("maintenance")
-    @classmethod
-    def _pm_apart(cls, v: list[Interval]) -> list[Interval]:
-        return _no_overlap(v, "maintenance")
-
-    @model_validator(mode="after")
-    def _inside(self) -> Self:
-        for name, items in (("shifts", self.shifts), ("breaks", self.breaks), ("maintenance", self.maintenance)):
-            for i, iv in enumerate(items):
-                if iv.end > self.period_h:
-                    raise ValueError(f"{name}[{i}] ends after the period ({self.period_h} h)")
-        stops = [("breaks", i, iv) for i, iv in enumerate(self.breaks)]
-        stops += [("maintenance", i, iv) for i, iv in enumerate(self.maintenance)]
-        for name, i, iv in stops:
-            if not any(s.start <= iv.start and iv.end <= s.end for s in self.shifts):
-                raise ValueError(f"{name}[{i}] is not inside a shift")
-        for i, b in enumerate(self.breaks):
-            for j, m in enumerate(self.maintenance):
-                if b.start < m.end and m.start < b.end:
-                    raise ValueError(f"maintenance[{j}] overlaps breaks[{i}]")
-        return self
 
 
 class Product(_Strict):

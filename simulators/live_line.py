@@ -71,8 +71,8 @@ class LineModel:
                                   sensed={path: list(noise) for path, noise in sensors.items()})
         self.faults = FaultInjector(self.labels, fault_rng,
                                     {(path, s): sd for path, noise in sensors.items() for s, sd in noise.items()})
-        for view in self.assets.values():
-            view.start()
+        for model in self.assets.values():
+            model.start()
 
     def ts_of(self, t_s: float) -> int:
         """Microsecond timestamp of simulated time `t_s`, as the samples are stamped."""

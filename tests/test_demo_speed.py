@@ -24,6 +24,7 @@ from plantmodel.clock import wall_us
 from plantmodel.telemetry import from_micros
 from plantmodel.uns import format_ts
 from simulators.serve import SimulatorOptions
+from twin.app_state import services_of
 from twin.config import load_twin
 from twin.performance import LinePerformance
 
@@ -51,7 +52,7 @@ async def run_live(tmp_path: Path, origin_us: int) -> tuple[dict[str, Any], set[
                                   start_on_subscribe_s=30)
     end_us = origin_us + round(PLANT_S * 1e6)
     async with running_line(opts, plant_opts) as line:
-        twin, perf = line.app.state.twin, line.app.state.performance
+        twin, perf = services_of(line.app).twin, services_of(line.app).performance
         loop = asyncio.get_running_loop()
         deadline = loop.time() + PLANT_S / SPEED + 120
         periodic = [t for t in twin.assets.values() if t.asset.id.startswith(("cnc-", "robot-", "cv-", "agv-"))]

@@ -47,10 +47,15 @@ def _error(old: str, new: str) -> str:
      f"{LINE}.simulation.products[0].routing[0]", "with an unlimited source every product starts at the first station"),
     (SIM, SIM + "              calendar: {shifts: [{start: '06:00', end: '14:00'}, {start: '13:00', end: '22:00'}]}\n",
      f"{LINE}.simulation.calendar.shifts", "shifts[1] overlaps shifts[0]"),
-    (SIM, SIM + "              calendar: {shifts: [{start: '06:00', end: '14:00'}], breaks: [{start: '15:00', end: "
-                "'15:30'}]}\n", f"{LINE}.simulation.calendar", "breaks[0] is not inside a shift"),
-    (SIM, SIM + "              calendar: {shifts: [{start: '14:00', end: '06:00'}]}\n",
-     f"{LINE}.simulation.calendar.shifts[0]", "end must be after start"),
+    (SIM, SIM + "              calendar: {period_h: 12, shifts: [{start: 0, end: 8}]}\n",
+     f"{LINE}.simulation.calendar.period_h", "cannot be written as wall-clock shifts, which repeat daily or weekly"),
+    (SIM, SIM + "              calendar: {shifts: [{name: a, start: '06:00', end: '14:00'}, {name: b, start: '13:00', "
+                "end: '22:00'}]}\n", f"{LINE}.simulation.calendar", "shifts[1] (b) overlaps shifts[0] (a) on mon"),
+    (SIM, SIM + "              calendar: {shifts: [{name: a, start: '06:00', end: '14:00', breaks: [{start: '15:00', "
+                "end: '15:30'}]}]}\n", f"{LINE}.simulation.calendar.shifts[0]",
+     "breaks[0] (15:00-15:30) is not inside the shift 06:00-14:00"),
+    (SIM, SIM + "              calendar: {timezone: Mars/Olympus, shifts: [{name: a, start: '06:00', end: '14:00'}]}\n",
+     f"{LINE}.simulation.calendar.timezone", "unknown time zone 'Mars/Olympus'"),
     (SIM, SIM + "              source: {kind: arrivals}\n", f"{LINE}.simulation.source",
      "a source of kind arrivals needs interarrival"),
 ])

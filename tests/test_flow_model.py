@@ -53,8 +53,10 @@ def _share(result: dict, station: str, state: str) -> float:
 
 
 def test_shift_calendar_stops_every_station_for_breaks_and_off_shift() -> None:
-    calendar = {"shifts": [{"start": "06:00", "end": "14:00"}, {"start": "14:00", "end": "22:00"}],
-                "breaks": [{"start": "10:00", "end": "10:30"}], "maintenance": [{"start": "21:00", "end": "22:00"}]}
+    calendar = {"shifts": [{"name": "early", "start": "06:00", "end": "14:00",
+                            "breaks": [{"start": "10:00", "end": "10:30"}]},
+                           {"name": "late", "start": "14:00", "end": "22:00",
+                            "breaks": [{"start": "21:00", "end": "22:00", "kind": "maintenance"}]}]}
     line = serial_line([{"cycle_time": 10}, {"cycle_time": 12}], [5], simulation={"calendar": calendar})
     model = FlowLine(line, 1, record_events=True)
     result = model.run(hours=48)
@@ -69,7 +71,8 @@ def test_shift_calendar_stops_every_station_for_breaks_and_off_shift() -> None:
 
 
 def test_a_shift_around_the_clock_never_stops_the_line() -> None:
-    line = serial_line([{"cycle_time": 10}], simulation={"calendar": {"shifts": [{"start": 0, "end": 24}]}})
+    around = {"shifts": [{"name": "all day", "start": "00:00", "end": "00:00"}]}
+    line = serial_line([{"cycle_time": 10}], simulation={"calendar": around})
     result = FlowLine(line, 1).run(hours=30)
     assert "planned_stop" not in result["stations"]["m1"]["time_s"]
     assert result["good"] == 30 * 360 - 1  # the part due at the very end is not counted

@@ -23,6 +23,7 @@ from plantmodel.config import ConfigError
 from plantmodel.mqtt import BrokerConfig
 from plantmodel.plant import PlantConfig
 from plantmodel.telemetry import Sample
+from twin.app_state import services_of
 from twin.config import TwinConfig, load_twin
 from twin.main import create_app
 from twin.metrics import quantile
@@ -87,13 +88,14 @@ def test_two_instances_split_the_lines_and_each_answers_for_all(tmp_path: Path, 
     with ExitStack() as stack:
         a = stack.enter_context(served_on(app_a, port_a))
         b = stack.enter_context(served_on(app_b, port_b))
-        wait_until(lambda: app_a.state.feed.subscribed and app_b.state.feed.subscribed, 10, "both to subscribe")
+        feed_a, feed_b = services_of(app_a).feed, services_of(app_b).feed
+        wait_until(lambda: feed_a.subscribed and feed_b.subscribed, 10, "both to subscribe")
         publish(publisher, cnc(ent, 1), 1001.0)
         publish(publisher, cnc(ent, 2), 2002.0)
-        wait_until(lambda: app_a.state.feed.messages and app_b.state.feed.messages, 10, "both to take a message")
+        wait_until(lambda: feed_a.messages and feed_b.messages, 10, "both to take a message")
         # each instance took only its own line from the broker
-        assert dict(app_a.state.feed.messages_by_line) == {line(ent, 1): 1}
-        assert dict(app_b.state.feed.messages_by_line) == {line(ent, 2): 1}
+        assert dict(feed_a.messages_by_line) == {line(ent, 1): 1}
+        assert dict(feed_b.messages_by_line) == {line(ent, 2): 1}
         for served in (a, b):
             with httpx.Client(base_url=served.url, headers=auth("viewer"), timeout=5) as api:
                 assets = api.get("/api/assets").json()
@@ -130,13 +132,13 @@ def test_a_shared_group_hands_each_message_to_one_member_and_retained_values_to_
     with ExitStack() as stack:
         for app in apps:
             stack.enter_context(ServedApp(app))
-        wait_until(lambda: all(app.state.feed.messages == 1 for app in apps), 10, "the retained value in both")
-        assert all(app.state.twin.assets[cnc(ent, 1)].signals["spindle_speed"].value == 500.0 for app in apps)
-        wait_until(lambda: all(app.state.feed.subscribed for app in apps), 10, "both to subscribe")
+        wait_until(lambda: all(services_of(app).feed.messages == 1 for app in apps), 10, "the retained value in both")
+        assert all(services_of(app).twin.assets[cnc(ent, 1)].signals["spindle_speed"].value == 500.0 for app in apps)
+        wait_until(lambda: all(services_of(app).feed.subscribed for app in apps), 10, "both to subscribe")
         for i in range(40):
             publish(publisher, cnc(ent, 1), 1000.0 + i)
-        wait_until(lambda: sum(app.state.feed.messages for app in apps) >= 2 + 40, 10, "every message to arrive")
-        counts = [app.state.feed.messages - 1 for app in apps]
+        wait_until(lambda: sum(services_of(app).feed.messages for app in apps) >= 2 + 40, 10, "every message to arrive")
+        counts = [services_of(app).feed.messages - 1 for app in apps]
         assert sum(counts) == 40 and min(counts) > 0, counts  # shared: every message once, to one of the two
     publish(publisher, cnc(ent, 1), 0.0, retain=True)
 
@@ -168,13 +170,13 @@ def test_metrics_need_a_viewer_key_and_count_what_came_in(tmp_path: Path, mosqui
     app = create_app(cfg, plant)
     with ServedApp(app) as served, httpx.Client(base_url=served.url, headers=auth("viewer"), timeout=5) as api:
         assert httpx.get(f"{served.url}/metrics", timeout=5).status_code == 401
-        wait_until(lambda: app.state.feed.subscribed, 10, "the twin to subscribe")
+        wait_until(lambda: services_of(app).feed.subscribed, 10, "the twin to subscribe")
         for i in range(5):
             publish(publisher, cnc(ent, 1), 100.0 + i)
         publisher.publish(f"{cnc(ent, 1)}/spindle_speed", b"{not json", qos=1).wait_for_publish(5)
-        wait_until(lambda: app.state.feed.messages == 6, 10, "six messages")
+        wait_until(lambda: services_of(app).feed.messages == 6, 10, "six messages")
         assert api.get("/api/assets").status_code == 200
-        engine = app.state.performance.alerts  # changed on the app's own loop, its single writer
+        engine = services_of(app).performance.alerts  # changed on the app's own loop, its single writer
         served._loop.call_soon_threadsafe(engine.anomaly, cnc(ent, 1), datetime.now(UTC), True, 10.0, 2.0, ["vib"])
         wait_until(lambda: engine.open, 10, "the anomaly alert")
         r = api.get("/metrics")

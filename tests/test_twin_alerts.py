@@ -28,6 +28,7 @@ from plantmodel.config import ConfigError, parse_config
 from plantmodel.plant import PlantConfig
 from plantmodel.telemetry import Event, EventKind, Sample
 from twin.alerting import AlertEngine, AlertsConfig, InvalidTransition, ManualClock, Notifier, Severity, State
+from twin.app_state import services_of
 from twin.auth import AuthError
 from twin.config import TwinConfig, load_twin
 from twin.db import TwinDatabase
@@ -281,7 +282,7 @@ def test_restart_recovers_open_alerts_states_shelves_and_transitions(tmp_path: P
                  alerts={"rules": [HOT, {"id": "alarm", "type": "machine_alarm"}]})
     app = create_app(cfg, served_plant())
     for r in [temp(0, 90, S_CNC), temp(0, 90, S_CNC2), Sample(S_ROBOT, "alarm_code", "E402", "", T0)]:
-        app.state.twin.apply(r)
+        services_of(app).twin.apply(r)
     with ServedApp(app) as served, httpx.Client(base_url=served.url, headers=auth(), timeout=5) as api:
         ids = {a["asset"]: a["id"] for a in api.get("/api/alerts").json()}
         assert api.post(f"/api/alerts/{ids[S_CNC]}/ack", json={"comment": "seen"}).status_code == 200
@@ -290,10 +291,10 @@ def test_restart_recovers_open_alerts_states_shelves_and_transitions(tmp_path: P
         before = {i: api.get(f"/api/alerts/{i}").json() for i in ids.values()}
 
     again = create_app(cfg, served_plant())  # the same database file
-    eng = again.state.alerts
+    eng = services_of(again).alerts
     assert {(a.asset, a.state) for a in eng.by_id.values()} == {(S_CNC, "acknowledged"), (S_CNC2, "shelved"),
                                                                 (S_ROBOT, "active")}
-    again.state.twin.apply(temp(100, 60, S_CNC))  # the recovered alert is still known active: its end is seen
+    services_of(again).twin.apply(temp(100, 60, S_CNC))  # the recovered alert is still known active: its end is seen
     with ServedApp(again) as served, httpx.Client(base_url=served.url, headers=auth(), timeout=5) as api:
         after = {i: api.get(f"/api/alerts/{i}").json() for i in ids.values()}
         assert after[ids[S_CNC2]] == before[ids[S_CNC2]] and after[ids[S_ROBOT]] == before[ids[S_ROBOT]]
@@ -507,7 +508,7 @@ def test_api_actions_roles_scopes_filters_and_csv(tmp_path: Path, mosquitto: mqt
     cfg = config(broker=mosquitto.model_dump(), database=str(tmp_path / "twin.db"), alerts={"rules": [HOT]},
                  auth={"api_keys": [*AUTH_CONFIG["api_keys"], scoped]})
     app = create_app(cfg, served_plant(), env={**os.environ, "FT_TEST_SCOPED_KEY": "scoped-key-0123456789"})
-    app.state.twin.apply(temp(0, 90, S_CNC))
+    services_of(app).twin.apply(temp(0, 90, S_CNC))
     with ServedApp(app) as served, httpx.Client(base_url=served.url, headers=auth(), timeout=5) as api:
         [a] = api.get("/api/alerts").json()
         url = f"/api/alerts/{a['id']}"

@@ -35,6 +35,7 @@ from plantmodel.config import parse_config
 from plantmodel.plant import PlantConfig
 from plantmodel.telemetry import Event, EventKind, Record, Sample, to_micros
 from plantmodel.uns import format_ts
+from twin.app_state import services_of
 from twin.config import TwinConfig
 from twin.main import create_app
 from twin.performance import LinePerformance
@@ -144,20 +145,20 @@ def test_a_lost_connection_is_filled_from_the_historian_once(tmp_path: Path, mos
     app = create_app(cfg, plant())
     try:
         with ServedApp(app) as s, httpx.Client(base_url=s.url, headers=auth(), timeout=10) as api:
-            feed = app.state.feed
-            wait_until(lambda: feed.subscribed and not app.state.backfill.holding, 15, "the twin to be live")
+            feed, backfill = services_of(app).feed, services_of(app).backfill
+            wait_until(lambda: feed.subscribed and not backfill.holding, 15, "the twin to be live")
             agent.send(before)
             last = to_micros(before[-1].ts)
-            wait_until(lambda: app.state.backfill.seen.watermarks.get(LINE) == last, 10, "the twin to take it in")
+            wait_until(lambda: backfill.seen.watermarks.get(LINE) == last, 10, "the twin to take it in")
             agent.send(gap, uns_too=False)  # published while the twin was away: only the historian has it
             mqtt.reconnect(feed.client)  # the twin's connection drops and comes back
-            wait_until(lambda: feed.connects >= 2 and not app.state.backfill.holding, 15, "the catch-up")
+            wait_until(lambda: feed.connects >= 2 and not backfill.holding, 15, "the catch-up")
             agent.send(after)
             last = to_micros(after[-1].ts)
-            wait_until(lambda: app.state.backfill.seen.watermarks.get(LINE) == last, 10, "the live records after")
+            wait_until(lambda: backfill.seen.watermarks.get(LINE) == last, 10, "the live records after")
 
             reference = ran_throughout(cfg, before + gap + after)
-            now = app.state.performance.now_us()
+            now = services_of(app).performance.now_us()
             oee = next(a for a in api.get("/api/oee", params={"window": "day"}).json()["assets"] if a["asset"] == CNC)
             expected = reference.oee.current(CNC, "day", now)
             assert expected is not None and expected.counts.good == 3 * 11  # 11 producing minutes, 3 parts each
@@ -315,7 +316,8 @@ def test_a_historian_away_at_start_up_is_read_later_and_nothing_counts_twice(tmp
     agent = Agent(tmp_path, mosquitto)
     agent.send(before, uns_too=False)
     app = create_app(cfg, plant())
-    reader, calls = app.state.history, []
+    parts = services_of(app)
+    reader, calls = parts.history, []
     real = reader.historian
 
     def flaky() -> Any:  # the historian cannot be reached the first time the twin asks
@@ -327,11 +329,11 @@ def test_a_historian_away_at_start_up_is_read_later_and_nothing_counts_twice(tmp
     reader.historian = flaky
     try:
         with ServedApp(app) as s, httpx.Client(base_url=s.url, headers=auth(), timeout=10) as api:
-            wait_until(lambda: app.state.feed.subscribed and not app.state.backfill.holding, 15, "the twin to be live")
+            wait_until(lambda: parts.feed.subscribed and not parts.backfill.holding, 15, "the twin to be live")
             agent.send(live)  # the live feed goes on while the gap waits
             last = to_micros(live[-1].ts)
-            wait_until(lambda: app.state.backfill.seen.watermarks.get(LINE) == last, 10, "the live records")
-            wait_until(lambda: len(app.state.backfill.history) >= 2 and app.state.backfill.history[-1].complete,
+            wait_until(lambda: parts.backfill.seen.watermarks.get(LINE) == last, 10, "the live records")
+            wait_until(lambda: len(parts.backfill.history) >= 2 and parts.backfill.history[-1].complete,
                        20, "the gap to be read once the historian answers")
             report = api.get("/api/health").json()["backfill"]["catch_ups"]
             assert report[0]["error"] == "ConnectionError: historian away" and report[1]["lines"][LINE]["until"]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -17,8 +19,9 @@ from planning.planner import plan_job
 from plantmodel.config import parse_config
 from plantmodel.plant import PlantConfig
 from plantmodel.scenario import DecisionSettings, LineStart, StationStart
-from plantmodel.simulation import ShiftCalendar
+from plantmodel.shifts import REFERENCE_MONDAY, ShiftCalendarConfig
 from simulators.flow.line import FlowLine
+from twin.app_state import services_of
 from twin.config import TwinConfig
 from twin.main import create_app
 
@@ -55,22 +58,41 @@ def test_a_part_about_to_fail_is_maintained_and_a_new_one_runs_on() -> None:
 
 
 def test_options_are_placed_by_the_shift_calendar() -> None:
-    cal = ShiftCalendar.model_validate({"shifts": [{"start": 6, "end": 14}, {"start": 14, "end": 22}],
-                                        "breaks": [{"start": 10, "end": 10.5}, {"start": 18, "end": 18.5}]})
-    assert next_times(cal, 9 * 3600) == (3600.0, 5 * 3600.0)
-    assert next_times(cal, 15 * 3600) == (3 * 3600.0, 7 * 3600.0)
-    # no calendar: three shifts (06, 14, 22) with breaks at 02, 10 and 18; the night shift ends at 06
-    assert next_times(None, 23 * 3600) == (3 * 3600.0, 7 * 3600.0)
+    cal = ShiftCalendarConfig.model_validate({"timezone": "Europe/Berlin", "shifts": [
+        {"name": "early", "start": "06:00", "end": "14:00", "breaks": [{"start": "10:00", "end": "10:30"}]},
+        {"name": "late", "start": "14:00", "end": "22:00", "breaks": [{"start": "18:00", "end": "18:30"}]}]})
+    monday = REFERENCE_MONDAY
+    assert next_times(cal, monday + timedelta(hours=9)) == (3600.0, 5 * 3600.0)
+    assert next_times(cal, monday + timedelta(hours=15)) == (3 * 3600.0, 7 * 3600.0)
+    # an instant with its own offset: 08:00 UTC is 09:00 in Berlin in winter
+    assert next_times(cal, datetime(2026, 1, 5, 8, tzinfo=ZoneInfo("UTC"))) == (3600.0, 5 * 3600.0)
+    # off shift on a Friday night, the next break and shift end are Saturday's (every day by default)
+    assert next_times(cal, datetime(2026, 1, 9, 23)) == (11 * 3600.0, 15 * 3600.0)
+    # no calendar: three shifts (06, 14, 22) with breaks at 02, 10 and 18 in the start's own time of day;
+    # the night shift ends at 06
+    assert next_times(None, monday + timedelta(hours=23)) == (3 * 3600.0, 7 * 3600.0)
+    assert next_times(None, datetime(2026, 1, 5, 23, tzinfo=ZoneInfo("Europe/Berlin"))) == (3 * 3600.0, 7 * 3600.0)
+    # a weekday shift around the clock ends on Saturday, not at each midnight
+    weekdays = ShiftCalendarConfig.model_validate({"shifts": [{"name": "weekday", "start": "00:00", "end": "00:00",
+                                                               "days": ["mon", "tue", "wed", "thu", "fri"]}]})
+    assert next_times(weekdays, monday + timedelta(hours=30)) == (90 * 3600.0, 90 * 3600.0)
 
 
 def test_a_run_started_inside_a_break_begins_stopped() -> None:
     text = (PROJECT / "configs" / "demo-plant.yaml").read_text().replace(
-        "              seed: 42\n", "              seed: 42\n              calendar: {shifts: [{start: 0, end: 24}], "
-        "breaks: [{start: 10, end: 11}]}\n")
+        "              seed: 42\n", "              seed: 42\n              calendar: {timezone: Europe/Berlin, "
+        "shifts: [{name: all, start: '00:00', end: '00:00', breaks: [{start: '10:00', end: '11:00'}]}]}\n")
     line = parse_config(text, PlantConfig).lines()[0]
-    inside = FlowLine(line, 1, start=LineStart(clock_s=10.5 * 3600)).run(0.5, 0)
-    outside = FlowLine(line, 1, start=LineStart(clock_s=8 * 3600)).run(0.5, 0)
+    berlin = ZoneInfo("Europe/Berlin")
+    inside = FlowLine(line, 1, start=LineStart(origin=datetime(2026, 3, 10, 10, 30, tzinfo=berlin))).run(0.5, 0)
+    outside = FlowLine(line, 1, start=LineStart(origin=datetime(2026, 3, 10, 8, tzinfo=berlin))).run(0.5, 0)
     assert inside["good"] == 0 and outside["good"] > 0
+    # the same instant in UTC, and a saved request's older clock_s (seconds after a Monday 00:00), agree
+    utc = FlowLine(line, 1, start=LineStart(origin=datetime(2026, 3, 10, 9, 30, tzinfo=ZoneInfo("UTC")))).run(0.5, 0)
+    assert utc["good"] == 0
+    saved = LineStart.model_validate({"clock_s": 10.5 * 3600})
+    assert saved.origin == REFERENCE_MONDAY + timedelta(hours=10.5)
+    assert FlowLine(line, 1, start=saved).run(0.5, 0)["good"] == 0
 
 
 def app_for(tmp_path: Path, broker: Any) -> Any:
@@ -92,7 +114,7 @@ def app_for(tmp_path: Path, broker: Any) -> Any:
 def test_the_twin_proposes_the_best_option_and_records_the_outcome(tmp_path: Path, mosquitto: Any) -> None:
     app = app_for(tmp_path, mosquitto)
     # the RUL alert the rule would raise on cnc-2: 15 minutes left, give or take five
-    app.state.decisions.alerts_seen[CNC2] = {"kind": "rul", "asset": CNC2, "condition": True,
+    services_of(app).decisions.alerts_seen[CNC2] = {"kind": "rul", "asset": CNC2, "condition": True,
                                              "detail": {"rul_s": 900, "low_s": 600, "high_s": 1200}}
     with ServedApp(app) as served, httpx.Client(base_url=served.url, headers=auth()) as c:
         assert c.post("/api/decisions", json={"asset": CNC2}, headers=auth("viewer")).status_code == 403
@@ -142,7 +164,7 @@ def test_the_proposal_shows_on_the_asset_page_and_in_the_alerts_view(
     from support import API_KEYS
 
     app = app_for(tmp_path, mosquitto)
-    app.state.decisions.alerts_seen[CNC2] = {"kind": "rul", "asset": CNC2, "condition": True,
+    services_of(app).decisions.alerts_seen[CNC2] = {"kind": "rul", "asset": CNC2, "condition": True,
                                              "detail": {"rul_s": 900, "low_s": 600, "high_s": 1200}}
     with ServedApp(app) as served, httpx.Client(base_url=served.url, headers=auth()) as c:
         did = c.post("/api/decisions", json={"asset": CNC2}).json()["id"]

@@ -22,6 +22,7 @@ from plantmodel.plant import PlantConfig
 from plantmodel.scenario import LineStart, StationStart
 from plantmodel.telemetry import Event, EventKind, Sample
 from simulators.flow.line import FlowLine
+from twin.app_state import services_of
 from twin.config import TwinConfig
 from twin.main import create_app
 
@@ -155,7 +156,7 @@ def test_submissions_are_validated_limited_and_need_an_engineer(tmp_path: Path, 
 def test_a_job_from_live_starts_from_the_twins_buffers_and_breakdowns(tmp_path: Path, mosquitto: Any) -> None:
     app = app_for(tmp_path, mosquitto)
     now = datetime.now(UTC)
-    twin = app.state.twin
+    twin = services_of(app).twin
     twin.apply(Sample(f"{LINE}/turning/buf-1", "level", 3, "parts", now))
     for record in (Event(f"{LINE}/milling/cnc-2", EventKind.STATE_CHANGE, now - timedelta(minutes=30),
                          {"to": "down"}),
@@ -166,6 +167,8 @@ def test_a_job_from_live_starts_from_the_twins_buffers_and_breakdowns(tmp_path: 
         job = wait_state(c, job_id, {"done"})
     assert job["from_live"] and job["start"]["buffers"] == {"buf-1": 3}
     assert job["start"]["stations"]["cnc-2"]["down_for_s"] == pytest.approx(1800, abs=60)
+    # and from the moment it was asked for, where the line's shift calendar places the run
+    assert abs(datetime.fromisoformat(job["start"]["origin"]) - now) < timedelta(minutes=5)
 
 
 def test_the_simulator_starts_from_a_line_start() -> None:

@@ -19,6 +19,7 @@ from plantmodel import mqtt, uns
 from plantmodel.config import parse_config
 from plantmodel.plant import PlantConfig
 from plantmodel.telemetry import Event, EventKind, Sample
+from twin.app_state import services_of
 from twin.config import TwinConfig
 from twin.main import create_app
 
@@ -41,7 +42,8 @@ def served(tmp_path: Path, mosquitto: mqtt.BrokerConfig) -> Iterator[tuple[Serve
     publisher = mqtt.make_client(mosquitto, "live-test-publisher")
     mqtt.start(publisher, mosquitto)
     with ServedApp(app) as s:
-        wait_until(lambda: app.state.feed.connected and publisher.is_connected(), 10, "twin and publisher to connect")
+        feed = services_of(app).feed
+        wait_until(lambda: feed.connected and publisher.is_connected(), 10, "twin and publisher to connect")
         yield s, publisher
     mqtt.stop(publisher)
 
@@ -99,7 +101,7 @@ def test_every_client_gets_the_change(served: tuple[ServedApp, Any]) -> None:
     finally:
         for c in conns:
             c.close()
-    wait_until(lambda: not s.app.state.live.subscribers, 10, "closed clients to be forgotten")
+    wait_until(lambda: not services_of(s.app).live.subscribers, 10, "closed clients to be forgotten")
 
 
 def test_stream_needs_a_key(served: tuple[ServedApp, Any]) -> None:
@@ -128,7 +130,7 @@ def test_a_restart_recovers_live_state_and_the_reasons_people_gave(tmp_path: Pat
     try:
         first = create_app(cfg, plant())
         with ServedApp(first) as s, httpx.Client(base_url=s.url, headers=auth(), timeout=10) as api:
-            wait_until(lambda: first.state.feed.connected and publisher.is_connected(), 10, "connections")
+            wait_until(lambda: services_of(first).feed.connected and publisher.is_connected(), 10, "connections")
             sample = Sample(CNC1, "spindle_speed", 2468.0, "rpm", now)
             publish(publisher, sample)  # not retained: after the restart only the twin's database has it
             wait_until(lambda: api.get(f"/api/assets/{CNC1}").json()["signals"].get("spindle_speed"), 10,

@@ -7,7 +7,7 @@ needs is in its signature, and the type checker follows it.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # annotations only: the service modules import this one (twin.auth, twin.limits)
@@ -63,12 +63,6 @@ class TwinServices:
     @property
     def alerts(self) -> AlertEngine:
         return self.performance.alerts
-
-    def legacy_state(self) -> dict[str, Any]:
-        """The parts by name, for `app.state.<name>`: kept for scripts and tests that read them; routes use
-        `twin.api.deps`."""
-        return {f.name: getattr(self, f.name) for f in fields(self)} | {
-            "alerts": self.alerts, "alerts_at": self.alerts.store.at}
 
 
 def services_of(app: Any) -> TwinServices:

@@ -5,8 +5,9 @@ Triggers: an RUL or anomaly alert rising on a station with a wear-out failure mo
 within `frequent_window_h`. The twin then submits a decision job (a
 planning job: the planner runs `planning.decide` in a worker process, never on the event loop),
 started from the live line (`live_start`: buffers, repairs under way, time since the last failure, the
-time of day in the site's zone) with the RUL alert's estimate and interval as the wear part's remaining
-life, and simulated on the plant model (or the calibrated one named in `plant`, from `sim calibrate`).
+moment in the site's zone, where the line's shift calendar places it) with the RUL alert's estimate and
+interval as the wear part's remaining life, and simulated on the plant model (or the calibrated one named in
+`plant`, from `sim calibrate`).
 
 The best option becomes a pending command request of the control allow-list, requested by the twin with
 its evidence as the reason: maintenance is `maintenance_command` (its value the planned duration in
@@ -219,8 +220,6 @@ class DecisionEngine:
         """The live line, the time of day, and the RUL alert's estimate as the wear part's remaining life."""
         moment = datetime.fromtimestamp(now, UTC)
         start = live_start(self.twin, self.stops, line, moment)
-        local = moment.astimezone(self.zone)
-        clock_s = local.hour * 3600 + local.minute * 60 + local.second
         stations = dict(start.stations)
         detail = (alert or {}).get("detail") or {}
         rul, low, high = detail.get("rul_s"), detail.get("low_s"), detail.get("high_s")
@@ -230,7 +229,7 @@ class DecisionEngine:
                 cv = min(3.0, max(0.05, (high - low) / (2 * 1.96 * rul)))
             old = stations.get(station_id, StationStart())
             stations[station_id] = old.model_copy(update={"wear_remaining_s": float(rul), "wear_remaining_cv": cv})
-        return start.model_copy(update={"stations": stations, "clock_s": float(clock_s)})
+        return start.model_copy(update={"stations": stations, "origin": moment.astimezone(self.zone)})
 
     # --- results and proposals -----------------------------------------------------------------------
     def check(self) -> None:

@@ -167,9 +167,7 @@ def create_app(config: TwinConfig, plant: PlantConfig, calendar: ShiftCalendarCo
         heavy_reads=asyncio.Semaphore(config.rate_limits.concurrent_reads), heavy=heavy,
         limits=CallerLimits(config.rate_limits.expensive), job_store=job_store, job_runner=job_runner,
         commands=book, equipment=equipment, decisions=decisions, metrics=TwinMetrics())
-    app.state.services = services  # the routes read it through twin.api.deps
-    for name, part in services.legacy_state().items():  # app.state.twin etc., for scripts and tests
-        setattr(app.state, name, part)
+    app.state.services = services  # the routes read it through twin.api.deps; scripts through services_of(app)
     performance.alerts.listeners.append(live.alert)  # the WebSocket pushes every alert change
     if config.auth.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=config.auth.cors_origins, allow_credentials=False,

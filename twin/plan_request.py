@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from plantmodel.catalog import AssetRole
 from plantmodel.plant import Line
 from plantmodel.scenario import LineStart, StationStart
-from plantmodel.telemetry import AssetState, to_micros
+from plantmodel.telemetry import AssetState, from_micros, to_micros
 from twin.downtime import StopLog
 from twin.state import PlantTwin
 
@@ -63,8 +63,9 @@ def study_size(scenario: dict[str, Any]) -> float:
 
 
 def live_start(twin: PlantTwin, stops: StopLog, line: Line, now: datetime | None = None) -> LineStart:
-    """The line as the twin sees it now: WIP in each buffer, stations down (and for how long), and the time
-    since each station's last failure ended (the twin's wall-clock view of the failure clocks' age)."""
+    """The line as the twin sees it now: WIP in each buffer, stations down (and for how long), the time since
+    each station's last failure ended (the twin's wall-clock view of the failure clocks' age), and the moment
+    itself, where the run starts on the line's shift calendar."""
     now_us = to_micros(now or datetime.now(UTC))
     last_failure_end: dict[str, int] = {}
     for stop in stops.stops:
@@ -88,4 +89,4 @@ def live_start(twin: PlantTwin, stops: StopLog, line: Line, now: datetime | None
         since = max(0.0, (now_us - ended) / 1e6) if ended is not None and down_for is None else None
         if down_for is not None or since is not None:
             stations[asset.id] = StationStart(down_for_s=down_for, since_failure_s=since)
-    return LineStart(buffers=buffers, stations=stations)
+    return LineStart(buffers=buffers, stations=stations, origin=from_micros(now_us))

@@ -13,7 +13,7 @@ type count for neither, since a detector that also catches other faults is not w
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,7 +88,7 @@ def alarm_spans(times: ArrayLike, flags: ArrayLike, asset: str, detector: str, s
     return spans
 
 
-def score_faults(labels: Sequence[Span], alarms: Iterable[Span], detectors: dict[str, Sequence[str]],
+def score_faults(labels: Sequence[Span], alarms: Iterable[Span], detectors: Mapping[str, Sequence[str]],
                  tolerance: float = 60.0) -> dict[str, FaultScore]:
     """Per fault type: recall and delay of the detectors in `detectors[type]` (all detectors when the type is
     missing), and their precision as the module docstring defines it.

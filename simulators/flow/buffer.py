@@ -77,7 +77,8 @@ class Buffer(simpy.Store):
         event.succeed(part)
         self._level_changed(len(self.items) + 1)
 
-    def put(self, item: Any) -> Any:
+    # simpy's Store.put(item) itself departs from BaseResource.put() (simpy's hints ignore [override] there too)
+    def put(self, item: Any) -> Any:  # type: ignore[override]
         self.offered += 1
         event = super().put(item)
         if not event.triggered:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import simpy
@@ -26,14 +26,14 @@ from simulators.flow.parts import Part
 from simulators.flow.station import BLOCKED, IDLE, PRODUCING, STARVED, Station
 
 if TYPE_CHECKING:
-    from simulators.flow.line import FlowLine
+    from simulators.flow.context import StationContext
 
 Process = Generator[simpy.Event, Any, Any]
 CHARGER = "charger"
 
 
 class Fleet(Station):
-    def __init__(self, line: FlowLine, asset: Asset, rng: np.random.Generator, inbound: Buffer | None,
+    def __init__(self, line: StationContext, asset: Asset, rng: np.random.Generator, inbound: Buffer | None,
                  outbound: Any) -> None:
         super().__init__(line, asset, rng, inbound, outbound)
         spec = asset.config.sim.fleet
@@ -119,7 +119,7 @@ class Fleet(Station):
                 self.wait_on(k, STARVED)
                 yield event
                 self.waiting[k] = None
-            part, pickup = event.value
+            part, pickup = cast(tuple[Part, str], event.value)
             while not self.line.calendar.open:
                 self.set_state(k, IDLE, self.line.calendar.reason)
                 yield self.line.calendar.reopened
@@ -151,9 +151,10 @@ class Fleet(Station):
         out = self.outbound
         if out is None:
             return None, self.node_out[0]
-        if hasattr(out, "choose"):
-            i = out.choose(part)
-            return out.targets[i], out.names[i]
+        if hasattr(out, "choose"):  # a router to several buffers (simulators.flow.network)
+            router: Any = out
+            i = router.choose(part)
+            return router.targets[i], router.names[i]
         return out, self.node_out[0]
 
     def charge_if_low(self, k: int) -> Process:

@@ -76,7 +76,7 @@ class FlowLine:
         self.observer = observer
         self.watching = record_events or observer is not None  # one flag on the hot path
         self.ledger = Ledger(env)
-        self.calendar = Calendar(env, sim.calendar, start.clock_s or 0.0 if start is not None else 0.0)
+        self.calendar = Calendar(env, sim.calendar, start.origin if start is not None else None)
         self.operators = simpy.Resource(env, capacity=sim.operators if sim.operators else UNLIMITED_OPERATORS)
         self.products = sim.products
         self.mix_rng = stream(seed, 0)

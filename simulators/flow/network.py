@@ -175,8 +175,8 @@ def build(line: FlowLine, flow: list[Asset], stream: Callable[[int], np.random.G
         else:
             inbound = MultiInput(env, [i for _, i in ins], [n for n, _ in ins])
         targets = []
-        for succ in g.succ[sid]:
-            targets.append(stores[succ] if by_id[succ].role is AssetRole.BUFFER else handover[(sid, succ)])
+        for nxt in g.succ[sid]:
+            targets.append(stores[nxt] if by_id[nxt].role is AssetRole.BUFFER else handover[(sid, nxt)])
         outbound: Any
         if not targets:
             outbound = None

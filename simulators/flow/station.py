@@ -31,7 +31,7 @@ from simulators.flow.failures import FailureClock
 from simulators.flow.parts import Part
 
 if TYPE_CHECKING:
-    from simulators.flow.line import FlowLine
+    from simulators.flow.context import StationContext
 
 Process = Generator[simpy.Event, Any, Any]
 PRODUCING, STARVED, BLOCKED, DOWN = AssetState.PRODUCING, AssetState.STARVED, AssetState.BLOCKED, AssetState.DOWN
@@ -59,7 +59,7 @@ def failure_modes(asset: Asset) -> list[FailureMode]:
 
 
 class Station:
-    def __init__(self, line: FlowLine, asset: Asset, rng: np.random.Generator, inbound: Buffer | None,
+    def __init__(self, line: StationContext, asset: Asset, rng: np.random.Generator, inbound: Buffer | None,
                  outbound: Buffer | None) -> None:
         sim = asset.config.sim
         self.line, self.env, self.asset, self.rng = line, line.env, asset, rng
@@ -85,6 +85,7 @@ class Station:
         # renewal or a failure that happens in one variant and not another shifts no cycle or scrap draw, and
         # variants of a decision stay paired (common random numbers).
         seq = rng.bit_generator.seed_seq
+        assert isinstance(seq, np.random.SeedSequence)  # what np.random.default_rng makes
         self.clocks = [[FailureClock(m, np.random.default_rng(seq.spawn(1)[0])) for m in modes]
                        for _ in range(self.n)]
         self.random = rng.random
@@ -104,6 +105,7 @@ class Station:
         self.wear_scale = 1.0  # how fast wear-out clocks run per operating second (slower at reduced speed)
         self.held: simpy.Event | None = None  # stopped for maintenance until this event
         self.resets: list[simpy.Event | None] = [None] * self.n  # an alarm reset ends that server's repair
+        self.planned_maintenance = 0  # wear parts replaced in planned maintenance (planning.decide), never reset
         # Where it sits in the network (set by simulators.flow.network): its inputs, the places parts come
         # from and go to (a vehicle's pickups and drop-offs), and the buffer reworked parts go back to.
         self.assemble = sim.merge == "assemble"
@@ -157,8 +159,9 @@ class Station:
     def on_calendar(self, is_open: bool) -> None:
         reason = self.line.calendar.reason
         for k in range(self.n):
-            if self.waiting[k] is not None:
-                self.set_state(k, self.waiting[k] if is_open else PLANNED, None if is_open else reason)
+            waiting = self.waiting[k]
+            if waiting is not None:
+                self.set_state(k, waiting if is_open else PLANNED, None if is_open else reason)
 
     # --- the server loop -------------------------------------------------------------------------
     def serve(self, k: int) -> Process:
@@ -448,10 +451,10 @@ class Conveyor(Station):
     At most `capacity` parts ride at once; parts that reach the end wait there (on the belt) for room downstream.
     """
 
-    def __init__(self, line: FlowLine, asset: Asset, rng: np.random.Generator, inbound: Buffer | None,
+    def __init__(self, line: StationContext, asset: Asset, rng: np.random.Generator, inbound: Buffer | None,
                  outbound: Buffer | None) -> None:
         super().__init__(line, asset, rng, inbound, outbound)
-        self.belt = simpy.Resource(self.env, capacity=asset.config.capacity or 1)
+        self.belt = simpy.Resource(self.env, capacity=asset.config.capacity or 1)  # type: ignore[arg-type]  # .inf too
         self.transport_s = asset.config.sim.transport_time_s
 
     def hand_on(self, k: int, parts: list[Part]) -> Process:
@@ -478,13 +481,14 @@ class Agv(Station):
     `mission`, `direction` and `moving_since` say where it is, for the vehicle's own status reports.
     """
 
-    def __init__(self, line: FlowLine, asset: Asset, rng: np.random.Generator, inbound: Buffer | None,
+    def __init__(self, line: StationContext, asset: Asset, rng: np.random.Generator, inbound: Buffer | None,
                  outbound: Buffer | None) -> None:
         super().__init__(line, asset, rng, inbound, outbound)
-        self.batch = asset.config.capacity or 1
+        self.batch = asset.config.limit or 1  # a full load; an unlimited one would never leave
         self.trip_s = self.ideal_cycle_s
         self.ideal_cycle_s = 2 * self.ideal_cycle_s / self.batch  # a round trip per load, per part
-        self.mission, self.direction, self.moving_since = "wait_for_load", 1, None
+        self.mission, self.direction = "wait_for_load", 1
+        self.moving_since: float | None = None
         self.position = 0.0  # share of the route, 0 at the line, 1 at the warehouse
 
     def take(self, k: int) -> Generator[simpy.Event, Any, list[Part]]:

@@ -22,6 +22,7 @@ from plantmodel import mqtt, uns
 from plantmodel.config import load_config
 from plantmodel.plant import PlantConfig
 from plantmodel.telemetry import Sample
+from twin.app_state import services_of
 from twin.config import TwinConfig
 from twin.main import create_app
 
@@ -58,7 +59,7 @@ def test_a_silent_feed_is_reported_and_reconnected(tmp_path: Path, mosquitto: mq
             pub.publish(*speed(8000.0), qos=1).wait_for_publish(5)
             snap = wait_until(lambda: (h := health(s))["status"] == "degraded" and h, 15, "the silence to show")
             assert any("no live UNS message" in p for p in snap["problems"]), snap
-            feed = s.app.state.feed
+            feed = services_of(s.app).feed
             wait_until(lambda: feed.silence_restarts >= 1 and feed.connected, 15, "a reconnection")
             pub.publish(*speed(8001.0), qos=1).wait_for_publish(5)
             wait_until(lambda: health(s)["status"] == "ok", 10, "a live message to end the silence")
@@ -121,7 +122,7 @@ def test_junk_topics_add_no_metric_series_and_few_log_lines(tmp_path: Path, mosq
     with ServedApp(make_app(tmp_path, mosquitto)) as s:
         wait_until(lambda: health(s)["broker_connected"], 10, "the twin to connect")
         pub = publisher(mosquitto)
-        feed = s.app.state.feed
+        feed = services_of(s.app).feed
         try:
             with caplog.at_level(logging.WARNING, logger="twin.stream"):
                 for i in range(3000):
@@ -154,7 +155,7 @@ def test_forged_timestamps_are_refused_listed_and_never_shown(tmp_path: Path, mo
                 pub.publish(topic, forged_2099, qos=1, retain=True).wait_for_publish(5)
                 pub.publish(topic, forged_1970, qos=1).wait_for_publish(5)
                 pub.publish(*speed(7000.0), qos=1).wait_for_publish(5)
-                state = s.app.state.twin.assets[CNC].signals
+                state = services_of(s.app).twin.assets[CNC].signals
                 wait_until(lambda: "spindle_speed" in state and state["spindle_speed"].value == 7000.0, 10,
                            "the real value after the forged ones")
                 got = httpx.get(f"{s.url}/api/rejected", headers=auth("viewer"), timeout=5).json()
@@ -167,8 +168,9 @@ def test_forged_timestamps_are_refused_listed_and_never_shown(tmp_path: Path, mo
         # a restart: the forged retained value comes back from the broker and is refused again, not restored
         with ServedApp(make_app(tmp_path, mosquitto)) as s:
             wait_until(lambda: health(s)["broker_connected"], 10, "the twin to connect again")
-            wait_until(lambda: s.app.state.feed.rejected_counts["bad_timestamp"] >= 1, 10, "the retained forgery")
-            value = s.app.state.twin.assets[CNC].signals.get("spindle_speed")
+            feed = services_of(s.app).feed
+            wait_until(lambda: feed.rejected_counts["bad_timestamp"] >= 1, 10, "the retained forgery")
+            value = services_of(s.app).twin.assets[CNC].signals.get("spindle_speed")
             assert value is not None and value.value == 7000.0  # restored from the twin's database, not forged
     finally:
         pub = publisher(mosquitto)

@@ -16,6 +16,7 @@ from support import AUTH_CONFIG, PROJECT, ServedApp, auth, wait_until
 from planning.planner import plan_job
 from plantmodel.config import load_config
 from plantmodel.plant import PlantConfig
+from twin.app_state import services_of
 from twin.config import TwinConfig
 from twin.db import TwinDatabase
 from twin.jobs import RUNNING, JobStore
@@ -67,7 +68,7 @@ def test_a_job_interrupted_by_restarts_is_not_started_for_ever(tmp_path: Path) -
     store.running(twice, time.time())  # started twice
     db.close()
     app = app_for(tmp_path)
-    app.state.job_runner.planner = None  # nothing runs: only what the start-up decides is seen
+    services_of(app).job_runner.planner = None  # nothing runs: only what the start-up decides is seen
     with ServedApp(app) as s, httpx.Client(base_url=s.url, headers=auth(), timeout=10) as c:
         assert c.get(f"/api/jobs/{again}").json()["state"] == "queued"
         failed = c.get(f"/api/jobs/{twice}").json()

@@ -21,6 +21,7 @@ from support import PROJECT, ServedApp
 
 from historian import SqliteHistorian
 from plantmodel.telemetry import Event, EventKind, Sample
+from twin.app_state import services_of
 from twin.config import TwinConfig, load_twin
 from twin.main import create_app
 
@@ -121,7 +122,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Any:
     cfg = TwinConfig.model_validate(doc)
     app = create_app(cfg, plant, calendar, {"K_IN": KEYS["inside"], "K_IN2": KEYS["inside2"],
                                             "K_OUT": KEYS["outside"], "K_ADMIN": KEYS["admin"]})
-    twin = app.state.twin
+    twin = services_of(app).twin
     t0 = now - timedelta(hours=2)
     twin.apply(Event(CNC, EventKind.STATE_CHANGE, t0, {"to": "producing"}))
     twin.apply(Event(CNC, EventKind.STATE_CHANGE, t0 + timedelta(minutes=30), {"to": "down", "reason": "E204"}))
@@ -134,8 +135,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Any:
         command = inside.post("/api/commands", json={"asset": CNC, "command": "reduce_speed", "value": 80,
                                                      "reason": "secret-reason-7"})
         assert command.status_code == 201, command.text
-        job_id = app.state.job_store.add("inside", LINE, {"hours": 1}, None, {}, now.timestamp())
-        decision_id = app.state.decisions.book.add(CNC, "asked by inside", now.timestamp())
+        job_id = services_of(app).job_store.add("inside", LINE, {"hours": 1}, None, {}, now.timestamp())
+        decision_id = services_of(app).decisions.book.add(CNC, "asked by inside", now.timestamp())
         [alert] = inside.get("/api/alerts").json()
         [stop] = [st for st in inside.get("/api/downtime").json() if st["code"] == "E204"]
         ids = {"path": CNC, "signal": "spindle_speed", "stop_id": stop["id"], "alert_id": str(alert["id"]),
