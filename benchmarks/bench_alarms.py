@@ -54,7 +54,7 @@ from twin.config import load_twin
 ORIGIN_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z: a fixed plant clock, so a seed gives the same run
 US = 1_000_000
 WEAR_SHARE = 0.12  # from there a bearing's wear has moved its vibration by one noise σ of the sensor
-SIGNAL_RULES = ("anomaly", "threshold", "spc", "rul")
+SIGNAL_RULES = ("anomaly", "sensor", "threshold", "spc", "rul")
 STOPPED = ("down", "setup", "planned_stop")
 STEP_S = 60.0  # how often the bearings' wear is read
 RUL_LEAD = 3.0  # a remaining-life alert is right when the end of life follows within this many horizons
@@ -221,7 +221,7 @@ def judge(annunciations: list[dict[str, Any]], truth: Truth, settle_s: float, to
         labels = [(s, e) for (la, _, _, s, e) in truth.labels if la == asset]
         stopped = [(s, e) for s, e, _ in truth.stops.get(asset, [])]
         settling = any(r <= t < r + settle for r in truth.restarts.get(asset, []))
-        settling_alert = kind in ("anomaly", "threshold", "spc") and settling
+        settling_alert = kind in ("anomaly", "sensor", "threshold", "spc") and settling
         if kind == "machine_alarm":
             verdict = "true" if _inside(t, stopped, tol) else "false"
         elif kind == "oee":

@@ -73,8 +73,9 @@ def alarms_table(files: list[Path]) -> str:
             "fault type | unexplained in a restart's settling | escalated above the rule | floods | load before | "
             "commit | file |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for path in files:
-        r = orjson.loads(path.read_bytes())
+    # in the order they were measured
+    for r, path in sorted(((orjson.loads(p.read_bytes()), p) for p in files),
+                          key=lambda rp: (rp[0].get("provenance", {}).get("measured_at", ""), rp[1].name)):
         recall = ", ".join(f"{kind.replace('_', ' ')} {r['recall'][kind]:.3f}"
                            + (f" ({r['delay_median_s'][kind]:.0f} s)" if r["delay_median_s"].get(kind) is not None
                               else "") for kind in r["recall"])

@@ -594,3 +594,29 @@ def test_alerts_bench_writes_its_keys(tmp_path: Path) -> None:
     assert {"us_per_sample", "samples_per_s", "transitions", "us_per_persisted_transition"} <= set(data["engine"])
     assert data["engine"]["transitions"] > 0 and data["webhook_latency"]["p50_ms"] > 0
     assert data["mqtt_latency"]["p50_ms"] > 0
+
+
+def test_an_open_anomaly_alert_sounds_again_for_a_signal_that_comes_to_lead_it() -> None:
+    """A worn bearing keeps a machine's anomaly alert open, led by vibration; a speed sensor that then drifts and
+    comes to lead the score is one more occurrence (and annunciated again once the alert was acknowledged). A
+    signal that led it before, or one that is only second, adds nothing."""
+    eng = AlertEngine(AlertsConfig(), plant(), TwinDatabase(":memory:"), ManualClock(T0))
+
+    def row(s: int, *signals: str) -> None:
+        eng.anomaly(CNC, T0 + timedelta(seconds=s), True, 5.0, 1.0, list(signals))
+
+    row(0, "vibration_rms")
+    row(1, "vibration_rms", "power")
+    [alert] = eng.by_id.values()
+    assert alert.occurrences == 1
+    row(2, "spindle_speed", "vibration_rms")
+    assert alert.occurrences == 2 and "spindle_speed" in alert.message
+    row(3, "vibration_rms")
+    row(4, "spindle_speed")
+    assert alert.occurrences == 2
+    eng.act(alert.id, "ack", "operator")
+    row(5, "power")
+    assert alert.occurrences == 3 and alert.state is State.ACTIVE  # annunciated again
+    eng.anomaly(CNC, T0 + timedelta(seconds=6), False, 0.1, 1.0, [])
+    row(7, "spindle_speed")  # a new episode: its first leader raises it, no more
+    assert alert.occurrences == 4

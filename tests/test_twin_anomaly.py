@@ -161,3 +161,89 @@ def test_a_frozen_per_part_measurement_is_found_while_parts_are_counted() -> Non
             mon.observe(s)
     [alert] = alerts.store.select()
     assert "measured_diameter" in alert.message and mon.assets[INSPECT].stuck == {"measured_diameter"}
+
+
+def test_a_sensor_failing_while_the_machine_is_already_unusual_raises_an_alert_of_its_own(tmp_path: Path) -> None:
+    """A worn bearing keeps the machine's anomaly alert open; a load sensor that then starts to spike is news to
+    the operator: the sensor rule raises its own alert, names the signal, and clears a window after the last
+    spike. A change of level (a new set point) is no spike."""
+    alerts = AlertEngine(AlertsConfig(), plant(), TwinDatabase(":memory:"))
+    mon = AnomalyMonitor(AnomalyConfig(assets=[CNC], baseline_rows=600, settle_s=120, spike_window_s=300), plant(),
+                         alerts.anomaly, alerts.sensor, alerts.covers_sensors)
+    rng = np.random.default_rng(11)
+    for i in range(0, 1500):
+        for s in _cnc(rng, i, "producing"):
+            mon.observe(s)
+    st = mon.assets[CNC]
+    assert st.model is not None and st.spike_limits and not alerts.store.select()
+
+    def feed(start: int, n: int, shift: dict[str, float], spike_every: int = 0) -> None:
+        for i in range(start, start + n):
+            for s in _cnc(rng, i, "producing"):
+                v = float(s.value) + shift.get(s.signal, 0.0) if isinstance(s.value, float) else s.value
+                if s.signal == "spindle_load" and spike_every and i % spike_every == 0:
+                    v = 4 * float(v) + 1  # one reading far out, the next one normal
+                mon.observe(Sample(s.asset, s.signal, v, s.unit, s.ts))
+
+    feed(1500, 300, {"vibration_rms": 1.0})  # the bearing: the anomaly alert opens
+    [anomaly] = alerts.store.select()
+    assert anomaly.kind == "anomaly" and alerts.is_active("anomaly", CNC)
+    feed(1800, 120, {"vibration_rms": 1.0}, spike_every=20)
+    sensor = [a for a in alerts.store.select() if a.kind == "sensor"]
+    assert len(sensor) == 1 and sensor[0].detail["signals"] == "spindle_load" and sensor[0].detail["fault"] == "spikes"
+    assert "spindle_load spikes" in sensor[0].message and st.spiking == {"spindle_load"}
+    feed(1920, 400, {"vibration_rms": 1.0, "spindle_speed": 500.0})  # no spike for a window; a step in speed
+    assert not alerts.is_active("sensor", CNC) and st.spiking == set()
+    assert [a.kind for a in alerts.store.select()].count("sensor") == 1
+
+
+def test_spike_counter_counts_isolated_outliers_not_a_new_level() -> None:
+    from analytics.anomaly import SpikeCounter
+
+    rng = np.random.default_rng(2)
+    c = SpikeCounter()
+    for x in rng.normal(10, 0.1, 300):
+        c.update(float(x))
+    limit = 2 * max(c.largest_, 8.0)
+    step = [c.update(float(x), limit) for x in rng.normal(20, 0.1, 100)]  # a new level stays: no spike
+    assert not any(step)
+    spikes = [c.update(float(x) if i % 10 else 60.0, limit) for i, x in enumerate(rng.normal(20, 0.1, 105), 1)]
+    assert sum(spikes) == 10
+
+
+def test_a_conveyor_that_stops_between_parts_finds_spikes_and_not_its_own_stops() -> None:
+    """A conveyor runs 8 s per part and waits 4 s for the next; its belt speed drops to 0 when it stops, and that
+    last reading may come just before the state that explains it. Two healthy hours raise nothing; a spiking
+    speed sensor then raises the sensor alert."""
+    from test_twin_oee import LINE
+
+    cv = f"{LINE}/transfer/cv-1"
+    alerts = AlertEngine(AlertsConfig(), plant(), TwinDatabase(":memory:"))
+    mon = AnomalyMonitor(AnomalyConfig(assets=[cv], baseline_rows=600), plant(), alerts.anomaly, alerts.sensor,
+                         alerts.covers_sensors)
+    rng = np.random.default_rng(8)
+
+    def part(k: int, spikes: bool = False) -> list[Sample]:
+        t = T0 + timedelta(seconds=12 * k)
+        out = [Sample(cv, "state", "producing", "", t)]
+        for i in range(8):
+            at = t + timedelta(seconds=i, milliseconds=5)
+            speed = round(0.5 + rng.normal(0, 0.004), 3)
+            if spikes and rng.random() < 0.1:
+                speed = 4 * speed + 1
+            out += [Sample(cv, "belt_speed", speed, "m/s", at), Sample(cv, "motor_current", 3.2 + rng.normal(0, 0.06),
+                                                                        "A", at)]
+        stop = t + timedelta(seconds=8)
+        out += [Sample(cv, "belt_speed", 0.0, "m/s", stop), Sample(cv, "motor_current", 0.4, "A", stop)]
+        return [*out, Sample(cv, "state", "starved", "", stop)]
+
+    for k in range(600):  # two hours, 80 min of it producing
+        for s in part(k):
+            mon.observe(s)
+    st = mon.assets[cv]
+    assert st.spike_limits and not [a for a in alerts.store.select() if a.kind == "sensor"]
+    for k in range(600, 650):
+        for s in part(k, spikes=True):
+            mon.observe(s)
+    [sensor] = [a for a in alerts.store.select() if a.kind == "sensor"]
+    assert sensor.detail["signals"] == "belt_speed" and st.spiking == {"belt_speed"}

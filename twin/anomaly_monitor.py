@@ -14,8 +14,12 @@ healthy score × `threshold_margin`) for `on_delay_rows` rows in a row is an ala
 drove it; it ends when the score stays under `off_ratio` of the threshold for `off_delay_rows` rows. A
 sensor whose value does not change while the machine produces for longer than it ever stood still in the
 baseline (× `threshold_margin`, and more than `stuck_min_s`) is stuck: an alarm naming that signal, which
-ends when the value moves again. Either alarm raises the asset's one anomaly alert (the alert
-engine's anomaly rules).
+ends when the value moves again. A sensor that shows `spike_count` spikes within `spike_window_s` (single
+readings farther from the median of those before them than the baseline ever went × `threshold_margin`, and
+than `spike_min_z`; analytics.anomaly.SpikeCounter) is spiking until a window passes without one. A stuck or
+spiking sensor goes to the alert engine's sensor rules, an alert of its own beside the asset's anomaly alert
+(a sensor failing while the machine is already unusual is news); an asset no sensor rule watches raises its
+anomaly alert instead.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import math
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -31,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from analytics.anomaly import Mewma, QuantileThreshold, explain
+from analytics.anomaly import Mewma, QuantileThreshold, SpikeCounter, explain
 from plantmodel.catalog import SignalKind
 from plantmodel.plant import Asset, PlantConfig
 from plantmodel.telemetry import AssetState, Quality, Sample, to_micros
@@ -41,6 +46,8 @@ from twin.model_store import load_model, metadata_for, save_model
 log = logging.getLogger(__name__)
 #: (asset, source time, alarm on?, score, threshold, signals that drove it, largest share first)
 AnomalySink = Callable[[str, datetime, bool, float | None, float | None, list[str]], None]
+#: (asset, signal, source time, faulty?, fault ("stuck", "spikes"), its measure (seconds still, spikes counted))
+SensorSink = Callable[[str, str, datetime, bool, str, float | None], None]
 US = 1_000_000
 
 
@@ -92,6 +99,12 @@ class AssetAnomaly:
     accounted_us: int = 0  # producing time is counted up to here
     stuck_learned_us: int = 0  # producing time watched to learn how long each value stands still
     stuck: set[str] = field(default_factory=set)  # signals stuck now
+    spikes: dict[str, SpikeCounter] = field(default_factory=dict)
+    spike_limits: dict[str, float] = field(default_factory=dict)  # signal -> robust z that is a spike
+    spike_times: dict[str, deque[int]] = field(default_factory=dict)  # signal -> its spikes within the window, µs
+    spiking: set[str] = field(default_factory=set)  # signals spiking now
+    separate: bool = False  # its faulty sensors go to the sensor sink, not into the anomaly alert
+    sensors_told: bool = False  # the sensor sink has heard that every sensor reads true (after a start)
     mewma_on: bool = False
 
     def status(self, baseline_rows: int) -> dict[str, Any]:
@@ -100,7 +113,7 @@ class AssetAnomaly:
                 "state": "monitoring" if m is not None else f"learning ({len(self.baseline)}/{baseline_rows} rows)",
                 "score": self.score, "threshold": float(m.threshold_) if m is not None else None,
                 "rows_scored": self.rows, "trained": self.trained or None, "last_alarm": self.last_alarm,
-                "stuck": sorted(self.stuck)}
+                "stuck": sorted(self.stuck), "spiking": sorted(self.spiking)}
 
     def producing(self) -> bool:
         return self.state is None or self.state == AssetState.PRODUCING
@@ -120,8 +133,9 @@ def monitored_signals(asset: Asset, chosen: list[str] | None) -> list[str]:
 
 
 class AnomalyMonitor:
-    def __init__(self, config: AnomalyConfig, plant: PlantConfig, sink: AnomalySink | None = None) -> None:
-        self.config, self.sink = config, sink
+    def __init__(self, config: AnomalyConfig, plant: PlantConfig, sink: AnomalySink | None = None,
+                 sensor_sink: SensorSink | None = None, sensor_covers: Callable[[str], bool] | None = None) -> None:
+        self.config, self.sink, self.sensor_sink = config, sink, sensor_sink
         self.assets: dict[str, AssetAnomaly] = {}
         for a in plant.assets():
             if any(fnmatch.fnmatchcase(a.path, g) for g in config.assets):
@@ -130,9 +144,12 @@ class AnomalyMonitor:
                 if signals:  # a configured list says which signals may be used: those this machine reports are
                     rate = frozenset(typed_signals(config.rate_signals, a, "lags")) & set(signals)
                     context = frozenset(typed_signals(config.context_signals, a, "drifts")) & set(signals)
-                    self.assets[a.path] = AssetAnomaly(a, [], candidates=signals, rate=rate, context=context)
+                    separate = sensor_sink is not None and (sensor_covers is None or sensor_covers(a.path))
+                    self.assets[a.path] = AssetAnomaly(a, [], candidates=signals, rate=rate, context=context,
+                                                       separate=separate)
         self.period_us = int(config.period_s * US)
         self.settle_us, self.settle_after_us = int(config.settle_s * US), int(config.settle_after_s * US)
+        self.spike_window_us = int(config.spike_window_s * US)
         if config.model_dir is not None:
             for st in self.assets.values():
                 self._load(st)
@@ -154,7 +171,7 @@ class AnomalyMonitor:
             log.warning("model for %s was trained on other signals; learning anew", st.asset.path)
             return
         st.signals, st.settled = list(meta.signals), True
-        st.stuck_limits = dict(meta.stuck_limits)
+        st.stuck_limits, st.spike_limits = dict(meta.stuck_limits), dict(meta.spike_limits)
         st.model, st.trained = model, {"rows": meta.trained_rows, "from": meta.trained_from, "to": meta.trained_to,
                                        "source": "file"}
 
@@ -184,8 +201,9 @@ class AnomalyMonitor:
             run.value, run.still_us = value, 0
             if sample.signal in st.stuck:
                 st.stuck.discard(sample.signal)
-                if not st.stuck and not st.mewma_on:
-                    self._tell(st, sample.ts, False, None, None, [])
+                self._sensor(st, sample.signal, sample.ts, False, "stuck", None)
+        if st.producing() and ts >= st.scored_from and not learn_only:  # not while it settles after a stop
+            self._spike(st, sample.signal, value, ts, sample.ts)
         if not st.settled and sample.signal not in st.signals:
             st.signals = [s for s in st.candidates if s in st.latest]
             st.baseline, st.next_tick, st.last_row = [], 0, -1
@@ -211,8 +229,13 @@ class AnomalyMonitor:
             st.run_start = ts
             st.afresh = long_stop
             st.last_row = -1
+            if long_stop:  # readings from before a long stop are no neighbours of these (a short one keeps them:
+                for counter in st.spikes.values():  # a conveyor stops between parts)
+                    counter.restart()
         elif state != AssetState.PRODUCING and was_producing:
             st.stopped_at = ts
+            for counter in st.spikes.values():
+                counter.interrupt()
 
     def _row(self, st: AssetAnomaly, tick: int, at: datetime, learn_only: bool = False) -> None:
         contiguous = st.last_row >= 0 and tick - st.last_row <= 2 * self.period_us
@@ -249,17 +272,26 @@ class AnomalyMonitor:
             self._tell(st, at, True, st.score, threshold, list(alarm.top(3)))
         elif st.under >= self.config.off_delay_rows or (st.under and not st.mewma_on):
             st.mewma_on = False
-            if not st.stuck:  # the sink knows whether an alarm is open to end
+            if st.separate or not (st.stuck or st.spiking):  # the sink knows whether an alarm is open to end
                 self._tell(st, at, False, st.score, threshold, [])
+        if st.separate and not st.sensors_told and not (st.stuck or st.spiking):
+            st.sensors_told = True  # a sensor alert left open when the twin stopped ends here
+            self._sensor(st, "", at, False, "", None)
 
     def _still(self, st: AssetAnomaly, ts: int, at: datetime) -> None:
-        """Producing time since each signal last changed; longer than ever in the baseline, the sensor is stuck."""
+        """Producing time since each signal last changed; longer than ever in the baseline, the sensor is stuck.
+        A spiking sensor recovers after a window without a spike."""
         before, st.accounted_us = st.accounted_us, max(st.accounted_us, ts)
+        for signal in list(st.spiking):
+            times = st.spike_times[signal]
+            if not times or times[-1] <= ts - self.spike_window_us:
+                st.spiking.discard(signal)
+                self._sensor(st, signal, at, False, "spikes", None)
         dt = ts - before
         if not before or dt <= 0 or not st.producing():
             return
         learning = not st.stuck_limits  # learned over as much producing time as the baseline's rows span
-        if learning:
+        if learning or not st.spike_limits:
             st.stuck_learned_us += dt
         for signal in st.signals:
             run = st.runs.get(signal)
@@ -274,14 +306,51 @@ class AnomalyMonitor:
                 st.stuck.add(signal)
                 st.last_alarm = {"ts": at, "score": run.still_us / US, "severity": "stuck",
                                  "signals": [{"signal": signal, "share": 1.0}]}
-                self._tell(st, at, True, run.still_us / US, limit / US, [signal])
-        if learning and st.stuck_learned_us >= self.config.baseline_rows * self.period_us:
-            self._learn_stuck(st)
+                self._sensor(st, signal, at, True, "stuck", run.still_us / US, limit / US)
+        if (learning or not st.spike_limits) and st.stuck_learned_us >= self.config.baseline_rows * self.period_us:
+            self._learn_limits(st)
 
-    def _learn_stuck(self, st: AssetAnomaly) -> None:
-        st.stuck_limits = {s: max(round(self.config.stuck_min_s * US),
-                                  round(self.config.threshold_margin * st.runs[s].longest_us if s in st.runs else 0))
-                           for s in st.signals}
+    def _spike(self, st: AssetAnomaly, signal: str, value: float, ts: int, at: datetime) -> None:
+        counter = st.spikes.get(signal)
+        if counter is None:
+            counter = st.spikes[signal] = SpikeCounter()
+        limit = st.spike_limits.get(signal, self._spike_floor()) if st.spike_limits else None
+        if not counter.update(value, limit):
+            return
+        times = st.spike_times.setdefault(signal, deque())
+        times.append(ts)
+        while times[0] <= ts - self.spike_window_us:
+            times.popleft()
+        if len(times) >= self.config.spike_count and signal not in st.spiking:
+            st.spiking.add(signal)
+            st.last_alarm = {"ts": at, "score": float(len(times)), "severity": "spikes",
+                             "signals": [{"signal": signal, "share": 1.0}]}
+            self._sensor(st, signal, at, True, "spikes", float(len(times)), float(self.config.spike_count))
+
+    def _spike_floor(self) -> float:
+        return self.config.spike_min_z * self.config.threshold_margin
+
+    def _learn_limits(self, st: AssetAnomaly) -> None:
+        """Stuck and spike limits from the baseline's producing time (those a model file brought are kept)."""
+        margin = self.config.threshold_margin
+        if not st.stuck_limits:
+            st.stuck_limits = {s: max(round(self.config.stuck_min_s * US),
+                                      round(margin * st.runs[s].longest_us if s in st.runs else 0))
+                               for s in st.signals}
+        if not st.spike_limits:
+            st.spike_limits = {s: max(self._spike_floor(), margin * st.spikes[s].largest_ if s in st.spikes else 0)
+                               for s in st.candidates}
+
+    def _sensor(self, st: AssetAnomaly, signal: str, at: datetime, on: bool, fault: str, value: float | None,
+                limit: float | None = None) -> None:
+        """A sensor reads untrue (or true again): to the sensor sink, or else as the asset's anomaly alarm."""
+        if st.separate:
+            if self.sensor_sink is not None:
+                self.sensor_sink(st.asset.path, signal, at, on, fault, value)
+        elif on:
+            self._tell(st, at, True, value, limit, [signal])
+        elif not st.stuck and not st.spiking and not st.mewma_on:
+            self._tell(st, at, False, None, None, [])
 
     def _tell(self, st: AssetAnomaly, at: datetime, on: bool, score: float | None, threshold: float | None,
               signals: list[str]) -> None:
@@ -300,14 +369,15 @@ class AnomalyMonitor:
         model = Mewma(alpha=self.config.alpha, rate_signals=rate, context_signals=ctx, burn_in=min(50, len(rows) // 4),
                       threshold=QuantileThreshold(q=1.0, margin=self.config.threshold_margin))
         model.fit({name: rows[:, i] for i, name in enumerate(st.signals)})
-        if not st.stuck_limits:
-            self._learn_stuck(st)
+        if not st.stuck_limits or not st.spike_limits:
+            self._learn_limits(st)
         st.model, st.baseline, st.score, st.rows, st.settled = model, [], None, 0, True
         st.trained = {"rows": len(rows), "from": start, "to": end, "source": source}
         log.info("anomaly model of %s trained on %d rows (%s)", st.asset.path, len(rows), source)
         if self.config.model_dir is not None:
             meta = metadata_for(model, st.asset.path, len(rows), start.isoformat(), end.isoformat())
-            save_model(self._path(st), model, replace(meta, stuck_limits=dict(st.stuck_limits)))
+            save_model(self._path(st), model, replace(meta, stuck_limits=dict(st.stuck_limits),
+                                                      spike_limits=dict(st.spike_limits)))
 
     def train_from(self, asset: str, samples: Iterable[Sample]) -> dict[str, Any]:
         """Retrain one asset on a historian window: its samples made into rows as the live stream makes them."""

@@ -74,6 +74,13 @@ class AnomalyConfig(_Strict):
     stuck_min_s: float = Field(30.0, gt=0, description="a sensor is stuck when its value stands still for longer than "
                                                        "this while the machine produces (and than the baseline ever "
                                                        "had × threshold_margin)")
+    spike_count: int = Field(3, ge=1, description="this many spikes (isolated readings far from their neighbours) "
+                                                  "within spike_window_s make a spiking sensor")
+    spike_window_s: float = Field(600.0, gt=0, description="spikes are counted over this much source time; a sensor "
+                                                           "stops spiking after this long without one")
+    spike_min_z: float = Field(8.0, gt=0, description="a spike is at least this many robust standard deviations "
+                                                      "from the median of the readings before it (and farther "
+                                                      "than the baseline ever went × threshold_margin)")
     model_dir: Path | None = Field(None, description="where trained models are kept (skops files)")
 
 

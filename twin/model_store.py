@@ -40,6 +40,7 @@ class ModelMetadata:
     params: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     stuck_limits: dict[str, int] = field(default_factory=dict)  # µs of production without a change: stuck
+    spike_limits: dict[str, float] = field(default_factory=dict)  # robust z of a reading that is a spike
 
 
 def metadata_for(model: Any, asset: str, trained_rows: int, trained_from: str, trained_to: str) -> ModelMetadata:

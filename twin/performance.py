@@ -40,7 +40,8 @@ class LinePerformance:
         self.alerts = AlertEngine(config.alerts, plant, db or TwinDatabase(":memory:"), self.clock, notifier,
                                   stations=list(self.oee.assets))
         self.alerts.oee_figure, self.alerts.oee_now_us = self._oee_figure, self.now_us
-        self.anomaly = AnomalyMonitor(config.anomaly, plant, self.alerts.anomaly)
+        self.anomaly = AnomalyMonitor(config.anomaly, plant, self.alerts.anomaly, self.alerts.sensor,
+                                      self.alerts.covers_sensors)
         self.spc = SpcMonitor([Characteristic(c.asset, c.signal, c.lsl, c.usl, c.target, c.sigma, c.baseline,
                                               ewma_lambda=c.ewma_lambda, ewma_width=c.ewma_width)
                                for c in config.spc], self._spc_alert)

@@ -14,6 +14,7 @@ from analytics.anomaly.range import OutOfRange
 from analytics.anomaly.rate import RateOfChange
 from analytics.anomaly.robust_z import RollingRobustZ
 from analytics.anomaly.signals import MissingPolicy, SignalMismatch
+from analytics.anomaly.spikes import SpikeCounter
 from analytics.anomaly.streaming import StreamingDetector
 from analytics.anomaly.stuck import StuckValue
 from analytics.anomaly.threshold import Thresholded
@@ -32,6 +33,7 @@ __all__ = [
     "RateOfChange",
     "RollingRobustZ",
     "SignalMismatch",
+    "SpikeCounter",
     "StreamingDetector",
     "StuckValue",
     "ThresholdRule",

@@ -94,6 +94,17 @@ class AnomalyRule(_Rule):
     fields: ClassVar[frozenset[str]] = frozenset({"score", "threshold", "ratio", "signals"})
 
 
+class SensorRule(_Rule):
+    """A sensor on an asset no longer reads true: frozen (stuck) or spiking, as the anomaly monitor finds per signal.
+
+    Its own alert beside the asset's anomaly alert: a sensor that fails while the machine's behaviour is already
+    unusual (a worn bearing) is news to the operator, not one more reading of the open alert."""
+
+    type: Literal["sensor"]
+    message: str = "{asset_name}: {signals} {fault}"
+    fields: ClassVar[frozenset[str]] = frozenset({"signals", "fault", "signal"})
+
+
 class RulRule(_Rule):
     """Remaining useful life under a horizon: the trend of a wear signal extrapolated to its failure level."""
 
@@ -165,13 +176,13 @@ def max_severity(rule: _Rule) -> Severity:
     return top
 
 
-Rule = Annotated[ThresholdRule | AnomalyRule | RulRule | MachineAlarmRule | OeeRule | SpcRule,
+Rule = Annotated[ThresholdRule | AnomalyRule | SensorRule | RulRule | MachineAlarmRule | OeeRule | SpcRule,
                  Field(discriminator="type")]
 
 
 def _default_rules() -> list[Rule]:
-    return [AnomalyRule(type="anomaly", id="anomaly"), SpcRule(type="spc", id="spc"),
-            MachineAlarmRule(type="machine_alarm", id="machine-alarm")]
+    return [AnomalyRule(type="anomaly", id="anomaly"), SensorRule(type="sensor", id="sensor"),
+            SpcRule(type="spc", id="spc"), MachineAlarmRule(type="machine_alarm", id="machine-alarm")]
 
 
 class WebhookTarget(_Strict):

@@ -28,6 +28,7 @@ from twin.alerting.rules import (
     MachineAlarmWatch,
     OeeWatch,
     RulWatch,
+    SensorWatch,
     SpcWatch,
     ThresholdWatch,
 )
@@ -63,6 +64,7 @@ class AlertEngine:
         self.ruls = [RulWatch(r, assets) for r in config.rules if r.type == "rul"]
         self.spcs = [SpcWatch(r) for r in config.rules if r.type == "spc"]
         self.anomalies = [AnomalyWatch(r) for r in config.rules if r.type == "anomaly"]
+        self.sensors = [SensorWatch(r) for r in config.rules if r.type == "sensor"]
         self.oees = [OeeWatch(r, plant, stations or []) for r in config.rules if r.type == "oee"]
         self.oee_figure: OeeFigure | None = None
         self.oee_now_us: Callable[[], int] | None = None
@@ -106,6 +108,15 @@ class AlertEngine:
                 signals: list[str]) -> None:
         for w in self.anomalies:
             if (c := w.score(asset, ts, present, score, threshold, signals, self.is_active)) is not None:
+                self.apply(c)
+
+    def covers_sensors(self, asset: str) -> bool:
+        """Whether a sensor rule watches the asset's sensors (otherwise a faulty one raises its anomaly alert)."""
+        return any(w.covers(asset) for w in self.sensors)
+
+    def sensor(self, asset: str, signal: str, ts: datetime, present: bool, fault: str, value: float | None) -> None:
+        for w in self.sensors:
+            if (c := w.report(asset, signal, ts, present, fault, value, self.is_active)) is not None:
                 self.apply(c)
 
     def apply(self, c: Condition) -> Alert | None:

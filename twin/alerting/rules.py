@@ -25,6 +25,7 @@ from twin.alerting.config import (
     MachineAlarmRule,
     OeeRule,
     RulRule,
+    SensorRule,
     Severity,
     SpcRule,
     ThresholdRule,
@@ -156,8 +157,13 @@ class SpcWatch:
 
 
 class AnomalyWatch:
+    """An asset's anomaly alarm as one alert. A signal that comes to drive it while it is open, and has not driven
+    it before, is one more occurrence (annunciated again once acknowledged): a sensor drifting on a machine whose
+    worn bearing keeps the alert open is news."""
+
     def __init__(self, rule: AnomalyRule) -> None:
         self.rule = rule
+        self.drivers: dict[str, set[str]] = {}  # asset -> the signals that led its open alert so far
 
     def score(self, asset: str, ts: datetime, present: bool, score: float | None, threshold: float | None,
               signals: list[str], active: IsActive) -> Condition | None:
@@ -168,11 +174,52 @@ class AnomalyWatch:
         if present and ratio is not None and ratio < r.min_ratio:
             present = False
         if not present:
+            self.drivers.pop(asset, None)
             return Condition(r.id, asset, False, ts) if active(r.id, asset) else None
         crit = r.critical_ratio is not None and ratio is not None and ratio >= r.critical_ratio
+        seen = self.drivers.get(asset)
+        is_open = active(r.id, asset)
+        if seen is None or not is_open:
+            seen = self.drivers[asset] = set()
+        new_driver = bool(signals) and signals[0] not in seen
+        seen.update(signals[:1])
         return Condition(r.id, asset, True, ts, value=score, severity=Severity.critical if crit else None,
+                         event=new_driver and is_open and len(seen) > 1,
                          fields={"score": score, "threshold": threshold, "ratio": ratio,
                                  "signals": ", ".join(signals)})
+
+
+class SensorWatch:
+    """The sensors of each asset that read untrue now: the first raises the alert, each further one is an occurrence
+    (annunciated again once acknowledged), the last to recover clears it."""
+
+    def __init__(self, rule: SensorRule) -> None:
+        self.rule = rule
+        self.faulty: dict[str, dict[str, str]] = {}  # asset -> signal -> fault
+
+    def covers(self, asset: str) -> bool:
+        return matches(asset, self.rule.assets)
+
+    def report(self, asset: str, signal: str, ts: datetime, present: bool, fault: str, value: float | None,
+               active: IsActive) -> Condition | None:
+        """`signal` "" with `present` False: every sensor of the asset reads true (clears an alert left open)."""
+        r = self.rule
+        if not self.covers(asset):
+            return None
+        now = self.faulty.setdefault(asset, {})
+        joined = present and signal not in now
+        if present:
+            now[signal] = fault
+        else:
+            now.pop(signal, None)
+        if not now:
+            return Condition(r.id, asset, False, ts) if active(r.id, asset) else None
+        if not present and not joined:
+            return None  # one recovered, others still faulty: the alert stays as it is
+        names = ", ".join(sorted(now))
+        faults = ", ".join(sorted(set(now.values())))
+        return Condition(r.id, asset, True, ts, value=value, event=joined and active(r.id, asset),
+                         fields={"signals": names, "fault": faults, "signal": signal})
 
 
 #: A renewal from within this share of the failure level ends a life there (a tool changed at the end of its life);
