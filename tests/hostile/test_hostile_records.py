@@ -20,6 +20,7 @@ from edge_agent.spool import Spool
 from historian import SqliteHistorian
 from plantmodel.config import load_config
 from plantmodel.plant import PlantConfig
+from twin.app_state import services_of
 from twin.commands import entry_hash
 from twin.config import TwinConfig
 from twin.main import create_app
@@ -131,7 +132,7 @@ def test_databases_are_readable_by_their_owner_only(tmp_path: Path) -> None:
     asyncio.run(spool())
     cfg = TwinConfig.model_validate({"plant": "demo-plant.yaml", "database": str(tmp_path / "twin.db"),
                                      "auth": AUTH_CONFIG})
-    create_app(cfg, load_config(PROJECT / "configs" / "demo-plant.yaml", PlantConfig)).state.db.close()
+    services_of(create_app(cfg, load_config(PROJECT / "configs" / "demo-plant.yaml", PlantConfig))).db.close()
     (tmp_path / "old.db").write_bytes(b"")
     (tmp_path / "old.db").chmod(0o644)
     Quarantine(tmp_path / "old.db").close()  # an existing file is made private too
