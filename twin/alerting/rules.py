@@ -178,13 +178,12 @@ class AnomalyWatch:
             return Condition(r.id, asset, False, ts) if active(r.id, asset) else None
         crit = r.critical_ratio is not None and ratio is not None and ratio >= r.critical_ratio
         seen = self.drivers.get(asset)
-        is_open = active(r.id, asset)
-        if seen is None or not is_open:
+        if seen is None or not active(r.id, asset):  # a new episode (or one open before a restart): no news yet
             seen = self.drivers[asset] = set()
-        new_driver = bool(signals) and signals[0] not in seen
+        new_driver = bool(signals) and bool(seen) and signals[0] not in seen
         seen.update(signals[:1])
         return Condition(r.id, asset, True, ts, value=score, severity=Severity.critical if crit else None,
-                         event=new_driver and is_open and len(seen) > 1,
+                         event=new_driver,
                          fields={"score": score, "threshold": threshold, "ratio": ratio,
                                  "signals": ", ".join(signals)})
 
@@ -214,7 +213,7 @@ class SensorWatch:
             now.pop(signal, None)
         if not now:
             return Condition(r.id, asset, False, ts) if active(r.id, asset) else None
-        if not present and not joined:
+        if not present:
             return None  # one recovered, others still faulty: the alert stays as it is
         names = ", ".join(sorted(now))
         faults = ", ".join(sorted(set(now.values())))
