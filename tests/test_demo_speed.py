@@ -89,11 +89,12 @@ def test_the_demo_at_speed_10_computes_what_speed_1_computes(tmp_path: Path) -> 
     kinds = {(s[0].rsplit("/", 1)[-1], s[3]) for s in live["stops"]}
     assert ("cnc-2", "failure") in kinds, kinds
     assert live["stops"] == ref["stops"]
-    # OEE to the end of the interval: the same time model, counts and KPIs; no effectiveness above 1
+    # OEE to the end of the interval: the same time model, counts and KPIs; the ideal cycle times are never
+    # accused, whatever the wall clock's time of day puts a shift change in the interval (docs/oee.md)
     assert live["oee"] == ref["oee"]
     for key, _seconds, kpis, _ in filter(None, live["oee"].values()):
         assert "effectiveness_above_1" not in kpis["flags"], (key, kpis)
-        assert kpis["oee"] is None or 0 <= kpis["oee"] <= 1
+        assert kpis["oee"] is None or 0 <= kpis["oee"] <= 1 or "first_part_began_before_window" in kpis["flags"]
     # alerts raised (and cleared) at the same plant instants: the machine alarm of the breakdown among them
     assert [a[:2] for a in live["alerts"]].count(("machine-alarm", next(
         p for p in live["oee"] if p.endswith("cnc-2")))) == 1

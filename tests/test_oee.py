@@ -97,6 +97,27 @@ def test_effectiveness_above_one_is_flagged_and_clamped_only_on_request() -> Non
     assert c.kpis.effectiveness == 1.0 and c.kpis.oee == pytest.approx(1.0)
 
 
+def test_a_part_begun_before_the_window_does_not_accuse_the_ideal_cycle_time() -> None:
+    # a 30 s ideal cycle run at 31 s; the shift changes 25 s into a cycle: its part ends 6 s into the shift
+    cycle = 31 / 60
+    events = [state(-10, "producing")] + [parts(6 / 60 + k * cycle, 1) for k in range(-19, 12)]
+    r = one(events, shift(6), ideal_cycle_s=30.0)  # 12 parts × 30 s in 6 min: effectiveness 1.0
+    assert r.counts.produced == 12 and r.counts.first == 1
+    assert r.kpis.effectiveness == pytest.approx(1.0) and r.flags == ()
+    early = one(events, Window("s", S0, S0 + 30 * US, (Span(S0, S0 + 30 * US),)), ideal_cycle_s=30.0)
+    assert early.kpis.effectiveness == pytest.approx(1.0) and "effectiveness_above_1" not in early.flags
+    tiny = one(events, Window("s", S0, S0 + 10 * US, (Span(S0, S0 + 10 * US),)), ideal_cycle_s=30.0)
+    assert tiny.kpis.effectiveness == pytest.approx(3.0)  # as ISO 22400 counts it, and said why
+    assert tiny.flags == ("first_part_began_before_window",)
+    # a unit that began the window waiting made its first part inside it: nothing to explain away
+    idle = [state(-10, "starved"), state(0, "producing"), parts(0.4, 1), parts(0.8, 1)]
+    assert "effectiveness_above_1" in one(idle, shift(1), ideal_cycle_s=31.0).flags
+    assert one(idle, shift(1), ideal_cycle_s=31.0).counts.first == 0
+    # one part at most: a counter's first report of 400 parts in 40 min still says the ideal cycle is wrong
+    big = one([state(-10, "producing"), parts(1, 400)], shift(40), ideal_cycle_s=30.0)
+    assert big.counts.first == 1 and "effectiveness_above_1" in big.flags
+
+
 def test_counts_without_ideal_cycle_time() -> None:
     r = one([state(0, "producing"), parts(10, 100), parts(11, 5, "scrap")], shift(60))
     assert r.kpis.availability == 1.0 and r.kpis.quality == pytest.approx(100 / 105)

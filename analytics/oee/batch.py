@@ -15,6 +15,7 @@ import numpy as np
 from analytics.oee.calendar import PlannedPeriod, Span
 from analytics.oee.model import US, Counts, Kpis, SixLosses, TimeModel, compute_kpis, six_losses
 from analytics.oee.states import (
+    BEGUN_BEFORE,
     FAILURE,
     GOOD,
     MINOR_STOP,
@@ -171,18 +172,27 @@ def oee_windows(log: EventLog, windows: Sequence[Window], opts: OeeOptions, unti
             failures=int(stop_counts[i, 0]), minor_stops=int(stop_counts[i, 1]))
         good, scrap, rework, startup = (int(v) for v in part_counts[i, :4])
         flags = ("parts_outside_planned_time",) if part_counts[i, 4] else ()
-        out.append(OeeWindow.build(w, tm, Counts.of(good, scrap, rework, startup), opts, flags))
+        out.append(OeeWindow.build(w, tm, Counts.of(good, scrap, rework, startup, int(part_counts[i, 5])), opts,
+                                   flags))
     return out
 
 
 def _part_counts(log: EventLog, codes: np.ndarray, ws: np.ndarray, we: np.ndarray, wi: np.ndarray, n: int,
                  startup_us: int) -> np.ndarray:
-    """Per window: good, scrap, rework, start-up scrap (and a column for parts outside planned time)."""
-    out = np.zeros((n, 5), np.int64)
+    """Per window: good, scrap, rework, start-up scrap, a column for parts outside planned time (filled by the
+    caller) and 1 where the window's first part may have been begun before it."""
+    out = np.zeros((n, 6), np.int64)
     pw = _locate(ws, we, log.part_ts)
     ok = pw >= 0
     w = wi[pw[ok]]
     outcome, count = log.part_outcome[ok], log.part_count[ok]
+    # the window's first part event, when the unit was producing (or stopped mid-part) as the window began
+    windows_with_parts = np.unique(w)
+    before = np.searchsorted(log.state_ts, ws, side="left") - 1  # the last state change before each window
+    began = np.zeros(n, bool)
+    began[wi] = (before >= 0) & np.isin(log.state[np.clip(before, 0, None)], list(BEGUN_BEFORE)) \
+        if len(log.state) else False
+    out[windows_with_parts, 5] = began[windows_with_parts]
     for col, code in ((0, GOOD), (1, SCRAP), (2, REWORK)):
         m = outcome == code
         np.add.at(out[:, col], w[m], count[m])

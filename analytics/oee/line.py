@@ -60,5 +60,8 @@ def line_oee(stations: Mapping[str, OeeWindow], ideal_cycle_s: Mapping[str, floa
     if bottleneck is None:
         flags.append("no_ideal_cycle_time")
     value = good * known[bottleneck] * US / pbt if bottleneck is not None and pbt > 0 else None
+    if bottleneck is not None and value is not None and value > 1 and out is not None and out.counts.first \
+            and (good - out.counts.first) * known[bottleneck] * US <= pbt:  # a window younger than a cycle
+        flags.append("first_part_began_before_window")
     return LineOee(value, good, bottleneck, known.get(bottleneck) if bottleneck else None, pbt / US,
                    {k: v.kpis.oee for k, v in stations.items()}, tuple(flags), unknown / US)

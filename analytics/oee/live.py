@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from analytics.oee.batch import OeeOptions, OeeWindow, Window
 from analytics.oee.model import US, Counts, TimeModel
 from analytics.oee.states import (
+    BEGUN_BEFORE,
     FAILURE,
     GOOD,
     MINOR_STOP,
@@ -57,7 +58,7 @@ class _Acc:
     pot: int = 0
     calendar: int = 0
     stops: list[int] = field(default_factory=lambda: [0, 0])
-    parts: list[int] = field(default_factory=lambda: [0, 0, 0, 0, 0])
+    parts: list[int] = field(default_factory=lambda: [0, 0, 0, 0, 0, 0])  # good scrap rework startup outside first
     pending_down: int = 0  # planned-busy time of the down span in progress, not yet failure or minor
 
     def copy(self) -> _Acc:
@@ -86,6 +87,7 @@ class LiveOee:
         self._last = -(2**62)
         self._last_part = -(2**62)
         self._last_scrap = -(2**62)
+        self._before = UNKNOWN  # the state just before the window began
 
     # -- input ---------------------------------------------------------------------------------------
     def add(self, event: Event) -> None:
@@ -138,6 +140,8 @@ class LiveOee:
                 a.stops[1 if minor else 0] += 1
         self._run_restart = ts if code == PRODUCING and self._code in RESTARTS_FROM else None
         self._code, self._since = code, ts
+        if ts < self.window.start:
+            self._before = code
         self._down_counted = code == FAILURE and self._class_at(ts) == _BUSY
 
     def _class_at(self, ts: int) -> int | None:
@@ -179,6 +183,8 @@ class LiveOee:
         if outcome is None or not isinstance(count, int) or count <= 0:
             return
         p = self._acc.parts
+        if not (p[GOOD] or p[SCRAP] or p[REWORK]) and self._before in BEGUN_BEFORE:
+            p[5] = 1
         p[outcome] += count
         if outcome == SCRAP:
             self._last_scrap = ts
@@ -212,4 +218,4 @@ class LiveOee:
                        unknown=c[UNKNOWN], failures=acc.stops[0], minor_stops=acc.stops[1])
         p = acc.parts
         flags = ("parts_outside_planned_time",) if p[4] else ()
-        return OeeWindow.build(window, tm, Counts.of(p[GOOD], p[SCRAP], p[REWORK], p[3]), self.opts, flags)
+        return OeeWindow.build(window, tm, Counts.of(p[GOOD], p[SCRAP], p[REWORK], p[3], p[5]), self.opts, flags)

@@ -9,7 +9,9 @@ Conventions (each has a test):
   ``unknown`` in the time model and left out of every KPI's denominator, flagged
   ``state_unknown_part_of_time``: the KPIs describe the observed part of the window.
 - Effectiveness above 1 means the ideal cycle time is wrong: it is reported unclamped and flagged;
-  ``clamp=True`` caps it at 1 (and OEE becomes A · 1 · Q).
+  ``clamp=True`` caps it at 1 (and OEE becomes A · 1 · Q). The window's first part may have been begun
+  before the window (a shift change mid-cycle): the check leaves that part out, and a figure above 1 that
+  it alone explains is flagged ``first_part_began_before_window`` instead.
 - Counts without an ideal cycle time give availability and quality, and ``None`` for effectiveness,
   OEE, NEE and TEEP, flagged ``no_ideal_cycle_time``.
 
@@ -77,6 +79,9 @@ class Counts:
     """PQ = good + scrap + rework: each part is counted once, at its first pass.
 
     ``startup_scrap`` is the part of ``scrap`` made while the unit was starting up (reduced-yield loss).
+    ``first`` is 1 when the window's first part may have been begun before the window (the unit was producing,
+    or stopped mid-part, as it began), else 0: the check of the ideal cycle time does not hold that part's
+    whole ideal time against the window's production time. One part at most, as a unit finishes one at a time.
     """
 
     produced: int = 0
@@ -84,13 +89,14 @@ class Counts:
     scrap: int = 0
     rework: int = 0
     startup_scrap: int = 0
+    first: int = 0
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
     @classmethod
-    def of(cls, good: int = 0, scrap: int = 0, rework: int = 0, startup_scrap: int = 0) -> Counts:
-        return cls(good + scrap + rework, good, scrap, rework, startup_scrap)
+    def of(cls, good: int = 0, scrap: int = 0, rework: int = 0, startup_scrap: int = 0, first: int = 0) -> Counts:
+        return cls(good + scrap + rework, good, scrap, rework, startup_scrap, first)
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -145,16 +151,20 @@ def compute_kpis(tm: TimeModel, counts: Counts, ideal_cycle_s: float | None, *, 
     availability = _ratio(apt, pbt)
     quality = _ratio(counts.good, counts.produced)
     effectiveness = _ratio(pri * counts.produced, apt) if pri is not None else None
-    if effectiveness is not None and effectiveness > 1:
-        flags.append("effectiveness_above_1")
+    clamped = False
+    if pri is not None and effectiveness is not None and effectiveness > 1:
+        # the first part may have been begun in the window before: only what it cannot explain is the
+        # ideal cycle time's fault (else every shift change mid-cycle would accuse a good setting)
+        wrong = pri * (counts.produced - counts.first) > apt
+        flags.append("effectiveness_above_1" if wrong else "first_part_began_before_window")
         if clamp:
-            effectiveness = 1.0
+            effectiveness, clamped = 1.0, True
     if pri is None or pbt <= 0:
         oee = None
-    elif clamp and effectiveness == 1.0 and "effectiveness_above_1" in flags:
+    elif clamped:
         oee = (availability or 0.0) * (quality if quality is not None else 0.0)
     else:
-        oee = pri * counts.good / pbt  # = A · E · Q, and still defined when APT or PQ is 0
+        oee = pri * counts.good / pbt  # = A · E · Q ≤ E, and still defined when APT or PQ is 0
     nee = None
     if effectiveness is not None and quality is not None and pbt > 0:
         nee = tm.aupt / pbt * effectiveness * quality

@@ -23,6 +23,8 @@ CODES = {
 _CODES_BY_TEXT = {str(k): v for k, v in CODES.items()}
 #: a return to producing from one of these starts a start-up period (reduced-yield losses)
 RESTARTS_FROM = frozenset({SETUP, FAILURE, MINOR_STOP, PLANNED_STOP, UNKNOWN})
+#: a unit in one of these when a window begins may finish, in the window, a part it began before it
+BEGUN_BEFORE = frozenset({PRODUCING, FAILURE})
 GOOD, SCRAP, REWORK = range(3)
 OUTCOMES = {"good": GOOD, "scrap": SCRAP, "rework": REWORK}
 

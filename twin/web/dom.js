@@ -89,6 +89,7 @@ export function focusOr(target, fallback) {
 /** What each flag the API puts on a KPI means, in words (analytics/oee/model.py, docs/oee.md). */
 export const FLAG_TEXT = {
   effectiveness_above_1: "performance above 100 %: the ideal cycle time is longer than the machine's real cycle (check ideal_cycle_time_s)",
+  first_part_began_before_window: "above 100 % only because this window's first part was begun before it (a shift change mid-cycle): its whole ideal time counts here, which evens out within a few cycles",
   state_unknown_part_of_time: "part of the planned time has no known state (before the twin saw this machine, or a gap): left out of every figure",
   no_planned_time: "no planned time in this window yet",
   no_state_known: "no state known yet in this window",
@@ -96,7 +97,13 @@ export const FLAG_TEXT = {
   parts_outside_planned_time: "parts were made outside planned time",
 };
 
-const FLAG_SHORT = { effectiveness_above_1: "above 100 %: ideal cycle time longer than the real one?" };
+const FLAG_SHORT = {
+  effectiveness_above_1: "above 100 %: ideal cycle time longer than the real one?",
+  first_part_began_before_window: "above 100 %: first part begun before this window",
+};
+/** Flags that explain a figure above 100 %, the first that applies wins; `explained` ones are not an error. */
+const OVER_100 = ["effectiveness_above_1", "first_part_began_before_window"];
+const EXPLAINED = new Set(["first_part_began_before_window"]);
 const IMPOSSIBLE = "above 100 %, which the time model does not allow: the data or the settings are wrong";
 
 /** A KPI as a percentage; above 100 % it is never shown without the reason, in words beside it (`short` for a
@@ -105,11 +112,21 @@ export function kpi(v, flags = [], { short = false } = {}) {
   if (v === null || v === undefined || !Number.isFinite(v)) return "–";
   const text = `${(100 * v).toFixed(1)} %`;
   if (v <= 1) return text;
-  const flag = flags.includes("effectiveness_above_1") ? "effectiveness_above_1" : "impossible";
+  const flag = OVER_100.find((f) => flags.includes(f)) || "impossible";
   const why = (short ? FLAG_SHORT[flag] : FLAG_TEXT[flag]) || IMPOSSIBLE;
-  return el("span", { class: "impossible", "data-flag": flag, title: FLAG_TEXT[flag] || IMPOSSIBLE }, `${text} `,
+  return el("span", { class: EXPLAINED.has(flag) ? "explained" : "impossible", "data-flag": flag,
+    title: FLAG_TEXT[flag] || IMPOSSIBLE }, `${text} `,
     el("span", { class: "why" }, `⚠ ${why}`));
 }
+
+/** The short note on a figure above 100 % (a past shift's column), or "". */
+export function over100Note(flags = []) {
+  const flag = OVER_100.find((f) => flags.includes(f));
+  return flag ? FLAG_SHORT[flag] : "";
+}
+
+/** The flags a KPI shown with `kpi` already explains beside it. */
+export const SHOWN_BESIDE = ["state_unknown_part_of_time", ...OVER_100];
 
 /** The API's flags on a figure, each said in words. */
 export function flagNotes(flags = []) {

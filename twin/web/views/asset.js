@@ -6,7 +6,7 @@
 import { api, tryApi } from "../api.js";
 import { plantNow, syncClock } from "../clock.js";
 import { alertText } from "../codes.js";
-import { el, flagNotes, fmt, kpi, severityBadge, stateLabel } from "../dom.js";
+import { el, flagNotes, fmt, kpi, over100Note, severityBadge, stateLabel } from "../dom.js";
 import { columns, lineChart, timeline, waterfall } from "../charts.js";
 import { commandsPanel } from "../panels/commands.js";
 import { nextUnqualified, stopsTable } from "../panels/stops.js";
@@ -175,7 +175,7 @@ export async function mount(container, ctx, path) {
       P.shifts.body.replaceChildren(
         columns(windows.map((x) => ({ name: label(x), value: Number.isFinite(x.kpis?.oee) ? 100 * x.kpis.oee : NaN,
           cls: `${x.running ? "running" : ""} ${(x.kpis?.oee ?? 0) > 1 ? "over100" : ""}`,
-          note: (x.flags || []).includes("effectiveness_above_1") ? "above 100 %: ideal cycle time longer than the real one?" : "" })),
+          note: over100Note(x.flags || []) })),
         { unit: "%", label: `${asset.name} OEE by ${shifts ? "shift" : "day"}`, max: 100, target: undefined }),
         el("div", { class: "table-scroll" }, el("table", { class: "alerts-table compact", "data-role": "shift-table" },
           el("thead", {}, el("tr", {}, ...[shifts ? "Shift" : "Day", "OEE", "Availability", "Performance", "Quality", "Good", "Scrap"].map((h) => el("th", { scope: "col" }, h)))),

@@ -6,7 +6,7 @@
 import { tryApi } from "../api.js";
 import { plantNow, syncClock } from "../clock.js";
 import { codeText } from "../codes.js";
-import { el, flagNotes, fmt, kpi, SEVERITY, severityBadge } from "../dom.js";
+import { el, flagNotes, fmt, kpi, SEVERITY, severityBadge, SHOWN_BESIDE } from "../dom.js";
 import { LineDrawing, loadLayout } from "../line.js";
 import { clock, zoneName } from "../time.js";
 import { openAlerts } from "./alerts.js";
@@ -69,7 +69,7 @@ function drawStatus(strip, path, { oee, alerts, stops, assets }) {
       el("span", { class: "tile-value" }, kpi(ln.oee, flags)),
       el("span", { class: "tile-sub" }, `over ${fmt.duration(known)} with known state`,
         unknown ? el("span", { "data-role": "unknown-time" }, ` · ${fmt.duration(unknown)} unknown (no state reported), left out`) : ""),
-      flagNotes(flags.filter((f) => !["state_unknown_part_of_time", "effectiveness_above_1"].includes(f)))));
+      flagNotes(flags.filter((f) => !SHOWN_BESIDE.includes(f)))));
     // output against the target: good parts at the bottleneck's pace over the same known time, times the target OEE
     const t = ln.target;
     if (t && Number.isFinite(t.good_by_now)) {
