@@ -40,16 +40,17 @@ class LineModel:
     """The whole line in one SimPy environment; several models coexist without shared state."""
 
     def __init__(self, line: Line, seed: int | None = None, *, signal_period_s: float | None = None,
-                 record_events: bool = False, record_rul: bool = False, start_us: int = 0) -> None:
+                 record_events: bool = False, record_rul: bool = False, start_us: int | None = None) -> None:
         """`signal_period_s` overrides the line's; `record_events` keeps the flow model's events (`flow.events`),
-        `record_rul` the remaining life of every wearing bearing at each signal period (`rul`)."""
+        `record_rul` the remaining life of every wearing bearing at each signal period (`rul`); `start_us` places
+        the run on plant time (`place`)."""
         self.line = line
-        self.start_us = start_us  # the plant time of simulated time 0 (the run's origin)
+        self.start_us = 0  # the plant time of simulated time 0 (the run's origin)
         self.signal_period_s = signal_period_s or line.config.simulation.signal_period_s
         self.rul: list[RulTruth] | None = [] if record_rul else None
         self.outbox: dict[tuple[str, str, int], Sample] = {}
         seed = line.config.simulation.seed if seed is None else seed
-        self.flow = FlowLine(line, seed, observer=self, record_events=record_events, start_us=start_us)
+        self.flow = FlowLine(line, seed, observer=self, record_events=record_events)
         self.env = self.flow.env
         seeds = np.random.SeedSequence(seed)
         self.assets: dict[str, AssetModel] = {}
@@ -73,6 +74,14 @@ class LineModel:
                                     {(path, s): sd for path, noise in sensors.items() for s, sd in noise.items()})
         for model in self.assets.values():
             model.start()
+        if start_us is not None:
+            self.place(start_us)
+
+    def place(self, origin_us: int) -> None:
+        """Put simulated time 0 at plant instant `origin_us`, before the run starts: the samples' stamps and the
+        line's shift calendar both, so its breaks and shifts fall where the twin's calendar puts them."""
+        self.start_us = origin_us
+        self.flow.place(origin_us)
 
     def ts_of(self, t_s: float) -> int:
         """Microsecond timestamp of simulated time `t_s`, as the samples are stamped."""

@@ -30,7 +30,7 @@ async def run_paced(models: Sequence[LineModel], publish: Publish, stop: asyncio
     clock = clock or PlantClock()
     loop = asyncio.get_running_loop()
     for model in models:
-        model.start_us = clock.origin_us
+        model.place(clock.origin_us)
     begins = max(0.0, (clock.now_us() - clock.origin_us) / 1e6)
     end = None if duration_s is None else begins + duration_s * clock.speed
     if until_s is not None:

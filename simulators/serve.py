@@ -96,7 +96,7 @@ async def serve(plant: PlantConfig, opts: SimulatorOptions, stop: asyncio.Event,
     now_us = opts.origin_us if opts.origin_us is not None else wall_us()
     initial: list[Sample] = []
     for model in models:
-        model.start_us = now_us
+        model.place(now_us)
         initial.extend(model.snapshot())
     assets = [a for line in plant.lines() for a in line.assets()]
     mqtt_assets = [a for a in assets if a.config.sim.interface == "mqtt"]

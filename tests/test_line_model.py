@@ -73,3 +73,38 @@ def test_snapshot_has_every_signal_the_simulator_models() -> None:
         core = {a.spec.state, a.spec.level, *(n for n, o in a.spec.part_counters.items() if o in ("good", "scrap"))}
         assert {(a.path, n) for n in core if n and a.signal(n)} <= snapshot, a.path
         assert len({n for p, n in snapshot if p == a.path}) >= 2, a.path
+
+
+def test_a_line_placed_on_plant_time_keeps_its_shifts_where_the_calendar_puts_them() -> None:
+    """The simulator's shifts and breaks fall at the plant clock's hours, as the twin's calendar reads them: a
+    live run that starts at 08:50 on a Monday is in its shift, and takes its 09:00 break at 09:00."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from plantmodel.config import parse_config
+    from plantmodel.shifts import ShiftCalendarConfig, ShiftPlan, planned_stops
+    from plantmodel.telemetry import to_micros
+
+    calendar = ('              calendar: {timezone: Europe/Berlin, shifts: [{name: early, start: "06:00", '
+                'end: "14:00", breaks: [{start: "09:00", end: "09:30"}]}]}\n')
+    text = (PROJECT / "configs" / "demo-plant.yaml").read_text()
+    text = text.replace("              signal_period_s: 1.0\n", "              signal_period_s: 1.0\n" + calendar)
+    line = parse_config(text, PlantConfig).lines()[0]
+    berlin = ZoneInfo("Europe/Berlin")
+    origin = to_micros(datetime(2026, 12, 7, 8, 50, tzinfo=berlin))  # a Monday
+    model = LineModel(line, start_us=origin)
+    model.run_until(3600)
+    states = sorted((s.ts, s.value) for s in model.drain() if s.asset.endswith("/cnc-1") and s.signal == "state")
+
+    def state_at(hh: int, mm: int) -> str:
+        t = datetime(2026, 12, 7, hh, mm, tzinfo=berlin)
+        return str([v for ts, v in states if ts <= t][-1])
+
+    spec = line.config.simulation.calendar
+    assert isinstance(spec, ShiftCalendarConfig)
+    stops = planned_stops(ShiftPlan(spec, spec.tz), origin, origin + 3600 * 1_000_000)
+    assert [(a, b) for a, b, _ in stops] == [(to_micros(datetime(2026, 12, 7, 9, tzinfo=berlin)),
+                                              to_micros(datetime(2026, 12, 7, 9, 30, tzinfo=berlin)))]
+    assert state_at(8, 55) != AssetState.PLANNED_STOP  # in the shift, before the break
+    assert state_at(9, 10) == AssetState.PLANNED_STOP and state_at(9, 25) == AssetState.PLANNED_STOP
+    assert state_at(9, 45) != AssetState.PLANNED_STOP

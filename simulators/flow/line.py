@@ -153,6 +153,11 @@ class FlowLine:
     def finish(self, part: Part) -> None:
         self.ledger.depart(part, good=True)
 
+    def place(self, origin_us: int) -> None:
+        """Put simulated time 0 at plant instant `origin_us`: the events' stamps and the shift calendar alike."""
+        self.start_us = origin_us
+        self.calendar.place(origin_us)
+
     # --- events -----------------------------------------------------------------------------------
     def _ts(self) -> Any:
         return from_micros(self.start_us + round(self.env.now * 1_000_000))

@@ -33,9 +33,17 @@ class Calendar:
         self.reason = ""
         self.reopened: simpy.Event = env.event()
         self.listeners: list[Listener] = []
+        self.origin_us = 0
         if spec is not None:
             self.plan, self.origin_us = ShiftPlan(spec, spec.tz), to_micros(run_origin(origin, spec.tz))
             env.process(self._run())
+
+    def place(self, origin_us: int) -> None:
+        """Put simulated time 0 at plant instant `origin_us` (before the run starts): a live line's shifts then
+        fall where the plant clock, and the twin's calendar, say they are."""
+        if self.env.now:
+            raise RuntimeError("a calendar is placed on plant time before its run starts")
+        self.origin_us = origin_us
 
     def _set(self, is_open: bool, reason: str) -> None:
         changed = is_open != self.open or reason != self.reason
