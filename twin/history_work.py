@@ -14,7 +14,11 @@ import csv
 import io
 import logging
 import multiprocessing
+import os
+import select
 import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -90,6 +94,30 @@ def _nothing() -> None:
     return None
 
 
+def _exit_with(service: int) -> None:
+    """Worker initializer: end with the service, however it ends. A pool's worker waits on its queue for ever
+    once the service is killed (SIGKILL, the OOM killer), and keeps the forkserver alive with it: every restart
+    of a twin that was killed would leave its workers behind."""
+    try:
+        fd = os.pidfd_open(service)
+    except ProcessLookupError:
+        os._exit(0)
+    except (AttributeError, OSError):  # no pidfd (not Linux): the service's death shows as a new parent
+        parent = os.getppid()
+
+        def poll() -> None:
+            while os.getppid() == parent:
+                time.sleep(2.0)
+            os._exit(0)
+        threading.Thread(target=poll, daemon=True, name="exit-with-service").start()
+        return
+
+    def wait() -> None:
+        select.select([fd], [], [])  # readable once the service has ended
+        os._exit(0)
+    threading.Thread(target=wait, daemon=True, name="exit-with-service").start()
+
+
 def _context() -> Any:
     return multiprocessing.get_context("forkserver" if sys.platform == "linux" else "spawn")
 
@@ -105,7 +133,8 @@ class HeavyReads:
     async def run(self, fn: Any, *args: Any) -> Any:
         async with self._gate:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=_context())
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=_context(), initializer=_exit_with,
+                                                 initargs=(os.getpid(),))
             # submitted from a thread: the first submissions start the processes, which takes a while
             future = await asyncio.to_thread(self._pool.submit, fn, *args)
             return await asyncio.wrap_future(future)
