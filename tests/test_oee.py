@@ -328,3 +328,14 @@ def test_line_oee_leaves_out_the_time_before_the_state_was_known() -> None:
     assert line.oee == pytest.approx(120 * 30 / (156 * 60))  # not / 480 min
     assert line.oee == pytest.approx(last.kpis.oee)  # station and line agree on the known time
     assert "state_unknown_part_of_time" in line.flags
+
+
+def test_line_oee_of_a_window_younger_than_a_cycle_says_why_it_is_above_1() -> None:
+    from analytics.oee.line import line_oee
+
+    w = Window("s", S0, S0 + 10 * US, (Span(S0, S0 + 10 * US),))  # 10 s into the shift
+    last = one([state(-5, "producing"), parts(5 / 60, 1)], w, ideal_cycle_s=30.0)  # begun before the shift
+    line = line_oee({"inspect": last}, {"inspect": 30.0}, last="inspect")
+    assert line.oee == pytest.approx(3.0) and line.flags == ("first_part_began_before_window",)
+    fresh = one([state(-5, "starved"), state(0, "producing"), parts(5 / 60, 1)], w, ideal_cycle_s=30.0)
+    assert "first_part_began_before_window" not in line_oee({"inspect": fresh}, {"inspect": 30.0}, last="inspect").flags
