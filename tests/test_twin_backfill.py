@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +32,7 @@ from support import (
 
 from historian.sqlite import SqliteHistorian
 from plantmodel import mqtt, uns
+from plantmodel.clock import PlantClock, wall_us
 from plantmodel.config import parse_config
 from plantmodel.plant import PlantConfig
 from plantmodel.telemetry import Event, EventKind, Record, Sample, to_micros
@@ -105,13 +107,29 @@ class Agent:
         self.history.close()
 
 
-def ran_throughout(cfg: TwinConfig, records: list[Record]) -> LinePerformance:
+def ran_throughout(cfg: TwinConfig, records: list[Record], clock: PlantClock) -> LinePerformance:
     """A twin that never went away, fed every record in order (in the plant's time zone, as the service)."""
-    perf = LinePerformance(cfg, plant(), None, ZoneInfo(plant().sites[0].timezone))
+    perf = LinePerformance(cfg, plant(), None, ZoneInfo(plant().sites[0].timezone), clock=clock)
     twin = PlantTwin(plant(), listeners=[perf.observe])
     for r in records:
         twin.apply(r)
     return perf
+
+
+STORY = timedelta(minutes=21)  # a story begins at most this long before now
+SLACK = timedelta(minutes=5)  # more than a test's run after its story
+
+
+def clock_inside_one_day() -> PlantClock:
+    """The twin's plant clock for a story of the last STORY: the wall clock, unless a midnight of the plant's zone
+    falls in the story or within SLACK after now; then set back to SLACK before that midnight, so that the story and
+    the test after it lie in one day (the OEE 'day' window the test reads) at any time of day."""
+    tz, now = ZoneInfo(plant().sites[0].timezone), datetime.now(UTC)
+    day = now.astimezone(tz).date()
+    midnights = [datetime.combine(day + timedelta(days=d), clock_time(0), tzinfo=tz).astimezone(UTC) for d in (0, 1)]
+    near = [m for m in midnights if now - STORY <= m <= now + SLACK]
+    back_us = to_micros(now) - to_micros(near[0] - SLACK) if near else 0
+    return PlantClock(wall_us=lambda: wall_us() - back_us)
 
 
 def stops(items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -136,13 +154,14 @@ def iso(t: datetime | None) -> str | None:
 
 
 def test_a_lost_connection_is_filled_from_the_historian_once(tmp_path: Path, mosquitto: mqtt.BrokerConfig) -> None:
-    t0 = (datetime.now(UTC) - timedelta(minutes=20)).replace(second=0, microsecond=0)
+    clock = clock_inside_one_day()
+    t0 = (clock.now() - timedelta(minutes=20)).replace(second=0, microsecond=0)
     before = [r for m in range(4) for r in cnc_minute(t0, m, down=False)]
     gap = [r for m in range(4, 10) for r in cnc_minute(t0, m, down=m == 6)]  # a stop, its alarm, a threshold
     after = [r for m in range(10, 13) for r in cnc_minute(t0, m, down=m == 11)]
     cfg = config(tmp_path, mosquitto)
     agent = Agent(tmp_path, mosquitto)
-    app = create_app(cfg, plant())
+    app = create_app(cfg, plant(), clock=clock)
     try:
         with ServedApp(app) as s, httpx.Client(base_url=s.url, headers=auth(), timeout=10) as api:
             feed, backfill = services_of(app).feed, services_of(app).backfill
@@ -157,7 +176,7 @@ def test_a_lost_connection_is_filled_from_the_historian_once(tmp_path: Path, mos
             last = to_micros(after[-1].ts)
             wait_until(lambda: backfill.seen.watermarks.get(LINE) == last, 10, "the live records after")
 
-            reference = ran_throughout(cfg, before + gap + after)
+            reference = ran_throughout(cfg, before + gap + after, clock)
             now = services_of(app).performance.now_us()
             oee = next(a for a in api.get("/api/oee", params={"window": "day"}).json()["assets"] if a["asset"] == CNC)
             expected = reference.oee.current(CNC, "day", now)
@@ -309,13 +328,14 @@ def test_a_twin_killed_for_60_s_under_load_ends_as_if_it_had_never_left(tmp_path
 
 def test_a_historian_away_at_start_up_is_read_later_and_nothing_counts_twice(tmp_path: Path,
                                                                              mosquitto: mqtt.BrokerConfig) -> None:
-    t0 = (datetime.now(UTC) - timedelta(minutes=20)).replace(second=0, microsecond=0)
+    clock = clock_inside_one_day()
+    t0 = (clock.now() - timedelta(minutes=20)).replace(second=0, microsecond=0)
     before = [r for m in range(4) for r in cnc_minute(t0, m, down=False)]  # while the twin was down
     live = [r for m in range(4, 8) for r in cnc_minute(t0, m, down=m == 5)]
     cfg = config(tmp_path, mosquitto)
     agent = Agent(tmp_path, mosquitto)
     agent.send(before, uns_too=False)
-    app = create_app(cfg, plant())
+    app = create_app(cfg, plant(), clock=clock)
     parts = services_of(app)
     reader, calls = parts.history, []
     real = reader.historian
