@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +32,7 @@ from support import (
 
 from historian.sqlite import SqliteHistorian
 from plantmodel import mqtt, uns
+from plantmodel.clock import PlantClock, wall_us
 from plantmodel.config import parse_config
 from plantmodel.plant import PlantConfig
 from plantmodel.telemetry import Event, EventKind, Record, Sample, to_micros
@@ -105,13 +107,29 @@ class Agent:
         self.history.close()
 
 
-def ran_throughout(cfg: TwinConfig, records: list[Record]) -> LinePerformance:
+def ran_throughout(cfg: TwinConfig, records: list[Record], clock: PlantClock) -> LinePerformance:
     """A twin that never went away, fed every record in order (in the plant's time zone, as the service)."""
-    perf = LinePerformance(cfg, plant(), None, ZoneInfo(plant().sites[0].timezone))
+    perf = LinePerformance(cfg, plant(), None, ZoneInfo(plant().sites[0].timezone), clock=clock)
     twin = PlantTwin(plant(), listeners=[perf.observe])
     for r in records:
         twin.apply(r)
     return perf
+
+
+STORY = timedelta(minutes=21)  # a story begins at most this long before now
+SLACK = timedelta(minutes=5)  # more than a test's run after its story
+
+
+def clock_inside_one_day() -> PlantClock:
+    """The twin's plant clock for a story of the last STORY: the wall clock, unless a midnight of the plant's zone
+    falls in the story or within SLACK after now; then set back to SLACK before that midnight, so that the story and
+    the test after it lie in one day (the OEE 'day' window the test reads) at any time of day."""
+    tz, now = ZoneInfo(plant().sites[0].timezone), datetime.now(UTC)
+    day = now.astimezone(tz).date()
+    midnights = [datetime.combine(day + timedelta(days=d), clock_time(0), tzinfo=tz).astimezone(UTC) for d in (0, 1)]
+    near = [m for m in midnights if now - STORY <= m <= now + SLACK]
+    back_us = to_micros(now) - to_micros(near[0] - SLACK) if near else 0
+    return PlantClock(wall_us=lambda: wall_us() - back_us)
 
 
 def stops(items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -136,13 +154,14 @@ def iso(t: datetime | None) -> str | None:
 
 
 def test_a_lost_connection_is_filled_from_the_historian_once(tmp_path: Path, mosquitto: mqtt.BrokerConfig) -> None:
-    t0 = (datetime.now(UTC) - timedelta(minutes=20)).replace(second=0, microsecond=0)
+    clock = clock_inside_one_day()
+    t0 = (clock.now() - timedelta(minutes=20)).replace(second=0, microsecond=0)
     before = [r for m in range(4) for r in cnc_minute(t0, m, down=False)]
     gap = [r for m in range(4, 10) for r in cnc_minute(t0, m, down=m == 6)]  # a stop, its alarm, a threshold
     after = [r for m in range(10, 13) for r in cnc_minute(t0, m, down=m == 11)]
     cfg = config(tmp_path, mosquitto)
     agent = Agent(tmp_path, mosquitto)
-    app = create_app(cfg, plant())
+    app = create_app(cfg, plant(), clock=clock)
     try:
         with ServedApp(app) as s, httpx.Client(base_url=s.url, headers=auth(), timeout=10) as api:
             feed, backfill = services_of(app).feed, services_of(app).backfill
@@ -157,7 +176,7 @@ def test_a_lost_connection_is_filled_from_the_historian_once(tmp_path: Path, mos
             last = to_micros(after[-1].ts)
             wait_until(lambda: backfill.seen.watermarks.get(LINE) == last, 10, "the live records after")
 
-            reference = ran_throughout(cfg, before + gap + after)
+            reference = ran_throughout(cfg, before + gap + after, clock)
             now = services_of(app).performance.now_us()
             oee = next(a for a in api.get("/api/oee", params={"window": "day"}).json()["assets"] if a["asset"] == CNC)
             expected = reference.oee.current(CNC, "day", now)
@@ -218,12 +237,15 @@ def twin_yaml(tmp: Path, name: str, broker: int, port: int, origin: str) -> Path
 
 
 def view(url: str) -> dict[str, Any]:
-    """What a user sees of OEE, stops and alerts, minus what moves with the clock between two requests."""
+    """What a user sees of OEE (today's and the finished days': the run may pass a midnight of the plant), stops and
+    alerts, minus what moves with the clock between two requests."""
     with httpx.Client(base_url=url, headers=auth("viewer"), timeout=10) as api:
         oee = {a["asset"]: a for a in api.get("/api/oee", params={"window": "day"}).json()["assets"]}
+        days = {p: [(d["window"], d["counts"], d["time_model_s"]) for d in api.get(
+            "/api/oee/history", params={"asset": p, "window": "day"}).json()] for p in oee}
         down = api.get("/api/downtime", params={"limit": 10_000}).json()
         got = api.get("/api/alerts", params={"limit": 10_000}).json()
-    return {"counts": {p: a.get("counts") for p, a in oee.items()},
+    return {"counts": {p: a.get("counts") for p, a in oee.items()}, "days_before": days,
             "time_model_s": {p: a.get("time_model_s") for p, a in oee.items()},
             "stops": stops(down), "alerts": alerts(got) + sorted((a["rule"], a["asset"], str(a["value"]))
                                                                  for a in got)}
@@ -283,8 +305,8 @@ def test_a_twin_killed_for_60_s_under_load_ends_as_if_it_had_never_left(tmp_path
 
         def same() -> bool:
             a, b_ = view(url["a"]), view(url["b"])
-            return (a["counts"], a["stops"], a["alerts"]) == (b_["counts"], b_["stops"], b_["alerts"]) and close(
-                a["time_model_s"], b_["time_model_s"])
+            kept = ("counts", "days_before", "stops", "alerts")
+            return [a[k] for k in kept] == [b_[k] for k in kept] and close(a["time_model_s"], b_["time_model_s"])
 
         try:
             wait_until(same, 30, "the restarted twin to agree with the one that ran throughout", interval=1)
@@ -293,7 +315,8 @@ def test_a_twin_killed_for_60_s_under_load_ends_as_if_it_had_never_left(tmp_path
             assert a == b_  # shows the difference
             raise
         a = view(url["a"])
-        produced = sum(c["produced"] for c in a["counts"].values() if c)
+        produced = sum(c["produced"] for c in a["counts"].values() if c) + sum(
+            c["produced"] for days in a["days_before"].values() for _, c, _ in days)
         assert produced > 50 and len(a["stops"]) >= 10 and len(a["alerts"]) >= 4, (produced, a["stops"], a["alerts"])
         with httpx.Client(base_url=url["b"], headers=auth("viewer"), timeout=10) as api:
             first = api.get("/api/health").json()["backfill"]["catch_ups"][0]
@@ -309,13 +332,14 @@ def test_a_twin_killed_for_60_s_under_load_ends_as_if_it_had_never_left(tmp_path
 
 def test_a_historian_away_at_start_up_is_read_later_and_nothing_counts_twice(tmp_path: Path,
                                                                              mosquitto: mqtt.BrokerConfig) -> None:
-    t0 = (datetime.now(UTC) - timedelta(minutes=20)).replace(second=0, microsecond=0)
+    clock = clock_inside_one_day()
+    t0 = (clock.now() - timedelta(minutes=20)).replace(second=0, microsecond=0)
     before = [r for m in range(4) for r in cnc_minute(t0, m, down=False)]  # while the twin was down
     live = [r for m in range(4, 8) for r in cnc_minute(t0, m, down=m == 5)]
     cfg = config(tmp_path, mosquitto)
     agent = Agent(tmp_path, mosquitto)
     agent.send(before, uns_too=False)
-    app = create_app(cfg, plant())
+    app = create_app(cfg, plant(), clock=clock)
     parts = services_of(app)
     reader, calls = parts.history, []
     real = reader.historian
