@@ -73,18 +73,27 @@ export function offsetMs(t) {
 }
 
 /** What a time field shows for instant `t`: 2026-03-02 14:05:09, plant time. (Not <input type=datetime-local>:
- * the browser would show it in its own locale's format, perhaps 12 h, beside the page's 24 h.) */
+ * the browser would show it in its own locale's format, perhaps 12 h, beside the page's 24 h.) A wall time that
+ * happens twice (the hour the clocks go back) carries its offset, 2026-10-25 02:30:00 +02:00, or it could not be
+ * read back as the same instant. */
 export function toInput(t) {
-  return stamp(t);
+  const ms = Math.floor(toMs(t) / 1000) * 1000;
+  const text = stamp(ms);
+  if (fromInput(text) === ms) return text;
+  const off = Math.round(offsetMs(ms) / 60000);
+  const a = Math.abs(off);
+  return `${text} ${off < 0 ? "-" : "+"}${String(Math.floor(a / 60)).padStart(2, "0")}:${String(a % 60).padStart(2, "0")}`;
 }
 
-export const INPUT_PATTERN = "\\d{4}-\\d{2}-\\d{2}[ T]\\d{2}:\\d{2}(:\\d{2})?";
+export const INPUT_PATTERN = "\\d{4}-\\d{2}-\\d{2}[ T]\\d{2}:\\d{2}(:\\d{2})?( ?[+\\-]\\d{2}:?\\d{2})?";
 
-/** The instant a time field's 2026-03-02 14:05[:09] means in plant time (NaN for an empty or broken value). */
+/** The instant a time field's 2026-03-02 14:05[:09] [+01:00] means in plant time (NaN for an empty or broken
+ * value). Without an offset, a wall time that happens twice is read as its later occurrence. */
 export function fromInput(value) {
-  const m = /^\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?\s*$/.exec(value || "");
+  const m = /^\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?(?: ?([+-])(\d{2}):?(\d{2}))?\s*$/.exec(value || "");
   if (!m) return NaN;
   const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
+  if (m[7]) return wall - (m[7] === "-" ? -1 : 1) * (+m[8] * 60 + +m[9]) * 60000;
   let t = wall - offsetMs(wall);
   t = wall - offsetMs(t);  // once more, for an instant near a daylight-saving change
   return t;

@@ -14,7 +14,7 @@ export async function mount(container, ctx, param) {
   const layout = await loadLayout();
   await syncClock();
   const now = plantNow();
-  const field = (id, t) => el("input", { id, type: "text", value: toInput(t), pattern: INPUT_PATTERN, size: 19, required: true,
+  const field = (id, t) => el("input", { id, type: "text", value: toInput(t), pattern: INPUT_PATTERN, size: 26, required: true,
     placeholder: "2026-03-02 14:05:00", "aria-describedby": "r-zone", spellcheck: "false" });
   const from = field("r-from", now - 3600e3);
   const to = field("r-to", now);
