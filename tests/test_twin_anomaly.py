@@ -276,6 +276,7 @@ def test_a_spindle_thermometer_drifting_by_half_a_degree_is_found_beside_the_war
     for thermal in (True, False):
         alerts = AlertEngine(AlertsConfig(), plant(), TwinDatabase(":memory:"))
         cfg = AnomalyConfig(assets=[CNC], baseline_rows=3600, settle_s=300, thermal_lag=thermal,
+                            model_dir=tmp_path / str(thermal),
                             signals={"cnc_machine": ["spindle_speed", "spindle_load", "spindle_temperature",
                                                      "vibration_rms", "power"]})
         mon = AnomalyMonitor(cfg, plant(), alerts.anomaly)
@@ -286,6 +287,8 @@ def test_a_spindle_thermometer_drifting_by_half_a_degree_is_found_beside_the_war
         if thermal:
             lag = st.lags["spindle_temperature"]
             assert abs(lag.tau_s_ - 600) < 30 and abs(lag.ambient_ - 24) < 0.2 and abs(lag.rise_ - 22) < 0.3
+            again = AnomalyMonitor(cfg, plant(), alerts.anomaly).assets[CNC]  # a restart keeps the lag it learned
+            assert again.lags["spindle_temperature"].params() == lag.params()
         raised = [a for a in alerts.store.select(limit=100) if a.kind == "anomaly"]
         found[thermal] = [(a.raised_at, a.detail["signals"]) for a in raised]
     [(at, signals)] = found[True]  # once, for the drifting thermometer, and not before the drift

@@ -5,8 +5,11 @@ and hold). Rows are made only while the machine produces, and, for a machine wit
 signals, not in the first `settle_s` after it starts again from a stop of `settle_after_s` or more: a machine
 standing still, or warming up after a breakdown, is not behaving unusually (an asset that reports no state is
 watched all the time). After such a stop the chart starts afresh. Signals listed as rate
-signals (slow thermal ones) enter as their step since the previous row of the same run; context signals (a
-tool's wear) explain the others rather than being watched themselves (analytics.anomaly.Mewma).
+signals (slow thermal ones) enter as their step since the previous row of the same run, unless a thermal lag of
+the machine's work (warming while it produces, cooling while it stands; analytics.anomaly.thermal) learned over
+the baseline, stops included, explains them: they then enter as their departure from that lag, where a sensor
+drifting by half a degree shows beside warm-ups of twenty. Context signals (a tool's wear) explain the others
+rather than being watched themselves (analytics.anomaly.Mewma).
 
 Each asset learns from its first `baseline_rows` rows (or from a historian window through the API, or from a
 saved model), then scores every row with an online MEWMA chart. A score over the threshold (the largest
@@ -433,6 +436,10 @@ class AnomalyMonitor:
         st.model, st.baseline, st.score, st.rows, st.settled = model, [], None, 0, True
         st.row_ticks, st.trace = [], deque(maxlen=st.trace.maxlen)
         st.trained = {"rows": len(rows), "from": start, "to": end, "source": source}
+        if st.lags:  # what each thermal lag learned, for an engineer to check against the machine's data sheet
+            st.trained["thermal"] = {s: {"tau_s": round(lag.tau_s_, 1), "ambient": round(lag.ambient_, 3),
+                                         "rise": round(lag.rise_, 3), "rms": round(lag.rms_, 4)}
+                                     for s, lag in st.lags.items()}
         log.info("anomaly model of %s trained on %d rows (%s)", st.asset.path, len(rows), source)
         if self.config.model_dir is not None:
             meta = metadata_for(model, st.asset.path, len(rows), start.isoformat(), end.isoformat())
