@@ -260,7 +260,8 @@ def thermal_day(rng: np.random.Generator, hours: float, drift_from_h: float | No
         ts = T0 + timedelta(seconds=i)
         if i % 2400 in (0, 1600):
             out.append(Sample(CNC, "state", "producing" if producing else "idle", "", ts))
-        drift = 0.0 if drift_from_h is None or i < drift_from_h * 3600 else min(0.6, 0.6 * (i / 3600 - drift_from_h) / 2)
+        into = -1.0 if drift_from_h is None else i / 3600 - drift_from_h  # hours into the drift
+        drift = 0.0 if into < 0 else min(0.6, 0.3 * into)
         values = {"spindle_speed": (8000 + rng.normal(0, 16)) if producing else 0.0,
                   "spindle_load": (45 + rng.normal(0, 1.5)) if producing else 1.5 + rng.normal(0, 0.3),
                   "spindle_temperature": 24 + 22 * x + rng.normal(0, 0.05) + drift,
