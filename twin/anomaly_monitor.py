@@ -428,7 +428,11 @@ class AnomalyMonitor:
         # the largest healthy score with a margin: a quantile of a few hundred autocorrelated scores is not
         # an extreme-value estimate, and a plant will not tolerate alerts every hour
         rate = [s for s in st.signals if s in st.rate and s not in st.lags]
+        # a thermal residual wanders a little as the line's pattern of stops changes, which one hour of baseline
+        # does not show: a persistent departure of the lag's own noise counts as one standard deviation
+        tolerances = {s: lag.rms_ for s, lag in st.lags.items()}
         model = Mewma(alpha=self.config.alpha, rate_signals=rate, context_signals=ctx, burn_in=min(50, len(rows) // 4),
+                      tolerances=tolerances or None,
                       threshold=QuantileThreshold(q=1.0, margin=self.config.threshold_margin))
         model.fit({name: rows[:, i] for i, name in enumerate(st.signals)})
         if not st.stuck_limits or not st.spike_limits:
