@@ -114,7 +114,8 @@ class AssetAnomaly:
     lags: dict[str, ThermalLag] = field(default_factory=dict)
     lag_x: dict[str, float] = field(default_factory=dict)  # each lag's state now
     lag_at: int = 0  # the lags are advanced up to here, µs
-    trace: deque[tuple[int, bool, tuple[float, ...]]] = field(default_factory=lambda: deque(maxlen=200_000))
+    # while it learns: (tick, producing, rate signals' readings) at every tick, stops included
+    trace: deque[tuple[int, bool, dict[str, float]]] = field(default_factory=lambda: deque(maxlen=200_000))
     row_ticks: list[int] = field(default_factory=list)  # the tick of each baseline row
 
     def status(self, baseline_rows: int) -> dict[str, Any]:
@@ -222,13 +223,13 @@ class AnomalyMonitor:
         if not st.settled and sample.signal not in st.signals:
             st.signals = [s for s in st.candidates if s in st.latest]
             st.baseline, st.next_tick, st.last_row = [], 0, -1
-            st.row_ticks, st.trace = [], deque(maxlen=st.trace.maxlen)
+            st.row_ticks = []  # the trace goes on: a signal that joins late does not change what the others did
         if ts < st.next_tick or len(st.latest) < len(st.signals) or not st.signals:
             return
         tick = ts - ts % self.period_us
         st.next_tick = tick + self.period_us
         if st.model is None and self.config.thermal_lag and st.rate:  # stops included: the lag is learned from them
-            st.trace.append((tick, st.producing(), tuple(st.latest[s] for s in st.signals if s in st.rate)))
+            st.trace.append((tick, st.producing(), {s: st.latest[s] for s in st.rate if s in st.latest}))
         if not st.producing():
             return
         if ts < st.scored_from or any(st.seen.get(s, -1) <= st.run_start for s in st.signals
@@ -395,29 +396,29 @@ class AnomalyMonitor:
         hold those signals' departures from their lags (the rows the trace does not cover are left out)."""
         st.lags, st.lag_x = {}, {}
         rate = [s for s in st.signals if s in st.rate]
-        if not self.config.thermal_lag or not rate or len(learned.trace) < 20 or len(learned.row_ticks) != len(rows):
+        if not self.config.thermal_lag or not rate or len(learned.row_ticks) != len(rows):
             return rows
-        ticks = np.array([t for t, _, _ in learned.trace], dtype=np.int64)
-        t_s = (ticks - ticks[0]) / US
-        producing = np.array([p for _, p, _ in learned.trace], dtype=np.float64)
-        values = np.array([v for _, _, v in learned.trace], dtype=np.float64).reshape(len(ticks), len(rate))
-        at = {int(t): i for i, t in enumerate(ticks)}
-        keep = np.array([t in at for t in learned.row_ticks])
-        where = np.array([at.get(t, 0) for t in learned.row_ticks])
         rows = rows.astype(np.float64, copy=True)
-        for j, s in enumerate(rate):
-            lag = ThermalLag().fit(t_s, producing, values[:, j])
+        keep = np.ones(len(rows), bool)
+        for s in rate:
+            trace = [(t, p, v[s]) for t, p, v in learned.trace if s in v]
+            if len(trace) < 20:
+                continue
+            ticks = np.array([t for t, _, _ in trace], dtype=np.int64)
+            t_s, producing = (ticks - ticks[0]) / US, np.array([p for _, p, _ in trace], dtype=np.float64)
+            values = np.array([v for _, _, v in trace], dtype=np.float64)
+            lag = ThermalLag().fit(t_s, producing, values)
             if not lag.explains():
                 continue
-            residual, x_end = lag.residuals(t_s, producing, values[:, j])
-            rows[:, st.signals.index(s)] = residual[where]
+            residual, x_end = lag.residuals(t_s, producing, values)
+            at = {int(t): i for i, t in enumerate(ticks)}
+            keep &= np.array([t in at for t in learned.row_ticks])
+            rows[:, st.signals.index(s)] = residual[[at.get(t, 0) for t in learned.row_ticks]]
             st.lags[s], st.lag_x[s] = lag, x_end
-        if st.lags:
-            st.lag_at = int(ticks[-1]) if learned is st else st.lag_at
-            if learned is not st:  # trained on history: the live state starts from the next reading
-                st.lag_x = {}
-            return rows[keep]
-        return rows
+            st.lag_at = int(ticks[-1])
+        if learned is not st:  # trained on history: the live state starts from the next reading
+            st.lag_x, st.lag_at = {}, 0
+        return rows[keep]
 
     def fit(self, st: AssetAnomaly, rows: np.ndarray, start: datetime, end: datetime, source: str,
             learned: AssetAnomaly | None = None) -> None:

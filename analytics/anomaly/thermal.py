@@ -65,6 +65,13 @@ class ThermalLag:
                                 options={"xatol": 1e-3})
         self.tau_s_ = math.exp(float(found.x)) if found.fun <= sse[i] else self.taus_s[i]
         best_sse, coef = solve(self.tau_s_)
+        x, d = self._lag(t, p, self.tau_s_)
+        design = np.column_stack([np.ones(len(t)), x, d])
+        # how well the trace pins the levels down: a machine that ran throughout shows its rise but not where it
+        # would cool to (the warm-up from the start and the lag are then one curve)
+        unscaled = np.linalg.pinv(design.T @ design)
+        noise = best_sse / max(len(t) - 3, 1)
+        self.ambient_se_, self.rise_se_ = (math.sqrt(max(float(unscaled[i, i]) * noise, 0.0)) for i in (0, 1))
         self.ambient_, self.rise_ = float(coef[0]), float(coef[1])
         self.rms_ = math.sqrt(best_sse / max(len(t), 1))
         self.spread_ = float(np.std(y))
@@ -72,8 +79,9 @@ class ThermalLag:
 
     def explains(self, share: float = 0.2) -> bool:
         """Whether the lag explains the trace: what is left is a small share of the signal's own spread (a machine
-        that never stopped in the trace shows no lag to learn)."""
-        return self.rise_ != 0 and self.rms_ <= share * self.spread_
+        that never stopped in the trace shows no lag to learn), and the levels are known to within the noise."""
+        pinned = max(self.ambient_se_, self.rise_se_) <= self.rms_
+        return self.rise_ != 0 and self.rms_ <= share * self.spread_ and pinned
 
     def start(self, reading: float) -> float:
         """x from a reading: the state that reading means."""
@@ -98,10 +106,11 @@ class ThermalLag:
         return out, x
 
     def params(self) -> list[float]:
-        return [self.tau_s_, self.ambient_, self.rise_, self.rms_, self.spread_]
+        return [self.tau_s_, self.ambient_, self.rise_, self.rms_, self.spread_, self.ambient_se_, self.rise_se_]
 
     @classmethod
     def from_params(cls, params: list[float]) -> ThermalLag:
         lag = cls()
-        lag.tau_s_, lag.ambient_, lag.rise_, lag.rms_, lag.spread_ = (float(v) for v in params)
+        (lag.tau_s_, lag.ambient_, lag.rise_, lag.rms_, lag.spread_, lag.ambient_se_,
+         lag.rise_se_) = (float(v) for v in params)
         return lag
