@@ -247,3 +247,51 @@ def test_a_conveyor_that_stops_between_parts_finds_spikes_and_not_its_own_stops(
             mon.observe(s)
     [sensor] = [a for a in alerts.store.select() if a.kind == "sensor"]
     assert sensor.detail["signals"] == "belt_speed" and st.spiking == {"belt_speed"}
+
+
+def thermal_day(rng: np.random.Generator, hours: float, drift_from_h: float | None = None) -> list[Sample]:
+    """A CNC that runs 1,600 s and stands 800 s, over and over: its spindle warms towards 46 °C while it runs and
+    cools towards 24 °C while it stands (τ 600 s); a sensor drift adds up to 0.6 °C over the 2 h after
+    `drift_from_h` (12 × its 0.05 °C noise, far below the warm-up's swing)."""
+    out, x = [], 0.1
+    for i in range(int(hours * 3600)):
+        producing = i % 2400 < 1600
+        x += (float(producing) - x) * (1 - np.exp(-1 / 600))
+        ts = T0 + timedelta(seconds=i)
+        if i % 2400 in (0, 1600):
+            out.append(Sample(CNC, "state", "producing" if producing else "idle", "", ts))
+        into = -1.0 if drift_from_h is None else i / 3600 - drift_from_h  # hours into the drift
+        drift = 0.0 if into < 0 else min(0.6, 0.3 * into)
+        values = {"spindle_speed": (8000 + rng.normal(0, 16)) if producing else 0.0,
+                  "spindle_load": (45 + rng.normal(0, 1.5)) if producing else 1.5 + rng.normal(0, 0.3),
+                  "spindle_temperature": 24 + 22 * x + rng.normal(0, 0.05) + drift,
+                  "vibration_rms": (1.8 if producing else 0.15) + rng.normal(0, 0.08),
+                  "power": (9 if producing else 1.8) + rng.normal(0, 0.15)}
+        out += [Sample(CNC, name, round(float(v), 3), UNITS[name], ts + timedelta(milliseconds=k + 1))
+                for k, (name, v) in enumerate(values.items())]
+    return out
+
+
+def test_a_spindle_thermometer_drifting_by_half_a_degree_is_found_beside_the_warm_ups(tmp_path: Path) -> None:
+    found = {}
+    for thermal in (True, False):
+        alerts = AlertEngine(AlertsConfig(), plant(), TwinDatabase(":memory:"))
+        cfg = AnomalyConfig(assets=[CNC], baseline_rows=3600, settle_s=300, thermal_lag=thermal,
+                            model_dir=tmp_path / str(thermal),
+                            signals={"cnc_machine": ["spindle_speed", "spindle_load", "spindle_temperature",
+                                                     "vibration_rms", "power"]})
+        mon = AnomalyMonitor(cfg, plant(), alerts.anomaly)
+        for s in thermal_day(np.random.default_rng(11), 10, drift_from_h=6.5):
+            mon.observe(s)
+        st = mon.assets[CNC]
+        assert st.model is not None and st.trained["to"] < T0 + timedelta(hours=6.5), "learned before the drift"
+        if thermal:
+            lag = st.lags["spindle_temperature"]
+            assert abs(lag.tau_s_ - 600) < 30 and abs(lag.ambient_ - 24) < 0.2 and abs(lag.rise_ - 22) < 0.3
+            again = AnomalyMonitor(cfg, plant(), alerts.anomaly).assets[CNC]  # a restart keeps the lag it learned
+            assert again.lags["spindle_temperature"].params() == lag.params()
+        raised = [a for a in alerts.store.select(limit=100) if a.kind == "anomaly"]
+        found[thermal] = [(a.raised_at, a.detail["signals"]) for a in raised]
+    [(at, signals)] = found[True]  # once, for the drifting thermometer, and not before the drift
+    assert at > T0 + timedelta(hours=6.5) and signals.startswith("spindle_temperature")
+    assert found[False] == []  # its steps alone do not show it

@@ -5,8 +5,11 @@ and hold). Rows are made only while the machine produces, and, for a machine wit
 signals, not in the first `settle_s` after it starts again from a stop of `settle_after_s` or more: a machine
 standing still, or warming up after a breakdown, is not behaving unusually (an asset that reports no state is
 watched all the time). After such a stop the chart starts afresh. Signals listed as rate
-signals (slow thermal ones) enter as their step since the previous row of the same run; context signals (a
-tool's wear) explain the others rather than being watched themselves (analytics.anomaly.Mewma).
+signals (slow thermal ones) enter as their step since the previous row of the same run, unless a thermal lag of
+the machine's work (warming while it produces, cooling while it stands; analytics.anomaly.thermal) learned over
+the baseline, stops included, explains them: they then enter as their departure from that lag, where a sensor
+drifting by half a degree shows beside warm-ups of twenty. Context signals (a tool's wear) explain the others
+rather than being watched themselves (analytics.anomaly.Mewma).
 
 Each asset learns from its first `baseline_rows` rows (or from a historian window through the API, or from a
 saved model), then scores every row with an online MEWMA chart. A score over the threshold (the largest
@@ -37,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from analytics.anomaly import Mewma, QuantileThreshold, SpikeCounter, explain
+from analytics.anomaly.thermal import ThermalLag
 from plantmodel.catalog import SignalKind
 from plantmodel.plant import Asset, PlantConfig
 from plantmodel.telemetry import AssetState, Quality, Sample, to_micros
@@ -106,6 +110,13 @@ class AssetAnomaly:
     separate: bool = False  # its faulty sensors go to the sensor sink, not into the anomaly alert
     sensors_told: bool = False  # the sensor sink has heard that every sensor reads true (after a start)
     mewma_on: bool = False
+    # rate signals a thermal lag explains enter as their departure from it (analytics.anomaly.thermal)
+    lags: dict[str, ThermalLag] = field(default_factory=dict)
+    lag_x: dict[str, float] = field(default_factory=dict)  # each lag's state now
+    lag_at: int = 0  # the lags are advanced up to here, µs
+    # while it learns: (tick, producing, rate signals' readings) at every tick, stops included
+    trace: deque[tuple[int, bool, dict[str, float]]] = field(default_factory=lambda: deque(maxlen=200_000))
+    row_ticks: list[int] = field(default_factory=list)  # the tick of each baseline row
 
     def status(self, baseline_rows: int) -> dict[str, Any]:
         m = self.model
@@ -172,6 +183,7 @@ class AnomalyMonitor:
             return
         st.signals, st.settled = list(meta.signals), True
         st.stuck_limits, st.spike_limits = dict(meta.stuck_limits), dict(meta.spike_limits)
+        st.lags = {s: ThermalLag.from_params(p) for s, p in meta.thermal.items() if s in st.signals}
         st.model, st.trained = model, {"rows": meta.trained_rows, "from": meta.trained_from, "to": meta.trained_to,
                                        "source": "file"}
 
@@ -185,6 +197,8 @@ class AnomalyMonitor:
     def _take(self, st: AssetAnomaly, sample: Sample, learn_only: bool = False) -> None:
         ts = to_micros(sample.ts)
         self._still(st, ts, sample.ts)  # every record of the asset moves its clock on: states and counters too
+        if st.lags:
+            self._advance_lags(st, ts)
         if sample.signal == st.asset.spec.state:
             self._state(st, str(sample.value), ts)
             return
@@ -195,6 +209,8 @@ class AnomalyMonitor:
             return
         value = float(value)
         st.latest[sample.signal] = value
+        if sample.signal in st.lags and sample.signal not in st.lag_x:
+            st.lag_x[sample.signal] = st.lags[sample.signal].start(value)
         st.seen[sample.signal] = ts
         run = st.runs.setdefault(sample.signal, Run())
         if value != run.value:
@@ -207,10 +223,13 @@ class AnomalyMonitor:
         if not st.settled and sample.signal not in st.signals:
             st.signals = [s for s in st.candidates if s in st.latest]
             st.baseline, st.next_tick, st.last_row = [], 0, -1
+            st.row_ticks = []  # the trace goes on: a signal that joins late does not change what the others did
         if ts < st.next_tick or len(st.latest) < len(st.signals) or not st.signals:
             return
         tick = ts - ts % self.period_us
         st.next_tick = tick + self.period_us
+        if st.model is None and self.config.thermal_lag and st.rate:  # stops included: the lag is learned from them
+            st.trace.append((tick, st.producing(), {s: st.latest[s] for s in st.rate if s in st.latest}))
         if not st.producing():
             return
         if ts < st.scored_from or any(st.seen.get(s, -1) <= st.run_start for s in st.signals
@@ -242,7 +261,10 @@ class AnomalyMonitor:
         row = []
         for s in st.signals:
             v = st.latest[s]
-            if s in st.rate:  # its level carried on across a gap, so the chart's step there is 0
+            lag = st.lags.get(s)
+            if lag is not None:
+                v -= lag.expected(st.lag_x.get(s, lag.start(v)))
+            elif s in st.rate:  # its level carried on across a gap, so the chart's step there is 0
                 if not contiguous and s in st.previous:
                     st.offset[s] = st.previous[s] - v
                 v += st.offset.get(s, 0.0)
@@ -253,6 +275,7 @@ class AnomalyMonitor:
             if not st.baseline:
                 st.baseline_from = at
             st.baseline.append(row)
+            st.row_ticks.append(tick)
             if len(st.baseline) >= self.config.baseline_rows and not learn_only:
                 self.fit(st, np.asarray(st.baseline), st.baseline_from or at, at, "live baseline")
             return
@@ -277,6 +300,15 @@ class AnomalyMonitor:
         if st.separate and not st.sensors_told and not (st.stuck or st.spiking):
             st.sensors_told = True  # a sensor alert left open when the twin stopped ends here
             self._sensor(st, "", at, False, "", None)
+
+    def _advance_lags(self, st: AssetAnomaly, ts: int) -> None:
+        """Each thermal lag follows what the machine did since the last record: producing or standing."""
+        if ts <= st.lag_at:
+            return
+        dt_s, producing = (ts - st.lag_at) / US if st.lag_at else 0.0, st.producing()
+        st.lag_at = ts
+        for s, x in st.lag_x.items():
+            st.lag_x[s] = st.lags[s].advance(x, dt_s, producing)
 
     def _still(self, st: AssetAnomaly, ts: int, at: datetime) -> None:
         """Producing time since each signal last changed; longer than ever in the baseline, the sensor is stuck.
@@ -359,25 +391,66 @@ class AnomalyMonitor:
 
     # ---- learning ----------------------------------------------------------------------------------------------
 
-    def fit(self, st: AssetAnomaly, rows: np.ndarray, start: datetime, end: datetime, source: str) -> None:
+    def _fit_lags(self, st: AssetAnomaly, learned: AssetAnomaly, rows: np.ndarray) -> np.ndarray:
+        """Thermal lags for the rate signals that one explains, learned over the trace; the baseline rows then
+        hold those signals' departures from their lags (the rows the trace does not cover are left out)."""
+        st.lags, st.lag_x = {}, {}
+        rate = [s for s in st.signals if s in st.rate]
+        if not self.config.thermal_lag or not rate or len(learned.row_ticks) != len(rows):
+            return rows
+        rows = rows.astype(np.float64, copy=True)
+        keep = np.ones(len(rows), bool)
+        for s in rate:
+            trace = [(t, p, v[s]) for t, p, v in learned.trace if s in v]
+            if len(trace) < 20:
+                continue
+            ticks = np.array([t for t, _, _ in trace], dtype=np.int64)
+            t_s, producing = (ticks - ticks[0]) / US, np.array([p for _, p, _ in trace], dtype=np.float64)
+            values = np.array([v for _, _, v in trace], dtype=np.float64)
+            lag = ThermalLag().fit(t_s, producing, values)
+            if not lag.explains():
+                continue
+            residual, x_end = lag.residuals(t_s, producing, values)
+            at = {int(t): i for i, t in enumerate(ticks)}
+            keep &= np.array([t in at for t in learned.row_ticks])
+            rows[:, st.signals.index(s)] = residual[[at.get(t, 0) for t in learned.row_ticks]]
+            st.lags[s], st.lag_x[s] = lag, x_end
+            st.lag_at = int(ticks[-1])
+        if learned is not st:  # trained on history: the live state starts from the next reading
+            st.lag_x, st.lag_at = {}, 0
+        return rows[keep]
+
+    def fit(self, st: AssetAnomaly, rows: np.ndarray, start: datetime, end: datetime, source: str,
+            learned: AssetAnomaly | None = None) -> None:
+        rows = self._fit_lags(st, learned or st, rows)
         ctx = [n for n in st.signals if n in st.context]
         if len(ctx) == len(st.signals):
             ctx = []
         # the largest healthy score with a margin: a quantile of a few hundred autocorrelated scores is not
         # an extreme-value estimate, and a plant will not tolerate alerts every hour
-        rate = [s for s in st.signals if s in st.rate]
+        rate = [s for s in st.signals if s in st.rate and s not in st.lags]
+        # a thermal residual wanders a little as the line's pattern of stops changes, which one hour of baseline
+        # does not show: a persistent departure of the lag's own noise counts as one standard deviation
+        tolerances = {s: lag.rms_ for s, lag in st.lags.items()}
         model = Mewma(alpha=self.config.alpha, rate_signals=rate, context_signals=ctx, burn_in=min(50, len(rows) // 4),
+                      tolerances=tolerances or None,
                       threshold=QuantileThreshold(q=1.0, margin=self.config.threshold_margin))
         model.fit({name: rows[:, i] for i, name in enumerate(st.signals)})
         if not st.stuck_limits or not st.spike_limits:
             self._learn_limits(st)
         st.model, st.baseline, st.score, st.rows, st.settled = model, [], None, 0, True
+        st.row_ticks, st.trace = [], deque(maxlen=st.trace.maxlen)
         st.trained = {"rows": len(rows), "from": start, "to": end, "source": source}
+        if st.lags:  # what each thermal lag learned, for an engineer to check against the machine's data sheet
+            st.trained["thermal"] = {s: {"tau_s": round(lag.tau_s_, 1), "ambient": round(lag.ambient_, 3),
+                                         "rise": round(lag.rise_, 3), "rms": round(lag.rms_, 4)}
+                                     for s, lag in st.lags.items()}
         log.info("anomaly model of %s trained on %d rows (%s)", st.asset.path, len(rows), source)
         if self.config.model_dir is not None:
             meta = metadata_for(model, st.asset.path, len(rows), start.isoformat(), end.isoformat())
             save_model(self._path(st), model, replace(meta, stuck_limits=dict(st.stuck_limits),
-                                                      spike_limits=dict(st.spike_limits)))
+                                                      spike_limits=dict(st.spike_limits),
+                                                      thermal={s: lag.params() for s, lag in st.lags.items()}))
 
     def train_from(self, asset: str, samples: Iterable[Sample]) -> dict[str, Any]:
         """Retrain one asset on a historian window: its samples made into rows as the live stream makes them."""
@@ -394,5 +467,5 @@ class AnomalyMonitor:
         if len(rows) < 20 or shadow.baseline_from is None:
             raise ValueError(f"{asset}: only {len(rows)} complete rows in that window; need at least 20")
         st.runs = shadow.runs
-        self.fit(st, np.asarray(rows), shadow.baseline_from, samples[-1].ts, "historian")
+        self.fit(st, np.asarray(rows), shadow.baseline_from, samples[-1].ts, "historian", learned=shadow)
         return st.status(self.config.baseline_rows)

@@ -60,6 +60,10 @@ class AnomalyConfig(_Strict):
         description="asset type -> signals that drift by nature and explain others (a tool's wear raises load, "
                     "power and vibration): not watched, but fitted out of the others; default: the catalogue's "
                     "`drifts` signals")
+    thermal_lag: bool = Field(True, description="a rate signal that a first-order lag of the machine's work explains "
+                              "over the baseline (a spindle warming while it runs, cooling while it stands) is "
+                              "watched as its departure from that lag rather than as its steps: a sensor drifting by "
+                              "half a degree shows there, not in the steps")
     period_s: float = Field(1.0, gt=0, description="one row of the latest values per this much source time")
     on_delay_rows: int = Field(3, ge=1, description="rows in a row over the threshold before an alert is raised")
     threshold_margin: float = Field(1.5, ge=1, description="threshold = this × the largest healthy baseline score")

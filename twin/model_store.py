@@ -41,6 +41,7 @@ class ModelMetadata:
     versions: dict[str, str] = field(default_factory=dict)
     stuck_limits: dict[str, int] = field(default_factory=dict)  # µs of production without a change: stuck
     spike_limits: dict[str, float] = field(default_factory=dict)  # robust z of a reading that is a spike
+    thermal: dict[str, list[float]] = field(default_factory=dict)  # signal -> its thermal lag's parameters
 
 
 def metadata_for(model: Any, asset: str, trained_rows: int, trained_from: str, trained_to: str) -> ModelMetadata:

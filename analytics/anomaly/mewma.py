@@ -11,6 +11,8 @@ then watches for what the wear does not explain).
 `level_tolerance` widens the chart for slow wander of the level signals that a short baseline cannot show: a
 persistent shift of that share of a signal's baseline level counts as one standard deviation of the chart (a
 vibration RMS whose baseline spread is 1 % of its level still moves by a few % between healthy runs).
+`tolerances` does the same in a signal's own units, per signal (a thermal residual that wanders by a tenth of a
+degree as the line's pattern of stops changes).
 """
 
 from __future__ import annotations
@@ -42,10 +44,11 @@ class Mewma(MultivariateDetector):
     def __init__(self, alpha: float = 0.2, rate_signals: Sequence[str] = (), burn_in: int = 50,
                  ridge: float = 1e-6, threshold: ThresholdRule | None = None,
                  missing: str = DEFAULT_MISSING, level_tolerance: float = 0.0,
-                 context_signals: Sequence[str] = ()) -> None:
+                 context_signals: Sequence[str] = (), tolerances: dict[str, float] | None = None) -> None:
         self.alpha = alpha
         self.rate_signals = rate_signals
         self.level_tolerance = level_tolerance
+        self.tolerances = tolerances
         self.context_signals = context_signals
         self.burn_in = burn_in
         self.ridge = ridge
@@ -105,6 +108,11 @@ class Mewma(MultivariateDetector):
         if self.level_tolerance > 0:
             level = np.abs(matrix.mean(axis=0)) * ~(self.rate_columns_ | self.context_columns_)
             cov += np.diag((self.level_tolerance * level / self.feature_scale_) ** 2)
+        if self.tolerances:
+            absolute = np.array([self.tolerances.get(n, 0.0) for n in self.signal_names_])
+            if (absolute < 0).any():
+                raise ValueError(f"tolerances must be >= 0, got {self.tolerances}")
+            cov += np.diag((absolute / self.feature_scale_) ** 2)
         self.precision_ = np.linalg.pinv(cov)
         eigenvalues, vectors = np.linalg.eigh(self.precision_)
         self.whitener_ = np.sqrt(np.maximum(eigenvalues, 0.0))[:, None] * vectors.T  # T² = |whitener_ · d|²
