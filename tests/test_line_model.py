@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from support import PROJECT
 
-from plantmodel.config import load_config
+from plantmodel.config import load_config, parse_config
 from plantmodel.plant import PlantConfig
-from plantmodel.telemetry import AssetState
+from plantmodel.shifts import ShiftCalendarConfig, ShiftPlan, planned_stops
+from plantmodel.telemetry import AssetState, to_micros
 from simulators.live_line import LineModel
 
 LINE = load_config(PROJECT / "configs" / "demo-plant.yaml", PlantConfig).lines()[0]
@@ -78,13 +81,6 @@ def test_snapshot_has_every_signal_the_simulator_models() -> None:
 def test_a_line_placed_on_plant_time_keeps_its_shifts_where_the_calendar_puts_them() -> None:
     """The simulator's shifts and breaks fall at the plant clock's hours, as the twin's calendar reads them: a
     live run that starts at 08:50 on a Monday is in its shift, and takes its 09:00 break at 09:00."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    from plantmodel.config import parse_config
-    from plantmodel.shifts import ShiftCalendarConfig, ShiftPlan, planned_stops
-    from plantmodel.telemetry import to_micros
-
     calendar = ('              calendar: {timezone: Europe/Berlin, shifts: [{name: early, start: "06:00", '
                 'end: "14:00", breaks: [{start: "09:00", end: "09:30"}]}]}\n')
     text = (PROJECT / "configs" / "demo-plant.yaml").read_text()

@@ -30,6 +30,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import math
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -64,6 +65,38 @@ class Run:
     value: float = math.nan
     still_us: int = 0
     longest_us: int = 0  # in the baseline
+
+
+class ThermalTrace:
+    """What a learning asset's rate signals read at every tick, stops included, for its thermal lags: in compact
+    columns (about 17 bytes a tick and signal), as a machine that stands for days while it learns keeps
+    appending; the latest `limit` ticks are kept."""
+
+    def __init__(self, signals: Iterable[str], limit: int = 200_000) -> None:
+        self.limit = limit
+        self.ticks, self.producing = array("q"), array("b")
+        self.values = {s: array("d") for s in sorted(signals)}
+
+    def __len__(self) -> int:
+        return len(self.ticks)
+
+    def append(self, tick: int, producing: bool, latest: dict[str, float]) -> None:
+        self.ticks.append(tick)
+        self.producing.append(producing)
+        for s, column in self.values.items():
+            column.append(latest.get(s, math.nan))  # NaN: not reported yet
+        if len(self.ticks) > self.limit + self.limit // 8:  # trimmed in batches: a cut costs a copy
+            cut = len(self.ticks) - self.limit
+            del self.ticks[:cut], self.producing[:cut]
+            for column in self.values.values():
+                del column[:cut]
+
+    def of(self, signal: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The ticks (µs) at which `signal` had been reported, whether the machine produced then, its readings."""
+        values = np.frombuffer(self.values[signal], dtype=np.float64)
+        known = ~np.isnan(values)
+        return (np.frombuffer(self.ticks, dtype=np.int64)[known],
+                np.frombuffer(self.producing, dtype=np.int8)[known].astype(np.float64), values[known].copy())
 
 
 @dataclass(slots=True)
@@ -114,8 +147,7 @@ class AssetAnomaly:
     lags: dict[str, ThermalLag] = field(default_factory=dict)
     lag_x: dict[str, float] = field(default_factory=dict)  # each lag's state now
     lag_at: int = 0  # the lags are advanced up to here, µs
-    # while it learns: (tick, producing, rate signals' readings) at every tick, stops included
-    trace: deque[tuple[int, bool, dict[str, float]]] = field(default_factory=lambda: deque(maxlen=200_000))
+    trace: ThermalTrace = field(default_factory=lambda: ThermalTrace(()))  # while it learns
     row_ticks: list[int] = field(default_factory=list)  # the tick of each baseline row
 
     def status(self, baseline_rows: int) -> dict[str, Any]:
@@ -157,7 +189,7 @@ class AnomalyMonitor:
                     context = frozenset(typed_signals(config.context_signals, a, "drifts")) & set(signals)
                     separate = sensor_sink is not None and (sensor_covers is None or sensor_covers(a.path))
                     self.assets[a.path] = AssetAnomaly(a, [], candidates=signals, rate=rate, context=context,
-                                                       separate=separate)
+                                                       separate=separate, trace=ThermalTrace(rate))
         self.period_us = int(config.period_s * US)
         self.settle_us, self.settle_after_us = int(config.settle_s * US), int(config.settle_after_s * US)
         self.spike_window_us = int(config.spike_window_s * US)
@@ -229,7 +261,7 @@ class AnomalyMonitor:
         tick = ts - ts % self.period_us
         st.next_tick = tick + self.period_us
         if st.model is None and self.config.thermal_lag and st.rate:  # stops included: the lag is learned from them
-            st.trace.append((tick, st.producing(), {s: st.latest[s] for s in st.rate if s in st.latest}))
+            st.trace.append(tick, st.producing(), st.latest)
         if not st.producing():
             return
         if ts < st.scored_from or any(st.seen.get(s, -1) <= st.run_start for s in st.signals
@@ -263,7 +295,8 @@ class AnomalyMonitor:
             v = st.latest[s]
             lag = st.lags.get(s)
             if lag is not None:
-                v -= lag.expected(st.lag_x.get(s, lag.start(v)))
+                x = st.lag_x.get(s)
+                v -= lag.expected(lag.start(v) if x is None else x)
             elif s in st.rate:  # its level carried on across a gap, so the chart's step there is 0
                 if not contiguous and s in st.previous:
                     st.offset[s] = st.previous[s] - v
@@ -401,12 +434,10 @@ class AnomalyMonitor:
         rows = rows.astype(np.float64, copy=True)
         keep = np.ones(len(rows), bool)
         for s in rate:
-            trace = [(t, p, v[s]) for t, p, v in learned.trace if s in v]
-            if len(trace) < 20:
+            ticks, producing, values = learned.trace.of(s)
+            if len(ticks) < 20:
                 continue
-            ticks = np.array([t for t, _, _ in trace], dtype=np.int64)
-            t_s, producing = (ticks - ticks[0]) / US, np.array([p for _, p, _ in trace], dtype=np.float64)
-            values = np.array([v for _, _, v in trace], dtype=np.float64)
+            t_s = (ticks - ticks[0]) / US
             lag = ThermalLag().fit(t_s, producing, values)
             if not lag.explains():
                 continue
@@ -439,7 +470,7 @@ class AnomalyMonitor:
         if not st.stuck_limits or not st.spike_limits:
             self._learn_limits(st)
         st.model, st.baseline, st.score, st.rows, st.settled = model, [], None, 0, True
-        st.row_ticks, st.trace = [], deque(maxlen=st.trace.maxlen)
+        st.row_ticks, st.trace = [], ThermalTrace(())
         st.trained = {"rows": len(rows), "from": start, "to": end, "source": source}
         if st.lags:  # what each thermal lag learned, for an engineer to check against the machine's data sheet
             st.trained["thermal"] = {s: {"tau_s": round(lag.tau_s_, 1), "ambient": round(lag.ambient_, 3),
@@ -460,7 +491,7 @@ class AnomalyMonitor:
             present = {s.signal for s in samples if isinstance(s.value, int | float) and not isinstance(s.value, bool)}
             st.signals = [n for n in st.candidates if n in present]
         shadow = AssetAnomaly(st.asset, st.signals, candidates=st.signals, settled=True, rate=st.rate,
-                              context=st.context)
+                              context=st.context, trace=ThermalTrace(st.rate))
         for s in samples:
             self._take(shadow, s, learn_only=True)
         rows = shadow.baseline

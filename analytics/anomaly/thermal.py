@@ -52,11 +52,10 @@ class ThermalLag:
 
         t, p, y = (np.asarray(a, dtype=np.float64) for a in (t_s, producing, reading))
 
-        def solve(tau: float) -> tuple[float, NDArray[np.float64]]:
-            x, d = self._lag(t, p, tau)
-            design = np.column_stack([np.ones(len(t)), x, d])
+        def solve(tau: float) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
+            design = np.column_stack([np.ones(len(t)), *self._lag(t, p, tau)])
             coef = np.asarray(np.linalg.lstsq(design, y, rcond=None)[0], dtype=np.float64)
-            return float(np.sum((y - design @ coef) ** 2)), coef
+            return float(np.sum((y - design @ coef) ** 2)), coef, design
 
         sse = [solve(tau)[0] for tau in self.taus_s]
         i = int(np.argmin(sse))  # then refined between the grid's neighbours
@@ -64,14 +63,12 @@ class ThermalLag:
         found = minimize_scalar(lambda v: solve(math.exp(v))[0], bounds=(lo, hi), method="bounded",
                                 options={"xatol": 1e-3})
         self.tau_s_ = math.exp(float(found.x)) if found.fun <= sse[i] else self.taus_s[i]
-        best_sse, coef = solve(self.tau_s_)
-        x, d = self._lag(t, p, self.tau_s_)
-        design = np.column_stack([np.ones(len(t)), x, d])
+        best_sse, coef, design = solve(self.tau_s_)
         # how well the trace pins the levels down: a machine that ran throughout shows its rise but not where it
         # would cool to (the warm-up from the start and the lag are then one curve)
         unscaled = np.linalg.pinv(design.T @ design)
         noise = best_sse / max(len(t) - 3, 1)
-        self.ambient_se_, self.rise_se_ = (math.sqrt(max(float(unscaled[i, i]) * noise, 0.0)) for i in (0, 1))
+        self.ambient_se_, self.rise_se_ = (math.sqrt(max(float(unscaled[j, j]) * noise, 0.0)) for j in (0, 1))
         self.ambient_, self.rise_ = float(coef[0]), float(coef[1])
         self.rms_ = math.sqrt(best_sse / max(len(t), 1))
         self.spread_ = float(np.std(y))
