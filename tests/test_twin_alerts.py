@@ -620,3 +620,42 @@ def test_an_open_anomaly_alert_sounds_again_for_a_signal_that_comes_to_lead_it()
     eng.anomaly(CNC, T0 + timedelta(seconds=6), False, 0.1, 1.0, [])
     row(7, "spindle_speed")  # a new episode: its first leader raises it, no more
     assert alert.occurrences == 4
+
+
+def test_an_open_anomaly_alert_sounds_again_when_its_score_rises_anew() -> None:
+    """A worn bearing holds a machine's anomaly alert open for hours, its score creeping up as it wears, and led
+    by the spindle's temperature. A coolant loss then lifts that same signal, and the score to five times its
+    level within minutes: one more occurrence, once, however long the loss goes on climbing. The creep adds
+    none, nor does the score coming back after the machine stood for hours (no rows, no scores). With
+    `rise_factor: null` only a new leading signal would sound it again."""
+    rule = {"id": "anomaly", "type": "anomaly", "assets": ["*"], "critical_ratio": None}
+
+    def run(**extra: Any) -> tuple[AlertEngine, list[int]]:
+        eng = AlertEngine(AlertsConfig.model_validate({"rules": [rule | extra]}), plant(), TwinDatabase(":memory:"),
+                          ManualClock(T0))
+        t, counts = 0, []
+
+        def rows(n: int, start: float, end: float) -> None:
+            nonlocal t
+            for i in range(n):
+                eng.anomaly(CNC, T0 + timedelta(seconds=t), True, start + (end - start) * i / n, 1.0,
+                            ["spindle_temperature", "vibration_rms"])
+                t += 1
+                if eng.by_id[1].detail["risen"] is not None:
+                    risen.append(eng.by_id[1].detail["risen"])
+            counts.append(eng.by_id[1].occurrences)
+
+        rows(4 * 3600, 2.0, 4.0)  # four hours of wear creeping up
+        t += 12 * 3600  # the machine stands overnight
+        rows(600, 1.0, 4.0)  # the chart builds up again after the restart
+        rows(3600, 4.0, 4.2)
+        rows(900, 4.2, 21.0)  # coolant loss: the temperature climbs over a quarter of an hour
+        rows(3600, 21.0, 40.0)  # and goes on climbing
+        return eng, counts
+
+    risen: list[float] = []
+    assert run()[1] == [1, 1, 1, 2, 2]
+    assert len(risen) == 1 and risen[0] >= 3.0  # how far above its reference the score rose, in the detail
+    assert run(rise_factor=None)[1] == [1, 1, 1, 1, 1]
+    with pytest.raises(ValueError, match="rise_lookback_s"):
+        AlertsConfig.model_validate({"rules": [rule | {"rise_recent_s": 3600, "rise_lookback_s": 1800}]})

@@ -134,6 +134,30 @@ def test_a_machine_that_stands_still_is_not_scored_and_a_stuck_sensor_is_found(t
     assert alert.kind == "anomaly" and "spindle_load" in alert.message and mon.assets[CNC].stuck == {"spindle_load"}
 
 
+def test_a_short_stop_while_a_machine_settles_ends_none_of_its_settling() -> None:
+    """A tool change (four minutes in setup), then a jam of under a minute 17 s after the restart: the machine
+    still settles for `settle_s` from the first restart, and its chart still starts afresh (the new tool's
+    wear was still unreported: scored at once, the old tool's wear explained the new tool's load, and on the
+    demo that gave an anomaly alert in the settling time)."""
+    alerts = AlertEngine(AlertsConfig(), plant(), TwinDatabase(":memory:"))
+    mon = AnomalyMonitor(AnomalyConfig(assets=[CNC], baseline_rows=600, settle_s=120), plant(), alerts.anomaly)
+    rng = np.random.default_rng(5)
+    st = mon.assets[CNC]
+    story = [(0, "producing"), (900, "setup"), (1140, "producing"), (1157, "down"), (1212, "producing")]
+    scored, state = [], ""
+    for i in range(0, 1500):
+        state = next(s for t, s in reversed(story) if t <= i)
+        if any(t == i for t, _ in story):
+            mon.observe(Sample(CNC, "state", state, "", T0 + timedelta(seconds=i)))
+        rows, afresh = st.rows, st.afresh
+        for s in _cnc(rng, i, state):
+            mon.observe(s)
+        if st.model is not None and st.rows > rows:
+            scored.append((i, afresh))
+    first_after = next((i, afresh) for i, afresh in scored if i >= 1140)
+    assert first_after[0] >= 1140 + 120 and first_after[1]  # settled from 1140 on; the chart afresh
+
+
 def test_a_frozen_per_part_measurement_is_found_while_parts_are_counted() -> None:
     """An inspection station measures once per part; over OPC-UA a frozen gauge sends nothing at all, so what
     shows is parts counted (and states changing) while the measured value stands still."""
@@ -195,6 +219,36 @@ def test_a_sensor_failing_while_the_machine_is_already_unusual_raises_an_alert_o
     feed(1920, 400, {"vibration_rms": 1.0, "spindle_speed": 500.0})  # no spike for a window; a step in speed
     assert not alerts.is_active("sensor", CNC) and st.spiking == set()
     assert [a.kind for a in alerts.store.select()].count("sensor") == 1
+
+
+def test_a_load_sensor_spiking_while_the_machine_settles_is_found_and_its_warm_up_is_not_searched() -> None:
+    """Settling after a stop is for a machine's heat: a load sensor that spikes in those minutes is found at
+    once; a spindle thermometer's readings are searched for spikes only once the machine has settled."""
+    alerts = AlertEngine(AlertsConfig(), plant(), TwinDatabase(":memory:"))
+    mon = AnomalyMonitor(AnomalyConfig(assets=[CNC], baseline_rows=600, settle_s=300, spike_window_s=300), plant(),
+                         alerts.anomaly, alerts.sensor, alerts.covers_sensors)
+    rng = np.random.default_rng(12)
+    st = mon.assets[CNC]
+
+    def feed(start: int, n: int, state: str, spiking: str = "") -> None:
+        mon.observe(Sample(CNC, "state", state, "", T0 + timedelta(seconds=start)))
+        for i in range(start, start + n):
+            for s in _cnc(rng, i, state):
+                v = s.value
+                if s.signal == spiking and i % 20 == 0:
+                    v = 4 * float(v) + 1  # one reading far out, the next one normal
+                mon.observe(Sample(s.asset, s.signal, v, s.unit, s.ts))
+
+    feed(0, 1500, "producing")
+    assert st.model is not None and st.spike_limits
+    feed(1500, 600, "down")
+    feed(2100, 250, "producing", spiking="spindle_temperature")  # inside the 300 s of settling
+    assert not st.spiking and not alerts.store.select()
+    feed(2350, 600, "down")
+    feed(2950, 100, "producing", spiking="spindle_load")
+    [sensor] = alerts.store.select()
+    assert sensor.kind == "sensor" and sensor.detail["signals"] == "spindle_load"
+    assert sensor.raised_at < T0 + timedelta(seconds=2950 + 300)  # while it settled
 
 
 def test_spike_counter_counts_isolated_outliers_not_a_new_level() -> None:

@@ -1,28 +1,28 @@
 """Anomaly detection in the twin: one multivariate model per asset, and a stuck-sensor check per signal.
 
-Signals arrive one by one; every `period_s` of source time the asset's latest values form one row (sample
-and hold). Rows are made only while the machine produces, and, for a machine with slow thermal (rate)
-signals, not in the first `settle_s` after it starts again from a stop of `settle_after_s` or more: a machine
-standing still, or warming up after a breakdown, is not behaving unusually (an asset that reports no state is
-watched all the time). After such a stop the chart starts afresh. Signals listed as rate
-signals (slow thermal ones) enter as their step since the previous row of the same run, unless a thermal lag of
-the machine's work (warming while it produces, cooling while it stands; analytics.anomaly.thermal) learned over
-the baseline, stops included, explains them: they then enter as their departure from that lag, where a sensor
-drifting by half a degree shows beside warm-ups of twenty. Context signals (a tool's wear) explain the others
-rather than being watched themselves (analytics.anomaly.Mewma).
+Signals arrive one by one; every `period_s` of source time the asset's latest values form one row (sample and
+hold). Rows are made only while the machine produces, and, for a machine with slow thermal (rate) signals, not
+in the first `settle_s` after it starts again from a stop of `settle_after_s` or more (a shorter stop within
+that time ends none of it): a machine standing still, or warming up after a breakdown, is not behaving unusually
+(an asset that reports no state is watched all the time). After such a stop the chart starts afresh. Signals
+listed as rate signals (slow thermal ones) enter as their step since the previous row of the same run, unless a
+thermal lag of the machine's work (warming while it produces, cooling while it stands;
+analytics.anomaly.thermal) learned over the baseline, stops included, explains them: they then enter as their
+departure from that lag, where a sensor drifting by half a degree shows beside warm-ups of twenty. Context
+signals (a tool's wear) explain the others rather than being watched themselves (analytics.anomaly.Mewma).
 
 Each asset learns from its first `baseline_rows` rows (or from a historian window through the API, or from a
-saved model), then scores every row with an online MEWMA chart. A score over the threshold (the largest
-healthy score × `threshold_margin`) for `on_delay_rows` rows in a row is an alarm, naming the signals that
-drove it; it ends when the score stays under `off_ratio` of the threshold for `off_delay_rows` rows. A
-sensor whose value does not change while the machine produces for longer than it ever stood still in the
-baseline (× `threshold_margin`, and more than `stuck_min_s`) is stuck: an alarm naming that signal, which
-ends when the value moves again. A sensor that shows `spike_count` spikes within `spike_window_s` (single
-readings farther from the median of those before them than the baseline ever went × `threshold_margin`, and
-than `spike_min_z`; analytics.anomaly.SpikeCounter) is spiking until a window passes without one. A stuck or
-spiking sensor goes to the alert engine's sensor rules, an alert of its own beside the asset's anomaly alert
-(a sensor failing while the machine is already unusual is news); an asset no sensor rule watches raises its
-anomaly alert instead.
+saved model), then scores every row with an online MEWMA chart. A score over the threshold (the largest healthy
+score × `threshold_margin`) for `on_delay_rows` rows in a row is an alarm, naming the signals that drove it; it
+ends when the score stays under `off_ratio` of the threshold for `off_delay_rows` rows. A sensor whose value
+does not change while the machine produces for longer than it ever stood still in the baseline (×
+`threshold_margin`, and more than `stuck_min_s`) is stuck: an alarm naming that signal, which ends when the
+value moves again. A sensor that, while the machine produces (a thermal one only once it has settled), shows
+`spike_count` spikes within `spike_window_s` (single readings farther from the median of those before them than
+the baseline ever went × `threshold_margin`, and than `spike_min_z`; analytics.anomaly.SpikeCounter) is spiking
+until a window passes without one. A stuck or spiking sensor goes to the alert engine's sensor rules, an alert
+of its own beside the asset's anomaly alert (a sensor failing while the machine is already unusual is news); an
+asset no sensor rule watches raises its anomaly alert instead.
 """
 
 from __future__ import annotations
@@ -250,7 +250,8 @@ class AnomalyMonitor:
             if sample.signal in st.stuck:
                 st.stuck.discard(sample.signal)
                 self._sensor(st, sample.signal, sample.ts, False, "stuck", None)
-        if st.producing() and ts >= st.scored_from and not learn_only:  # not while it settles after a stop
+        # what settles after a stop is a machine's heat: its other signals are searched for spikes at once
+        if st.producing() and (ts >= st.scored_from or sample.signal not in st.rate) and not learn_only:
             self._spike(st, sample.signal, value, ts, sample.ts)
         if not st.settled and sample.signal not in st.signals:
             st.signals = [s for s in st.candidates if s in st.latest]
@@ -276,9 +277,11 @@ class AnomalyMonitor:
             # a run begins: after a long stop (or at the first state seen) the machine settles first
             long_stop = st.stopped_at == 0 or ts - st.stopped_at >= self.settle_after_us
             # what settles is a machine's heat (its rate signals): one without them is watched at once
-            st.scored_from = ts + self.settle_us if long_stop and st.rate else ts
+            # a short stop inside that settling ends none of it (a tool change, then a minute's jam: the new
+            # tool's wear is still unreported, and the chart must still start afresh)
+            st.scored_from = max(ts + self.settle_us if long_stop and st.rate else ts, st.scored_from)
             st.run_start = ts
-            st.afresh = long_stop
+            st.afresh = long_stop or st.afresh  # not yet used by a row
             st.last_row = -1
             if long_stop:  # readings from before a long stop are no neighbours of these (a short one keeps them:
                 for counter in st.spikes.values():  # a conveyor stops between parts)

@@ -90,8 +90,22 @@ class AnomalyRule(_Rule):
     type: Literal["anomaly"]
     min_ratio: float = Field(1.0, ge=1, description="alert only when the score is at least this × the threshold")
     critical_ratio: float | None = Field(3.0, ge=1, description="critical from this × the threshold")
+    rise_factor: float | None = Field(3.0, gt=1, description="an open alert sounds again when its score reaches "
+                                      "this × the highest it reached over the `rise_lookback_s` before the last "
+                                      "`rise_recent_s` (a new fault on a machine that a slow degradation already "
+                                      "holds in alarm); null: only a new leading signal sounds it again")
+    rise_recent_s: float = Field(1800.0, gt=0, description="how fast a rise must be to be news (scored seconds)")
+    rise_lookback_s: float = Field(14_400.0, gt=0, description="how far back its peaks are remembered (scored "
+                                   "seconds: the time the machine stands still does not count)")
     message: str = "{asset_name}: unusual behaviour, driven by {signals}"
-    fields: ClassVar[frozenset[str]] = frozenset({"score", "threshold", "ratio", "signals"})
+    fields: ClassVar[frozenset[str]] = frozenset({"score", "threshold", "ratio", "signals", "risen"})
+
+    @model_validator(mode="after")
+    def _rise(self) -> AnomalyRule:
+        if self.rise_lookback_s <= self.rise_recent_s:
+            raise ValueError(f"rise_lookback_s ({self.rise_lookback_s}) must exceed rise_recent_s "
+                             f"({self.rise_recent_s})")
+        return self
 
 
 class SensorRule(_Rule):

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from analytics.anomaly.rise import FreshRise
 from analytics.maintenance import TrendRul, maintenance_alert, remaining_useful_life
 from plantmodel.plant import Asset, PlantConfig
 from plantmodel.telemetry import Event, EventKind, Quality, Sample, from_micros, to_micros
@@ -157,13 +158,16 @@ class SpcWatch:
 
 
 class AnomalyWatch:
-    """An asset's anomaly alarm as one alert. A signal that comes to drive it while it is open, and has not driven
-    it before, is one more occurrence (annunciated again once acknowledged): a sensor drifting on a machine whose
-    worn bearing keeps the alert open is news."""
+    """An asset's anomaly alarm as one alert. While it is open, one more occurrence (annunciated again once
+    acknowledged) is news: a signal that comes to drive it and had not driven it before (a sensor drifting on a
+    machine whose worn bearing keeps the alert open), or a score that rises anew, `rise_factor` × above its peaks
+    of the hours before (a coolant loss on that machine, whose spindle temperature already led the alert:
+    analytics.anomaly.rise)."""
 
     def __init__(self, rule: AnomalyRule) -> None:
         self.rule = rule
         self.drivers: dict[str, set[str]] = {}  # asset -> the signals that led its open alert so far
+        self.rises: dict[str, FreshRise] = {}  # asset -> its open alert's score, watched for a fresh rise
 
     def score(self, asset: str, ts: datetime, present: bool, score: float | None, threshold: float | None,
               signals: list[str], active: IsActive) -> Condition | None:
@@ -175,17 +179,26 @@ class AnomalyWatch:
             present = False
         if not present:
             self.drivers.pop(asset, None)
+            self.rises.pop(asset, None)
             return Condition(r.id, asset, False, ts) if active(r.id, asset) else None
         crit = r.critical_ratio is not None and ratio is not None and ratio >= r.critical_ratio
         seen = self.drivers.get(asset)
         if seen is None or not active(r.id, asset):  # a new episode (or one open before a restart): no news yet
             seen = self.drivers[asset] = set()
+            self.rises.pop(asset, None)
         new_driver = bool(signals) and bool(seen) and signals[0] not in seen
         seen.update(signals[:1])
+        risen = None
+        if r.rise_factor is not None and ratio is not None:
+            rise = self.rises.get(asset)
+            if rise is None:
+                rise = self.rises[asset] = FreshRise(r.rise_factor, r.rise_recent_s, r.rise_lookback_s)
+            if rise.update(ts.timestamp(), ratio) and rise.reference_:
+                risen = ratio / rise.reference_
         return Condition(r.id, asset, True, ts, value=score, severity=Severity.critical if crit else None,
-                         event=new_driver,
+                         event=new_driver or risen is not None,
                          fields={"score": score, "threshold": threshold, "ratio": ratio,
-                                 "signals": ", ".join(signals)})
+                                 "signals": ", ".join(signals), "risen": risen})
 
 
 class SensorWatch:
