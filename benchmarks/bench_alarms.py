@@ -26,7 +26,9 @@ them) and the median delay from the fault's start; a breakdown (a stop in state 
 minor-stop limit) is found by a machine alarm. Labels that begin before `baseline_s` (the anomaly models are
 still learning) are counted apart. Keys: `alerts_per_hour` (the whole line, what one operator sees),
 `false_per_asset_day` (false and nuisance, per watched asset and day), `recall` and `delay_median_s` per fault
-type, `in_settling` (signal-rule annunciations within a restart's settling time that no fault explains),
+type, `missed_while_standing` (missed faults whose machine did not produce at any moment while they lasted:
+the twin watches machines that produce), `in_settling` (signal-rule annunciations within a restart's settling
+time that no fault explains),
 `escalated_above_rule`,
 `floods`.
 """
@@ -64,6 +66,7 @@ RUL_LEAD = 3.0  # a remaining-life alert is right when the end of life follows w
 class Truth:
     labels: list[tuple[str, str, str, int, int]] = field(default_factory=list)  # asset, signal, kind, start, end
     stops: dict[str, list[tuple[int, int, str]]] = field(default_factory=lambda: defaultdict(list))
+    producing: dict[str, list[tuple[int, int]]] = field(default_factory=lambda: defaultdict(list))
     restarts: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     wear: dict[str, list[tuple[int, int]]] = field(default_factory=lambda: defaultdict(list))
     tool_changes: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
@@ -86,6 +89,8 @@ class Watcher:
             before = self._state.get(s.asset)
             if before is not None and before[0] == s.value:
                 return
+            if before is not None and before[0] == "producing":
+                self.truth.producing[s.asset].append((before[1], t))
             if before is not None and before[0] in STOPPED:
                 self.truth.stops[s.asset].append((before[1], t, before[0]))
                 if s.value == "producing":
@@ -116,6 +121,8 @@ class Watcher:
         for asset, (state, since) in self._state.items():
             if state in STOPPED:
                 self.truth.stops[asset].append((since, now, state))
+            elif state == "producing":
+                self.truth.producing[asset].append((since, now))
         for model in self.run.models:
             self.truth.labels += [(lab.asset, lab.signal, lab.fault, model.ts_of(lab.start_s), model.ts_of(lab.end_s))
                                   for lab in model.labels if lab.start_s < self.run.t_s]
@@ -254,7 +261,9 @@ def judge(annunciations: list[dict[str, Any]], truth: Truth, settle_s: float, to
         detections.append({"asset": asset, "signal": signal, "fault": fault, "start": start, "end": end,
                            "scored": start >= first_scored,
                            "delay_s": (min(hits) - start) / US if hits else None,
-                           "masked": any(a < start < b for a, b in open_spans.get(asset, []))})
+                           "masked": any(a < start < b for a, b in open_spans.get(asset, [])),
+                           "producing_s": sum(max(0, min(b, end) - max(a, start)) for a, b in
+                                              truth.producing.get(asset, [])) / US})
     for asset, t in _breakdowns(truth, cfg.oee.minor_stop_s):
         hits = [a["at"] for a in annunciations if a["asset"] == asset and a["kind"] == "machine_alarm"
                 and t <= a["at"] <= t + tol]
@@ -298,6 +307,8 @@ def score(runs: list[dict[str, Any]]) -> dict[str, Any]:
         delay[fault] = round(statistics.median(found), 1) if found else None
     missed = Counter(f"{d['fault']} on {d['asset'].rsplit('/', 1)[-1]}/{d['signal']}" for d in scored
                      if d["delay_s"] is None)
+    # a fault on a machine that never produced while it lasted: a watch on producing machines cannot see it
+    standing = Counter(d["fault"] for d in scored if d["delay_s"] is None and d.get("producing_s") == 0)
     n = sum(classes.values())
     return {
         "seeds": [r["seed"] for r in runs], "days_per_seed": runs[0]["days"] if runs else 0,
@@ -311,6 +322,7 @@ def score(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "recall_not_under_an_open_alert": unmasked,
         "labels_in_baseline": sum(1 for d in detections if not d["scored"]),
         "missed": dict(missed.most_common()),
+        "missed_while_standing": dict(sorted(standing.items())),
         "false_and_nuisance": [{"seed": r["seed"]} | x for r in runs for x in r["not_true"]],
         "in_settling": sum(r["in_settling"] for r in runs),
         "escalated_above_rule": sum(len(r["escalated_above_rule"]) for r in runs),

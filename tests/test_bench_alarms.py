@@ -18,7 +18,7 @@ def test_the_alarms_bench_runs_the_twins_pipeline_and_reports_its_keys(tmp_path:
     assert result.returncode == 0, result.stderr
     data = orjson.loads(out.read_bytes())
     assert {"alerts_per_hour", "false_per_asset_day", "recall", "delay_median_s", "floods", "in_settling",
-            "escalated_above_rule", "load_avg"} <= set(data)
+            "escalated_above_rule", "load_avg", "missed_while_standing"} <= set(data)
     assert data["seeds"] == [7] and data["simulated_hours"] == 0.7 and data["samples_on_wire"] > 10_000
     assert data["rejected_records"] == 0  # the simulator's records all pass the twin's checks
     assert data["annunciations"] == data["true"] + data["false"] + data["nuisance"]
@@ -30,6 +30,7 @@ def test_annunciations_are_judged_against_the_truth() -> None:
     truth = bench_alarms.Truth(labels=[("a/cnc", "power", "sensor_drift", o + 7200 * us, o + 9000 * us)])
     truth.stops["a/cnc"].append((o + 4000 * us, o + 4400 * us, "down"))
     truth.restarts["a/cnc"].append(o + 4400 * us)
+    truth.producing["a/cnc"] += [(o + 4400 * us, o + 7500 * us), (o + 8000 * us, o + 8100 * us)]
 
     def ann(kind: str, at_s: float) -> dict[str, object]:
         return {"rule": kind, "kind": kind, "asset": "a/cnc", "at": o + round(at_s * us), "severity": "warning"}
@@ -44,3 +45,4 @@ def test_annunciations_are_judged_against_the_truth() -> None:
     assert judged["in_settling"] == 1  # 100 s after the restart, and no fault explains it
     [drift, breakdown] = judged["detections"]
     assert drift["delay_s"] == 100 and breakdown["fault"] == "breakdown" and breakdown["delay_s"] == 130
+    assert drift["producing_s"] == 400  # 300 s of the first run and the second's 100 s fall inside the fault

@@ -251,6 +251,38 @@ def test_a_load_sensor_spiking_while_the_machine_settles_is_found_and_its_warm_u
     assert sensor.raised_at < T0 + timedelta(seconds=2950 + 300)  # while it settled
 
 
+def test_a_spindle_that_cooled_in_a_short_jam_shows_no_spikes_when_it_resumes() -> None:
+    """A jam of under a minute: no settling (the machine's heat hardly moved), but the spindle's thermometer
+    reads two degrees lower when the machine resumes. Against the readings from before the jam its noisy readings
+    straddled the spike limit and counted as spikes: the demo line's readings (`bench alarms`, seed 19, cnc-1 at
+    hour 27) gave a sensor alert 6 s after the restart. They are neighbours only of readings after the jam."""
+    alerts = AlertEngine(AlertsConfig(), plant(), TwinDatabase(":memory:"))
+    mon = AnomalyMonitor(AnomalyConfig(assets=[CNC], baseline_rows=600, settle_s=120, spike_min_z=8.0,
+                                       threshold_margin=2.0), plant(),
+                         alerts.anomaly, alerts.sensor, alerts.covers_sensors)
+    rng = np.random.default_rng(13)
+    st = mon.assets[CNC]
+    before = [44.36, 44.41, 44.42, 44.4, 44.38, 44.28, 44.36, 44.25, 44.4, 44.35, 44.31, 44.37, 44.44, 44.4, 44.34,
+              44.38, 44.35, 44.36, 44.53, 44.38, 44.25, 44.35, 44.37, 44.4, 44.38, 44.42, 44.45, 44.37, 44.34, 44.47,
+              44.32, 44.39, 44.49, 44.42, 44.46, 44.35, 44.36, 44.41, 44.45, 44.52, 44.41, 44.21, 44.28, 44.23, 44.3,
+              44.25, 44.24, 44.27, 44.26, 44.3, 44.22, 44.26, 44.25, 44.32, 44.21]
+    after = [42.35, 42.53, 42.41, 42.46, 42.51, 42.45, 42.48, 42.52, 42.53, 42.4, 42.54]
+
+    def feed(start: int, n: int, state: str, temperatures: list[float] | None = None) -> None:
+        mon.observe(Sample(CNC, "state", state, "", T0 + timedelta(seconds=start)))
+        for i in range(start, start + n):
+            for s in _cnc(rng, i, state):
+                v = temperatures[i - start] if temperatures and s.signal == "spindle_temperature" else s.value
+                mon.observe(Sample(s.asset, s.signal, v, s.unit, s.ts))
+
+    feed(0, 1500, "producing", [44.36 + 0.05 * rng.standard_normal() for _ in range(1500)])
+    assert st.model is not None and st.spike_limits["spindle_temperature"] == 16.0
+    feed(1500, len(before), "producing", before)
+    feed(1500 + len(before), 56, "down")
+    feed(1556 + len(before), len(after), "producing", after)
+    assert not [a for a in alerts.store.select() if a.kind == "sensor"] and not st.spiking
+
+
 def test_spike_counter_counts_isolated_outliers_not_a_new_level() -> None:
     from analytics.anomaly import SpikeCounter
 

@@ -283,8 +283,11 @@ class AnomalyMonitor:
             st.run_start = ts
             st.afresh = long_stop or st.afresh  # not yet used by a row
             st.last_row = -1
-            if long_stop:  # readings from before a long stop are no neighbours of these (a short one keeps them:
-                for counter in st.spikes.values():  # a conveyor stops between parts)
+            # readings from before a long stop are no neighbours of these (a short one keeps them: a conveyor stops
+            # between parts), nor are a thermal signal's from before any stop (a spindle cools by a degree in a
+            # minute's jam, and its readings straddling the spike limit back at work looked like spikes)
+            for signal, counter in st.spikes.items():
+                if long_stop or signal in st.rate:
                     counter.restart()
         elif state != AssetState.PRODUCING and was_producing:
             st.stopped_at = ts
