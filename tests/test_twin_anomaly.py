@@ -144,7 +144,7 @@ def test_a_short_stop_while_a_machine_settles_ends_none_of_its_settling() -> Non
     rng = np.random.default_rng(5)
     st = mon.assets[CNC]
     story = [(0, "producing"), (900, "setup"), (1140, "producing"), (1157, "down"), (1212, "producing")]
-    scored, state = [], ""
+    scored: list[tuple[int, bool]] = []
     for i in range(0, 1500):
         state = next(s for t, s in reversed(story) if t <= i)
         if any(t == i for t, _ in story):

@@ -24,6 +24,8 @@ import math
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import minimize_scalar
+from scipy.signal import lfilter
 
 TAUS_S = tuple(float(v) for v in np.geomspace(30.0, 7200.0, 49))
 
@@ -39,8 +41,6 @@ class ThermalLag:
                                                                                           NDArray[np.float64]]:
         """x from 0, and the decay of a start away from it (the trace may begin warm), on the trace's usual step
         (a filter over the whole trace at once: fitting stays in milliseconds on a day of rows)."""
-        from scipy.signal import lfilter
-
         dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
         k = math.exp(-dt / tau)
         x = np.asarray(lfilter([1 - k], [1, -k], producing), dtype=np.float64)
@@ -48,8 +48,6 @@ class ThermalLag:
 
     def fit(self, t_s: ArrayLike, producing: ArrayLike, reading: ArrayLike) -> ThermalLag:
         """Least squares for ambient, rise and the start, at each time constant of the grid; the best one wins."""
-        from scipy.optimize import minimize_scalar
-
         t, p, y = (np.asarray(a, dtype=np.float64) for a in (t_s, producing, reading))
 
         def solve(tau: float) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:

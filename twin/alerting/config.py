@@ -91,9 +91,10 @@ class AnomalyRule(_Rule):
     min_ratio: float = Field(1.0, ge=1, description="alert only when the score is at least this × the threshold")
     critical_ratio: float | None = Field(3.0, ge=1, description="critical from this × the threshold")
     rise_factor: float | None = Field(3.0, gt=1, description="an open alert sounds again when its score reaches "
-                                      "this × the highest it reached over the `rise_lookback_s` before the last "
-                                      "`rise_recent_s` (a new fault on a machine that a slow degradation already "
-                                      "holds in alarm); null: only a new leading signal sounds it again")
+                                      "this × its typical peak (the median of each minute's peak) over the "
+                                      "`rise_lookback_s` before the last `rise_recent_s` (a new fault on a machine "
+                                      "that a slow degradation already holds in alarm); null: only a new leading "
+                                      "signal sounds it again")
     rise_recent_s: float = Field(1800.0, gt=0, description="how fast a rise must be to be news (scored seconds)")
     rise_lookback_s: float = Field(14_400.0, gt=0, description="how far back its peaks are remembered (scored "
                                    "seconds: the time the machine stands still does not count)")
