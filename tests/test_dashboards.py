@@ -300,7 +300,11 @@ def test_the_compose_stack_gives_grafana_every_variable_the_provisioning_uses() 
 
 # -- every query on a real InfluxDB, over a line's history -------------------------------------------------
 
-END = datetime.now(UTC).replace(microsecond=0)
+# the hour ends at the last half-hour mark, never near a clock hour: a panel that groups by the hour then sees
+# two half-hour buckets (an hour starting a minute before a clock hour left the first bucket a minute long, with
+# no part in it)
+_NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+END = _NOW.replace(minute=30) - (timedelta(hours=1) if _NOW.minute < 30 else timedelta(0))
 START = END - timedelta(hours=1)
 
 
