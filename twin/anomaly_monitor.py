@@ -49,8 +49,9 @@ from twin.config import AnomalyConfig
 from twin.model_store import load_model, metadata_for, save_model
 
 log = logging.getLogger(__name__)
-#: (asset, source time, alarm on?, score, threshold, signals that drove it, largest share first)
-AnomalySink = Callable[[str, datetime, bool, float | None, float | None, list[str]], None]
+#: (asset, source time, alarm on?, score, threshold, signals that drove it, largest share first, each signal's part
+#: of the score)
+AnomalySink = Callable[[str, datetime, bool, float | None, float | None, list[str], dict[str, float] | None], None]
 #: (asset, signal, source time, faulty?, fault ("stuck", "spikes"), its measure (seconds still, spikes counted))
 SensorSink = Callable[[str, str, datetime, bool, str, float | None], None]
 US = 1_000_000
@@ -331,7 +332,8 @@ class AnomalyMonitor:
             top = [{"signal": n, "share": s} for n, s in alarm.contributions[:3]]
             st.last_alarm = {"ts": at, "score": st.score, "severity": alarm.severity, "signals": top}
             st.mewma_on = True
-            self._tell(st, at, True, st.score, threshold, list(alarm.top(3)))
+            parts = {s: float(c) for s, c in zip(st.signals, contrib[0], strict=True) if s not in st.context}
+            self._tell(st, at, True, st.score, threshold, list(alarm.top(3)), parts)
         elif st.under >= self.config.off_delay_rows or (st.under and not st.mewma_on):
             st.mewma_on = False
             if st.separate or not (st.stuck or st.spiking):  # the sink knows whether an alarm is open to end
@@ -424,9 +426,9 @@ class AnomalyMonitor:
             self._tell(st, at, False, None, None, [])
 
     def _tell(self, st: AssetAnomaly, at: datetime, on: bool, score: float | None, threshold: float | None,
-              signals: list[str]) -> None:
+              signals: list[str], parts: dict[str, float] | None = None) -> None:
         if self.sink is not None:
-            self.sink(st.asset.path, at, on, score, threshold, signals)
+            self.sink(st.asset.path, at, on, score, threshold, signals, parts)
 
     # ---- learning ----------------------------------------------------------------------------------------------
 

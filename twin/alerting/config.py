@@ -95,11 +95,13 @@ class AnomalyRule(_Rule):
                                       "`rise_lookback_s` before the last `rise_recent_s` (a new fault on a machine "
                                       "that a slow degradation already holds in alarm); null: only a new leading "
                                       "signal sounds it again")
+    rise_per_signal: bool = Field(True, description="also when one signal's own part of the score rises so, and "
+                                  "reaches the threshold alone (a drift of spindle load beside a worn bearing)")
     rise_recent_s: float = Field(1800.0, gt=0, description="how fast a rise must be to be news (scored seconds)")
     rise_lookback_s: float = Field(14_400.0, gt=0, description="how far back its peaks are remembered (scored "
                                    "seconds: the time the machine stands still does not count)")
     message: str = "{asset_name}: unusual behaviour, driven by {signals}"
-    fields: ClassVar[frozenset[str]] = frozenset({"score", "threshold", "ratio", "signals", "risen"})
+    fields: ClassVar[frozenset[str]] = frozenset({"score", "threshold", "ratio", "signals", "risen", "risen_signal"})
 
     @model_validator(mode="after")
     def _rise(self) -> AnomalyRule:

@@ -105,9 +105,9 @@ class AlertEngine:
                 self.apply(c)
 
     def anomaly(self, asset: str, ts: datetime, present: bool, score: float | None, threshold: float | None,
-                signals: list[str]) -> None:
+                signals: list[str], parts: dict[str, float] | None = None) -> None:
         for w in self.anomalies:
-            if (c := w.score(asset, ts, present, score, threshold, signals, self.is_active)) is not None:
+            if (c := w.score(asset, ts, present, score, threshold, signals, self.is_active, parts)) is not None:
                 self.apply(c)
 
     def covers_sensors(self, asset: str) -> bool:

@@ -168,9 +168,10 @@ class AnomalyWatch:
         self.rule = rule
         self.drivers: dict[str, set[str]] = {}  # asset -> the signals that led its open alert so far
         self.rises: dict[str, FreshRise] = {}  # asset -> its open alert's score, watched for a fresh rise
+        self.part_rises: dict[str, dict[str, FreshRise]] = {}  # asset -> signal -> its part of that score
 
     def score(self, asset: str, ts: datetime, present: bool, score: float | None, threshold: float | None,
-              signals: list[str], active: IsActive) -> Condition | None:
+              signals: list[str], active: IsActive, parts: dict[str, float] | None = None) -> Condition | None:
         r = self.rule
         if not matches(asset, r.assets):
             return None
@@ -180,12 +181,14 @@ class AnomalyWatch:
         if not present:
             self.drivers.pop(asset, None)
             self.rises.pop(asset, None)
+            self.part_rises.pop(asset, None)
             return Condition(r.id, asset, False, ts) if active(r.id, asset) else None
         crit = r.critical_ratio is not None and ratio is not None and ratio >= r.critical_ratio
         seen = self.drivers.get(asset)
         if seen is None or not active(r.id, asset):  # a new episode (or one open before a restart): no news yet
             seen = self.drivers[asset] = set()
             self.rises.pop(asset, None)
+            self.part_rises.pop(asset, None)
         new_driver = bool(signals) and bool(seen) and signals[0] not in seen
         seen.update(signals[:1])
         risen = None
@@ -195,10 +198,21 @@ class AnomalyWatch:
                 rise = self.rises[asset] = FreshRise(r.rise_factor, r.rise_recent_s, r.rise_lookback_s)
             if rise.update(ts.timestamp(), ratio) and rise.reference_:
                 risen = ratio / rise.reference_
+        risen_signal = None
+        if r.rise_factor is not None and r.rise_per_signal and parts and threshold:
+            # each signal's own part, floored at threshold / factor: a rise must reach the threshold on its own
+            floor = threshold / r.rise_factor
+            mine = self.part_rises.setdefault(asset, {})
+            for name, part in parts.items():
+                watch = mine.get(name)
+                if watch is None:
+                    watch = mine[name] = FreshRise(r.rise_factor, r.rise_recent_s, r.rise_lookback_s)
+                if watch.update(ts.timestamp(), max(part, floor)) and risen_signal is None:
+                    risen_signal = name
         return Condition(r.id, asset, True, ts, value=score, severity=Severity.critical if crit else None,
-                         event=new_driver or risen is not None,
+                         event=new_driver or risen is not None or risen_signal is not None,
                          fields={"score": score, "threshold": threshold, "ratio": ratio,
-                                 "signals": ", ".join(signals), "risen": risen})
+                                 "signals": ", ".join(signals), "risen": risen, "risen_signal": risen_signal})
 
 
 class SensorWatch:
