@@ -659,3 +659,39 @@ def test_an_open_anomaly_alert_sounds_again_when_its_score_rises_anew() -> None:
     assert run(rise_factor=None)[1] == [1, 1, 1, 1, 1]
     with pytest.raises(ValueError, match="rise_lookback_s"):
         AlertsConfig.model_validate({"rules": [rule | {"rise_recent_s": 3600, "rise_lookback_s": 1800}]})
+
+
+def test_an_open_anomaly_alert_sounds_again_when_one_signals_part_rises_anew() -> None:
+    """A worn bearing holds a machine's anomaly alert open, its score 60-90× the threshold and led by the spindle's
+    temperature. The spindle load's sensor then drifts over two hours: its own part of the score climbs from
+    noise to 15× the threshold, while the whole score rises by a third, far from a fresh rise of its own. One
+    more occurrence, once, naming the signal. A part that wanders up ninefold without reaching the threshold
+    alone adds none; nor does anything with `rise_per_signal: false`."""
+    rule = {"id": "anomaly", "type": "anomaly", "assets": ["*"], "critical_ratio": None}
+
+    def run(**extra: Any) -> tuple[list[int], list[str]]:
+        eng = AlertEngine(AlertsConfig.model_validate({"rules": [rule | extra]}), plant(), TwinDatabase(":memory:"),
+                          ManualClock(T0))
+        t, counts, named = 0, [], []
+
+        def rows(n: int, score: tuple[float, float], load: tuple[float, float], power: tuple[float, float]) -> None:
+            nonlocal t
+            for i in range(n):
+                f = i / n
+                s, ld, pw = (a + (b - a) * f for a, b in (score, load, power))
+                parts = {"spindle_temperature": 0.9 * s, "vibration_rms": 0.1 * s, "spindle_load": ld, "power": pw}
+                eng.anomaly(CNC, T0 + timedelta(seconds=t), True, s, 1.0, ["spindle_temperature", "vibration_rms"],
+                            parts)
+                t += 1
+                if (name := eng.by_id[1].detail["risen_signal"]) is not None:
+                    named.append(name)
+            counts.append(eng.by_id[1].occurrences)
+
+        rows(4 * 3600, (60.0, 70.0), (0.2, 0.2), (0.1, 0.1))  # the bearing wears; load and power are noise
+        rows(2 * 3600, (70.0, 70.0), (0.2, 0.2), (0.1, 0.9))  # power wanders up, below the threshold alone
+        rows(2 * 3600, (70.0, 90.0), (0.2, 15.0), (0.9, 0.9))  # the load sensor drifts
+        return counts, named
+
+    counts, named = run()
+    assert counts == [1, 1, 2] and set(named) == {"spindle_load"}
+    assert run(rise_per_signal=False)[0] == [1, 1, 1]
