@@ -48,8 +48,20 @@ class SignalModel:
 
 class CncSignals(SignalModel):
     AMBIENT_C, RUNNING_C, TAU_S = 24.0, 46.0, 600.0
+    RUNNING_VIBRATION = 1.8
+    # a worn bearing (worn share b of its life) multiplies the vibration by 1 + 3 b² and heats the running spindle
+    # by 12 b² °C
+    BEARING_VIBRATION, BEARING_HEAT_C = 3.0, 12.0
     NOISE: ClassVar[dict[str, float]] = {"spindle_load": 1.5, "spindle_temperature": 0.05, "vibration_rms": 0.08,
                                          "power": 0.15}
+
+    @classmethod
+    def bearing_share_by_signal(cls) -> dict[str, float]:
+        """Per signal, the worn share from which a running machine's bearing has moved it by one noise σ of its
+        sensor (a new tool): from there the wear is in that signal's data."""
+        vibration = cls.NOISE["vibration_rms"] / (cls.RUNNING_VIBRATION * cls.BEARING_VIBRATION)
+        return {"vibration_rms": math.sqrt(vibration),
+                "spindle_temperature": math.sqrt(cls.NOISE["spindle_temperature"] / cls.BEARING_HEAT_C)}
 
     def sensors(self) -> dict[str, float]:
         return {"spindle_speed": 0.002 * self.rated_rpm} | self.NOISE
@@ -70,10 +82,11 @@ class CncSignals(SignalModel):
         bearing = self.bearing() if self.bearing else 0.0
         if self.tool:
             self.tool_wear = self.tool()
-        target = self.RUNNING_C + 12.0 * bearing**2 if running else self.AMBIENT_C
+        target = self.RUNNING_C + self.BEARING_HEAT_C * bearing**2 if running else self.AMBIENT_C
         self.temperature += (target - self.temperature) * (1 - math.exp(-dt / self.TAU_S))
         load = 45.0 + 0.25 * self.tool_wear if running else 1.5
-        vibration = (1.8 + 0.01 * self.tool_wear if running else 0.15) * (1 + 3 * bearing**2)
+        base = self.RUNNING_VIBRATION + 0.01 * self.tool_wear if running else 0.15
+        vibration = base * (1 + self.BEARING_VIBRATION * bearing**2)
         values: dict[str, Value] = {
             "spindle_speed": self.noisy(self.rated_rpm, 0.002 * self.rated_rpm, 1) if running else 0.0,
             "spindle_load": self.noisy(load, 1.5 if running else 0.3, 2),
