@@ -30,10 +30,9 @@ minor-stop limit) is found by a machine alarm. Labels that begin before `baselin
 still learning) are counted apart. Keys: `alerts_per_hour` (the whole line, what one operator sees),
 `false_per_asset_day` (false and nuisance, per watched asset and day), `recall` and `delay_median_s` per fault
 type, `missed_while_standing` (missed faults whose machine did not produce at any moment while they lasted:
-the twin watches machines that produce), `in_settling` (signal-rule annunciations within a restart's settling
-time that no fault explains),
-`escalated_above_rule`,
-`floods`.
+the twin watches machines that produce), `missed_labels` (each miss: seed, fault, asset, signal, start hour,
+length, whether an alert of its machine was already open), `in_settling` (signal-rule annunciations within a
+restart's settling time that no fault explains), `escalated_above_rule`, `floods`.
 """
 
 from __future__ import annotations
@@ -336,6 +335,11 @@ def score(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "labels_in_baseline": sum(1 for d in detections if not d["scored"]),
         "missed": dict(missed.most_common()),
         "missed_while_standing": dict(sorted(standing.items())),
+        "missed_labels": [{"seed": r["seed"], "fault": d["fault"], "asset": d["asset"].rsplit("/", 1)[-1],
+                           "signal": d["signal"], "hour": round((d["start"] - ORIGIN_US) / 3600 / US, 2),
+                           "minutes": round((d["end"] - d["start"]) / 60 / US, 1), "masked": d.get("masked"),
+                           "producing_s": d.get("producing_s")}
+                          for r in runs for d in r["detections"] if d["scored"] and d["delay_s"] is None],
         "false_and_nuisance": [{"seed": r["seed"]} | x for r in runs for x in r["not_true"]],
         "in_settling": sum(r["in_settling"] for r in runs),
         "wear_share": round(WEAR_SHARE, 4), "vibration_share": round(VIBRATION_SHARE, 4),

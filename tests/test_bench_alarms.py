@@ -18,7 +18,8 @@ def test_the_alarms_bench_runs_the_twins_pipeline_and_reports_its_keys(tmp_path:
     assert result.returncode == 0, result.stderr
     data = orjson.loads(out.read_bytes())
     assert {"alerts_per_hour", "false_per_asset_day", "recall", "delay_median_s", "floods", "in_settling",
-            "escalated_above_rule", "load_avg", "missed_while_standing"} <= set(data)
+            "escalated_above_rule", "load_avg", "missed_while_standing", "missed_labels",
+            "true_before_vibration_moved"} <= set(data)
     assert data["seeds"] == [7] and data["simulated_hours"] == 0.7 and data["samples_on_wire"] > 10_000
     assert data["rejected_records"] == 0  # the simulator's records all pass the twin's checks
     assert data["annunciations"] == data["true"] + data["false"] + data["nuisance"]
