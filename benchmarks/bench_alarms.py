@@ -86,7 +86,9 @@ class Watcher:
         self.run, self.truth = run, Truth()
         self._state: dict[str, tuple[str, int]] = {}
         self._tool: dict[str, float] = {}
-        self._worn: dict[tuple[str, float], int] = {}  # (asset, share) -> worn past that share since
+        # each wear reading: from its share on, into its spans
+        self._limits = ((WEAR_SHARE, self.truth.wear), (VIBRATION_SHARE, self.truth.wear_vibration))
+        self._worn: dict[tuple[str, int], int] = {}  # (asset, index in _limits) -> worn past that share since
         run.listeners.append(self.sample)
 
     def sample(self, s: Sample) -> None:
@@ -114,8 +116,8 @@ class Watcher:
         for model in self.run.models:
             for path, view in model.assets.items():
                 share = max((c.health for c in getattr(view, "bearings", [])), default=0.0)
-                for limit, spans in ((WEAR_SHARE, self.truth.wear), (VIBRATION_SHARE, self.truth.wear_vibration)):
-                    key = (path, limit)
+                for i, (limit, spans) in enumerate(self._limits):
+                    key = (path, i)
                     if share >= limit and key not in self._worn:
                         self._worn[key] = now
                     elif share < limit and key in self._worn:
@@ -123,8 +125,8 @@ class Watcher:
 
     def finish(self) -> Truth:
         now = self.run.now_us()
-        for (path, limit), since in self._worn.items():
-            (self.truth.wear if limit == WEAR_SHARE else self.truth.wear_vibration)[path].append((since, now))
+        for (path, i), since in self._worn.items():
+            self._limits[i][1][path].append((since, now))
         for asset, (state, since) in self._state.items():
             if state in STOPPED:
                 self.truth.stops[asset].append((since, now, state))
@@ -247,9 +249,9 @@ def judge(annunciations: list[dict[str, Any]], truth: Truth, settle_s: float, to
             changes = truth.tool_changes.get(asset, [])
             h = round(RUL_LEAD * horizon.get(a["rule"], 1800) * US)
             verdict = "true" if any(t <= c <= t + h for c in changes) or _inside(t, labels, tol) else "false"
-        elif _inside(t, labels, tol) or _inside(t, truth.wear.get(asset, []), tol):
+        elif (in_label := _inside(t, labels, tol)) or _inside(t, truth.wear.get(asset, []), tol):
             verdict = "true"
-            if not _inside(t, labels, tol) and not _inside(t, truth.wear_vibration.get(asset, []), tol):
+            if not in_label and not _inside(t, truth.wear_vibration.get(asset, []), tol):
                 early_wear.append({"rule": a["rule"], "asset": asset.rsplit("/", 1)[-1],
                                    "hour": round((t - ORIGIN_US) / 3600 / US, 2), "settling": settling,
                                    "signals": a.get("signals", "")})
