@@ -87,12 +87,13 @@ class CncSignals(SignalModel):
         load = 45.0 + 0.25 * self.tool_wear if running else 1.5
         base = self.RUNNING_VIBRATION + 0.01 * self.tool_wear if running else 0.15
         vibration = base * (1 + self.BEARING_VIBRATION * bearing**2)
+        noise = self.NOISE  # what `sensors` tells, and what the bearing's visible share is derived from
         values: dict[str, Value] = {
             "spindle_speed": self.noisy(self.rated_rpm, 0.002 * self.rated_rpm, 1) if running else 0.0,
-            "spindle_load": self.noisy(load, 1.5 if running else 0.3, 2),
-            "spindle_temperature": self.noisy(self.temperature, 0.05, 2),
-            "vibration_rms": self.noisy(vibration, 0.08, 3),
-            "power": self.noisy(9.0 + 0.04 * self.tool_wear if running else 1.8, 0.15, 3),
+            "spindle_load": self.noisy(load, noise["spindle_load"] if running else 0.3, 2),
+            "spindle_temperature": self.noisy(self.temperature, noise["spindle_temperature"], 2),
+            "vibration_rms": self.noisy(vibration, noise["vibration_rms"], 3),
+            "power": self.noisy(9.0 + 0.04 * self.tool_wear if running else 1.8, noise["power"], 3),
         }
         return values | ({"tool_wear": round(self.tool_wear, 2)} if dt == 0 and self.tool else {})
 
